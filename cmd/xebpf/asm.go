@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/xebpf/xebpf/asm"
+	"github.com/xebpf/xebpf/isa"
+)
+
+func cmdAsm(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("asm", "FILE.s -o FILE.bin", stderr)
+	out := fs.String("o", "", "output file for the raw bytecode (required)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		fs.Usage()
+		return errUsage
+	}
+	src, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	insns, err := asm.Assemble(pos[0], src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(*out, isa.Encode(nil, insns), 0o644)
+}
+
+func cmdDisasm(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("disasm", "FILE.bin", stderr)
+	listing := fs.Bool("pc", false, "prefix each instruction with its slot number")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	code, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	insns, err := isa.Decode(code)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if *listing {
+		_, err = io.WriteString(stdout, asm.Listing(insns))
+	} else {
+		_, err = io.WriteString(stdout, asm.Disassemble(insns))
+	}
+	return err
+}

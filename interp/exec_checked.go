@@ -1,0 +1,767 @@
+package interp
+
+import "math/bits"
+
+// runChecked is the checked interpreter loop. exec_fast.go is generated
+// from it by gen_fast.go, which drops the lines marked //checked and the
+// blocks between //checked:begin and //checked:end; edit this file only and
+// run go generate.
+//
+//go:generate go run gen_fast.go
+func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
+	var reg [16]uint64
+	copy(reg[1:6], env.Args[:])
+	top := m.top
+	reg[10] = top
+	depth := 0
+	stackLo := top - StackSize //checked
+	stackSpan := uint64(StackSize) //checked
+	budget := p.budget //checked
+	code := p.code
+	pc := 0
+	for {
+		//checked:begin
+		budget--
+		if budget == 0 {
+			env.Executed = p.budget
+			return 0, p.fault(ErrBudgetExceeded, pc)
+		}
+		//checked:end
+		in := &code[pc]
+		pc++
+		switch in.op {
+		case 0x07: // add dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d += s
+			reg[in.dst&15] = d
+		case 0x04: // add32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) + s)
+			reg[in.dst&15] = d
+		case 0x0f: // add dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d += s
+			reg[in.dst&15] = d
+		case 0x0c: // add32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) + s)
+			reg[in.dst&15] = d
+		case 0x17: // sub dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d -= s
+			reg[in.dst&15] = d
+		case 0x14: // sub32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) - s)
+			reg[in.dst&15] = d
+		case 0x1f: // sub dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d -= s
+			reg[in.dst&15] = d
+		case 0x1c: // sub32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) - s)
+			reg[in.dst&15] = d
+		case 0x27: // mul dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d *= s
+			reg[in.dst&15] = d
+		case 0x24: // mul32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) * s)
+			reg[in.dst&15] = d
+		case 0x2f: // mul dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d *= s
+			reg[in.dst&15] = d
+		case 0x2c: // mul32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) * s)
+			reg[in.dst&15] = d
+		case 0x37: // div dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			if s != 0 {
+				d /= s
+			} else {
+				d = 0
+			}
+			reg[in.dst&15] = d
+		case 0x34: // div32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			if s != 0 {
+				d = uint64(uint32(d) / s)
+			} else {
+				d = 0
+			}
+			reg[in.dst&15] = d
+		case 0x3f: // div dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			if s != 0 {
+				d /= s
+			} else {
+				d = 0
+			}
+			reg[in.dst&15] = d
+		case 0x3c: // div32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			if s != 0 {
+				d = uint64(uint32(d) / s)
+			} else {
+				d = 0
+			}
+			reg[in.dst&15] = d
+		case 0x47: // or dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d |= s
+			reg[in.dst&15] = d
+		case 0x44: // or32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) | s)
+			reg[in.dst&15] = d
+		case 0x4f: // or dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d |= s
+			reg[in.dst&15] = d
+		case 0x4c: // or32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) | s)
+			reg[in.dst&15] = d
+		case 0x57: // and dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d &= s
+			reg[in.dst&15] = d
+		case 0x54: // and32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) & s)
+			reg[in.dst&15] = d
+		case 0x5f: // and dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d &= s
+			reg[in.dst&15] = d
+		case 0x5c: // and32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) & s)
+			reg[in.dst&15] = d
+		case 0x67: // lsh dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d <<= s & 63
+			reg[in.dst&15] = d
+		case 0x64: // lsh32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) << (s & 31))
+			reg[in.dst&15] = d
+		case 0x6f: // lsh dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d <<= s & 63
+			reg[in.dst&15] = d
+		case 0x6c: // lsh32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) << (s & 31))
+			reg[in.dst&15] = d
+		case 0x77: // rsh dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d >>= s & 63
+			reg[in.dst&15] = d
+		case 0x74: // rsh32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) >> (s & 31))
+			reg[in.dst&15] = d
+		case 0x7f: // rsh dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d >>= s & 63
+			reg[in.dst&15] = d
+		case 0x7c: // rsh32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) >> (s & 31))
+			reg[in.dst&15] = d
+		case 0x97: // mod dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			if s != 0 {
+				d %= s
+			}
+			reg[in.dst&15] = d
+		case 0x94: // mod32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			if s != 0 {
+				d = uint64(uint32(d) % s)
+			} else {
+				d = uint64(uint32(d))
+			}
+			reg[in.dst&15] = d
+		case 0x9f: // mod dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			if s != 0 {
+				d %= s
+			}
+			reg[in.dst&15] = d
+		case 0x9c: // mod32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			if s != 0 {
+				d = uint64(uint32(d) % s)
+			} else {
+				d = uint64(uint32(d))
+			}
+			reg[in.dst&15] = d
+		case 0xa7: // xor dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d ^= s
+			reg[in.dst&15] = d
+		case 0xa4: // xor32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(d) ^ s)
+			reg[in.dst&15] = d
+		case 0xaf: // xor dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d ^= s
+			reg[in.dst&15] = d
+		case 0xac: // xor32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(d) ^ s)
+			reg[in.dst&15] = d
+		case 0xb7: // mov dst, imm (64-bit)
+			reg[in.dst&15] = uint64(in.imm)
+		case 0xb4: // mov32 dst, imm
+			reg[in.dst&15] = uint64(uint32(in.imm))
+		case 0xbf: // mov dst, reg (64-bit)
+			reg[in.dst&15] = reg[in.src&15]
+		case 0xbc: // mov32 dst, reg
+			reg[in.dst&15] = uint64(uint32(reg[in.src&15]))
+		case 0xc7: // arsh dst, imm (64-bit)
+			d, s := reg[in.dst&15], uint64(in.imm)
+			d = uint64(int64(d) >> (s & 63))
+			reg[in.dst&15] = d
+		case 0xc4: // arsh32 dst, imm
+			d, s := reg[in.dst&15], uint32(in.imm)
+			d = uint64(uint32(int32(d) >> (s & 31)))
+			reg[in.dst&15] = d
+		case 0xcf: // arsh dst, reg (64-bit)
+			d, s := reg[in.dst&15], reg[in.src&15]
+			d = uint64(int64(d) >> (s & 63))
+			reg[in.dst&15] = d
+		case 0xcc: // arsh32 dst, reg
+			d, s := reg[in.dst&15], uint32(reg[in.src&15])
+			d = uint64(uint32(int32(d) >> (s & 31)))
+			reg[in.dst&15] = d
+		case 0x15: // jeq dst, imm, +off
+			if reg[in.dst&15] == uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x1d: // jeq dst, reg, +off
+			if reg[in.dst&15] == reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0x16: // jeq32 dst, imm, +off
+			if uint32(reg[in.dst&15]) == uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x1e: // jeq32 dst, reg, +off
+			if uint32(reg[in.dst&15]) == uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x25: // jgt dst, imm, +off
+			if reg[in.dst&15] > uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x2d: // jgt dst, reg, +off
+			if reg[in.dst&15] > reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0x26: // jgt32 dst, imm, +off
+			if uint32(reg[in.dst&15]) > uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x2e: // jgt32 dst, reg, +off
+			if uint32(reg[in.dst&15]) > uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x35: // jge dst, imm, +off
+			if reg[in.dst&15] >= uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x3d: // jge dst, reg, +off
+			if reg[in.dst&15] >= reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0x36: // jge32 dst, imm, +off
+			if uint32(reg[in.dst&15]) >= uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x3e: // jge32 dst, reg, +off
+			if uint32(reg[in.dst&15]) >= uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x45: // jset dst, imm, +off
+			if reg[in.dst&15]&uint64(in.imm) != 0 {
+				pc = int(in.off)
+			}
+		case 0x4d: // jset dst, reg, +off
+			if reg[in.dst&15]&reg[in.src&15] != 0 {
+				pc = int(in.off)
+			}
+		case 0x46: // jset32 dst, imm, +off
+			if uint32(reg[in.dst&15])&uint32(in.imm) != 0 {
+				pc = int(in.off)
+			}
+		case 0x4e: // jset32 dst, reg, +off
+			if uint32(reg[in.dst&15])&uint32(reg[in.src&15]) != 0 {
+				pc = int(in.off)
+			}
+		case 0x55: // jne dst, imm, +off
+			if reg[in.dst&15] != uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x5d: // jne dst, reg, +off
+			if reg[in.dst&15] != reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0x56: // jne32 dst, imm, +off
+			if uint32(reg[in.dst&15]) != uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x5e: // jne32 dst, reg, +off
+			if uint32(reg[in.dst&15]) != uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x65: // jsgt dst, imm, +off
+			if int64(reg[in.dst&15]) > in.imm {
+				pc = int(in.off)
+			}
+		case 0x6d: // jsgt dst, reg, +off
+			if int64(reg[in.dst&15]) > int64(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x66: // jsgt32 dst, imm, +off
+			if int32(uint32(reg[in.dst&15])) > int32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x6e: // jsgt32 dst, reg, +off
+			if int32(uint32(reg[in.dst&15])) > int32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x75: // jsge dst, imm, +off
+			if int64(reg[in.dst&15]) >= in.imm {
+				pc = int(in.off)
+			}
+		case 0x7d: // jsge dst, reg, +off
+			if int64(reg[in.dst&15]) >= int64(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x76: // jsge32 dst, imm, +off
+			if int32(uint32(reg[in.dst&15])) >= int32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0x7e: // jsge32 dst, reg, +off
+			if int32(uint32(reg[in.dst&15])) >= int32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xa5: // jlt dst, imm, +off
+			if reg[in.dst&15] < uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xad: // jlt dst, reg, +off
+			if reg[in.dst&15] < reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0xa6: // jlt32 dst, imm, +off
+			if uint32(reg[in.dst&15]) < uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xae: // jlt32 dst, reg, +off
+			if uint32(reg[in.dst&15]) < uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xb5: // jle dst, imm, +off
+			if reg[in.dst&15] <= uint64(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xbd: // jle dst, reg, +off
+			if reg[in.dst&15] <= reg[in.src&15] {
+				pc = int(in.off)
+			}
+		case 0xb6: // jle32 dst, imm, +off
+			if uint32(reg[in.dst&15]) <= uint32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xbe: // jle32 dst, reg, +off
+			if uint32(reg[in.dst&15]) <= uint32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xc5: // jslt dst, imm, +off
+			if int64(reg[in.dst&15]) < in.imm {
+				pc = int(in.off)
+			}
+		case 0xcd: // jslt dst, reg, +off
+			if int64(reg[in.dst&15]) < int64(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xc6: // jslt32 dst, imm, +off
+			if int32(uint32(reg[in.dst&15])) < int32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xce: // jslt32 dst, reg, +off
+			if int32(uint32(reg[in.dst&15])) < int32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xd5: // jsle dst, imm, +off
+			if int64(reg[in.dst&15]) <= in.imm {
+				pc = int(in.off)
+			}
+		case 0xdd: // jsle dst, reg, +off
+			if int64(reg[in.dst&15]) <= int64(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0xd6: // jsle32 dst, imm, +off
+			if int32(uint32(reg[in.dst&15])) <= int32(in.imm) {
+				pc = int(in.off)
+			}
+		case 0xde: // jsle32 dst, reg, +off
+			if int32(uint32(reg[in.dst&15])) <= int32(reg[in.src&15]) {
+				pc = int(in.off)
+			}
+		case 0x61: // ldxw
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 4, false)
+			}
+			//checked:end
+			reg[in.dst&15] = load32(addr)
+		case 0x81: // ldxsw
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 4, false)
+			}
+			//checked:end
+			reg[in.dst&15] = uint64(int64(int32(load32(addr))))
+		case 0x62: // stw
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
+			}
+			//checked:end
+			store32(addr, uint64(in.imm))
+		case 0x63: // stxw
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
+			}
+			//checked:end
+			store32(addr, reg[in.src&15])
+		case 0x69: // ldxh
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 2, false)
+			}
+			//checked:end
+			reg[in.dst&15] = load16(addr)
+		case 0x89: // ldxsh
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 2, false)
+			}
+			//checked:end
+			reg[in.dst&15] = uint64(int64(int16(load16(addr))))
+		case 0x6a: // sth
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 2, true)
+			}
+			//checked:end
+			store16(addr, uint64(in.imm))
+		case 0x6b: // stxh
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 2, true)
+			}
+			//checked:end
+			store16(addr, reg[in.src&15])
+		case 0x71: // ldxb
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 1, false)
+			}
+			//checked:end
+			reg[in.dst&15] = load8(addr)
+		case 0x91: // ldxsb
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 1, false)
+			}
+			//checked:end
+			reg[in.dst&15] = uint64(int64(int8(load8(addr))))
+		case 0x72: // stb
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 1, true)
+			}
+			//checked:end
+			store8(addr, uint64(in.imm))
+		case 0x73: // stxb
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 1, true)
+			}
+			//checked:end
+			store8(addr, reg[in.src&15])
+		case 0x79: // ldxdw
+			addr := reg[in.src&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, false) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 8, false)
+			}
+			//checked:end
+			reg[in.dst&15] = load64(addr)
+		case 0x7a: // stdw
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
+			}
+			//checked:end
+			store64(addr, uint64(in.imm))
+		case 0x7b: // stxdw
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
+			}
+			//checked:end
+			store64(addr, reg[in.src&15])
+		case 0x84: // neg32
+			reg[in.dst&15] = uint64(-uint32(reg[in.dst&15]))
+		case 0x87: // neg
+			reg[in.dst&15] = -reg[in.dst&15]
+		case opSDiv64Imm, opSDiv64Reg:
+			d, s := int64(reg[in.dst&15]), in.imm
+			if in.op == opSDiv64Reg {
+				s = int64(reg[in.src&15])
+			}
+			if s == 0 {
+				d = 0
+			} else if s != -1 {
+				d /= s
+			} else {
+				d = -d // INT64_MIN / -1 wraps to INT64_MIN
+			}
+			reg[in.dst&15] = uint64(d)
+		case opSDiv32Imm, opSDiv32Reg:
+			d, s := int32(reg[in.dst&15]), int32(in.imm)
+			if in.op == opSDiv32Reg {
+				s = int32(reg[in.src&15])
+			}
+			if s == 0 {
+				d = 0
+			} else if s != -1 {
+				d /= s
+			} else {
+				d = -d
+			}
+			reg[in.dst&15] = uint64(uint32(d))
+		case opSMod64Imm, opSMod64Reg:
+			d, s := int64(reg[in.dst&15]), in.imm
+			if in.op == opSMod64Reg {
+				s = int64(reg[in.src&15])
+			}
+			if s == -1 {
+				d = 0
+			} else if s != 0 {
+				d %= s
+			}
+			reg[in.dst&15] = uint64(d)
+		case opSMod32Imm, opSMod32Reg:
+			d, s := int32(reg[in.dst&15]), int32(in.imm)
+			if in.op == opSMod32Reg {
+				s = int32(reg[in.src&15])
+			}
+			if s == -1 {
+				d = 0
+			} else if s != 0 {
+				d %= s
+			}
+			reg[in.dst&15] = uint64(uint32(d))
+		case opMovSX64x8:
+			reg[in.dst&15] = uint64(int64(int8(reg[in.src&15])))
+		case opMovSX64x16:
+			reg[in.dst&15] = uint64(int64(int16(reg[in.src&15])))
+		case opMovSX64x32:
+			reg[in.dst&15] = uint64(int64(int32(reg[in.src&15])))
+		case opMovSX32x8:
+			reg[in.dst&15] = uint64(uint32(int32(int8(reg[in.src&15]))))
+		case opMovSX32x16:
+			reg[in.dst&15] = uint64(uint32(int32(int16(reg[in.src&15]))))
+		case 0xd4: // le16/le32/le64: truncate (the host is little endian)
+			switch in.imm {
+			case 16:
+				reg[in.dst&15] = uint64(uint16(reg[in.dst&15]))
+			case 32:
+				reg[in.dst&15] = uint64(uint32(reg[in.dst&15]))
+			}
+		case 0xdc, 0xd7: // be16/be32/be64, and bswap16/32/64
+			switch in.imm {
+			case 16:
+				reg[in.dst&15] = uint64(bits.ReverseBytes16(uint16(reg[in.dst&15])))
+			case 32:
+				reg[in.dst&15] = uint64(bits.ReverseBytes32(uint32(reg[in.dst&15])))
+			default:
+				reg[in.dst&15] = bits.ReverseBytes64(reg[in.dst&15])
+			}
+		case 0x18: // lddw
+			reg[in.dst&15] = uint64(in.imm)
+			pc++
+		case opLDDWCode: // lddw dst, code +off: address of a function
+			reg[in.dst&15] = p.codeAddr(int(in.off))
+			pc++
+		case 0x05: // ja
+			pc = int(in.off)
+		case 0x06: // ja32 (gotol)
+			pc = int(in.off)
+		case 0xc3: // lock ... 32-bit
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr&3 != 0 {
+				env.Executed = p.budget - budget
+				f := p.memFault(m, env, depth, pc-1, addr, 4, true)
+				f.Reason = ErrMisaligned
+				return 0, f
+			}
+			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
+			}
+			//checked:end
+			reg[in.src&15], reg[0] = atomicOp32(addr, in.imm, reg[in.src&15], reg[0])
+		case 0xdb: // lock ... 64-bit
+			addr := reg[in.dst&15] + uint64(in.off)
+			//checked:begin
+			if addr&7 != 0 {
+				env.Executed = p.budget - budget
+				f := p.memFault(m, env, depth, pc-1, addr, 8, true)
+				f.Reason = ErrMisaligned
+				return 0, f
+			}
+			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
+				env.Executed = p.budget - budget
+				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
+			}
+			//checked:end
+			reg[in.src&15], reg[0] = atomicOp64(addr, in.imm, reg[in.src&15], reg[0])
+		case 0x20, 0x28, 0x30, 0x40, 0x48, 0x50: // legacy packet loads
+			off := uint64(uint32(in.imm))
+			if in.op >= 0x40 {
+				off = uint64(uint32(reg[in.src&15]) + uint32(in.imm))
+			}
+			v, ok := loadPacket(&env.Packet, in.op&0x18, off)
+			if !ok { // out of the packet: the program ends with 0, as in Linux
+				env.Executed = p.budget - budget //checked
+				return 0, nil
+			}
+			reg[0] = v
+		case 0x85: // call helper, call local, call btf
+			switch in.src {
+			case 1:
+				if depth+1 >= MaxCallDepth {
+					env.Executed = p.budget - budget //checked
+					return 0, p.fault(ErrCallDepth, pc-1)
+				}
+				depth++
+				f := &m.frames[depth]
+				f.ret = int32(pc)
+				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
+				reg[10] = top - uint64(depth)*StackSize
+				stackLo -= StackSize //checked
+				stackSpan += StackSize //checked
+				pc = int(in.off)
+			default:
+				h := p.helper(in)
+				r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
+				if err != nil {
+					env.Executed = p.budget - budget //checked
+					return 0, p.helperFault(pc-1, err)
+				}
+				reg[0] = r0
+				if stop {
+					env.Executed = p.budget - budget //checked
+					return r0, nil
+				}
+			}
+		case 0x8d: // callx
+			target := reg[in.dst&15]
+			if t, ok := p.localTarget(target); ok {
+				if depth+1 >= MaxCallDepth {
+					env.Executed = p.budget - budget //checked
+					return 0, p.fault(ErrCallDepth, pc-1)
+				}
+				depth++
+				f := &m.frames[depth]
+				f.ret = int32(pc)
+				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
+				reg[10] = top - uint64(depth)*StackSize
+				stackLo -= StackSize //checked
+				stackSpan += StackSize //checked
+				pc = t
+				break
+			}
+			h := p.helperByID(target)
+			if h == nil {
+				env.Executed = p.budget - budget //checked
+				f := p.fault(ErrBadCallTarget, pc-1)
+				f.Addr = target
+				return 0, f
+			}
+			r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
+			if err != nil {
+				env.Executed = p.budget - budget //checked
+				return 0, p.helperFault(pc-1, err)
+			}
+			reg[0] = r0
+			if stop {
+				env.Executed = p.budget - budget //checked
+				return r0, nil
+			}
+		case 0x95: // exit
+			if depth == 0 {
+				env.Executed = p.budget - budget //checked
+				return reg[0], nil
+			}
+			f := &m.frames[depth]
+			reg[6], reg[7], reg[8], reg[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
+			pc = int(f.ret)
+			depth--
+			reg[10] = top - uint64(depth)*StackSize
+			stackLo += StackSize //checked
+			stackSpan -= StackSize //checked
+		case opFallOff:
+			env.Executed = p.budget - budget //checked
+			return 0, p.fault(ErrFellOffEnd, p.lastPC)
+		default:
+			env.Executed = p.budget - budget //checked
+			return 0, p.fault(ErrInvalidInsn, pc-1)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package interp
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/xebpf/xebpf/isa"
+)
+
+// Reason classifies a runtime fault. Reasons are comparable: use
+// errors.Is(err, interp.ErrOutOfBounds).
+type Reason struct{ msg string }
+
+func (r *Reason) Error() string { return r.msg }
+
+// Runtime fault reasons.
+var (
+	ErrOutOfBounds     = &Reason{"memory access out of bounds"}
+	ErrReadOnly        = &Reason{"write to read-only memory"}
+	ErrMisaligned      = &Reason{"misaligned atomic access"}
+	ErrBudgetExceeded  = &Reason{"instruction budget exceeded"}
+	ErrCallDepth       = &Reason{"call depth limit exceeded"}
+	ErrFellOffEnd      = &Reason{"execution fell off the end of the program"}
+	ErrBadCallTarget   = &Reason{"indirect call to an invalid target"}
+	ErrHelperFailed    = &Reason{"helper failed"}
+	ErrInvalidInsn     = &Reason{"invalid instruction"}
+	ErrBadHelperMemory = &Reason{"helper argument memory out of bounds"}
+)
+
+// Fault is a runtime error of a checked run: what went wrong, where, and
+// with which memory regions in force.
+type Fault struct {
+	Reason  *Reason
+	PC      int             // slot of the faulting instruction
+	Insn    isa.Instruction // the faulting instruction
+	Addr    uint64          // accessed address, for memory faults
+	Size    int             // access size, for memory faults
+	Write   bool
+	Regions []Region // the regions the access was checked against
+	Err     error    // underlying error, e.g. from a helper
+}
+
+func (f *Fault) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pc %d (%v): %s", f.PC, f.Insn, f.Reason.msg)
+	if f.Size > 0 {
+		kind := "read"
+		if f.Write {
+			kind = "write"
+		}
+		fmt.Fprintf(&b, ": %s of %d bytes at %#x", kind, f.Size, f.Addr)
+		if len(f.Regions) > 0 {
+			b.WriteString(" outside regions ")
+			for i, r := range f.Regions {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(r.String())
+			}
+		}
+	}
+	if f.Err != nil {
+		fmt.Fprintf(&b, ": %v", f.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns the reason and the underlying error.
+func (f *Fault) Unwrap() []error {
+	if f.Err != nil {
+		return []error{f.Reason, f.Err}
+	}
+	return []error{f.Reason}
+}
+
+func (p *Program) insnAt(pc int) isa.Instruction {
+	if pc >= 0 && pc < len(p.slotInsn) && p.slotInsn[pc] >= 0 {
+		return p.insns[p.slotInsn[pc]]
+	}
+	return isa.Instruction{}
+}
+
+func (p *Program) fault(r *Reason, pc int) *Fault {
+	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc)}
+}
+
+// memFault builds the error for a rejected access. It runs only on the
+// error path, so it may allocate.
+func (p *Program) memFault(m *machine, env *Env, depth int, pc int, addr uint64, size int, write bool) *Fault {
+	f := p.fault(ErrOutOfBounds, pc)
+	f.Addr, f.Size, f.Write = addr, size, write
+	f.Regions = append(f.Regions, m.stackRegion(depth))
+	f.Regions = append(f.Regions, env.Regions...)
+	for i := range env.Regions {
+		if env.Regions[i].contains(addr, uint64(size)) && write && !env.Regions[i].Writable {
+			f.Reason = ErrReadOnly
+		}
+	}
+	return f
+}
+
+func (m *machine) stackRegion(depth int) Region {
+	span := uint64(depth+1) * StackSize
+	return Region{Addr: m.top - span, Size: span, Writable: true, Name: "stack"}
+}

@@ -1,0 +1,31 @@
+package interp
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/xebpf/xebpf/interp/internal/genfast"
+)
+
+// TestFastLoopIsGenerated fails when exec_fast.go is stale: run go generate.
+func TestFastLoopIsGenerated(t *testing.T) {
+	src, err := os.ReadFile("exec_checked.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := genfast.Generate(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("exec_fast.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("exec_fast.go is stale: run go generate ./interp")
+	}
+	if bytes.Contains(got, []byte("inRegions")) || bytes.Contains(got, []byte("budget")) {
+		t.Fatal("exec_fast.go still checks accesses or budgets instructions")
+	}
+}

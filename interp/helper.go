@@ -1,0 +1,64 @@
+package interp
+
+// HelperCall is what a helper sees of the run that called it. It is valid
+// only during the helper call.
+type HelperCall struct {
+	// Args are r1-r5 at the call.
+	Args [5]uint64
+
+	m       *machine
+	env     *Env
+	checked bool
+	depth   int
+	stop    bool
+}
+
+// Env returns the run's environment (its Context, regions and packet).
+func (c *HelperCall) Env() *Env { return c.env }
+
+// Stop ends the program after the helper returns, with the helper's return
+// value as r0.
+func (c *HelperCall) Stop() { c.stop = true }
+
+// Memory returns size bytes of program memory at addr. In checked mode the
+// range must lie in the current stack or in a region of the run (writable,
+// if write is set); otherwise it returns ErrBadHelperMemory.
+func (c *HelperCall) Memory(addr, size uint64, write bool) ([]byte, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	if c.checked && !c.allowed(addr, size, write) {
+		return nil, &Fault{Reason: ErrBadHelperMemory, Addr: addr, Size: int(size), Write: write,
+			Regions: append([]Region{c.m.stackRegion(c.depth)}, c.env.Regions...)}
+	}
+	return bytesAt(addr, size), nil
+}
+
+// CString returns the NUL-terminated string at addr, reading at most max
+// bytes, with the same checks as Memory.
+func (c *HelperCall) CString(addr uint64, max int) ([]byte, error) {
+	for n := uint64(0); n < uint64(max); n++ {
+		b, err := c.Memory(addr+n, 1, false)
+		if err != nil {
+			return nil, err
+		}
+		if b[0] == 0 {
+			return bytesAt(addr, n), nil
+		}
+	}
+	return bytesAt(addr, uint64(max)), nil
+}
+
+func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
+	st := c.m.stackRegion(c.depth)
+	if st.contains(addr, size) {
+		return true
+	}
+	for i := range c.env.Regions {
+		r := &c.env.Regions[i]
+		if r.contains(addr, size) && (!write || r.Writable) {
+			return true
+		}
+	}
+	return false
+}

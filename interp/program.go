@@ -1,0 +1,357 @@
+package interp
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/isa"
+)
+
+// StackSize is the size of one call frame's stack in bytes, as in Linux.
+const StackSize = 512
+
+// MaxCallDepth is the number of nested call frames a run may use, equal to
+// Linux's MAX_CALL_FRAMES.
+const MaxCallDepth = 8
+
+// DefaultInstructionBudget is the number of instructions a checked run may
+// execute when Config.InstructionBudget is zero.
+const DefaultInstructionBudget = 1 << 24
+
+// Mode selects the interpreter loop.
+type Mode uint8
+
+// Interpreter modes.
+const (
+	Checked Mode = iota // bounds-check every access, budget instructions
+	Fast                // no per-access checks; needs a verified program
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Checked:
+		return "checked"
+	case Fast:
+		return "fast"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// Helper implements one helper function. It returns r0, or an error that
+// ends the run.
+type Helper func(c *HelperCall) (uint64, error)
+
+// Config describes how to compile a program.
+type Config struct {
+	// Mode selects checked or fast execution.
+	Mode Mode
+	// UnsafeTrustProgram must be set to compile in Fast mode without a
+	// verifier: the caller asserts that the program never accesses memory
+	// outside its regions, never loops forever and never exceeds the call
+	// depth. Breaking that promise corrupts or crashes the process.
+	UnsafeTrustProgram bool
+	// Helpers maps helper ids (call src 0) to implementations.
+	Helpers map[int32]Helper
+	// BTFHelpers maps BTF ids (call src 2) to implementations.
+	BTFHelpers map[int32]Helper
+	// InstructionBudget bounds the instructions of one checked run;
+	// zero means DefaultInstructionBudget.
+	InstructionBudget uint64
+}
+
+// Region is memory a program may access: Size bytes from Addr.
+type Region struct {
+	Addr     uint64
+	Size     uint64
+	Writable bool
+	Name     string // for error messages: "packet", "ctx", "map foo"
+}
+
+func (r Region) String() string {
+	rw := "ro"
+	if r.Writable {
+		rw = "rw"
+	}
+	return fmt.Sprintf("%s[%#x,%#x) %s", r.Name, r.Addr, r.Addr+r.Size, rw)
+}
+
+func (r *Region) contains(addr, size uint64) bool {
+	return addr >= r.Addr && size <= r.Size && addr-r.Addr <= r.Size-size
+}
+
+// Env is the input of one run. It may be reused across runs but not shared
+// by concurrent runs.
+type Env struct {
+	// Args are the initial values of r1-r5.
+	Args [5]uint64
+	// Regions lists the memory besides the stack that the program may
+	// access in checked mode.
+	Regions []Region
+	// Packet is the data that the legacy LD_ABS/LD_IND instructions read.
+	Packet Region
+	// Context is handed to helpers unchanged.
+	Context any
+	// Executed, after a checked run, is the number of instructions the run
+	// executed (including the one that faulted). Fast runs leave it alone.
+	Executed uint64
+}
+
+// Program is a compiled program. It is safe for concurrent use.
+type Program struct {
+	code       []insn // one per slot, plus a trailing fall-off sentinel
+	insns      []isa.Instruction
+	slotInsn   []int32 // slot -> index in insns, -1 for an lddw second half
+	funcStart  []bool  // slot is the entry of a function (0 or a call target)
+	lastPC     int // slot of the last instruction
+	mode       Mode
+	budget     uint64
+	helpers    []Helper
+	btfHelpers map[int32]Helper
+
+	pool   sync.Pool // of *machine
+	closed atomic.Bool
+}
+
+// Errors returned by Compile.
+var (
+	ErrNeedsVerification = errors.New("fast mode needs a verified program (or Config.UnsafeTrustProgram)")
+	ErrUnknownHelper     = errors.New("call to unknown helper")
+	ErrClosed            = errors.New("program is closed")
+)
+
+// Compile checks insns (isa.CheckProgram, known helpers) and prepares them
+// for execution.
+func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
+	if cfg.Mode == Fast && !cfg.UnsafeTrustProgram {
+		return nil, ErrNeedsVerification
+	}
+	if cfg.Mode != Checked && cfg.Mode != Fast {
+		return nil, fmt.Errorf("compile: unknown mode %d", cfg.Mode)
+	}
+	for _, ins := range insns {
+		if err := ins.Validate(); err != nil {
+			return nil, fmt.Errorf("compile: %w", err)
+		}
+	}
+	if err := isa.CheckProgram(insns); err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	p := &Program{
+		insns:      insns,
+		mode:       cfg.Mode,
+		budget:     cfg.InstructionBudget,
+		btfHelpers: cfg.BTFHelpers,
+	}
+	if p.budget == 0 {
+		p.budget = DefaultInstructionBudget
+	}
+	maxID := int32(-1)
+	for id := range cfg.Helpers {
+		if id < 0 || id > 1<<16 {
+			return nil, fmt.Errorf("compile: helper id %d out of range", id)
+		}
+		maxID = max(maxID, id)
+	}
+	p.helpers = make([]Helper, maxID+1)
+	for id, h := range cfg.Helpers {
+		p.helpers[id] = h
+	}
+	slots := 0
+	for _, ins := range insns {
+		slots += ins.Slots()
+	}
+	p.code = make([]insn, slots+1)
+	p.slotInsn = make([]int32, slots)
+	p.funcStart = make([]bool, slots+1)
+	p.funcStart[0] = true
+	pc := 0
+	for i, ins := range insns {
+		p.slotInsn[pc] = int32(i)
+		in, err := p.lower(ins, pc)
+		if err != nil {
+			return nil, fmt.Errorf("compile: insn %d (%v): %w", pc, ins, err)
+		}
+		p.code[pc] = in
+		if ins.IsLDDW() {
+			p.slotInsn[pc+1] = -1
+			p.code[pc+1] = insn{op: opInvalid}
+		}
+		if t, ok := ins.JumpTarget(pc); ok && (ins.OpCode == isa.OpCall || ins.OpCode == isa.OpLDDW) {
+			p.funcStart[t] = true
+		}
+		p.lastPC = pc
+		pc += ins.Slots()
+	}
+	p.code[slots] = insn{op: opFallOff}
+	return p, nil
+}
+
+// Internal opcodes, taken from byte values no valid instruction uses, so
+// that the loop dispatches on one byte without looking at offsets.
+const (
+	opInvalid  = 0x00 // second half of lddw: never executed
+	opFallOff  = 0x0e // sentinel after the last slot
+	opLDDWCode = 0x86 // lddw with src 4: a code address
+
+	opSDiv32Imm = 0xe4
+	opSDiv32Reg = 0xec
+	opSDiv64Imm = 0xe7
+	opSDiv64Reg = 0xef
+	opSMod32Imm = 0xf4
+	opSMod32Reg = 0xfc
+	opSMod64Imm = 0xf7
+	opSMod64Reg = 0xff
+
+	opMovSX64x8  = 0xe5
+	opMovSX64x16 = 0xed
+	opMovSX64x32 = 0xf5
+	opMovSX32x8  = 0xfd
+	opMovSX32x16 = 0xe6
+)
+
+// insn is the interpreter's form of one slot.
+type insn struct {
+	op  uint8
+	dst uint8
+	src uint8
+	_   uint8
+	off int32 // memory offset, or absolute target slot for jumps and calls
+	imm int64 // sign-extended immediate, or the lddw constant
+}
+
+func (p *Program) lower(ins isa.Instruction, pc int) (insn, error) {
+	in := insn{op: uint8(ins.OpCode), dst: uint8(ins.Dst), src: uint8(ins.Src), off: int32(ins.Offset), imm: ins.Constant}
+	op := ins.OpCode
+	if t, ok := ins.JumpTarget(pc); ok {
+		in.off = int32(t)
+	}
+	switch {
+	case op == isa.OpCall && ins.Src == isa.CallHelper:
+		id := ins.Imm()
+		if id < 0 || int(id) >= len(p.helpers) || p.helpers[id] == nil {
+			return in, fmt.Errorf("%w %d", ErrUnknownHelper, id)
+		}
+	case op == isa.OpCall && ins.Src == isa.CallBTF:
+		if p.btfHelpers[ins.Imm()] == nil {
+			return in, fmt.Errorf("%w with BTF id %d", ErrUnknownHelper, ins.Imm())
+		}
+	case op.Class().IsALU() && (op.ALUOp() == isa.Div || op.ALUOp() == isa.Mod) && ins.Offset == 1:
+		in.op = signedDivOps[op&0x0f|uint8ToMod(op)]
+	case op.Class().IsALU() && op.ALUOp() == isa.Mov && ins.Offset != 0:
+		in.op = movsxOp(op.Class() == isa.ClassALU64, ins.Offset)
+	case op == isa.OpCallX:
+		if ins.Constant != 0 { // legacy encoding: register in imm
+			in.dst = uint8(ins.Constant)
+		}
+	case op == isa.OpLDDW:
+		switch ins.Src {
+		case isa.PseudoImm64:
+		case isa.PseudoFunc:
+			in.op = opLDDWCode
+		default:
+			return in, fmt.Errorf("lddw src %d (%s) needs the loader to resolve it", ins.Src, pseudoName(ins.Src))
+		}
+	}
+	return in, nil
+}
+
+// signedDivOps maps class|source (low nibble), plus 0x10 for mod, to the
+// internal signed division opcode.
+var signedDivOps = [32]uint8{
+	0x04: opSDiv32Imm, 0x0c: opSDiv32Reg, 0x07: opSDiv64Imm, 0x0f: opSDiv64Reg,
+	0x14: opSMod32Imm, 0x1c: opSMod32Reg, 0x17: opSMod64Imm, 0x1f: opSMod64Reg,
+}
+
+func uint8ToMod(op isa.OpCode) isa.OpCode {
+	if op.ALUOp() == isa.Mod {
+		return 0x10
+	}
+	return 0
+}
+
+func movsxOp(alu64 bool, width int16) uint8 {
+	switch {
+	case alu64 && width == 8:
+		return opMovSX64x8
+	case alu64 && width == 16:
+		return opMovSX64x16
+	case alu64:
+		return opMovSX64x32
+	case width == 8:
+		return opMovSX32x8
+	}
+	return opMovSX32x16
+}
+
+func pseudoName(src isa.Register) string {
+	return [...]string{"imm64", "map by fd", "map value", "variable", "code", "map by index", "map value by index"}[src%7]
+}
+
+// Mode returns the mode the program was compiled for.
+func (p *Program) Mode() Mode { return p.mode }
+
+// Instructions returns the program's instructions.
+func (p *Program) Instructions() []isa.Instruction { return p.insns }
+
+// Run executes the program once with env.Args in r1-r5 and returns r0.
+func (p *Program) Run(env *Env) (uint64, error) {
+	m, err := p.acquire()
+	if err != nil {
+		return 0, err
+	}
+	var r0 uint64
+	if p.mode == Fast {
+		r0, err = p.runFast(m, env)
+	} else {
+		r0, err = p.runChecked(m, env)
+	}
+	p.release(m)
+	return r0, err
+}
+
+// Close marks the program closed: Run then returns ErrClosed. Stacks are
+// returned to the operating system as the garbage collector drops them.
+func (p *Program) Close() error {
+	p.closed.Store(true)
+	return nil
+}
+
+// machine is the per-run state: the stack and the call frames.
+type machine struct {
+	stack  *platform.Memory
+	top    uint64 // one past the end of frame 0
+	frames [MaxCallDepth]frame
+	call   HelperCall
+}
+
+type frame struct {
+	ret   int32
+	saved [4]uint64 // r6-r9
+}
+
+func (p *Program) acquire() (*machine, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	if m, ok := p.pool.Get().(*machine); ok {
+		return m, nil
+	}
+	mem, err := platform.Alloc(StackSize * MaxCallDepth)
+	if err != nil {
+		return nil, fmt.Errorf("run: stack: %w", err)
+	}
+	m := &machine{stack: mem, top: uint64(mem.Addr()) + StackSize*MaxCallDepth}
+	m.call.m = m
+	// The stack is outside the Go heap: free it when the pool drops m.
+	runtime.AddCleanup(m, func(mem *platform.Memory) { mem.Free() }, mem)
+	return m, nil
+}
+
+func (p *Program) release(m *machine) {
+	m.call.env = nil
+	p.pool.Put(m)
+}

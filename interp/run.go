@@ -1,0 +1,96 @@
+package interp
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// inRegions reports whether [addr, addr+size) lies in one of the run's
+// regions, writable if write is set.
+func (p *Program) inRegions(env *Env, addr, size uint64, write bool) bool {
+	for i := range env.Regions {
+		r := &env.Regions[i]
+		if r.contains(addr, size) && (!write || r.Writable) {
+			return true
+		}
+	}
+	return false
+}
+
+// codeAddr is the value of lddw src 4 for slot pc: an address inside the
+// program's code array, which callx recognises.
+func (p *Program) codeAddr(pc int) uint64 {
+	return uint64(uintptr(unsafe.Pointer(&p.code[0]))) + uint64(pc)*uint64(unsafe.Sizeof(insn{}))
+}
+
+// localTarget reports whether v is the code address of a function entry and
+// returns its slot.
+func (p *Program) localTarget(v uint64) (int, bool) {
+	base := uint64(uintptr(unsafe.Pointer(&p.code[0])))
+	size := uint64(unsafe.Sizeof(insn{}))
+	if v < base || (v-base)%size != 0 {
+		return 0, false
+	}
+	pc := (v - base) / size
+	if pc >= uint64(len(p.funcStart)) || !p.funcStart[pc] {
+		return 0, false
+	}
+	return int(pc), true
+}
+
+func (p *Program) helper(in *insn) Helper {
+	if in.src == 2 {
+		return p.btfHelpers[int32(in.imm)]
+	}
+	return p.helpers[in.imm] // Compile checked that it exists
+}
+
+// helperByID returns the helper with id v, for callx through a register
+// holding a helper id, or nil.
+func (p *Program) helperByID(v uint64) Helper {
+	if v < uint64(len(p.helpers)) {
+		return p.helpers[v]
+	}
+	return nil
+}
+
+func (p *Program) callHelper(m *machine, env *Env, depth int, h Helper, r1, r2, r3, r4, r5 uint64, checked bool) (uint64, bool, error) {
+	c := &m.call
+	c.Args = [5]uint64{r1, r2, r3, r4, r5}
+	c.env, c.checked, c.depth, c.stop = env, checked, depth, false
+	r0, err := h(c)
+	return r0, c.stop, err
+}
+
+func (p *Program) helperFault(pc int, err error) error {
+	if f, ok := err.(*Fault); ok && f.Reason == ErrBadHelperMemory {
+		f.PC, f.Insn = pc, p.insnAt(pc)
+		return f
+	}
+	f := p.fault(ErrHelperFailed, pc)
+	f.Err = err
+	return f
+}
+
+// loadPacket implements LD_ABS/LD_IND: a big-endian load of 1, 2 or 4
+// bytes at offset off of the packet.
+func loadPacket(pkt *Region, size uint8, off uint64) (uint64, bool) {
+	n := uint64(4)
+	switch size {
+	case 0x08:
+		n = 2
+	case 0x10:
+		n = 1
+	}
+	if pkt.Addr == 0 || off > pkt.Size || pkt.Size-off < n {
+		return 0, false
+	}
+	b := bytesAt(pkt.Addr+off, n)
+	switch n {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b)), true
+	}
+	return uint64(binary.BigEndian.Uint32(b)), true
+}
