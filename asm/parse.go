@@ -300,7 +300,7 @@ func (p *parser) number(s string, lo int64, hi uint64) (uint64, error) {
 		return 0, p.errorf("bad number %q", s)
 	}
 	if neg {
-		if mag > uint64(-(lo + 1))+1 {
+		if mag > uint64(-(lo+1))+1 {
 			return 0, p.errorf("immediate %s out of %s range", s, rangeName(hi))
 		}
 		return -mag, nil
