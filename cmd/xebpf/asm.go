@@ -9,7 +9,8 @@ import (
 	"github.com/xebpf/xebpf/isa"
 )
 
-func cmdAsm(args []string, stdout, stderr io.Writer) error {
+func cmdAsm(args []string, sio stdio) error {
+	stderr := sio.errout
 	fs := newFlags("asm", "FILE.s -o FILE.bin", stderr)
 	out := fs.String("o", "", "output file for the raw bytecode (required)")
 	pos, err := parseFlags(fs, args)
@@ -31,7 +32,8 @@ func cmdAsm(args []string, stdout, stderr io.Writer) error {
 	return os.WriteFile(*out, isa.Encode(nil, insns), 0o644)
 }
 
-func cmdDisasm(args []string, stdout, stderr io.Writer) error {
+func cmdDisasm(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
 	fs := newFlags("disasm", "FILE.bin", stderr)
 	listing := fs.Bool("pc", false, "prefix each instruction with its slot number")
 	pos, err := parseFlags(fs, args)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -25,7 +24,8 @@ func parseMode(s string) (interp.Mode, error) {
 	return 0, fmt.Errorf("unknown mode %q (want checked or fast)", s)
 }
 
-func cmdConformance(args []string, stdout, stderr io.Writer) error {
+func cmdConformance(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
 	fs := newFlags("conformance", "[--mode checked|fast] [-v] DIR|FILE.data ...", stderr)
 	modeName := fs.String("mode", "checked", "interpreter mode: checked or fast")
 	verbose := fs.Bool("v", false, "print every test, not only failures")
@@ -75,7 +75,8 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 // cmdPlugin implements the bpf_conformance plugin protocol: the program on
 // stdin as hex bytes, the input memory as the first non-flag argument, r0
 // printed in hex.
-func cmdPlugin(args []string, stdout, stderr io.Writer) error {
+func cmdPlugin(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
 	var memHex string
 	isELF := false
 	for _, a := range args {
@@ -91,7 +92,7 @@ func cmdPlugin(args []string, stdout, stderr io.Writer) error {
 			memHex = a
 		}
 	}
-	in, err := io.ReadAll(bufio.NewReader(os.Stdin))
+	in, err := io.ReadAll(bufio.NewReader(sio.in))
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 // command is one subcommand.
 type command struct {
 	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
+	run     func(args []string, io stdio) error
 }
 
 var commands = map[string]command{
@@ -22,6 +22,12 @@ var commands = map[string]command{
 	"disasm":             {"disassemble raw bytecode", cmdDisasm},
 	"conformance":        {"run bpf_conformance .data tests", cmdConformance},
 	"conformance-plugin": {"run one program for the bpf_conformance runner", cmdPlugin},
+}
+
+// stdio is a command's standard streams.
+type stdio struct {
+	in          io.Reader
+	out, errout io.Writer
 }
 
 // errUsage reports bad command-line use; the message has been printed.
@@ -33,10 +39,11 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, sio stdio) int {
+	stderr := sio.errout
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -50,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	err := c.run(args[1:], stdout, stderr)
+	err := c.run(args[1:], sio)
 	var ee *exitError
 	switch {
 	case err == nil:
