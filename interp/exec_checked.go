@@ -14,9 +14,9 @@ func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
 	top := m.top
 	reg[10] = top
 	depth := 0
-	stackLo := top - StackSize //checked
+	stackLo := top - StackSize     //checked
 	stackSpan := uint64(StackSize) //checked
-	budget := p.budget //checked
+	budget := p.budget             //checked
 	code := p.code
 	pc := 0
 	for {
@@ -694,7 +694,7 @@ func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				reg[10] = top - uint64(depth)*StackSize
-				stackLo -= StackSize //checked
+				stackLo -= StackSize   //checked
 				stackSpan += StackSize //checked
 				pc = int(in.off)
 			default:
@@ -722,7 +722,7 @@ func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				reg[10] = top - uint64(depth)*StackSize
-				stackLo -= StackSize //checked
+				stackLo -= StackSize   //checked
 				stackSpan += StackSize //checked
 				pc = t
 				break
@@ -754,7 +754,7 @@ func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
 			pc = int(f.ret)
 			depth--
 			reg[10] = top - uint64(depth)*StackSize
-			stackLo += StackSize //checked
+			stackLo += StackSize   //checked
 			stackSpan -= StackSize //checked
 		case opFallOff:
 			env.Executed = p.budget - budget //checked

@@ -106,7 +106,7 @@ type Program struct {
 	insns      []isa.Instruction
 	slotInsn   []int32 // slot -> index in insns, -1 for an lddw second half
 	funcStart  []bool  // slot is the entry of a function (0 or a call target)
-	lastPC     int // slot of the last instruction
+	lastPC     int     // slot of the last instruction
 	mode       Mode
 	budget     uint64
 	helpers    []Helper

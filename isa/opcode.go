@@ -189,12 +189,12 @@ func (op OpCode) Size() Size { return Size(op & 0x18) }
 
 // Frequently used whole opcodes.
 const (
-	OpLDDW  OpCode = OpCode(ClassLD) | OpCode(ModeImm) | OpCode(SizeDW) // 0x18
-	OpCall  OpCode = OpCode(ClassJMP) | OpCode(Call)                    // 0x85
+	OpLDDW  OpCode = OpCode(ClassLD) | OpCode(ModeImm) | OpCode(SizeDW)  // 0x18
+	OpCall  OpCode = OpCode(ClassJMP) | OpCode(Call)                     // 0x85
 	OpCallX OpCode = OpCode(ClassJMP) | OpCode(Call) | OpCode(SourceReg) // 0x8d
-	OpExit  OpCode = OpCode(ClassJMP) | OpCode(Exit)                    // 0x95
-	OpJA    OpCode = OpCode(ClassJMP) | OpCode(JA)                      // 0x05
-	OpJA32  OpCode = OpCode(ClassJMP32) | OpCode(JA)                    // 0x06, gotol
+	OpExit  OpCode = OpCode(ClassJMP) | OpCode(Exit)                     // 0x95
+	OpJA    OpCode = OpCode(ClassJMP) | OpCode(JA)                       // 0x05
+	OpJA32  OpCode = OpCode(ClassJMP32) | OpCode(JA)                     // 0x06, gotol
 )
 
 // Register is an eBPF register number, R0 to R10.
