@@ -1,0 +1,223 @@
+package maps
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+)
+
+// MapOfMaps is implemented by ArrayOfMaps and HashOfMaps maps. Their
+// elements are inner maps matching the InnerMap template; the Go-side
+// Lookup reports an inner map's ID like the kernel does.
+type MapOfMaps interface {
+	Map
+	// InnerSpec returns the template inner maps must match.
+	InnerSpec() Spec
+	// SetMap stores inner at key; inner must match the template (type,
+	// key size, value size, flags, max entries), as the kernel requires.
+	SetMap(key []byte, inner Map, flags UpdateFlags) error
+	// GetMap returns the inner map at key.
+	GetMap(key []byte) (Map, error)
+	// LookupInner is the program-side lookup: the inner map at the key
+	// stored at keyAddr, nil if absent. It does not allocate.
+	LookupInner(keyAddr uintptr) Map
+}
+
+// ProgramArrayMap is implemented by ProgramArray maps, whose slots hold
+// program references set from Go and read by the tail-call helper.
+type ProgramArrayMap interface {
+	Map
+	// SetProgram stores p at index idx (nil clears the slot).
+	SetProgram(idx uint32, p any) error
+	// Program returns the program at idx, nil if the slot is empty or
+	// out of range. It does not allocate.
+	Program(idx uint32) any
+}
+
+// checkInner checks that inner matches the template like the kernel's
+// bpf_map_meta_equal.
+func checkInner(tmpl *Spec, inner Map) error {
+	if inner == nil {
+		return fmt.Errorf("nil inner map: %w", ErrInvalid)
+	}
+	s := inner.Spec()
+	if s.Type != tmpl.Type || s.KeySize != tmpl.KeySize || s.ValueSize != tmpl.ValueSize ||
+		(s.Flags&^FlagInnerMap) != (tmpl.Flags&^FlagInnerMap) ||
+		(tmpl.Flags&FlagInnerMap == 0 && s.MaxEntries != tmpl.MaxEntries) {
+		return fmt.Errorf("inner map %v key %d value %d max %d flags %#x does not match template %v key %d value %d max %d flags %#x: %w",
+			s.Type, s.KeySize, s.ValueSize, s.MaxEntries, s.Flags,
+			tmpl.Type, tmpl.KeySize, tmpl.ValueSize, tmpl.MaxEntries, tmpl.Flags, ErrInvalid)
+	}
+	return nil
+}
+
+// objArray is ProgramArray and ArrayOfMaps: an array of object references.
+type objArray struct {
+	base
+	slots []atomic.Pointer[objBox]
+}
+
+func newObjArray(s0 Spec, id uint32) (*objArray, error) {
+	return &objArray{base: base{spec: s0, id: id}, slots: make([]atomic.Pointer[objBox], s0.MaxEntries)}, nil
+}
+
+func (m *objArray) get(i uint32) any {
+	if i >= uint32(len(m.slots)) {
+		return nil
+	}
+	if o := m.slots[i].Load(); o != nil {
+		return o.v
+	}
+	return nil
+}
+
+func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
+	if flags&^UpdateLock > UpdateExist || flags&UpdateLock != 0 {
+		return ErrInvalid
+	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	if i >= uint32(len(m.slots)) {
+		return ErrMapFull
+	}
+	if flags == UpdateNoExist {
+		return ErrKeyExist // like the kernel's fd arrays, every index exists
+	}
+	if v == nil {
+		m.slots[i].Store(nil)
+	} else {
+		m.slots[i].Store(&objBox{v})
+	}
+	return nil
+}
+
+func (m *objArray) index(key []byte) (uint32, error) {
+	if err := m.checkKey(key); err != nil {
+		return 0, err
+	}
+	return binary.NativeEndian.Uint32(key), nil
+}
+
+func (m *objArray) SetProgram(idx uint32, p any) error {
+	if m.spec.Type != ProgramArray {
+		return ErrNotSupported
+	}
+	return m.set(idx, p, UpdateAny)
+}
+
+func (m *objArray) Program(idx uint32) any {
+	if m.spec.Type != ProgramArray {
+		return nil
+	}
+	return m.get(idx)
+}
+
+func (m *objArray) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
+
+func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
+	if m.spec.Type != ArrayOfMaps {
+		return ErrNotSupported
+	}
+	i, err := m.index(key)
+	if err != nil {
+		return err
+	}
+	if err := checkInner(m.spec.InnerMap, inner); err != nil {
+		return err
+	}
+	return m.set(i, inner, flags)
+}
+
+func (m *objArray) GetMap(key []byte) (Map, error) {
+	i, err := m.index(key)
+	if err != nil {
+		return nil, err
+	}
+	if mm, ok := m.get(i).(Map); ok && m.spec.Type == ArrayOfMaps {
+		return mm, nil
+	}
+	return nil, ErrKeyNotExist
+}
+
+func (m *objArray) LookupInner(keyAddr uintptr) Map {
+	if m.spec.Type != ArrayOfMaps {
+		return nil
+	}
+	mm, _ := m.get(binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))).(Map)
+	return mm
+}
+
+// Lookup reports the inner map's ID for ArrayOfMaps; program references
+// of a ProgramArray cannot be read back as bytes.
+func (m *objArray) Lookup(key, valueOut []byte) error {
+	i, err := m.index(key)
+	if err != nil {
+		return err
+	}
+	if err := m.checkValue(valueOut); err != nil {
+		return err
+	}
+	if m.spec.Type == ProgramArray {
+		return fmt.Errorf("lookup in %v: %w", m.spec.Type, ErrNotSupported)
+	}
+	mm, ok := m.get(i).(Map)
+	if !ok {
+		return ErrKeyNotExist
+	}
+	binary.NativeEndian.PutUint32(valueOut, mm.ID())
+	return nil
+}
+
+func (m *objArray) Update(key, value []byte, flags UpdateFlags) error {
+	return fmt.Errorf("update of %v with a value: use SetProgram or SetMap: %w", m.spec.Type, ErrNotSupported)
+}
+
+func (m *objArray) Delete(key []byte) error {
+	i, err := m.index(key)
+	if err != nil {
+		return err
+	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	if i >= uint32(len(m.slots)) || m.slots[i].Swap(nil) == nil {
+		return ErrKeyNotExist
+	}
+	return nil
+}
+
+func (m *objArray) DeleteAddr(keyAddr uintptr) int64 {
+	i := binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))
+	if m.closed.Load() {
+		return -int64(EINVAL)
+	}
+	if i >= uint32(len(m.slots)) || m.slots[i].Swap(nil) == nil {
+		return -int64(ENOENT)
+	}
+	return 0
+}
+
+func (m *objArray) NextKey(key, nextOut []byte) error { return arrayNextKey(&m.base, key, nextOut) }
+
+// Iterate reports the occupied slots in index order; Value is the inner
+// map ID for ArrayOfMaps and nil for ProgramArray.
+func (m *objArray) Iterate(yield func(Entry) bool) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	for i := range m.slots {
+		v := m.get(uint32(i))
+		if v == nil {
+			continue
+		}
+		e := Entry{Key: binary.NativeEndian.AppendUint32(nil, uint32(i)), Object: v}
+		if mm, ok := v.(Map); ok {
+			e.Value = binary.NativeEndian.AppendUint32(nil, mm.ID())
+		}
+		if !yield(e) {
+			break
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package maps
+
+const raceEnabled = false
