@@ -42,6 +42,7 @@ var (
 	ErrTooBig       = &Error{E2BIG, "size too big"}
 	ErrBusy         = &Error{EBUSY, "resource busy"}
 	ErrClosed       = &Error{EINVAL, "map closed"}
+	ErrNoSpace      = &Error{EAGAIN, "no space in ring buffer"}
 )
 
 // ErrnoOf returns the Linux errno of err: the errno of the *Error it wraps,

@@ -112,6 +112,8 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 		m, err = newObjArray(s, id)
 	case Hash, PerCPUHash, LRUHash, LRUCPUHash, HashOfMaps:
 		m, err = newHash(s, id, o.epoch)
+	case RingBuf:
+		m, err = newRingBuf(s, id)
 	default:
 		err = ErrNotSupported
 	}
