@@ -176,6 +176,9 @@ func FuzzRoundTrip(f *testing.F) {
 			f.Add(isa.Encode(nil, insns))
 		}
 	}
+	for _, code := range smallCorpusSections(f) {
+		f.Add(code)
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 64 {
 		f.Add(isa.Encode(nil, randProgram(r, 1+r.IntN(8))))
