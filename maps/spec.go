@@ -114,6 +114,8 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 		m, err = newHash(s, id, o.epoch)
 	case RingBuf:
 		m, err = newRingBuf(s, id)
+	case Queue, Stack:
+		m, err = newQueue(s, id)
 	default:
 		err = ErrNotSupported
 	}

@@ -38,6 +38,8 @@ func TestNewValidatesLikeTheKernel(t *testing.T) {
 		{"Hash keys are at most 512 bytes.", Spec{Type: Hash, KeySize: 513, ValueSize: 4, MaxEntries: 1}, ErrTooBig},
 		{"LRU maps must be preallocated.", Spec{Type: LRUHash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, ErrNotSupported},
 		{"Unknown flags are refused.", Spec{Type: Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: 1 << 20}, ErrInvalid},
+		{"A valid stack.", Spec{Type: Stack, ValueSize: 4, MaxEntries: 1}, nil},
+		{"A valid ring buffer.", Spec{Type: RingBuf, MaxEntries: 4096}, nil},
 		{"Queue keys are empty.", Spec{Type: Queue, KeySize: 4, ValueSize: 4, MaxEntries: 1}, ErrInvalid},
 
 		{"Ring buffers are a power of two.", Spec{Type: RingBuf, MaxEntries: 3 * 4096}, ErrInvalid},
