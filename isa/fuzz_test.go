@@ -19,16 +19,18 @@ func FuzzDecode(f *testing.F) {
 		if (err == nil) != (insns != nil) {
 			t.Fatalf("err = %v but insns != nil is %v", err, insns != nil)
 		}
-		// Formatting never panics, valid or not.
-		for i := 0; i+InstructionSize <= len(code); i += InstructionSize {
-			op, dst, src, off, imm := DecodeSlot(code[i:])
-			_ = Instruction{OpCode: op, Dst: dst, Src: src, Offset: off, Constant: int64(imm)}.String()
+		// Formatting never panics, valid or not. The first slots are
+		// enough: formatting is per instruction, and long inputs would only
+		// slow the fuzzer down.
+		for i := 0; i+InstructionSize <= len(code) && i < 16*InstructionSize; i += InstructionSize {
+			_ = rawInstruction(code[i:]).String()
 		}
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error %T is not *isa.Error: %v", err, err)
 			}
+			_ = rawInstruction(e.Raw[:]).String() // the rejected slot
 			if e.Reason == nil || !errors.Is(err, e.Reason) {
 				t.Fatalf("error %v has no reason", err)
 			}
@@ -53,4 +55,10 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("CheckProgram rejects a decoded program: %v", err)
 		}
 	})
+}
+
+// rawInstruction splits one slot into an Instruction without checking it.
+func rawInstruction(b []byte) Instruction {
+	op, dst, src, off, imm := DecodeSlot(b)
+	return Instruction{OpCode: op, Dst: dst, Src: src, Offset: off, Constant: int64(imm)}
 }
