@@ -7,18 +7,20 @@ import "math/bits"
 // blocks between //checked:begin and //checked:end; edit this file only and
 // run go generate.
 //
+// The run starts at slot pc in a fresh frame at call depth base and returns
+// when that frame exits.
+//
 //go:generate go run gen_fast.go
-func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
+func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base int) (uint64, error) {
 	var reg [16]uint64
-	copy(reg[1:6], env.Args[:])
+	copy(reg[1:6], args[:])
 	top := m.top
-	reg[10] = top
-	depth := 0
-	stackLo := top - StackSize     //checked
-	stackSpan := uint64(StackSize) //checked
-	budget := p.budget             //checked
+	depth := base
+	reg[10] = top - uint64(depth)*StackSize
+	stackLo := reg[10] - StackSize           //checked
+	stackSpan := uint64(depth+1) * StackSize //checked
+	budget := p.budget                       //checked
 	code := p.code
-	pc := 0
 	for {
 		//checked:begin
 		budget--
@@ -745,7 +747,7 @@ func (p *Program) runChecked(m *machine, env *Env) (uint64, error) {
 				return r0, nil
 			}
 		case 0x95: // exit
-			if depth == 0 {
+			if depth == base {
 				env.Executed = p.budget - budget //checked
 				return reg[0], nil
 			}

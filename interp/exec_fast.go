@@ -8,14 +8,16 @@ import "math/bits"
 // from it by gen_fast.go, which drops the lines marked //checked and the
 // blocks between //checked:begin and //checked:end; edit this file only and
 // run go generate.
-func (p *Program) runFast(m *machine, env *Env) (uint64, error) {
+//
+// The run starts at slot pc in a fresh frame at call depth base and returns
+// when that frame exits.
+func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base int) (uint64, error) {
 	var reg [16]uint64
-	copy(reg[1:6], env.Args[:])
+	copy(reg[1:6], args[:])
 	top := m.top
-	reg[10] = top
-	depth := 0
+	depth := base
+	reg[10] = top - uint64(depth)*StackSize
 	code := p.code
-	pc := 0
 	for {
 		in := &code[pc]
 		pc++
@@ -609,7 +611,7 @@ func (p *Program) runFast(m *machine, env *Env) (uint64, error) {
 				return r0, nil
 			}
 		case 0x95: // exit
-			if depth == 0 {
+			if depth == base {
 				return reg[0], nil
 			}
 			f := &m.frames[depth]

@@ -25,6 +25,7 @@ var (
 	ErrHelperFailed    = &Reason{"helper failed"}
 	ErrInvalidInsn     = &Reason{"invalid instruction"}
 	ErrBadHelperMemory = &Reason{"helper argument memory out of bounds"}
+	ErrTailCallLimit   = &Reason{"tail call limit exceeded"}
 )
 
 // Fault is a runtime error of a checked run: what went wrong, where, and

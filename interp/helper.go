@@ -7,10 +7,47 @@ type HelperCall struct {
 	Args [5]uint64
 
 	m       *machine
+	p       *Program
 	env     *Env
 	checked bool
 	depth   int
 	stop    bool
+	tail    *Program
+	tailCtx uint64
+}
+
+// TailCall makes the run continue, once the helper returns, with program
+// next, r1 = ctx and a fresh stack, as bpf_tail_call does. The current
+// program does not resume. A run may chain at most MaxTailCalls programs;
+// next must expect the same environment as the current program.
+func (c *HelperCall) TailCall(next *Program, ctx uint64) {
+	c.tail, c.tailCtx, c.stop = next, ctx, true
+}
+
+// Call runs the program's function at code address fn (a value the program
+// obtained from lddw src 4, such as a bpf_loop callback) with args in
+// r1-r5, in a new frame below the current one, and returns its r0.
+func (c *HelperCall) Call(fn uint64, args [5]uint64) (uint64, error) {
+	p := c.p
+	pc, ok := p.localTarget(fn)
+	if !ok {
+		return 0, &Fault{Reason: ErrBadCallTarget, Addr: fn}
+	}
+	if c.depth+1 >= MaxCallDepth {
+		return 0, &Fault{Reason: ErrCallDepth}
+	}
+	// The nested run reuses this HelperCall for its own helper calls:
+	// save and restore what it holds.
+	saved := *c
+	var r0 uint64
+	var err error
+	if p.mode == Fast {
+		r0, err = p.runFast(c.m, c.env, &args, pc, c.depth+1)
+	} else {
+		r0, err = p.runChecked(c.m, c.env, &args, pc, c.depth+1)
+	}
+	*c = saved
+	return r0, err
 }
 
 // Env returns the run's environment (its Context, regions and packet).

@@ -258,3 +258,72 @@ func TestExecutedCountsInstructions(t *testing.T) {
 		t.Fatalf("Executed = %d, want 33", env.Executed)
 	}
 }
+
+func TestHelperCallsBackIntoProgram(t *testing.T) {
+	// Helper 1 is a bpf_loop-like helper: it calls the callback r2 r1 times
+	// with (i, r3) and sums the results.
+	helpers := map[int32]interp.Helper{
+		1: func(c *interp.HelperCall) (uint64, error) {
+			sum := uint64(0)
+			n, fn, arg := c.Args[0], c.Args[1], c.Args[2]
+			for i := uint64(0); i < n; i++ {
+				r0, err := c.Call(fn, [5]uint64{i, arg})
+				if err != nil {
+					return 0, err
+				}
+				sum += r0
+			}
+			return sum, nil
+		},
+	}
+	for _, mode := range modes {
+		p := compile(t, `
+stdw [%r10-8], 5
+mov %r1, 4
+lddw %r2, code +6
+mov %r3, 100
+call 1
+ldxdw %r1, [%r10-8]
+add %r0, %r1
+exit
+cb:
+stdw [%r10-8], 1000
+mov %r0, %r1
+add %r0, %r2
+exit`, mode, helpers)
+		// (0+100)+(1+100)+(2+100)+(3+100) + 5: the callback's frame must not clobber the caller's stack.
+		if got, err := p.Run(&interp.Env{}); err != nil || got != 411 {
+			t.Errorf("%s: got %d, %v; want 411", mode, got, err)
+		}
+	}
+}
+
+func TestTailCall(t *testing.T) {
+	var target *interp.Program
+	helpers := map[int32]interp.Helper{
+		12: func(c *interp.HelperCall) (uint64, error) {
+			if c.Args[0]%2 == 1 {
+				c.TailCall(target, c.Args[0])
+				return 0, nil
+			}
+			return uint64(1<<64 - 2), nil // -ENOENT: empty slot, the caller continues
+		},
+	}
+	var err error
+	target, err = interp.Compile(mustAsm(t, "mov %r0, %r1\nadd %r0, 1\nexit"), interp.Config{Helpers: helpers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := compile(t, "mov %r6, %r1\nmov %r3, %r2\ncall 12\nmov %r0, 77\nexit", interp.Checked, helpers)
+	if got, err := p.Run(&interp.Env{Args: [5]uint64{41, 1}}); err != nil || got != 42 {
+		t.Errorf("tail call taken: got %d, %v; want 42", got, err)
+	}
+	if got, err := p.Run(&interp.Env{Args: [5]uint64{40}}); err != nil || got != 77 {
+		t.Errorf("empty slot: got %d, %v; want 77", got, err)
+	}
+	// A program that tail-calls itself forever stops at the limit.
+	target = p
+	if _, err := p.Run(&interp.Env{Args: [5]uint64{41, 1}}); !errors.Is(err, interp.ErrTailCallLimit) {
+		t.Errorf("self tail call: got %v, want ErrTailCallLimit", err)
+	}
+}

@@ -297,17 +297,35 @@ func (p *Program) Mode() Mode { return p.mode }
 // Instructions returns the program's instructions.
 func (p *Program) Instructions() []isa.Instruction { return p.insns }
 
+// MaxTailCalls is the number of tail calls one run may make, as in Linux.
+const MaxTailCalls = 33
+
 // Run executes the program once with env.Args in r1-r5 and returns r0.
 func (p *Program) Run(env *Env) (uint64, error) {
 	m, err := p.acquire()
 	if err != nil {
 		return 0, err
 	}
+	args := env.Args
+	cur := p
 	var r0 uint64
-	if p.mode == Fast {
-		r0, err = p.runFast(m, env)
-	} else {
-		r0, err = p.runChecked(m, env)
+	for tails := 0; ; tails++ {
+		m.call.tail = nil
+		if cur.mode == Fast {
+			r0, err = cur.runFast(m, env, &args, 0, 0)
+		} else {
+			r0, err = cur.runChecked(m, env, &args, 0, 0)
+		}
+		next := m.call.tail
+		if err != nil || next == nil {
+			break
+		}
+		if tails == MaxTailCalls {
+			err = cur.fault(ErrTailCallLimit, 0)
+			break
+		}
+		args = [5]uint64{m.call.tailCtx}
+		cur = next
 	}
 	p.release(m)
 	return r0, err

@@ -57,7 +57,7 @@ func (p *Program) helperByID(v uint64) Helper {
 func (p *Program) callHelper(m *machine, env *Env, depth int, h Helper, r1, r2, r3, r4, r5 uint64, checked bool) (uint64, bool, error) {
 	c := &m.call
 	c.Args = [5]uint64{r1, r2, r3, r4, r5}
-	c.env, c.checked, c.depth, c.stop = env, checked, depth, false
+	c.p, c.env, c.checked, c.depth, c.stop = p, env, checked, depth, false
 	r0, err := h(c)
 	return r0, c.stop, err
 }
