@@ -24,25 +24,32 @@ const (
 type Error struct {
 	errno Errno
 	msg   string
+	is    *Error // another sentinel this one matches
 }
 
 func (e *Error) Error() string { return e.msg }
+
+// Is reports whether e stands for target, so that a full LPM trie
+// (ENOSPC) matches ErrMapFull too.
+func (e *Error) Is(target error) bool { return e.is != nil && target == e.is }
 
 // Errno returns the Linux error number of e.
 func (e *Error) Errno() Errno { return e.errno }
 
 // Sentinel errors. Test with errors.Is; ErrnoOf gives the errno.
 var (
-	ErrKeyNotExist  = &Error{ENOENT, "key does not exist"}
-	ErrKeyExist     = &Error{EEXIST, "key already exists"}
-	ErrMapFull      = &Error{E2BIG, "map is full"}
-	ErrInvalid      = &Error{EINVAL, "invalid argument"}
-	ErrNotSupported = &Error{EOPNOTSUPP, "operation not supported"}
-	ErrNoMemory     = &Error{ENOMEM, "out of memory"}
-	ErrTooBig       = &Error{E2BIG, "size too big"}
-	ErrBusy         = &Error{EBUSY, "resource busy"}
-	ErrClosed       = &Error{EINVAL, "map closed"}
-	ErrNoSpace      = &Error{EAGAIN, "no space in ring buffer"}
+	ErrKeyNotExist  = &Error{errno: ENOENT, msg: "key does not exist"}
+	ErrKeyExist     = &Error{errno: EEXIST, msg: "key already exists"}
+	ErrMapFull      = &Error{errno: E2BIG, msg: "map is full"}
+	ErrInvalid      = &Error{errno: EINVAL, msg: "invalid argument"}
+	ErrNotSupported = &Error{errno: EOPNOTSUPP, msg: "operation not supported"}
+	ErrNoMemory     = &Error{errno: ENOMEM, msg: "out of memory"}
+	ErrTooBig       = &Error{errno: E2BIG, msg: "size too big"}
+	ErrBusy         = &Error{errno: EBUSY, msg: "resource busy"}
+	ErrClosed       = &Error{errno: EINVAL, msg: "map closed"}
+	ErrNoSpace      = &Error{errno: EAGAIN, msg: "no space in ring buffer"}
+	// ErrLPMFull is the ENOSPC a full LPM trie answers; it matches ErrMapFull.
+	ErrLPMFull = &Error{errno: ENOSPC, msg: "map is full", is: ErrMapFull}
 )
 
 // ErrnoOf returns the Linux errno of err: the errno of the *Error it wraps,

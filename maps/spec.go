@@ -116,6 +116,8 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 		m, err = newRingBuf(s, id)
 	case Queue, Stack:
 		m, err = newQueue(s, id)
+	case LPMTrie:
+		m, err = newLPM(s, id, o.epoch)
 	default:
 		err = ErrNotSupported
 	}

@@ -46,6 +46,7 @@ func TestNewValidatesLikeTheKernel(t *testing.T) {
 		{"Ring buffers are whole pages.", Spec{Type: RingBuf, MaxEntries: 1024}, ErrInvalid},
 
 		{"LPM tries need BPF_F_NO_PREALLOC.", Spec{Type: LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1}, ErrInvalid},
+		{"A valid LPM trie.", Spec{Type: LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, nil},
 		{"LPM keys hold a prefix length and data.", Spec{Type: LPMTrie, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc}, ErrInvalid},
 
 		{"Program arrays hold 4-byte values.", Spec{Type: ProgramArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}, ErrInvalid},
