@@ -184,11 +184,11 @@ func TestEnvironmentSkb(t *testing.T) {
 
 	// TC: the skb starts at the Ethernet header; ctx_in sets mark,
 	// priority and cb[], ctx_out reports what the program wrote.
-	ctx := make([]byte, 192) // sizeof(struct __sk_buff)
-	binary.NativeEndian.PutUint32(ctx[8:], 0x77)     // mark
-	binary.NativeEndian.PutUint32(ctx[32:], 3)       // priority
-	binary.NativeEndian.PutUint32(ctx[48:], 0x1111)  // cb[0]
-	binary.NativeEndian.PutUint32(ctx[64:], 0x5555)  // cb[4]
+	ctx := make([]byte, 192)                        // sizeof(struct __sk_buff)
+	binary.NativeEndian.PutUint32(ctx[8:], 0x77)    // mark
+	binary.NativeEndian.PutUint32(ctx[32:], 3)      // priority
+	binary.NativeEndian.PutUint32(ctx[48:], 0x1111) // cb[0]
+	binary.NativeEndian.PutUint32(ctx[64:], 0x5555) // cb[4]
 	res, err = c.Run("probe_tc", RunInput{Data: pkt, Context: ctx})
 	if err != nil {
 		t.Fatal(err)
