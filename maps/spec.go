@@ -44,13 +44,12 @@ const DefaultMaxMemory = 1 << 30
 
 // Limits from the kernel.
 const (
-	maxKeySize       = 512       // MAX_BPF_STACK, the hash key limit
-	maxPerCPUValue   = 32 << 10  // PCPU_MIN_UNIT_SIZE
-	maxValueSize     = 1<<31 - 1 // KMALLOC_MAX_SIZE is smaller; memory limit applies
-	lpmDataSizeMax   = 256       // LPM_DATA_SIZE_MAX
-	lpmValueSizeMax  = 1<<16 - 1 // roughly KMALLOC_MAX_SIZE - sizeof(node)
-	pageSize         = 4096
-	defaultPerfBytes = 64 << 10
+	maxKeySize      = 512       // MAX_BPF_STACK, the hash key limit
+	maxPerCPUValue  = 32 << 10  // PCPU_MIN_UNIT_SIZE
+	maxValueSize    = 1<<31 - 1 // KMALLOC_MAX_SIZE is smaller; memory limit applies
+	lpmDataSizeMax  = 256       // LPM_DATA_SIZE_MAX
+	lpmValueSizeMax = 1<<16 - 1 // roughly KMALLOC_MAX_SIZE - sizeof(node)
+	pageSize        = 4096
 )
 
 var numCPU = runtime.NumCPU()
@@ -116,6 +115,8 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 		m, err = newRingBuf(s, id)
 	case Queue, Stack:
 		m, err = newQueue(s, id)
+	case PerfEventArray:
+		m, err = newPerf(s, id)
 	case LPMTrie:
 		m, err = newLPM(s, id, o.epoch)
 	default:
@@ -155,7 +156,7 @@ func memoryNeeded(s *Spec) uint64 {
 	case RingBuf:
 		return n + pageSize
 	case PerfEventArray:
-		return n * defaultPerfBytes
+		return n * 64 // buffers come with the reader (Attach)
 	}
 	return 0
 }
