@@ -99,3 +99,18 @@ func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
 	}
 	return false
 }
+
+// Probe returns size bytes of program memory at addr if the range lies in
+// the current stack or in a readable region of the run, whatever the mode,
+// and false otherwise. It is for helpers whose pointer arguments no
+// verifier checks, such as bpf_probe_read, which must fail softly instead
+// of faulting.
+func (c *HelperCall) Probe(addr, size uint64) ([]byte, bool) {
+	if size == 0 {
+		return nil, true
+	}
+	if !c.allowed(addr, size, false) {
+		return nil, false
+	}
+	return bytesAt(addr, size), true
+}
