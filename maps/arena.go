@@ -20,6 +20,9 @@ type arena struct {
 	free  []int32
 	limbo []limboSlot
 	head  int // first live index in limbo
+	// stolen counts slots reused before their grace period ended.
+	stolen  int
+	strict bool // tests: fail with ENOMEM rather than reuse or overwrite early
 }
 
 type limboSlot struct {
@@ -63,6 +66,22 @@ func (a *arena) alloc() int32 {
 	}
 	i := a.free[len(a.free)-1]
 	a.free = a.free[:len(a.free)-1]
+	return i
+}
+
+// steal takes the slot that has waited longest in limbo although its
+// grace period may not be over, or returns -1. Kernel preallocated hash
+// maps reuse freed elements at once; this is the fallback when every
+// spare slot is held by runs still in flight.
+func (a *arena) steal() int32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.head == len(a.limbo) || a.strict {
+		return -1
+	}
+	i := a.limbo[a.head].slot
+	a.head++
+	a.stolen++
 	return i
 }
 

@@ -177,11 +177,15 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 		return ErrMapFull
 	}
 	ns := m.ar.alloc()
+	if ns < 0 && old >= 0 && !m.ar.strict { // every spare slot still in a grace period
+		m.writeValue(old, val, cpu, all, false)
+		m.touch(old)
+		return nil
+	}
 	if ns < 0 {
-		if old >= 0 { // every spare slot still in a grace period
-			m.writeValue(old, val, cpu, all, false)
-			return nil
-		}
+		ns = m.ar.steal()
+	}
+	if ns < 0 {
 		m.count.Add(-1)
 		return ErrNoMemory
 	}
@@ -224,7 +228,7 @@ func (m *hashMap) writeValue(i int32, val []byte, cpu int, all, lock bool) {
 // reserve counts a new element, evicting one first in LRU maps; held is
 // the bucket lock the caller holds.
 func (m *hashMap) reserve(held *paddedMutex) bool {
-	for range 8 {
+	for range 64 {
 		c := m.count.Load()
 		if c < m.max {
 			if m.count.CompareAndSwap(c, c+1) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -170,7 +171,7 @@ func TestPerCPUHash(t *testing.T) {
 
 func TestHashProgramSideAndEpoch(t *testing.T) {
 	ep := new(Epoch)
-	m := mustNew(t, &Spec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, WithEpoch(ep))
+	m := mustNew(t, &Spec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 64}, WithEpoch(ep))
 	h := m.(*hashMap)
 	s := newScratch(t, 64)
 	k := s.put(0, u32(1))
@@ -192,13 +193,13 @@ func TestHashProgramSideAndEpoch(t *testing.T) {
 	if m.LookupAddr(k) != 0 {
 		t.Fatal("deleted key still found")
 	}
-	// Churn through every slot: none may reuse the slot the run holds.
-	for i := range 200 {
+	// Churn through the spare slots: none may reuse the slot the run holds.
+	for i := range 60 {
 		key := u32(uint32(100 + i%4))
-		if err := m.Update(key, u64(uint64(i)), UpdateAny); err != nil && err != ErrNoMemory {
+		if err := m.Update(key, u64(uint64(i)), UpdateAny); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Delete(key); err != nil && err != ErrKeyNotExist {
+		if err := m.Delete(key); err != nil {
 			t.Fatal(err)
 		}
 		if binary.NativeEndian.Uint64(bytesAt(a, 8)) != 77 || !h.ar.inLimbo(slot) {
@@ -215,12 +216,98 @@ func TestHashProgramSideAndEpoch(t *testing.T) {
 	if h.ar.inLimbo(slot) {
 		t.Fatal("slot never reclaimed after the run exited")
 	}
+	if h.ar.stolen != 0 {
+		t.Fatalf("%d slots reused early with spare slots left", h.ar.stolen)
+	}
 	checkNoAllocs(t, "program-side hash calls", func() {
 		m.UpdateAddr(k, s.put(8, u64(1)), 0)
 		m.LookupAddr(k)
 		m.DeleteAddr(k)
 		m.DeleteAddr(k)
 	})
+}
+
+func TestHashUpdatesSucceedWhenSpareSlotsAreHeld(t *testing.T) {
+	ep := new(Epoch)
+	m := mustNew(t, &Spec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, WithEpoch(ep))
+	tok := ep.Enter()
+	defer ep.Exit(tok)
+	for i := range 100 { // far more deletions than spare slots within one run
+		if err := m.Update(u32(uint32(i%3)), u64(uint64(i)), UpdateAny); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		if err := m.Delete(u32(uint32(i % 3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.(*hashMap).ar.stolen == 0 {
+		t.Fatal("expected early reuse once every spare slot was in limbo")
+	}
+}
+
+// TestEpochNeverReusesHeldSlots has programs on many goroutines read a
+// value twice inside one epoch section while writers replace and delete
+// the same keys: a slot reused under a reader would change between reads.
+func TestEpochNeverReusesHeldSlots(t *testing.T) {
+	ep := new(Epoch)
+	m := mustNew(t, &Spec{Type: Hash, KeySize: 8, ValueSize: 8, MaxEntries: 8}, WithEpoch(ep))
+	m.(*hashMap).ar.strict = true // 16 slots: reclamation runs all the time
+	var writers, readers sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := uint64(0); ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := (i + uint64(w)) % 8
+				if i%5 == 4 {
+					m.Delete(u64(key))
+				} else if err := m.Update(u64(key), u64(key<<32|i&0xffffffff), UpdateAny); err != nil && err != ErrNoMemory {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	var mu sync.Mutex
+	var failures []string
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			s := newScratch(t, 8)
+			for i := range 3000 {
+				key := uint64(r+i) % 8
+				ka := s.put(0, u64(key))
+				tok := ep.Enter()
+				if a := m.LookupAddr(ka); a != 0 {
+					v1 := binary.NativeEndian.Uint64(bytesAt(a, 8))
+					for j := range 200 {
+						if j%20 == 0 {
+							runtime.Gosched() // a long run: let the writers churn
+						}
+						if v2 := binary.NativeEndian.Uint64(bytesAt(a, 8)); v2 != v1 || v1>>32 != key {
+							mu.Lock()
+							failures = append(failures, fmt.Sprintf("key %d: %#x then %#x", key, v1, v2))
+							mu.Unlock()
+							break
+						}
+					}
+				}
+				ep.Exit(tok)
+			}
+		}()
+	}
+	readers.Wait()
+	close(stop)
+	writers.Wait()
+	for _, f := range failures {
+		t.Error("value changed under a reader inside the epoch:", f)
+	}
 }
 
 func TestHashConcurrent(t *testing.T) {

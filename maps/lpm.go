@@ -137,6 +137,9 @@ func (m *lpmMap) update(key, val []byte, flags UpdateFlags) error {
 	}
 	ns := m.ar.alloc()
 	if ns < 0 {
+		ns = m.ar.steal()
+	}
+	if ns < 0 {
 		return ErrNoMemory
 	}
 	copy(m.ar.slot(ns), key)

@@ -72,7 +72,7 @@ func (m *objArray) get(i uint32) any {
 }
 
 func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
-	if flags&^UpdateLock > UpdateExist || flags&UpdateLock != 0 {
+	if flags != UpdateAny { // like the kernel's bpf_fd_array_map_update_elem
 		return ErrInvalid
 	}
 	if m.closed.Load() {
@@ -80,9 +80,6 @@ func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
 	}
 	if i >= uint32(len(m.slots)) {
 		return ErrMapFull
-	}
-	if flags == UpdateNoExist {
-		return ErrKeyExist // like the kernel's fd arrays, every index exists
 	}
 	if v == nil {
 		m.slots[i].Store(nil)
