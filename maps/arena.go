@@ -21,7 +21,7 @@ type arena struct {
 	limbo []limboSlot
 	head  int // first live index in limbo
 	// stolen counts slots reused before their grace period ended.
-	stolen  int
+	stolen int
 	strict bool // tests: fail with ENOMEM rather than reuse or overwrite early
 }
 
