@@ -1,0 +1,20 @@
+// Package helpers implements Linux's eBPF helper functions for the xebpf
+// interpreter, under their Linux ids and names, each with the prototype a
+// verifier checks calls against.
+//
+// A run's helper state is a *Run placed in interp.Env.Context: the CPU
+// index for per-CPU maps, the MapTable that turns map pointers back into
+// maps, the trace writer, the clock, the current task, the probe-read
+// policy, the packet of packet programs and the tail-call resolver.
+//
+// Helpers read and write program memory only through
+// interp.HelperCall.Memory, so checked runs fault on bad pointers. What
+// Linux's verifier would reject (an unknown map pointer, the wrong map
+// type, a context that is not the packet's) ends the run with an error in
+// every mode. What Linux reports to the program (a missing key, a full
+// ring buffer, a packet pointer out of bounds) comes back as -errno in r0.
+//
+// The runtime must add to Env.Regions the map memory (MapTable.Regions)
+// and the Run's scratch region (Run.ScratchRegion), which holds the keys
+// bpf_for_each_map_elem hands callbacks, and call Run.Reset between runs.
+package helpers

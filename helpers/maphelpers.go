@@ -1,0 +1,441 @@
+package helpers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// mapArg resolves the map pointer in argument register i. An unknown
+// pointer is an error that ends the run: Linux's verifier only lets
+// programs pass map pointers it loaded, so this is a fault in every mode
+// rather than an -EINVAL a program could observe.
+func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
+	r, err := runOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, ok := r.Maps.Map(c.Args[i])
+	if !ok {
+		return nil, nil, fmt.Errorf("arg %d: %w: %#x", i+1, ErrBadMap, c.Args[i])
+	}
+	return r, m, nil
+}
+
+func wrongType(name string, m maps.Map) error {
+	return fmt.Errorf("%s on %v map %q: %w", name, m.Type(), m.Spec().Name, ErrWrongMapType)
+}
+
+// bpf_map_lookup_elem: the value's address for the run's CPU, or 0. For
+// maps of maps it returns the inner map's pointer, registering the inner
+// map in the table on first use (0 if the table is full).
+func mapLookupElem(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	return lookup(c, r, m, r.CPU)
+}
+
+func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
+	key := c.Args[1]
+	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+		return 0, err
+	}
+	if mm, ok := m.(maps.MapOfMaps); ok {
+		inner := mm.LookupInner(uintptr(key))
+		if inner == nil {
+			return 0, nil
+		}
+		if a, ok := r.Maps.Addr(inner); ok {
+			return a, nil
+		}
+		a, err := r.Maps.Add(inner)
+		if err != nil {
+			return 0, nil
+		}
+		return a, nil
+	}
+	return uint64(m.LookupAddrCPU(cpu, uintptr(key))), nil
+}
+
+// bpf_map_lookup_percpu_elem: the value of CPU cpu of a per-CPU map, or
+// 0 when cpu is out of range.
+func mapLookupPercpuElem(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	if !m.Type().IsPerCPU() {
+		return 0, wrongType("map_lookup_percpu_elem", m)
+	}
+	cpu := uint32(c.Args[2])
+	if cpu >= uint32(maps.NumCPU()) {
+		return 0, nil
+	}
+	return lookup(c, r, m, int(cpu))
+}
+
+// bpf_map_update_elem: per-CPU maps update the run's CPU only, as in Linux.
+func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	key, val := c.Args[1], c.Args[2]
+	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+		return 0, err
+	}
+	if _, err := c.Memory(val, uint64(m.ValueSize()), false); err != nil {
+		return 0, err
+	}
+	return uint64(m.UpdateAddrCPU(r.CPU, uintptr(key), uintptr(val), c.Args[3])), nil
+}
+
+// bpf_map_delete_elem.
+func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
+	_, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	key := c.Args[1]
+	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+		return 0, err
+	}
+	return uint64(m.DeleteAddr(uintptr(key))), nil
+}
+
+// bpf_map_push_elem.
+func mapPushElem(c *interp.HelperCall) (uint64, error) {
+	_, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	val := c.Args[1]
+	if _, err := c.Memory(val, uint64(m.ValueSize()), false); err != nil {
+		return 0, err
+	}
+	return uint64(m.PushAddr(uintptr(val), c.Args[2])), nil
+}
+
+// bpf_map_pop_elem.
+func mapPopElem(c *interp.HelperCall) (uint64, error) {
+	_, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	val := c.Args[1]
+	if _, err := c.Memory(val, uint64(m.ValueSize()), true); err != nil {
+		return 0, err
+	}
+	return uint64(m.PopAddr(uintptr(val))), nil
+}
+
+// bpf_map_peek_elem.
+func mapPeekElem(c *interp.HelperCall) (uint64, error) {
+	_, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	val := c.Args[1]
+	if _, err := c.Memory(val, uint64(m.ValueSize()), true); err != nil {
+		return 0, err
+	}
+	return uint64(m.PeekAddr(uintptr(val))), nil
+}
+
+// forEachTypes are the map types with a map_for_each_callback in Linux.
+func forEachType(t maps.Type) bool {
+	switch t {
+	case maps.Array, maps.PerCPUArray, maps.Hash, maps.PerCPUHash, maps.LRUHash, maps.LRUCPUHash:
+		return true
+	}
+	return false
+}
+
+// bpf_for_each_map_elem(map, callback, ctx, flags) calls
+// callback(map, &key, &value, ctx) for each element until it returns
+// non-zero, and returns the number of calls. The key is copied into the
+// Run's scratch region (one slot per nesting level); the value pointer is
+// the element's value for the run's CPU.
+//
+// Elements are walked with the map's NextKey order, the successor being
+// fetched before the callback runs so that deleting the current element
+// is safe. Linux walks buckets directly; deleting an element other than
+// the current one may here restart the walk (NextKey of a deleted key
+// yields the first key), so the walk is capped at 2*max_entries+1 steps.
+func forEachMapElem(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 0)
+	if err != nil {
+		return 0, err
+	}
+	if !forEachType(m.Type()) {
+		return 0, wrongType("for_each_map_elem", m)
+	}
+	mapPtr, fn, ctx := c.Args[0], c.Args[1], c.Args[2]
+	if c.Args[3] != 0 {
+		return errno(eINVAL), nil
+	}
+	if r.scratchB == nil {
+		return 0, errors.New("for_each_map_elem: Run has no scratch memory (use NewRun)")
+	}
+	if r.nesting >= maxNesting {
+		return 0, ErrCallbackNesting
+	}
+	ks := m.KeySize()
+	slot := r.scratchB[r.nesting*2*keySlotSize:]
+	cur, next := slot[:ks:ks], slot[keySlotSize:keySlotSize+ks:keySlotSize+ks]
+	r.nesting++
+	defer func() { r.nesting-- }()
+
+	n := uint64(0)
+	err = m.NextKey(nil, cur)
+	for steps := 2*m.MaxEntries() + 1; err == nil && steps > 0; steps-- {
+		errNext := m.NextKey(cur, next)
+		if v := m.LookupAddrCPU(r.CPU, uintptr(addrOf(cur))); v != 0 {
+			n++
+			ret, cerr := c.Call(fn, [5]uint64{mapPtr, addrOf(cur), uint64(v), ctx})
+			if cerr != nil {
+				return 0, cerr
+			}
+			if ret != 0 {
+				break
+			}
+		}
+		if errNext != nil {
+			break
+		}
+		copy(cur, next)
+	}
+	return n, nil
+}
+
+// bpfMaxLoops is BPF_MAX_LOOPS.
+const bpfMaxLoops = 1 << 23
+
+// bpf_loop(nr, callback, ctx, flags) calls callback(i, ctx) for i from 0
+// until nr or until it returns non-zero, and returns the number of calls.
+func loop(c *interp.HelperCall) (uint64, error) {
+	nr, fn, ctx, flags := uint32(c.Args[0]), c.Args[1], c.Args[2], c.Args[3]
+	if flags != 0 {
+		return errno(eINVAL), nil
+	}
+	if nr > bpfMaxLoops {
+		return errno(e2BIG), nil
+	}
+	for i := uint32(0); i < nr; i++ {
+		ret, err := c.Call(fn, [5]uint64{uint64(i), ctx})
+		if err != nil {
+			return 0, err
+		}
+		if ret != 0 {
+			return uint64(i) + 1, nil
+		}
+	}
+	return uint64(nr), nil
+}
+
+// maxTailCalls is MAX_TAIL_CALL_CNT.
+const maxTailCalls = 33
+
+// bpf_tail_call(ctx, prog_array, index): on success the program does not
+// resume. On failure the program continues as in Linux; r0, undefined in
+// Linux, is -E2BIG (index out of range), -EBUSY (33 tail calls made
+// already) or -ENOENT (empty slot). Like the kernel, an attempt on an
+// empty slot counts toward the limit.
+func tailCall(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 1)
+	if err != nil {
+		return 0, err
+	}
+	pa, ok := m.(maps.ProgramArrayMap)
+	if !ok || m.Type() != maps.ProgramArray {
+		return 0, wrongType("tail_call", m)
+	}
+	idx := uint32(c.Args[2])
+	if idx >= uint32(m.MaxEntries()) {
+		return errno(e2BIG), nil
+	}
+	if r.tailCalls >= maxTailCalls {
+		return errno(maps.EBUSY), nil
+	}
+	r.tailCalls++
+	obj := pa.Program(idx)
+	var next *interp.Program
+	if r.Programs != nil {
+		next = r.Programs(obj)
+	} else {
+		next, _ = obj.(*interp.Program)
+	}
+	if next == nil {
+		return errno(eNOENT), nil
+	}
+	c.TailCall(next, c.Args[0])
+	return 0, nil
+}
+
+// bpf_spin_lock. A run may hold one lock at a time, as the verifier
+// enforces in Linux; taking a second one (which would deadlock) or
+// releasing one not held ends the run with ErrSpinLock.
+func spinLock(c *interp.HelperCall) (uint64, error) {
+	r, err := runOf(c)
+	if err != nil {
+		return 0, err
+	}
+	a := c.Args[0]
+	if _, err := c.Memory(a, 4, true); err != nil {
+		return 0, err
+	}
+	if a%4 != 0 {
+		return 0, fmt.Errorf("%w: lock at %#x is misaligned", ErrSpinLock, a)
+	}
+	if r.lock != 0 {
+		return 0, fmt.Errorf("%w: lock at %#x taken while holding %#x", ErrSpinLock, a, r.lock)
+	}
+	maps.SpinLock(uintptr(a))
+	r.lock = uintptr(a)
+	return 0, nil
+}
+
+// bpf_spin_unlock.
+func spinUnlock(c *interp.HelperCall) (uint64, error) {
+	r, err := runOf(c)
+	if err != nil {
+		return 0, err
+	}
+	a := c.Args[0]
+	if r.lock == 0 || uintptr(a) != r.lock {
+		return 0, fmt.Errorf("%w: unlock of %#x, holding %#x", ErrSpinLock, a, r.lock)
+	}
+	maps.SpinUnlock(r.lock)
+	r.lock = 0
+	return 0, nil
+}
+
+func ringArg(c *interp.HelperCall, name string) (*maps.RingBufMap, error) {
+	_, m, err := mapArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	rb, ok := m.(*maps.RingBufMap)
+	if !ok {
+		return nil, wrongType(name, m)
+	}
+	return rb, nil
+}
+
+// bpf_ringbuf_output.
+func ringbufOutput(c *interp.HelperCall) (uint64, error) {
+	rb, err := ringArg(c, "ringbuf_output")
+	if err != nil {
+		return 0, err
+	}
+	data, size := c.Args[1], c.Args[2]
+	if _, err := c.Memory(data, size, false); err != nil {
+		return 0, err
+	}
+	return uint64(rb.Output(uintptr(data), size, c.Args[3])), nil
+}
+
+// bpf_ringbuf_reserve: the record's address or 0.
+func ringbufReserve(c *interp.HelperCall) (uint64, error) {
+	rb, err := ringArg(c, "ringbuf_reserve")
+	if err != nil {
+		return 0, err
+	}
+	return uint64(rb.Reserve(c.Args[1], c.Args[2])), nil
+}
+
+func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
+	r, err := runOf(c)
+	if err != nil {
+		return nil, err
+	}
+	rb := r.Maps.ringFor(c.Args[0])
+	if rb == nil {
+		return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, c.Args[0])
+	}
+	return rb, nil
+}
+
+// bpf_ringbuf_submit.
+func ringbufSubmit(c *interp.HelperCall) (uint64, error) {
+	rb, err := ringRecord(c)
+	if err != nil {
+		return 0, err
+	}
+	rb.Submit(uintptr(c.Args[0]), c.Args[1])
+	return 0, nil
+}
+
+// bpf_ringbuf_discard.
+func ringbufDiscard(c *interp.HelperCall) (uint64, error) {
+	rb, err := ringRecord(c)
+	if err != nil {
+		return 0, err
+	}
+	rb.Discard(uintptr(c.Args[0]), c.Args[1])
+	return 0, nil
+}
+
+// bpf_ringbuf_query.
+func ringbufQuery(c *interp.HelperCall) (uint64, error) {
+	rb, err := ringArg(c, "ringbuf_query")
+	if err != nil {
+		return 0, err
+	}
+	return rb.Query(c.Args[1]), nil
+}
+
+// PerfEventOutputter is implemented by PerfEventArray maps that accept
+// samples from programs. bpf_perf_event_output returns -EOPNOTSUPP for a
+// PerfEventArray without it.
+type PerfEventOutputter interface {
+	// OutputAddr appends a sample of size bytes at dataAddr to the buffer
+	// at index (a CPU number) and returns 0 or -errno.
+	OutputAddr(index int, dataAddr uintptr, size uint64) int64
+}
+
+// Perf event flags, as in Linux.
+const (
+	bpfFIndexMask  = 0xffffffff
+	bpfFCurrentCPU = bpfFIndexMask
+	bpfFCtxLenMask = 0xfffff << 32
+)
+
+// bpf_perf_event_output(ctx, map, flags, data, size). The index is the low
+// 32 bits of flags, BPF_F_CURRENT_CPU meaning the run's CPU. Appending
+// packet bytes (BPF_F_CTXLEN_MASK) is not supported (-EOPNOTSUPP).
+func perfEventOutput(c *interp.HelperCall) (uint64, error) {
+	r, m, err := mapArg(c, 1)
+	if err != nil {
+		return 0, err
+	}
+	if m.Type() != maps.PerfEventArray {
+		return 0, wrongType("perf_event_output", m)
+	}
+	flags, data, size := c.Args[2], c.Args[3], c.Args[4]
+	if flags&^uint64(bpfFIndexMask|bpfFCtxLenMask) != 0 {
+		return errno(eINVAL), nil
+	}
+	if flags&bpfFCtxLenMask != 0 {
+		return errno(eOPNOTSUP), nil
+	}
+	idx := flags & bpfFIndexMask
+	if idx == bpfFCurrentCPU {
+		idx = uint64(r.CPU)
+	}
+	if idx >= uint64(m.MaxEntries()) {
+		return errno(e2BIG), nil
+	}
+	if _, err := c.Memory(data, size, false); err != nil {
+		return 0, err
+	}
+	po, ok := m.(PerfEventOutputter)
+	if !ok {
+		return errno(eOPNOTSUP), nil
+	}
+	return uint64(po.OutputAddr(int(idx), uintptr(data), size)), nil
+}

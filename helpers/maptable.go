@@ -1,0 +1,168 @@
+package helpers
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// DescriptorSize is the size of the descriptor a map pointer points to.
+const DescriptorSize = 64
+
+// MaxTableMaps is the largest capacity of a MapTable.
+const MaxTableMaps = 1 << 16
+
+// ErrTableFull is returned by MapTable.Add when every slot is taken.
+var ErrTableFull = errors.New("map table is full")
+
+// MapTable gives maps the addresses programs use as map pointers (the
+// values lddw src 1 and src 5 load). Each map gets a DescriptorSize-byte
+// descriptor in one off-heap block, so a map pointer is a real, unique and
+// stable address; helpers turn it back into the map by arithmetic.
+//
+// A descriptor holds, in native byte order, the map's type, key size,
+// value size, max entries, flags and id as 32-bit words (offsets 0 to 20),
+// then up to 15 bytes of its name, NUL-terminated, at offset 24.
+//
+// Add may run concurrently with helpers; Close must not.
+type MapTable struct {
+	mem   *platform.Memory
+	base  uint64
+	slots []maps.Map
+	n     atomic.Int64
+	mu    sync.Mutex
+	index map[maps.Map]uint64
+	rings atomic.Pointer[[]ringArea] // copy-on-write, for ringbuf_submit/discard
+}
+
+// ringArea is the data area of a ring buffer in the table.
+type ringArea struct {
+	rb         *maps.RingBufMap
+	addr, size uint64
+}
+
+// NewMapTable returns a table for up to capacity maps.
+func NewMapTable(capacity int) (*MapTable, error) {
+	if capacity <= 0 || capacity > MaxTableMaps {
+		return nil, fmt.Errorf("map table capacity %d out of range [1, %d]", capacity, MaxTableMaps)
+	}
+	mem, err := platform.Alloc(capacity * DescriptorSize)
+	if err != nil {
+		return nil, fmt.Errorf("map table: %w", err)
+	}
+	return &MapTable{mem: mem, base: uint64(mem.Addr()), slots: make([]maps.Map, capacity),
+		index: make(map[maps.Map]uint64)}, nil
+}
+
+// Add registers m and returns its map pointer. Adding a map again returns
+// the same pointer.
+func (t *MapTable) Add(m maps.Map) (uint64, error) {
+	if m == nil {
+		return 0, fmt.Errorf("add nil map: %w", maps.ErrInvalid)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a, ok := t.index[m]; ok {
+		return a, nil
+	}
+	if t.mem == nil {
+		return 0, fmt.Errorf("add map: %w", maps.ErrClosed)
+	}
+	i := int(t.n.Load())
+	if i == len(t.slots) {
+		return 0, fmt.Errorf("add map %q: %w", m.Spec().Name, ErrTableFull)
+	}
+	d := t.mem.Bytes()[i*DescriptorSize : (i+1)*DescriptorSize]
+	s := m.Spec()
+	for j, v := range []uint32{uint32(s.Type), s.KeySize, s.ValueSize, s.MaxEntries, s.Flags, m.ID()} {
+		binary.NativeEndian.PutUint32(d[4*j:], v)
+	}
+	copy(d[24:39], s.Name)
+	t.slots[i] = m
+	addr := t.base + uint64(i)*DescriptorSize
+	t.index[m] = addr
+	if rb, ok := m.(*maps.RingBufMap); ok {
+		var rings []ringArea
+		if p := t.rings.Load(); p != nil {
+			rings = append(rings, *p...)
+		}
+		for _, r := range rb.Regions() {
+			rings = append(rings, ringArea{rb, uint64(r.Addr), uint64(r.Size)})
+		}
+		t.rings.Store(&rings)
+	}
+	t.n.Store(int64(i + 1)) // publishes slots[i]
+	return addr, nil
+}
+
+// Map returns the map whose pointer is addr.
+func (t *MapTable) Map(addr uint64) (maps.Map, bool) {
+	if t == nil || addr < t.base {
+		return nil, false
+	}
+	off := addr - t.base
+	i := off / DescriptorSize
+	if off%DescriptorSize != 0 || i >= uint64(t.n.Load()) {
+		return nil, false
+	}
+	return t.slots[i], true
+}
+
+// Addr returns the map pointer of m, if m is in the table.
+func (t *MapTable) Addr(m maps.Map) (uint64, bool) {
+	t.mu.Lock()
+	a, ok := t.index[m]
+	t.mu.Unlock()
+	return a, ok
+}
+
+// Len returns the number of maps in the table.
+func (t *MapTable) Len() int { return int(t.n.Load()) }
+
+// Regions appends to dst the memory of every map in the table that
+// programs may access through pointers helpers return (map values, ring
+// buffer records), as writable regions for interp.Env.Regions.
+func (t *MapTable) Regions(dst []interp.Region) []interp.Region {
+	for i := range int(t.n.Load()) {
+		m := t.slots[i]
+		for _, r := range m.Regions() {
+			dst = append(dst, interp.Region{Addr: uint64(r.Addr), Size: uint64(r.Size), Writable: true,
+				Name: "map " + m.Spec().Name})
+		}
+	}
+	return dst
+}
+
+// ringFor returns the ring buffer whose data area holds addr.
+func (t *MapTable) ringFor(addr uint64) *maps.RingBufMap {
+	p := t.rings.Load()
+	if p == nil {
+		return nil
+	}
+	for _, r := range *p {
+		if addr >= r.addr && addr-r.addr < r.size {
+			return r.rb
+		}
+	}
+	return nil
+}
+
+// Close frees the descriptors. Map pointers handed out earlier become
+// invalid; the maps themselves are not closed.
+func (t *MapTable) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mem == nil {
+		return nil
+	}
+	t.n.Store(0)
+	err := t.mem.Free()
+	t.mem = nil
+	return err
+}

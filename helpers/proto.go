@@ -1,0 +1,257 @@
+package helpers
+
+import (
+	"fmt"
+
+	"github.com/xebpf/xebpf/interp"
+)
+
+// ArgKind is what a helper expects in one argument register, the
+// counterpart of the kernel's enum bpf_arg_type. The verifier checks
+// programs against it.
+type ArgKind uint8
+
+// Argument kinds. Memory arguments are followed by their size argument
+// (ArgConstSize or ArgConstSizeOrZero) unless noted.
+const (
+	ArgNone            ArgKind = iota // unused register
+	ArgAnything                       // ARG_ANYTHING: any initialized value
+	ArgConstMapPtr                    // ARG_CONST_MAP_PTR: a map pointer from lddw
+	ArgMapKey                         // ARG_PTR_TO_MAP_KEY: key_size readable bytes
+	ArgMapValue                       // ARG_PTR_TO_MAP_VALUE: value_size readable bytes
+	ArgUninitMapValue                 // ARG_PTR_TO_MAP_VALUE | MEM_UNINIT: value_size writable bytes
+	ArgMem                            // ARG_PTR_TO_MEM | MEM_RDONLY: readable memory
+	ArgMemOrNull                      // ARG_PTR_TO_MEM | PTR_MAYBE_NULL: readable memory or NULL
+	ArgUninitMem                      // ARG_PTR_TO_UNINIT_MEM: writable memory the helper fills
+	ArgUninitMemOrNull                // ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_UNINIT: writable memory or NULL
+	ArgConstSize                      // ARG_CONST_SIZE: size (> 0) of the previous memory argument
+	ArgConstSizeOrZero                // ARG_CONST_SIZE_OR_ZERO: size (>= 0) of the previous memory argument
+	ArgConstAllocSize                 // ARG_CONST_ALLOC_SIZE_OR_ZERO: size of the memory the helper returns
+	ArgCtx                            // ARG_PTR_TO_CTX: the program's context
+	ArgFunc                           // ARG_PTR_TO_FUNC: a callback's code address (lddw src 4)
+	ArgStackOrNull                    // ARG_PTR_TO_STACK_OR_NULL: callback context on the stack, or NULL
+	ArgSpinLock                       // ARG_PTR_TO_SPIN_LOCK: a bpf_spin_lock inside a map value
+	ArgRingbufMem                     // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE: a record from ringbuf_reserve
+	ArgConstStr                       // ARG_PTR_TO_CONST_STR: NUL-terminated string in read-only map memory
+)
+
+// ArgScalar is ArgAnything under the name the brief of the verifier uses.
+const ArgScalar = ArgAnything
+
+var argNames = [...]string{
+	"none", "anything", "const_map_ptr", "map_key", "map_value", "uninit_map_value",
+	"mem", "mem_or_null", "uninit_mem", "uninit_mem_or_null", "const_size",
+	"const_size_or_zero", "const_alloc_size", "ctx", "func", "stack_or_null",
+	"spin_lock", "ringbuf_mem", "const_str",
+}
+
+func (k ArgKind) String() string {
+	if int(k) < len(argNames) {
+		return argNames[k]
+	}
+	return fmt.Sprintf("ArgKind(%d)", uint8(k))
+}
+
+// IsMem reports whether the argument is a pointer to memory whose size the
+// next argument gives.
+func (k ArgKind) IsMem() bool {
+	return k == ArgMem || k == ArgMemOrNull || k == ArgUninitMem || k == ArgUninitMemOrNull
+}
+
+// IsSize reports whether the argument is the size of the previous one.
+func (k ArgKind) IsSize() bool { return k == ArgConstSize || k == ArgConstSizeOrZero }
+
+// RetKind is what a helper returns in r0, the counterpart of the kernel's
+// enum bpf_return_type.
+type RetKind uint8
+
+// Return kinds.
+const (
+	RetInteger          RetKind = iota // RET_INTEGER: a scalar
+	RetVoid                            // RET_VOID: r0 is not defined after the call
+	RetMapValueOrNull                  // RET_PTR_TO_MAP_VALUE_OR_NULL (an inner map for map-in-map)
+	RetRingbufMemOrNull                // RET_PTR_TO_RINGBUF_MEM_OR_NULL, of the size in arg 2
+)
+
+var retNames = [...]string{"integer", "void", "map_value_or_null", "ringbuf_mem_or_null"}
+
+func (k RetKind) String() string {
+	if int(k) < len(retNames) {
+		return retNames[k]
+	}
+	return fmt.Sprintf("RetKind(%d)", uint8(k))
+}
+
+// Prototype is the signature of a helper: its Linux name (without the
+// bpf_ prefix), its five argument kinds and its return kind.
+type Prototype struct {
+	Name string
+	Args [5]ArgKind
+	Ret  RetKind
+}
+
+// NumArgs returns the number of arguments before the first ArgNone.
+func (p Prototype) NumArgs() int {
+	for i, a := range p.Args {
+		if a == ArgNone {
+			return i
+		}
+	}
+	return len(p.Args)
+}
+
+func (p Prototype) String() string {
+	s := p.Ret.String() + " bpf_" + p.Name + "("
+	for i := range p.NumArgs() {
+		if i > 0 {
+			s += ", "
+		}
+		s += p.Args[i].String()
+	}
+	return s + ")"
+}
+
+// Func is one helper: its Linux id (enum bpf_func_id), prototype and
+// implementation.
+type Func struct {
+	ID    int32
+	Proto Prototype
+	Impl  interp.Helper
+}
+
+// Linux helper ids, as in enum bpf_func_id.
+const (
+	IDMapLookupElem        int32 = 1
+	IDMapUpdateElem        int32 = 2
+	IDMapDeleteElem        int32 = 3
+	IDProbeRead            int32 = 4
+	IDKtimeGetNs           int32 = 5
+	IDTracePrintk          int32 = 6
+	IDGetPrandomU32        int32 = 7
+	IDGetSmpProcessorID    int32 = 8
+	IDTailCall             int32 = 12
+	IDGetCurrentPidTgid    int32 = 14
+	IDGetCurrentUidGid     int32 = 15
+	IDGetCurrentComm       int32 = 16
+	IDRedirect             int32 = 23
+	IDPerfEventOutput      int32 = 25
+	IDSkbLoadBytes         int32 = 26
+	IDCsumDiff             int32 = 28
+	IDGetNumaNodeID        int32 = 42
+	IDXDPAdjustHead        int32 = 44
+	IDProbeReadStr         int32 = 45
+	IDRedirectMap          int32 = 51
+	IDXDPAdjustMeta        int32 = 54
+	IDXDPAdjustTail        int32 = 65
+	IDMapPushElem          int32 = 87
+	IDMapPopElem           int32 = 88
+	IDMapPeekElem          int32 = 89
+	IDSpinLock             int32 = 93
+	IDSpinUnlock           int32 = 94
+	IDProbeReadUser        int32 = 112
+	IDProbeReadKernel      int32 = 113
+	IDProbeReadUserStr     int32 = 114
+	IDProbeReadKernelStr   int32 = 115
+	IDJiffies64            int32 = 118
+	IDKtimeGetBootNs       int32 = 125
+	IDRingbufOutput        int32 = 130
+	IDRingbufReserve       int32 = 131
+	IDRingbufSubmit        int32 = 132
+	IDRingbufDiscard       int32 = 133
+	IDRingbufQuery         int32 = 134
+	IDKtimeGetCoarseNs     int32 = 160
+	IDForEachMapElem       int32 = 164
+	IDSnprintf             int32 = 165
+	IDTraceVprintk         int32 = 177
+	IDLoop                 int32 = 181
+	IDXDPGetBuffLen        int32 = 188
+	IDXDPLoadBytes         int32 = 189
+	IDXDPStoreBytes        int32 = 190
+	IDMapLookupPercpuElem  int32 = 195
+	IDKtimeGetTaiNs        int32 = 208
+)
+
+func proto(name string, ret RetKind, args ...ArgKind) Prototype {
+	p := Prototype{Name: name, Ret: ret}
+	copy(p.Args[:], args)
+	return p
+}
+
+// linux is the table behind Linux, in id order.
+var linux = []Func{
+	{IDMapLookupElem, proto("map_lookup_elem", RetMapValueOrNull, ArgConstMapPtr, ArgMapKey), mapLookupElem},
+	{IDMapUpdateElem, proto("map_update_elem", RetInteger, ArgConstMapPtr, ArgMapKey, ArgMapValue, ArgAnything), mapUpdateElem},
+	{IDMapDeleteElem, proto("map_delete_elem", RetInteger, ArgConstMapPtr, ArgMapKey), mapDeleteElem},
+	{IDProbeRead, proto("probe_read", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernel},
+	{IDKtimeGetNs, proto("ktime_get_ns", RetInteger), ktimeGetNs},
+	{IDTracePrintk, proto("trace_printk", RetInteger, ArgMem, ArgConstSize, ArgAnything, ArgAnything, ArgAnything), tracePrintk},
+	{IDGetPrandomU32, proto("get_prandom_u32", RetInteger), getPrandomU32},
+	{IDGetSmpProcessorID, proto("get_smp_processor_id", RetInteger), getSmpProcessorID},
+	{IDTailCall, proto("tail_call", RetVoid, ArgCtx, ArgConstMapPtr, ArgAnything), tailCall},
+	{IDGetCurrentPidTgid, proto("get_current_pid_tgid", RetInteger), getCurrentPidTgid},
+	{IDGetCurrentUidGid, proto("get_current_uid_gid", RetInteger), getCurrentUidGid},
+	{IDGetCurrentComm, proto("get_current_comm", RetInteger, ArgUninitMem, ArgConstSize), getCurrentComm},
+	{IDRedirect, proto("redirect", RetInteger, ArgAnything, ArgAnything), redirect},
+	{IDPerfEventOutput, proto("perf_event_output", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything, ArgMem, ArgConstSizeOrZero), perfEventOutput},
+	{IDSkbLoadBytes, proto("skb_load_bytes", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize), skbLoadBytes},
+	{IDCsumDiff, proto("csum_diff", RetInteger, ArgMemOrNull, ArgConstSizeOrZero, ArgMemOrNull, ArgConstSizeOrZero, ArgAnything), csumDiff},
+	{IDGetNumaNodeID, proto("get_numa_node_id", RetInteger), getNumaNodeID},
+	{IDXDPAdjustHead, proto("xdp_adjust_head", RetInteger, ArgCtx, ArgAnything), xdpAdjustHead},
+	{IDProbeReadStr, proto("probe_read_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernelStr},
+	{IDRedirectMap, proto("redirect_map", RetInteger, ArgConstMapPtr, ArgAnything, ArgAnything), redirectMap},
+	{IDXDPAdjustMeta, proto("xdp_adjust_meta", RetInteger, ArgCtx, ArgAnything), xdpAdjustMeta},
+	{IDXDPAdjustTail, proto("xdp_adjust_tail", RetInteger, ArgCtx, ArgAnything), xdpAdjustTail},
+	{IDMapPushElem, proto("map_push_elem", RetInteger, ArgConstMapPtr, ArgMapValue, ArgAnything), mapPushElem},
+	{IDMapPopElem, proto("map_pop_elem", RetInteger, ArgConstMapPtr, ArgUninitMapValue), mapPopElem},
+	{IDMapPeekElem, proto("map_peek_elem", RetInteger, ArgConstMapPtr, ArgUninitMapValue), mapPeekElem},
+	{IDSpinLock, proto("spin_lock", RetVoid, ArgSpinLock), spinLock},
+	{IDSpinUnlock, proto("spin_unlock", RetVoid, ArgSpinLock), spinUnlock},
+	{IDProbeReadUser, proto("probe_read_user", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadUser},
+	{IDProbeReadKernel, proto("probe_read_kernel", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernel},
+	{IDProbeReadUserStr, proto("probe_read_user_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadUserStr},
+	{IDProbeReadKernelStr, proto("probe_read_kernel_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernelStr},
+	{IDJiffies64, proto("jiffies64", RetInteger), jiffies64},
+	{IDKtimeGetBootNs, proto("ktime_get_boot_ns", RetInteger), ktimeGetBootNs},
+	{IDRingbufOutput, proto("ringbuf_output", RetInteger, ArgConstMapPtr, ArgMem, ArgConstSizeOrZero, ArgAnything), ringbufOutput},
+	{IDRingbufReserve, proto("ringbuf_reserve", RetRingbufMemOrNull, ArgConstMapPtr, ArgConstAllocSize, ArgAnything), ringbufReserve},
+	{IDRingbufSubmit, proto("ringbuf_submit", RetVoid, ArgRingbufMem, ArgAnything), ringbufSubmit},
+	{IDRingbufDiscard, proto("ringbuf_discard", RetVoid, ArgRingbufMem, ArgAnything), ringbufDiscard},
+	{IDRingbufQuery, proto("ringbuf_query", RetInteger, ArgConstMapPtr, ArgAnything), ringbufQuery},
+	{IDKtimeGetCoarseNs, proto("ktime_get_coarse_ns", RetInteger), ktimeGetCoarseNs},
+	{IDForEachMapElem, proto("for_each_map_elem", RetInteger, ArgConstMapPtr, ArgFunc, ArgStackOrNull, ArgAnything), forEachMapElem},
+	{IDSnprintf, proto("snprintf", RetInteger, ArgUninitMemOrNull, ArgConstSizeOrZero, ArgConstStr, ArgMemOrNull, ArgConstSizeOrZero), snprintfHelper},
+	{IDTraceVprintk, proto("trace_vprintk", RetInteger, ArgMem, ArgConstSize, ArgMemOrNull, ArgConstSizeOrZero), traceVprintk},
+	{IDLoop, proto("loop", RetInteger, ArgAnything, ArgFunc, ArgStackOrNull, ArgAnything), loop},
+	{IDXDPGetBuffLen, proto("xdp_get_buff_len", RetInteger, ArgCtx), xdpGetBuffLen},
+	{IDXDPLoadBytes, proto("xdp_load_bytes", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize), xdpLoadBytes},
+	{IDXDPStoreBytes, proto("xdp_store_bytes", RetInteger, ArgCtx, ArgAnything, ArgMem, ArgConstSize), xdpStoreBytes},
+	{IDMapLookupPercpuElem, proto("map_lookup_percpu_elem", RetMapValueOrNull, ArgConstMapPtr, ArgMapKey, ArgAnything), mapLookupPercpuElem},
+	{IDKtimeGetTaiNs, proto("ktime_get_tai_ns", RetInteger), ktimeGetTaiNs},
+}
+
+// Linux returns the helpers xebpf implements, in id order, with Linux's
+// ids, names and prototypes. The slice is a copy.
+func Linux() []Func { return append([]Func(nil), linux...) }
+
+// ByID returns the helper with Linux id id.
+func ByID(id int32) (Func, bool) {
+	for _, f := range linux {
+		if f.ID == id {
+			return f, true
+		}
+	}
+	return Func{}, false
+}
+
+// Config returns the implementations of the helpers for which filter
+// returns true (all of them if filter is nil), keyed by id, ready for
+// interp.Config.Helpers.
+func Config(filter func(Func) bool) map[int32]interp.Helper {
+	m := make(map[int32]interp.Helper, len(linux))
+	for _, f := range linux {
+		if filter == nil || filter(f) {
+			m[f.ID] = f.Impl
+		}
+	}
+	return m
+}

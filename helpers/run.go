@@ -1,0 +1,240 @@
+package helpers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// Errors that end a run with a fault. They stand for what the kernel's
+// verifier would have rejected before the program ran, so a verified
+// program never sees them.
+var (
+	ErrNoRun           = errors.New("helpers: env.Context is not a *helpers.Run")
+	ErrBadMap          = errors.New("argument is not a map pointer")
+	ErrWrongMapType    = errors.New("helper does not accept this map type")
+	ErrBadContext      = errors.New("argument is not the packet context")
+	ErrSpinLock        = errors.New("bad bpf_spin_lock use")
+	ErrBadRingbufMem   = errors.New("argument is not a reserved ring buffer record")
+	ErrCallbackNesting = errors.New("callback helpers nested too deeply")
+)
+
+// Task is the identity of the task a tracing hook runs for, what the
+// get_current_* helpers report.
+type Task struct {
+	PID, TGID uint32 // thread id and process id, as the kernel names them
+	UID, GID  uint32
+	Comm      [16]byte // TASK_COMM_LEN bytes, NUL-padded
+}
+
+// Hook tells packet helpers whose variant to follow where Linux has one
+// helper id with several implementations (bpf_redirect).
+type Hook uint8
+
+// Packet hooks.
+const (
+	HookXDP Hook = iota // XDP programs: bpf_xdp_redirect and the XDP return codes
+	HookTC              // tc programs: bpf_redirect with TC_ACT_* return codes
+	HookSocket          // socket filters and other skb programs
+)
+
+// Packet describes the packet of a packet program: where the context keeps
+// its packet pointers and the buffer around the packet. The runtime lays
+// out the context so that each pointer is a 64-bit word at a fixed offset.
+type Packet struct {
+	// Ctx is the address of the context, the value the program gets in
+	// r1. Packet helpers reject any other context argument.
+	Ctx uint64
+	// DataOff, DataEndOff and DataMetaOff are the offsets in the context
+	// of the 64-bit words holding data, data_end and data_meta. A negative
+	// DataMetaOff means the packet has no metadata area (like a driver
+	// without XDP metadata support).
+	DataOff, DataEndOff, DataMetaOff int
+	// HardStart is the start of the buffer (xdp->data_hard_start).
+	// HardEnd is the end of the usable buffer, xdp_data_hard_end(): the
+	// frame end minus the tailroom Linux keeps for struct
+	// skb_shared_info (see TestRunFrame).
+	HardStart, HardEnd uint64
+	// Region is the index in Env.Regions of the packet region, which the
+	// helpers that move the packet keep equal to [data_meta, data_end)
+	// (or [data, data_end) without metadata); -1 for none.
+	Region int
+	// Hook selects hook-specific helper semantics.
+	Hook Hook
+	// MaxMeta is the largest metadata area bpf_xdp_adjust_meta allows:
+	// 0 means 32 (Linux up to 6.x); set 252 to follow newer kernels,
+	// whose limit is the u8 skb_shared_info.meta_len.
+	MaxMeta int
+}
+
+// Frame layout constants of Linux on 64-bit hosts.
+const (
+	// XDPPacketHeadroom is XDP_PACKET_HEADROOM, the headroom before data.
+	XDPPacketHeadroom = 256
+	// XDPFrameSize is sizeof(struct xdp_frame), the headroom
+	// bpf_xdp_adjust_head and bpf_xdp_adjust_meta must leave.
+	XDPFrameSize = 40
+	// SkbSharedInfoSize is SKB_DATA_ALIGN(sizeof(struct
+	// skb_shared_info)), the tailroom bpf_xdp_adjust_tail must leave.
+	SkbSharedInfoSize = 320
+	// TestRunFrameSize is the frame BPF_PROG_TEST_RUN gives XDP programs
+	// (one page).
+	TestRunFrameSize = 4096
+	// ETHHeaderLen is ETH_HLEN, the shortest packet XDP helpers leave.
+	ETHHeaderLen = 14
+)
+
+// RedirectKind says where a program asked its packet to go.
+type RedirectKind uint8
+
+// Redirect targets.
+const (
+	RedirectNone    RedirectKind = iota
+	RedirectIfindex              // bpf_redirect: Ifindex and Flags
+	RedirectMap                  // bpf_redirect_map: Map, Key and Flags
+)
+
+// Redirect is the redirect target a program recorded, like the kernel's
+// struct bpf_redirect_info.
+type Redirect struct {
+	Kind    RedirectKind
+	Ifindex uint32
+	Map     maps.Map
+	Key     uint32
+	Flags   uint64
+}
+
+// TailCallResolver turns the object stored in a ProgramArray slot into the
+// program to run, or nil if it is not one.
+type TailCallResolver func(obj any) *interp.Program
+
+// scratch layout: one key slot per callback nesting level, then a small
+// area for keys built by helpers (redirect_map).
+const (
+	keySlotSize   = 512 // MAX_BPF_STACK: the largest map key
+	maxNesting    = interp.MaxCallDepth
+	miscOff       = 2 * keySlotSize * maxNesting
+	scratchSize   = miscOff + 64
+	maxPrintfArgs = 12  // MAX_BPRINTF_VARARGS
+	binArgsSize   = 512 // MAX_BPRINTF_BIN_ARGS
+	printBufSize  = 1024
+)
+
+// Run is the per-run state of the helpers. Put a pointer to it in
+// interp.Env.Context. A Run may be reused for consecutive runs (call
+// Reset between them) but not shared by concurrent runs.
+//
+// Callback helpers (bpf_for_each_map_elem) hand programs pointers into a
+// scratch block the Run owns: add ScratchRegion to Env.Regions, along with
+// the map regions (MapTable.Regions), so that checked runs accept them.
+type Run struct {
+	// CPU is the CPU index the run uses for per-CPU maps and
+	// bpf_get_smp_processor_id; it stays fixed for the run.
+	CPU int
+	// Maps resolves the map pointers programs pass to helpers.
+	Maps *MapTable
+	// Trace receives bpf_trace_printk and bpf_trace_vprintk messages, one
+	// Write per message (nil: discarded).
+	Trace io.Writer
+	// Clock answers the time helpers (nil: SystemClock).
+	Clock Clock
+	// Task is the current task for the get_current_* helpers (nil: no
+	// task, and they fail as in Linux outside task context).
+	Task *Task
+	// Probe reads memory for bpf_probe_read* and printf's %s and %pI
+	// (nil: RegionReader, the run's own memory only).
+	Probe ProbeReader
+	// Packet describes the packet of packet programs (nil for others).
+	Packet *Packet
+	// Programs resolves tail-call targets (nil: slots must hold
+	// *interp.Program).
+	Programs TailCallResolver
+	// Redirect is where the program asked the packet to go.
+	Redirect Redirect
+
+	tailCalls int
+	lock      uintptr // spin lock held, 0 if none
+	nesting   int     // callback helpers in progress
+	rng       uint64
+	scratch   *platform.Memory
+	scratchB  []byte
+	printBuf  [printBufSize]byte
+	binArgs   [binArgsSize]byte
+	chunk     [64]byte
+	fmtArgs   [maxPrintfArgs]uint64
+	prep      [maxPrintfArgs]prepared
+}
+
+// NewRun returns a Run using maps, with its scratch memory allocated.
+// Close frees it.
+func NewRun(t *MapTable) (*Run, error) {
+	mem, err := platform.Alloc(scratchSize)
+	if err != nil {
+		return nil, fmt.Errorf("helpers: scratch: %w", err)
+	}
+	return &Run{Maps: t, scratch: mem, scratchB: mem.Bytes()[:scratchSize]}, nil
+}
+
+// Close frees the scratch memory. The Run must not be used afterwards.
+func (r *Run) Close() error {
+	if r.scratch == nil {
+		return nil
+	}
+	err := r.scratch.Free()
+	r.scratch, r.scratchB = nil, nil
+	return err
+}
+
+// ScratchRegion returns the region holding the keys that
+// bpf_for_each_map_elem passes to callbacks (read-only for programs).
+func (r *Run) ScratchRegion() interp.Region {
+	if r.scratch == nil {
+		return interp.Region{Name: "helper scratch"}
+	}
+	return interp.Region{Addr: uint64(r.scratch.Addr()), Size: scratchSize, Name: "helper scratch"}
+}
+
+// Reset clears what one run leaves behind: the redirect target, the tail
+// call count and callback nesting. A spin lock still held (a program that
+// exited with it, which a verifier forbids) is released and reported.
+func (r *Run) Reset() (heldLock bool) {
+	r.Redirect = Redirect{}
+	r.tailCalls, r.nesting = 0, 0
+	if r.lock != 0 {
+		maps.SpinUnlock(r.lock)
+		r.lock = 0
+		return true
+	}
+	return false
+}
+
+// SeedRandom makes bpf_get_prandom_u32 deterministic from seed.
+func (r *Run) SeedRandom(seed uint64) { r.rng = seed | 1 }
+
+// runOf returns the Run of the helper call.
+func runOf(c *interp.HelperCall) (*Run, error) {
+	if r, ok := c.Env().Context.(*Run); ok {
+		return r, nil
+	}
+	return nil, ErrNoRun
+}
+
+// errno returns -e as a helper result.
+func errno(e maps.Errno) uint64 { return uint64(-int64(e)) }
+
+// Linux errno values the helpers return besides those of package maps.
+const (
+	eFAULT   maps.Errno = 14
+	eRANGE   maps.Errno = 34
+	eACCES   maps.Errno = 13
+	eNOENT              = maps.ENOENT
+	eINVAL              = maps.EINVAL
+	e2BIG               = maps.E2BIG
+	eNOSPC              = maps.ENOSPC
+	eOPNOTSUP           = maps.EOPNOTSUPP
+	eNOTSUPP maps.Errno = 524 // the kernel-internal ENOTSUPP
+)
