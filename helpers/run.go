@@ -37,9 +37,9 @@ type Hook uint8
 
 // Packet hooks.
 const (
-	HookXDP Hook = iota // XDP programs: bpf_xdp_redirect and the XDP return codes
-	HookTC              // tc programs: bpf_redirect with TC_ACT_* return codes
-	HookSocket          // socket filters and other skb programs
+	HookXDP    Hook = iota // XDP programs: bpf_xdp_redirect and the XDP return codes
+	HookTC                 // tc programs: bpf_redirect with TC_ACT_* return codes
+	HookSocket             // socket filters and other skb programs
 )
 
 // Packet describes the packet of a packet program: where the context keeps
@@ -228,13 +228,13 @@ func errno(e maps.Errno) uint64 { return uint64(-int64(e)) }
 
 // Linux errno values the helpers return besides those of package maps.
 const (
-	eFAULT   maps.Errno = 14
-	eRANGE   maps.Errno = 34
-	eACCES   maps.Errno = 13
-	eNOENT              = maps.ENOENT
-	eINVAL              = maps.EINVAL
-	e2BIG               = maps.E2BIG
-	eNOSPC              = maps.ENOSPC
-	eOPNOTSUP           = maps.EOPNOTSUPP
-	eNOTSUPP maps.Errno = 524 // the kernel-internal ENOTSUPP
+	eFAULT    maps.Errno = 14
+	eRANGE    maps.Errno = 34
+	eACCES    maps.Errno = 13
+	eNOENT               = maps.ENOENT
+	eINVAL               = maps.EINVAL
+	e2BIG                = maps.E2BIG
+	eNOSPC               = maps.ENOSPC
+	eOPNOTSUP            = maps.EOPNOTSUPP
+	eNOTSUPP  maps.Errno = 524 // the kernel-internal ENOTSUPP
 )
