@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 )
@@ -721,4 +722,51 @@ func drainRingbuf(m *ebpf.Map) ([][]byte, error) {
 		}
 		recs = append(recs, rec.RawSample)
 	}
+}
+
+// specialStructs are the kernel-managed struct types that map lookups from
+// user space report as zero, whatever their state.
+var specialStructs = map[string]bool{
+	"bpf_spin_lock": true, "bpf_res_spin_lock": true, "bpf_timer": true, "bpf_wq": true,
+	"bpf_list_head": true, "bpf_list_node": true, "bpf_rb_root": true, "bpf_rb_node": true,
+	"bpf_refcount": true, "bpf_task_work": true,
+}
+
+// ValueMasks returns, for each map whose value type (from BTF) holds a
+// kernel-managed field (struct bpf_spin_lock, bpf_timer, ...) at its top
+// level or in nested structs, the byte ranges of those fields: pass it as
+// CompareOptions.ValueMasks.
+func (c *Collection) ValueMasks() map[string][]ByteRange {
+	out := map[string][]ByteRange{}
+	for name, ms := range c.spec.Maps {
+		if ms.Value == nil {
+			continue
+		}
+		if r := specialRanges(ms.Value, 0, 0); len(r) > 0 {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+// specialRanges walks a value type (to a bounded depth) for special fields.
+func specialRanges(t btf.Type, base uint32, depth int) []ByteRange {
+	if depth > 8 {
+		return nil
+	}
+	var out []ByteRange
+	switch t := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		if specialStructs[t.Name] {
+			return []ByteRange{{Off: base, Len: t.Size}}
+		}
+		for _, m := range t.Members {
+			out = append(out, specialRanges(m.Type, base+uint32(m.Offset.Bytes()), depth+1)...)
+		}
+	case *btf.Union:
+		for _, m := range t.Members {
+			out = append(out, specialRanges(m.Type, base+uint32(m.Offset.Bytes()), depth+1)...)
+		}
+	}
+	return out
 }

@@ -109,6 +109,13 @@ func TestXDPAdjust(t *testing.T) {
 	if res.Retval != 3 || !bytes.Equal(res.DataOut, want) {
 		t.Errorf("xdp_encap: retval %d data_out\n%x, want XDP_TX and\n%x", res.Retval, res.DataOut, want)
 	}
+	// With Repeat, the runs share one frame: five runs prepend five tags
+	// and append 30 bytes.
+	res = run(t, c, "xdp_encap", RunInput{Data: pkt, Repeat: 5})
+	want = cat(bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 5), pkt, bytes.Repeat([]byte{0xaa}, 30))
+	if res.Retval != 3 || !bytes.Equal(res.DataOut, want) {
+		t.Errorf("xdp_encap x5: retval %d data_out\n%x, want\n%x", res.Retval, res.DataOut, want)
+	}
 	for _, tc := range []struct {
 		in   []byte
 		want []byte
@@ -270,6 +277,11 @@ func TestMapsZoo(t *testing.T) {
 		if nonzero != 1 || len(pc.Entries[0].Values) != ncpu {
 			t.Errorf("percpu values %x, want 1006 on exactly one CPU", pc.Entries[0].Values)
 		}
+	}
+
+	masks := c.ValueMasks()
+	if want := map[string][]ByteRange{"guarded": {{Off: 0, Len: 4}}}; !reflect.DeepEqual(masks, want) {
+		t.Errorf("ValueMasks() = %v, want %v", masks, want)
 	}
 
 	// Preload program and map slots by name, and per-CPU values.

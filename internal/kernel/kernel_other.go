@@ -49,3 +49,6 @@ func (c *Collection) LoadMaps(states map[string]MapState) error { return errOS }
 
 // DumpMaps fails with ErrUnavailable.
 func (c *Collection) DumpMaps() (map[string]MapState, error) { return nil, errOS }
+
+// ValueMasks returns nil.
+func (c *Collection) ValueMasks() map[string][]ByteRange { return nil }

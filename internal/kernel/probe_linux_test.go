@@ -244,6 +244,31 @@ func TestEnvironmentSkb(t *testing.T) {
 		t.Errorf("tc without ctx_in: %+v", tc)
 	}
 
+	for _, tc := range []struct {
+		dst  []byte
+		want uint32
+	}{
+		{[]byte{0, 0, 0, 0, 0, 0}, 0},
+		// The loopback's broadcast address is all zero too, so
+		// ff:ff:ff:ff:ff:ff counts as multicast.
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 2},
+		{[]byte{0x01, 0x00, 0x5e, 0, 0, 1}, 2},
+		{[]byte{0x02, 0, 0, 0, 0, 2}, 3},
+	} {
+		p := udpPacket(64, 53)
+		copy(p, tc.dst)
+		if _, err := c.Run("probe_socket", RunInput{Data: p}); err != nil {
+			t.Fatal(err)
+		}
+		if maps, err = c.DumpMaps(); err != nil {
+			t.Fatal(err)
+		}
+		probeVar(t, path, maps, "sock_env", &sock)
+		if sock.PktType != tc.want {
+			t.Errorf("destination %x: pkt_type %d, want %d", tc.dst, sock.PktType, tc.want)
+		}
+	}
+
 	// skb programs need an Ethernet header: the kernel rejects 13 bytes.
 	for _, tc := range []struct {
 		size int
