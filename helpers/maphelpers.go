@@ -44,7 +44,7 @@ func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
 	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
 		return 0, err
 	}
-	if mm, ok := m.(maps.MapOfMaps); ok {
+	if mm, ok := m.(maps.MapOfMaps); ok && (m.Type() == maps.ArrayOfMaps || m.Type() == maps.HashOfMaps) {
 		inner := mm.LookupInner(uintptr(key))
 		if inner == nil {
 			return 0, nil
@@ -389,53 +389,22 @@ func ringbufQuery(c *interp.HelperCall) (uint64, error) {
 	return rb.Query(c.Args[1]), nil
 }
 
-// PerfEventOutputter is implemented by PerfEventArray maps that accept
-// samples from programs. bpf_perf_event_output returns -EOPNOTSUPP for a
-// PerfEventArray without it.
-type PerfEventOutputter interface {
-	// OutputAddr appends a sample of size bytes at dataAddr to the buffer
-	// at index (a CPU number) and returns 0 or -errno.
-	OutputAddr(index int, dataAddr uintptr, size uint64) int64
-}
-
-// Perf event flags, as in Linux.
-const (
-	bpfFIndexMask  = 0xffffffff
-	bpfFCurrentCPU = bpfFIndexMask
-	bpfFCtxLenMask = 0xfffff << 32
-)
-
-// bpf_perf_event_output(ctx, map, flags, data, size). The index is the low
-// 32 bits of flags, BPF_F_CURRENT_CPU meaning the run's CPU. Appending
-// packet bytes (BPF_F_CTXLEN_MASK) is not supported (-EOPNOTSUPP).
+// bpf_perf_event_output(ctx, map, flags, data, size): appends a sample
+// to the buffer of the index in flags' low 32 bits (BPF_F_CURRENT_CPU: the
+// run's CPU), through maps.PerfEventArrayMap.Output. Appending packet
+// bytes (BPF_F_CTXLEN_MASK) is not supported: the sample holds data only.
 func perfEventOutput(c *interp.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 1)
 	if err != nil {
 		return 0, err
 	}
-	if m.Type() != maps.PerfEventArray {
+	pm, ok := m.(*maps.PerfEventArrayMap)
+	if !ok {
 		return 0, wrongType("perf_event_output", m)
 	}
 	flags, data, size := c.Args[2], c.Args[3], c.Args[4]
-	if flags&^uint64(bpfFIndexMask|bpfFCtxLenMask) != 0 {
-		return errno(eINVAL), nil
-	}
-	if flags&bpfFCtxLenMask != 0 {
-		return errno(eOPNOTSUP), nil
-	}
-	idx := flags & bpfFIndexMask
-	if idx == bpfFCurrentCPU {
-		idx = uint64(r.CPU)
-	}
-	if idx >= uint64(m.MaxEntries()) {
-		return errno(e2BIG), nil
-	}
 	if _, err := c.Memory(data, size, false); err != nil {
 		return 0, err
 	}
-	po, ok := m.(PerfEventOutputter)
-	if !ok {
-		return errno(eOPNOTSUP), nil
-	}
-	return uint64(po.OutputAddr(int(idx), uintptr(data), size)), nil
+	return uint64(pm.Output(r.CPU, flags, uintptr(data), size)), nil
 }
