@@ -409,13 +409,11 @@ func loadTypes(r io.ReaderAt) (spec *btf.Spec, err error) {
 	return btf.LoadSpecFromReader(r)
 }
 
-// data returns the bytes of a section, zeros for NOBITS, bounded by max.
+// sectionBytes returns the bytes of a section, nil for NOBITS (whose
+// contents are zeros), checking the size against max.
 func (ld *loader) sectionBytes(s *section, max uint64) ([]byte, error) {
-	if s.typ == stdelf.SHT_NOBITS {
-		if s.size > max {
-			return nil, secErr(s.name, -1, ErrUnsupported, "size %d exceeds the limit of %d bytes", s.size, max)
-		}
-		return make([]byte, s.size), nil
+	if s.size > max {
+		return nil, secErr(s.name, -1, ErrUnsupported, "size %d exceeds the limit of %d bytes", s.size, max)
 	}
 	return ld.read(s)
 }

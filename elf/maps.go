@@ -430,7 +430,7 @@ func (ld *loader) loadDataMaps() error {
 		}
 		m := &MapSpec{
 			Name: s.name, Section: s.name, Type: MapTypeArray, KeySize: 4,
-			ValueSize: uint32(len(d)), MaxEntries: 1,
+			ValueSize: uint32(s.size), MaxEntries: 1,
 			Contents: []MapKV{{Key: le32(0), Value: d}},
 		}
 		if strings.HasPrefix(s.name, ".rodata") {

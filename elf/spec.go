@@ -160,7 +160,9 @@ type MapSpec struct {
 	// InnerMap describes the values of a map-in-map.
 	InnerMap *MapSpec
 	// Contents are the initial entries: the section bytes of a global data
-	// map, the initial slots of a map-in-map or program array.
+	// map, the initial slots of a map-in-map or program array. A Value
+	// shorter than ValueSize is padded with zeros: the value of a .bss map
+	// is empty.
 	Contents []MapKV
 	// ReadOnly is set for .rodata maps, which programs must not write.
 	ReadOnly bool
