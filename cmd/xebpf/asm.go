@@ -34,8 +34,9 @@ func cmdAsm(args []string, sio stdio) error {
 
 func cmdDisasm(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("disasm", "FILE.bin", stderr)
-	listing := fs.Bool("pc", false, "prefix each instruction with its slot number")
+	fs := newFlags("disasm", "FILE.bin|FILE.o [--program NAME]", stderr)
+	listing := fs.Bool("pc", false, "prefix each instruction with its slot number (raw bytecode)")
+	only := fs.String("program", "", "disassemble only this program of an ELF object")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +48,9 @@ func cmdDisasm(args []string, sio stdio) error {
 	code, err := os.ReadFile(pos[0])
 	if err != nil {
 		return err
+	}
+	if isELF(code) {
+		return disasmELF(sio.out, pos[0], *only)
 	}
 	insns, err := isa.Decode(code)
 	if err != nil {

@@ -22,6 +22,8 @@ var commands = map[string]command{
 	"disasm":             {"disassemble raw bytecode", cmdDisasm},
 	"conformance":        {"run bpf_conformance .data tests", cmdConformance},
 	"conformance-plugin": {"run one program for the bpf_conformance runner", cmdPlugin},
+	"run":                {"run a program of an ELF object like BPF_PROG_TEST_RUN", cmdRun},
+	"inspect":            {"list the programs and maps of an ELF object", cmdInspect},
 }
 
 // stdio is a command's standard streams.

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/kernel"
+	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// dumpMaps returns every map's contents in the maps-file form.
+func dumpMaps(c *xebpf.Collection) (map[string]kernel.MapState, error) {
+	progName := map[any]string{}
+	for name, p := range c.Programs {
+		progName[p.Interp()] = name
+	}
+	mapName := map[maps.Map]string{}
+	for name, m := range c.Maps {
+		mapName[m.Underlying()] = name
+	}
+	out := map[string]kernel.MapState{}
+	for name, m := range c.Maps {
+		u := m.Underlying()
+		st := kernel.MapState{Type: u.Type().String(), KeySize: uint32(u.KeySize()), ValueSize: uint32(u.ValueSize()), MaxEntries: uint32(u.MaxEntries())}
+		var err error
+		switch u.Type() {
+		case maps.Queue, maps.Stack:
+			err = u.Iterate(func(e maps.Entry) bool {
+				st.ValuesInPopOrder = append(st.ValuesInPopOrder, e.Value)
+				return true
+			})
+		case maps.RingBuf:
+			err = u.Iterate(func(e maps.Entry) bool {
+				st.Records = append(st.Records, e.Value)
+				return true
+			})
+		case maps.PerfEventArray:
+			// Samples are not part of the maps file.
+		default:
+			err = u.Iterate(func(e maps.Entry) bool {
+				en := kernel.Entry{Key: e.Key}
+				switch {
+				case e.PerCPU != nil:
+					en.Values = e.PerCPU
+				case u.Type() == maps.ProgramArray:
+					if ip, ok := e.Object.(*interp.Program); ok {
+						en.Program = progName[ip]
+					}
+				case u.Type() == maps.ArrayOfMaps || u.Type() == maps.HashOfMaps:
+					if im, ok := e.Object.(maps.Map); ok {
+						en.Map = mapName[im]
+					}
+				default:
+					en.Value = e.Value
+				}
+				st.Entries = append(st.Entries, en)
+				return true
+			})
+		}
+		if err != nil {
+			st.Error = err.Error()
+		}
+		st.Normalize()
+		out[name] = st
+	}
+	return out, nil
+}
+
+// loadMaps preloads map contents from a maps file: for each named map, its
+// entries replace what the object loaded. A missing map or field is left
+// as loaded.
+func loadMaps(c *xebpf.Collection, states map[string]kernel.MapState) error {
+	names := make([]string, 0, len(states))
+	for n := range states {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := states[name]
+		m, ok := c.Maps[name]
+		if !ok {
+			return fmt.Errorf("maps file: no map %q in the object", name)
+		}
+		u := m.Underlying()
+		if st.Type != "" && st.Type != u.Type().String() {
+			return fmt.Errorf("maps file: map %s is %s, the file says %s", name, u.Type(), st.Type)
+		}
+		for _, v := range st.ValuesInPopOrder {
+			if err := u.Update(nil, v, maps.UpdateAny); err != nil {
+				return fmt.Errorf("maps file: map %s: push: %w", name, err)
+			}
+		}
+		for _, e := range st.Entries {
+			var err error
+			switch {
+			case e.Program != "":
+				p, ok := c.Programs[e.Program]
+				pa, isPA := u.(maps.ProgramArrayMap)
+				if !ok || !isPA || len(e.Key) != 4 {
+					return fmt.Errorf("maps file: map %s: slot %x: program %q", name, e.Key, e.Program)
+				}
+				err = pa.SetProgram(uint32(e.Key[0])|uint32(e.Key[1])<<8|uint32(e.Key[2])<<16|uint32(e.Key[3])<<24, p.Interp())
+			case e.Map != "":
+				inner, ok := c.Maps[e.Map]
+				mm, isMM := u.(maps.MapOfMaps)
+				if !ok || !isMM {
+					return fmt.Errorf("maps file: map %s: slot %x: map %q", name, e.Key, e.Map)
+				}
+				err = mm.SetMap(e.Key, inner.Underlying(), maps.UpdateAny)
+			case e.Values != nil:
+				err = u.Update(e.Key, bytes.Join(padValues(e.Values, u.ValueSize()), nil), maps.UpdateAny)
+			default:
+				err = u.Update(e.Key, e.Value, maps.UpdateAny)
+			}
+			if err != nil {
+				return fmt.Errorf("maps file: map %s: key %x: %w", name, e.Key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// padValues rounds each per-CPU value up to 8 bytes, the Go-side layout.
+func padValues(vs [][]byte, size int) [][]byte {
+	stride := (size + 7) &^ 7
+	out := make([][]byte, maps.NumCPU())
+	for i := range out {
+		out[i] = make([]byte, stride)
+		if i < len(vs) {
+			copy(out[i], vs[i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/kernel"
+)
+
+// runResult is the --json output of xebpf run.
+type runResult struct {
+	Program    string `json:"program"`
+	Retval     uint32 `json:"retval"`
+	Action     string `json:"action,omitempty"`
+	DataOut    string `json:"data_out"`
+	DataOutLen int    `json:"data_out_len"`
+	DurationNs int64  `json:"duration_ns"`
+}
+
+func cmdRun(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
+	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel]", stderr)
+	progName := fs.String("program", "", "program to run (required when the object has several)")
+	dataFile := fs.String("data", "", "packet input file")
+	dataOutFile := fs.String("data-out", "", "write the output packet to this file")
+	ctxFile := fs.String("ctx", "", "context input file (struct xdp_md, __sk_buff, ...)")
+	mapsIn := fs.String("maps-in", "", "preload map contents from this JSON maps file")
+	mapsOut := fs.String("maps-out", "", "write every map's contents to this JSON maps file after the run")
+	repeat := fs.Int("repeat", 1, "run this many times and report the mean duration")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	compare := fs.Bool("compare-kernel", false, "also run in the Linux kernel (BPF_PROG_TEST_RUN) and print every difference")
+	fast := fs.Bool("unsafe-fast", false, "run without per-access checks (only for programs known to be correct)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	path := pos[0]
+	var data, ctx []byte
+	if *dataFile != "" {
+		if data, err = os.ReadFile(*dataFile); err != nil {
+			return err
+		}
+	}
+	if *ctxFile != "" {
+		if ctx, err = os.ReadFile(*ctxFile); err != nil {
+			return err
+		}
+	}
+	var states map[string]kernel.MapState
+	if *mapsIn != "" {
+		b, err := os.ReadFile(*mapsIn)
+		if err != nil {
+			return err
+		}
+		if states, err = kernel.UnmarshalMaps(b); err != nil {
+			return fmt.Errorf("%s: %w", *mapsIn, err)
+		}
+	}
+	spec, err := xebpf.LoadCollectionSpec(path)
+	if err != nil {
+		return err
+	}
+	name, err := pickProgram(spec, *progName)
+	if err != nil {
+		return err
+	}
+	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast})
+	if err != nil {
+		return err
+	}
+	defer coll.Close()
+	if states != nil {
+		if err := loadMaps(coll, states); err != nil {
+			return err
+		}
+	}
+	prog := coll.Programs[name]
+	opts := &xebpf.RunOptions{Data: data, Context: ctx, Repeat: *repeat}
+	if data != nil {
+		opts.DataOut = make([]byte, len(data)+4096)
+	}
+	if ctx != nil {
+		opts.ContextOut = make([]byte, len(ctx))
+	}
+	ret, dur, err := prog.Run(opts)
+	if err != nil {
+		return err
+	}
+	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds()}
+	if r := prog.Type().Result; r != nil {
+		res.Action = r(ret)
+	}
+	if *dataOutFile != "" {
+		if err := os.WriteFile(*dataOutFile, opts.DataOut, 0o644); err != nil {
+			return err
+		}
+	}
+	mine, err := dumpMaps(coll)
+	if err != nil {
+		return err
+	}
+	if *mapsOut != "" {
+		b, err := kernel.MarshalMaps(mine)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*mapsOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		printResult(stdout, res, *repeat, dur)
+	}
+	if !*compare {
+		return nil
+	}
+	diffs, err := compareWithKernel(path, name, states, opts, ret, mine, data, ctx)
+	if err != nil {
+		return fmt.Errorf("compare-kernel: %w", err)
+	}
+	if len(diffs) == 0 {
+		fmt.Fprintln(stdout, "kernel: identical (retval, data_out, maps)")
+		return nil
+	}
+	for _, d := range diffs {
+		fmt.Fprintf(stdout, "DIFF %s\n", d)
+	}
+	fmt.Fprintf(stdout, "kernel: %d differences\n", len(diffs))
+	return &exitError{1}
+}
+
+func printResult(w io.Writer, r runResult, repeat int, dur time.Duration) {
+	fmt.Fprintf(w, "program: %s\n", r.Program)
+	if r.Action != "" {
+		fmt.Fprintf(w, "retval: %d (%s)\n", r.Retval, r.Action)
+	} else {
+		fmt.Fprintf(w, "retval: %d (%#x)\n", r.Retval, r.Retval)
+	}
+	fmt.Fprintf(w, "data_out: %d bytes\n", r.DataOutLen)
+	fmt.Fprintf(w, "duration: %d ns/run (mean of %d)\n", dur.Nanoseconds(), max(repeat, 1))
+}
+
+// pickProgram returns the program to run: the named one, or the only one.
+func pickProgram(spec *xebpf.CollectionSpec, name string) (string, error) {
+	names := make([]string, 0, len(spec.Programs))
+	for n := range spec.Programs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if name != "" {
+		if _, ok := spec.Programs[name]; !ok {
+			return "", fmt.Errorf("no program %q (have %s)", name, strings.Join(names, ", "))
+		}
+		return name, nil
+	}
+	if len(names) == 1 {
+		return names[0], nil
+	}
+	if len(names) == 0 {
+		return "", errors.New("the object has no programs")
+	}
+	return "", fmt.Errorf("the object has %d programs, choose one with --program: %s", len(names), strings.Join(names, ", "))
+}
+
+// compareWithKernel runs the same program in the kernel on the same input
+// and returns the differences with xebpf's outcome.
+func compareWithKernel(path, name string, states map[string]kernel.MapState, opts *xebpf.RunOptions, ret uint32, mine map[string]kernel.MapState, data, ctx []byte) ([]kernel.Difference, error) {
+	if err := kernel.Available(); err != nil {
+		return nil, err
+	}
+	kc, err := kernel.Load(path, kernel.LoadOptions{Programs: []string{name}, Maps: states})
+	if err != nil {
+		return nil, err
+	}
+	defer kc.Close()
+	kr, err := kc.Run(name, kernel.RunInput{Data: data, Context: ctx})
+	if err != nil {
+		return nil, err
+	}
+	kmaps, err := kc.DumpMaps()
+	if err != nil {
+		return nil, err
+	}
+	xr := kernel.RunResult{Retval: ret, DataOut: opts.DataOut}
+	if ctx != nil {
+		xr.ContextOut = opts.ContextOut
+	}
+	if data == nil {
+		kr.DataOut, xr.DataOut = nil, nil
+	}
+	return kernel.Compare(kernel.Outcome{Result: kr, Maps: kmaps}, kernel.Outcome{Result: xr, Maps: mine},
+		kernel.CompareOptions{ValueMasks: kc.ValueMasks()}), nil
+}

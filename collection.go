@@ -1,0 +1,262 @@
+package xebpf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/xebpf/xebpf/elf"
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/isa"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// CollectionSpec is a parsed object file: programs, maps and types, not yet
+// instantiated.
+type CollectionSpec = elf.CollectionSpec
+
+// ProgramSpec is one program of a CollectionSpec.
+type ProgramSpec = elf.ProgramSpec
+
+// MapSpec is one map of a CollectionSpec.
+type MapSpec = elf.MapSpec
+
+// LoadCollectionSpec parses the eBPF ELF object at path.
+func LoadCollectionSpec(path string) (*CollectionSpec, error) {
+	return elf.LoadCollectionSpec(path)
+}
+
+// CollectionOptions configures NewCollectionWithOptions.
+type CollectionOptions struct {
+	// Types overrides the program type of programs by name; the default
+	// comes from the section name (TypeOf).
+	Types map[string]*ProgramType
+	// Trace receives bpf_trace_printk output; nil discards it.
+	Trace io.Writer
+	// UnsafeFastMode runs programs without per-access checks. xebpf has no
+	// verifier yet: set it only for programs known to be correct.
+	UnsafeFastMode bool
+	// InstructionBudget bounds the instructions of one checked run; 0 means
+	// interp.DefaultInstructionBudget.
+	InstructionBudget uint64
+}
+
+// Collection is an instantiated CollectionSpec: live maps and runnable
+// programs.
+type Collection struct {
+	Programs map[string]*Program
+	Maps     map[string]*Map
+
+	opts    CollectionOptions
+	byIndex []maps.Map // by CollectionSpec.MapOrder index
+	table   *helpers.MapTable
+	scratch *platform.Memory // staging for keys the collection passes by address
+	epoch   *maps.Epoch
+	cpus    *cpuSlots
+}
+
+// NewCollection instantiates spec with default options.
+func NewCollection(spec *CollectionSpec) (*Collection, error) {
+	return NewCollectionWithOptions(spec, CollectionOptions{})
+}
+
+// NewCollectionWithOptions creates the maps of spec, fills their initial
+// contents, and prepares every program to run.
+func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *Collection, err error) {
+	c := &Collection{
+		Programs: map[string]*Program{},
+		Maps:     map[string]*Map{},
+		opts:     opts,
+		epoch:    maps.DefaultEpoch(),
+		cpus:     newCPUSlots(maps.NumCPU()),
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if c.table, err = helpers.NewMapTable(len(spec.MapOrder) + 256); err != nil {
+		return nil, err
+	}
+	if c.scratch, err = platform.Alloc(platform.PageSize); err != nil {
+		return nil, err
+	}
+	c.byIndex = make([]maps.Map, len(spec.MapOrder))
+	for i, name := range spec.MapOrder {
+		ms := spec.Maps[name]
+		m, err := newMap(ms)
+		if err != nil {
+			return nil, fmt.Errorf("map %s: %w", name, err)
+		}
+		c.byIndex[i] = m
+		c.Maps[name] = &Map{name: name, m: m}
+		if _, err := c.table.Add(m); err != nil {
+			return nil, fmt.Errorf("map %s: %w", name, err)
+		}
+	}
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ps := spec.Programs[name]
+		typ := opts.Types[name]
+		if typ == nil {
+			typ = TypeOf(ps)
+		}
+		p, err := c.newProgram(name, ps, typ)
+		if err != nil {
+			return nil, fmt.Errorf("program %s: %w", name, err)
+		}
+		c.Programs[name] = p
+	}
+	// Initial contents last: program arrays refer to programs.
+	for i, name := range spec.MapOrder {
+		if err := c.fill(c.byIndex[i], spec.Maps[name]); err != nil {
+			return nil, fmt.Errorf("map %s: initial contents: %w", name, err)
+		}
+	}
+	return c, nil
+}
+
+// TypeOf returns the built-in program type for a program's section.
+func TypeOf(ps *ProgramSpec) *ProgramType {
+	switch ps.Type {
+	case elf.XDP:
+		return XDP
+	case elf.SocketFilter, elf.CGroupSKB:
+		return SocketFilter
+	case elf.SchedCLS, elf.SchedACT:
+		return SchedCLS
+	}
+	return RawMemory
+}
+
+// newMap creates the map of a spec.
+func newMap(ms *MapSpec) (maps.Map, error) {
+	s := mapsSpec(ms)
+	return maps.New(s)
+}
+
+func mapsSpec(ms *MapSpec) *maps.Spec {
+	s := &maps.Spec{
+		Name: ms.Name, Type: maps.Type(ms.Type), KeySize: ms.KeySize, ValueSize: ms.ValueSize,
+		MaxEntries: ms.MaxEntries, Flags: ms.Flags, SpinLockOffset: maps.NoSpinLock,
+	}
+	if off, ok := spinLockOffset(ms.Value); ok {
+		s.SpinLockOffset, s.HasSpinLock = off, true
+	}
+	if ms.InnerMap != nil {
+		s.InnerMap = mapsSpec(ms.InnerMap)
+	}
+	return s
+}
+
+// spinLockOffset finds a struct bpf_spin_lock member in a value type.
+func spinLockOffset(t btf.Type) (int, bool) {
+	st, ok := btf.UnderlyingType(t).(*btf.Struct)
+	if !ok {
+		return 0, false
+	}
+	for _, m := range st.Members {
+		if s, ok := btf.UnderlyingType(m.Type).(*btf.Struct); ok && s.Name == "bpf_spin_lock" {
+			return int(m.Offset.Bytes()), true
+		}
+	}
+	return 0, false
+}
+
+// fill writes a map's initial contents.
+func (c *Collection) fill(m maps.Map, ms *MapSpec) error {
+	for _, kv := range ms.Contents {
+		switch {
+		case kv.Ref == nil:
+			if err := m.Update(kv.Key, kv.Value, maps.UpdateAny); err != nil {
+				return err
+			}
+		case kv.Ref.Kind == elf.RefProgram:
+			pa, ok := m.(maps.ProgramArrayMap)
+			p := c.Programs[kv.Ref.Name]
+			if !ok || p == nil || len(kv.Key) != 4 {
+				return fmt.Errorf("slot refers to program %q", kv.Ref.Name)
+			}
+			if err := pa.SetProgram(nativeUint32(kv.Key), p.prog); err != nil {
+				return err
+			}
+		case kv.Ref.Kind == elf.RefMap:
+			mm, ok := m.(maps.MapOfMaps)
+			inner := c.Maps[kv.Ref.Name]
+			if !ok || inner == nil {
+				return fmt.Errorf("slot refers to map %q", kv.Ref.Name)
+			}
+			if err := mm.SetMap(kv.Key, inner.m, maps.UpdateAny); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func nativeUint32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// resolveMaps replaces the loader's map references (lddw with src 5 or 6)
+// by constants: the map's address in the map table, or the address of a
+// global-data value.
+func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, error) {
+	out := append([]isa.Instruction(nil), insns...)
+	pc := 0
+	for i, ins := range out {
+		if ins.IsLDDW() && ins.Src != isa.PseudoImm64 && ins.Src != isa.PseudoFunc {
+			idx := int(uint32(ins.Constant))
+			if ins.Src != isa.PseudoMapIndex && ins.Src != isa.PseudoMapIndexValue {
+				return nil, fmt.Errorf("insn %d: lddw src %d: only map references by index are supported", pc, ins.Src)
+			}
+			if idx >= len(c.byIndex) {
+				return nil, fmt.Errorf("insn %d: reference to map %d of %d", pc, idx, len(c.byIndex))
+			}
+			m := c.byIndex[idx]
+			var v uint64
+			if ins.Src == isa.PseudoMapIndex {
+				v, _ = c.table.Addr(m)
+			} else {
+				off := uint64(uint32(uint64(ins.Constant) >> 32))
+				clear(c.scratch.Bytes()[:8]) // key 0
+				base := m.LookupAddr(c.scratch.Addr())
+				if base == 0 || off >= uint64(m.ValueSize()) {
+					return nil, fmt.Errorf("insn %d: value offset %d of map %s (value size %d)", pc, off, m.Spec().Name, m.ValueSize())
+				}
+				v = uint64(base) + off
+			}
+			out[i] = isa.Instruction{OpCode: isa.OpLDDW, Dst: ins.Dst, Constant: int64(v)}
+		}
+		pc += ins.Slots()
+	}
+	return out, nil
+}
+
+// Close releases the collection's maps and programs.
+func (c *Collection) Close() error {
+	var errs []error
+	for _, p := range c.Programs {
+		errs = append(errs, p.close())
+	}
+	for _, m := range c.byIndex {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	if c.table != nil {
+		errs = append(errs, c.table.Close())
+	}
+	if c.scratch != nil {
+		errs = append(errs, c.scratch.Free())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,390 @@
+package xebpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/isa"
+)
+
+// Program is a runnable program of a Collection. It is safe for concurrent
+// use.
+type Program struct {
+	name  string
+	spec  *ProgramSpec
+	typ   *ProgramType
+	coll  *Collection
+	prog  *interp.Program
+	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
+	pool  sync.Pool         // of *runState
+}
+
+// RunOptions is the input and output of Program.Run, like the kernel's
+// BPF_PROG_TEST_RUN.
+type RunOptions struct {
+	// Data is the packet for packet programs.
+	Data []byte
+	// DataOut receives the packet after the run; Run shortens it to the
+	// packet's length. It must have room for the packet, which XDP
+	// programs may grow.
+	DataOut []byte
+	// Context is the initial context (struct xdp_md, struct __sk_buff or
+	// the type's struct); nil means zero.
+	Context []byte
+	// ContextOut receives the context after the run, shortened to its size.
+	ContextOut []byte
+	// Repeat runs the program that many times (at least once) and reports
+	// the mean duration.
+	Repeat int
+	// CPU is the preferred per-CPU map slot; when another run holds it,
+	// the run takes a free one.
+	CPU int
+	// Trace overrides the collection's trace writer for this run.
+	Trace interface{ Write([]byte) (int, error) }
+}
+
+// Errors of Program.Run.
+var (
+	ErrShortPacket     = errors.New("packet shorter than an Ethernet header")
+	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
+	ErrContextTooLarge = errors.New("context larger than the program type's struct")
+)
+
+// maxRawContext bounds the context of raw-memory programs.
+const maxRawContext = 1 << 20
+
+// Name returns the program's name.
+func (p *Program) Name() string { return p.name }
+
+// Type returns the program's type.
+func (p *Program) Type() *ProgramType { return p.typ }
+
+// Spec returns the program's spec.
+func (p *Program) Spec() *ProgramSpec { return p.spec }
+
+// Instructions returns the instructions as xebpf runs them: map references
+// resolved to addresses and context accesses rewritten.
+func (p *Program) Instructions() []isa.Instruction { return p.insns }
+
+func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) (*Program, error) {
+	insns, err := c.resolveMaps(ps.Instructions)
+	if err != nil {
+		return nil, err
+	}
+	if typ.Context != nil {
+		if insns, err = ctxaccess.Rewrite(insns, typ.Context); err != nil {
+			return nil, withLine(ps, err)
+		}
+	}
+	hs := map[int32]interp.Helper{}
+	if typ.LinuxHelpers != nil {
+		hs = helpers.Config(func(f helpers.Func) bool { return typ.LinuxHelpers(f.ID) })
+	}
+	for id, h := range typ.Helpers {
+		hs[id] = h
+	}
+	cfg := interp.Config{Helpers: hs, InstructionBudget: c.opts.InstructionBudget}
+	if c.opts.UnsafeFastMode {
+		cfg.Mode, cfg.UnsafeTrustProgram = interp.Fast, true
+	}
+	ip, err := interp.Compile(insns, cfg)
+	if err != nil {
+		return nil, withLine(ps, err)
+	}
+	return &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns}, nil
+}
+
+// withLine adds the source line of the instruction an error names.
+func withLine(ps *ProgramSpec, err error) error {
+	pc := -1
+	var ie *isa.Error
+	var ce *ctxaccess.Error
+	var f *interp.Fault
+	switch {
+	case errors.As(err, &ce):
+		pc = ce.PC
+	case errors.As(err, &ie):
+		pc = ie.PC
+	case errors.As(err, &f):
+		pc = f.PC
+	}
+	if pc < 0 {
+		return err
+	}
+	if l, ok := ps.LineInfo(pc); ok {
+		return fmt.Errorf("%w\n\tat %s:%d: %s", err, l.File, l.Line, l.Text)
+	}
+	return err
+}
+
+// runState is the memory and helper state of one run in progress.
+type runState struct {
+	mem     *platform.Memory
+	frame   uint64 // packet buffer (packet types)
+	ctx     uint64 // context memory
+	ctxSize int
+	env     interp.Env
+	hrun    *helpers.Run
+	packet  helpers.Packet
+	// mapRegions caches the maps' and the helpers' scratch regions;
+	// tableLen is the map table size it reflects.
+	mapRegions []interp.Region
+	tableLen   int
+}
+
+const (
+	frameSize     = helpers.TestRunFrameSize
+	xdpHeadroom   = helpers.XDPPacketHeadroom
+	maxLinearData = frameSize - xdpHeadroom - helpers.SkbSharedInfoSize // 3520
+)
+
+func (p *Program) acquire(ctxSize int) (*runState, error) {
+	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
+		return rs, nil
+	}
+	size := frameSize + ((ctxSize + 7) &^ 7)
+	mem, err := platform.Alloc(size)
+	if err != nil {
+		return nil, err
+	}
+	hrun, err := helpers.NewRun(p.coll.table)
+	if err != nil {
+		mem.Free()
+		return nil, err
+	}
+	rs := &runState{mem: mem, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize, hrun: hrun}
+	rs.env.Context = hrun
+	runtime.AddCleanup(rs, func(r struct {
+		m *platform.Memory
+		h *helpers.Run
+	}) {
+		r.m.Free()
+		r.h.Close()
+	}, struct {
+		m *platform.Memory
+		h *helpers.Run
+	}{mem, hrun})
+	return rs, nil
+}
+
+func (p *Program) close() error { return p.prog.Close() }
+
+// Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
+// return value and the mean duration of one run.
+func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
+	if opts == nil {
+		opts = &RunOptions{}
+	}
+	typ := p.typ
+	ctxSize := typ.Context.MemorySize()
+	if len(typ.Context.Fields) == 0 {
+		if len(opts.Context) > maxRawContext {
+			return 0, 0, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
+		}
+		ctxSize = len(opts.Context)
+	} else if len(opts.Context) > typ.Context.Size {
+		return 0, 0, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
+	}
+	rs, err := p.acquire(ctxSize)
+	if err != nil {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+	}
+	defer p.pool.Put(rs)
+
+	mem := rs.mem.Bytes()
+	ctx := mem[frameSize : frameSize+ctxSize]
+	clear(ctx)
+	copy(ctx, opts.Context)
+	env := &rs.env
+	env.Regions = env.Regions[:0]
+	env.Regions = append(env.Regions, interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"})
+	env.Args = [5]uint64{rs.ctx}
+	env.Packet = interp.Region{}
+	h := rs.hrun
+	h.Reset()
+	h.Trace = p.coll.opts.Trace
+	if opts.Trace != nil {
+		h.Trace = opts.Trace
+	}
+	h.Packet = nil
+
+	pk := packetOf(typ)
+	var tail []byte // XDP bytes beyond the linear part, kept as fragments
+	var data, dataEnd uint64
+	if pk != packetNone {
+		in := opts.Data
+		if len(in) < helpers.ETHHeaderLen {
+			return 0, 0, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrShortPacket, len(in))
+		}
+		if len(in) > maxLinearData {
+			if pk != packetXDP {
+				return 0, 0, fmt.Errorf("run %s: packet of %d bytes exceeds %d", p.name, len(in), maxLinearData)
+			}
+			in, tail = in[:maxLinearData], in[maxLinearData:]
+		}
+		frame := mem[:frameSize]
+		clear(frame)
+		copy(frame[xdpHeadroom:], in)
+		data = rs.frame + xdpHeadroom
+		dataEnd = data + uint64(len(in))
+		if pk == packetSkbL3 {
+			data += helpers.ETHHeaderLen
+		}
+		rs.setupPacket(typ, pk, data, dataEnd, opts.Context != nil)
+		h.Packet = &rs.packet
+		if pk == packetXDP && opts.Context == nil {
+			binary.NativeEndian.PutUint32(ctx[12:], 1) // ingress_ifindex: loopback
+		}
+	}
+	if n := p.coll.table.Len(); n != rs.tableLen || rs.mapRegions == nil {
+		// Maps joined the table (inner maps): refresh the cached regions.
+		rs.mapRegions = p.coll.table.Regions(rs.mapRegions[:0])
+		rs.mapRegions = append(rs.mapRegions, h.ScratchRegion())
+		rs.tableLen = n
+	}
+	env.Regions = append(env.Regions, rs.mapRegions...)
+
+	cpu := p.coll.cpus.acquire(opts.CPU)
+	defer p.coll.cpus.release(cpu)
+	h.CPU = cpu
+	tok := p.coll.epoch.Enter()
+	defer p.coll.epoch.Exit(tok)
+
+	repeat := max(opts.Repeat, 1)
+	var r0 uint64
+	start := time.Now()
+	// As in the kernel, repeated runs share one frame: changes a run makes
+	// to the packet are seen by the next.
+	for i := 0; i < repeat; i++ {
+		r0, err = p.prog.Run(env)
+		if err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
+		}
+	}
+	dur := time.Since(start) / time.Duration(repeat)
+	if held := h.Reset(); held {
+		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+	}
+	if pk != packetNone {
+		if err := rs.packetOut(pk, opts, tail); err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+		}
+	}
+	if opts.ContextOut != nil {
+		n := min(len(opts.ContextOut), len(opts.Context), ctxSize)
+		if len(typ.Context.Fields) != 0 {
+			n = min(cap(opts.ContextOut), typ.Context.Size)
+		}
+		opts.ContextOut = opts.ContextOut[:n]
+		copy(opts.ContextOut, ctx)
+	}
+	return uint32(r0), dur, nil
+}
+
+// packetOf returns how a type's context relates to the packet.
+func packetOf(t *ProgramType) packetKind {
+	if t.packet != packetNone {
+		return t.packet
+	}
+	if _, ok := t.Context.PointerOffset(PacketStart); ok {
+		return packetCustom
+	}
+	return packetNone
+}
+
+// setupPacket writes the packet pointers (and, for skb types, the
+// __sk_buff fields that describe the packet) into the context.
+func (rs *runState) setupPacket(typ *ProgramType, pk packetKind, data, dataEnd uint64, haveCtx bool) {
+	mem := rs.mem.Bytes()
+	ctx := mem[frameSize:]
+	l := typ.Context
+	put := func(k FieldKind, v uint64) int {
+		off, ok := l.PointerOffset(k)
+		if !ok {
+			return -1
+		}
+		binary.NativeEndian.PutUint64(ctx[off:], v)
+		return off
+	}
+	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 1, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize}
+	rs.packet.DataOff = put(PacketStart, data)
+	rs.packet.DataEndOff = put(PacketEnd, dataEnd)
+	rs.packet.DataMetaOff = put(PacketMeta, data)
+	switch pk {
+	case packetXDP:
+		rs.packet.Hook = helpers.HookXDP
+	case packetSkbL2:
+		rs.packet.Hook = helpers.HookTC
+	default:
+		rs.packet.Hook = helpers.HookSocket
+	}
+	if pk == packetSkbL2 || pk == packetSkbL3 {
+		eth := mem[xdpHeadroom : xdpHeadroom+helpers.ETHHeaderLen]
+		binary.NativeEndian.PutUint32(ctx[0:], uint32(dataEnd-data))                          // len
+		binary.NativeEndian.PutUint32(ctx[4:], pktType(eth[:6]))                              // pkt_type
+		binary.NativeEndian.PutUint32(ctx[16:], uint32(binary.LittleEndian.Uint16(eth[12:]))) // protocol, big endian in memory
+		binary.NativeEndian.PutUint32(ctx[40:], 1)                                            // ifindex: loopback
+		if haveCtx && binary.NativeEndian.Uint32(ctx[160:]) == 0 {
+			binary.NativeEndian.PutUint32(ctx[160:], uint32(dataEnd-(rs.frame+xdpHeadroom))) // wire_len: the whole frame
+		}
+	}
+	region := interp.Region{Addr: data, Size: dataEnd - data, Writable: true, Name: "packet"}
+	rs.env.Packet = region
+	if len(rs.env.Regions) > 1 {
+		rs.env.Regions[1] = region
+	} else {
+		rs.env.Regions = append(rs.env.Regions, region)
+	}
+}
+
+// pktType is eth_type_trans's classification against the loopback
+// device, whose address and broadcast address are all zero.
+func pktType(dst []byte) uint32 {
+	switch {
+	case dst[0]&1 != 0:
+		// PACKET_MULTICAST, broadcast included: the loopback device's
+		// broadcast address is all zero, so ff:ff:ff:ff:ff:ff is not it.
+		return 2
+	case string(dst) == "\x00\x00\x00\x00\x00\x00":
+		return 0 // PACKET_HOST
+	}
+	return 3 // PACKET_OTHERHOST
+}
+
+// packetOut copies the packet after the run into opts.DataOut.
+func (rs *runState) packetOut(pk packetKind, opts *RunOptions, tail []byte) error {
+	if opts.DataOut == nil {
+		return nil
+	}
+	ctx := rs.mem.Bytes()[frameSize:]
+	data := binary.NativeEndian.Uint64(ctx[rs.packet.DataOff:])
+	end := binary.NativeEndian.Uint64(ctx[rs.packet.DataEndOff:])
+	start := data
+	if pk == packetSkbL3 { // test-run gives the Ethernet header back, zeroed
+		start -= helpers.ETHHeaderLen
+	}
+	n := int(end-start) + len(tail)
+	if cap(opts.DataOut) < n {
+		return fmt.Errorf("%w: need %d bytes, have %d", ErrDataOutTooSmall, n, cap(opts.DataOut))
+	}
+	out := opts.DataOut[:n]
+	frame := rs.mem.Bytes()[:frameSize]
+	copy(out, frame[start-rs.frame:end-rs.frame])
+	if pk == packetSkbL3 {
+		clear(out[:helpers.ETHHeaderLen])
+	}
+	copy(out[end-start:], tail)
+	opts.DataOut = out
+	return nil
+}
+
+// Interp returns the compiled program, the object a ProgramArray slot holds.
+func (p *Program) Interp() *interp.Program { return p.prog }

@@ -1,0 +1,142 @@
+package xebpf_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/maps"
+)
+
+func loadExample(t testing.TB, opts xebpf.CollectionOptions) (*xebpf.Collection, []byte) {
+	t.Helper()
+	spec, err := xebpf.LoadCollectionSpec("examples/xdpfilter/xdpfilter.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollectionWithOptions(spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pkt, err := os.ReadFile("examples/xdpfilter/packet.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, pkt
+}
+
+func stat(t testing.TB, c *xebpf.Collection, i uint32) uint64 {
+	t.Helper()
+	var v uint64
+	if err := c.Maps["stats"].Lookup(i, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestXDPFilter(t *testing.T) {
+	c, pkt := loadExample(t, xebpf.CollectionOptions{})
+	prog := c.Programs["xdp_filter"]
+	if prog.Type() != xebpf.XDP {
+		t.Fatalf("type %s, want xdp", prog.Type().Name)
+	}
+	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
+	ret, _, err := prog.Run(opts)
+	if err != nil || ret != xebpf.XDPPass {
+		t.Fatalf("unlisted source: got %d, %v; want XDP_PASS", ret, err)
+	}
+	if !bytes.Equal(opts.DataOut, pkt) {
+		t.Fatalf("data_out differs from the input")
+	}
+	src := [4]byte{10, 0, 0, 66}
+	if err := c.Maps["blocklist"].Update(src, uint64(0), maps.UpdateNoExist); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if ret, _, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+			t.Fatalf("blocked source: got %d, %v; want XDP_DROP", ret, err)
+		}
+	}
+	var dropped uint64
+	if err := c.Maps["blocklist"].Lookup(src, &dropped); err != nil || dropped != 3 {
+		t.Fatalf("blocklist counter %d, %v; want 3", dropped, err)
+	}
+	if p, d := stat(t, c, 0), stat(t, c, 1); p != 1 || d != 3 {
+		t.Fatalf("stats pass=%d drop=%d, want 1 and 3", p, d)
+	}
+	// A frame that is not IPv4.
+	arp := append([]byte(nil), pkt...)
+	arp[12], arp[13] = 0x08, 0x06
+	if ret, _, err := prog.Run(&xebpf.RunOptions{Data: arp}); err != nil || ret != xebpf.XDPPass || stat(t, c, 2) != 1 {
+		t.Fatalf("ARP frame: got %d, %v, not-ipv4 count %d", ret, err, stat(t, c, 2))
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	c, pkt := loadExample(t, xebpf.CollectionOptions{})
+	prog := c.Programs["xdp_filter"]
+	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt[:13]}); !errors.Is(err, xebpf.ErrShortPacket) {
+		t.Errorf("13-byte packet: got %v, want ErrShortPacket", err)
+	}
+	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 10)}); !errors.Is(err, xebpf.ErrDataOutTooSmall) {
+		t.Errorf("small DataOut: got %v, want ErrDataOutTooSmall", err)
+	}
+	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt, Context: make([]byte, 25)}); !errors.Is(err, xebpf.ErrContextTooLarge) {
+		t.Errorf("25-byte xdp_md: got %v, want ErrContextTooLarge", err)
+	}
+	if err := c.Maps["stats"].Update(uint64(1), uint64(1), 0); err == nil {
+		t.Errorf("8-byte key on a 4-byte-key map: no error")
+	}
+}
+
+func TestRunIsAllocationFree(t *testing.T) {
+	for _, fast := range []bool{false, true} {
+		c, pkt := loadExample(t, xebpf.CollectionOptions{UnsafeFastMode: fast})
+		prog := c.Programs["xdp_filter"]
+		opts := &xebpf.RunOptions{Data: pkt}
+		prog.Run(opts)
+		if n := testing.AllocsPerRun(200, func() { prog.Run(opts) }); n != 0 {
+			t.Errorf("fast=%v: %v allocations per run, want 0", fast, n)
+		}
+	}
+}
+
+func TestConcurrentRuns(t *testing.T) {
+	c, pkt := loadExample(t, xebpf.CollectionOptions{})
+	prog := c.Programs["xdp_filter"]
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 250 {
+				if ret, _, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPPass {
+					t.Errorf("got %d, %v", ret, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := stat(t, c, 0); n != 1000 {
+		t.Fatalf("pass count %d after 1000 concurrent runs, want 1000 (atomic adds lost?)", n)
+	}
+}
+
+func TestRepeat(t *testing.T) {
+	c, pkt := loadExample(t, xebpf.CollectionOptions{})
+	ret, dur, err := c.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: pkt, Repeat: 100})
+	if err != nil || ret != xebpf.XDPPass || dur <= 0 {
+		t.Fatalf("got %d, %v, %v", ret, dur, err)
+	}
+	if n := stat(t, c, 0); n != 100 {
+		t.Fatalf("pass count %d, want 100", n)
+	}
+}
+
+var _ = binary.NativeEndian
