@@ -84,6 +84,19 @@ func (h *harness) compile(src string, mode interp.Mode) *interp.Program {
 	return p
 }
 
+func (h *harness) compileWith(src string, cfg map[int32]interp.Helper) *interp.Program {
+	h.t.Helper()
+	insns, err := asm.Assemble("test.s", []byte(src))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p, err := interp.Compile(insns, interp.Config{Mode: interp.Checked, Helpers: cfg})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
 func (h *harness) env(args ...uint64) *interp.Env {
 	env := &interp.Env{Context: h.run}
 	copy(env.Args[:], args)
