@@ -13,6 +13,7 @@ import (
 
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/internal/kernel"
+	"github.com/xebpf/xebpf/internal/mapfile"
 )
 
 // runResult is the --json output of xebpf run.
@@ -82,7 +83,7 @@ func cmdRun(args []string, sio stdio) error {
 	}
 	defer coll.Close()
 	if states != nil {
-		if err := loadMaps(coll, states); err != nil {
+		if err := mapfile.Load(coll, states); err != nil {
 			return err
 		}
 	}
@@ -107,7 +108,7 @@ func cmdRun(args []string, sio stdio) error {
 			return err
 		}
 	}
-	mine, err := dumpMaps(coll)
+	mine, err := mapfile.Dump(coll)
 	if err != nil {
 		return err
 	}

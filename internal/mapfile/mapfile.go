@@ -1,4 +1,7 @@
-package main
+// Package mapfile reads and writes the maps file of xebpf run: every map's
+// contents as JSON, in the form package kernel defines, so that xebpf and
+// the kernel produce comparable dumps.
+package mapfile
 
 import (
 	"bytes"
@@ -11,8 +14,8 @@ import (
 	"github.com/xebpf/xebpf/maps"
 )
 
-// dumpMaps returns every map's contents in the maps-file form.
-func dumpMaps(c *xebpf.Collection) (map[string]kernel.MapState, error) {
+// Dump returns every map's contents in the maps-file form.
+func Dump(c *xebpf.Collection) (map[string]kernel.MapState, error) {
 	progName := map[any]string{}
 	for name, p := range c.Programs {
 		progName[p.Interp()] = name
@@ -69,10 +72,10 @@ func dumpMaps(c *xebpf.Collection) (map[string]kernel.MapState, error) {
 	return out, nil
 }
 
-// loadMaps preloads map contents from a maps file: for each named map, its
+// Load preloads map contents from a maps file: for each named map, its
 // entries replace what the object loaded. A missing map or field is left
 // as loaded.
-func loadMaps(c *xebpf.Collection, states map[string]kernel.MapState) error {
+func Load(c *xebpf.Collection, states map[string]kernel.MapState) error {
 	names := make([]string, 0, len(states))
 	for n := range states {
 		names = append(names, n)

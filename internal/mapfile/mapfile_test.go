@@ -1,0 +1,64 @@
+package mapfile
+
+import (
+	"testing"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/kernel"
+)
+
+func TestDumpLoadRoundTrip(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec("../../examples/xdpfilter/xdpfilter.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in := map[string]kernel.MapState{
+		"blocklist": {Type: "Hash", KeySize: 4, ValueSize: 8, MaxEntries: 1024, Entries: []kernel.Entry{
+			{Key: []byte{10, 0, 0, 2}, Value: []byte{1, 0, 0, 0, 0, 0, 0, 0}},
+			{Key: []byte{10, 0, 0, 1}, Value: []byte{2, 0, 0, 0, 0, 0, 0, 0}},
+		}},
+	}
+	if err := Load(c, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Dump(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := kernel.MarshalMaps(map[string]kernel.MapState{"blocklist": out["blocklist"]})
+	want := `{"blocklist":{"type":"Hash","key_size":4,"value_size":8,"max_entries":1024,"entries":[{"key":"0a000001","value":"0200000000000000"},{"key":"0a000002","value":"0100000000000000"}]}}`
+	if compact(got) != want {
+		t.Fatalf("dump:\n got %s\nwant %s", compact(got), want)
+	}
+	if st := out["stats"]; len(st.Entries) != 3 || st.Type != "Array" {
+		t.Fatalf("stats dump: %+v (array maps list every index)", st)
+	}
+	bad := map[string]kernel.MapState{"nosuch": {}}
+	if err := Load(c, bad); err == nil {
+		t.Fatal("loading an unknown map: no error")
+	}
+	wrongType := map[string]kernel.MapState{"stats": {Type: "Hash"}}
+	if err := Load(c, wrongType); err == nil {
+		t.Fatal("loading with the wrong type: no error")
+	}
+}
+
+func compact(b []byte) string {
+	out := make([]byte, 0, len(b))
+	inString := false
+	for _, c := range b {
+		if c == '"' {
+			inString = !inString
+		}
+		if !inString && (c == ' ' || c == '\n' || c == '\t') {
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
