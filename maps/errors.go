@@ -27,6 +27,7 @@ type Error struct {
 	is    *Error // another sentinel this one matches
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.msg }
 
 // Is reports whether e stands for target, so that a full LPM trie
