@@ -221,7 +221,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	var data, dataEnd uint64
 	if pk != packetNone {
 		in := opts.Data
-		if len(in) < helpers.ETHHeaderLen {
+		if len(in) < helpers.ETHHeaderLen && pk != packetCustom {
 			return 0, 0, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrShortPacket, len(in))
 		}
 		if len(in) > maxLinearData {

@@ -34,7 +34,7 @@ func cmdRun(args []string, sio stdio) error {
 	dataOutFile := fs.String("data-out", "", "write the output packet to this file")
 	ctxFile := fs.String("ctx", "", "context input file (struct xdp_md, __sk_buff, ...)")
 	mapsIn := fs.String("maps-in", "", "preload map contents from this JSON maps file")
-	mapsOut := fs.String("maps-out", "", "write every map's contents to this JSON maps file after the run")
+	mapsOut := fs.String("maps-out", "", "write every map's contents to this JSON maps file after the run (- for standard output)")
 	repeat := fs.Int("repeat", 1, "run this many times and report the mean duration")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.Bool("compare-kernel", false, "also run in the Linux kernel (BPF_PROG_TEST_RUN) and print every difference")
@@ -117,7 +117,9 @@ func cmdRun(args []string, sio stdio) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*mapsOut, b, 0o644); err != nil {
+		if *mapsOut == "-" {
+			defer fmt.Fprintf(stdout, "%s\n", b) // after the result
+		} else if err := os.WriteFile(*mapsOut, b, 0o644); err != nil {
 			return err
 		}
 	}
