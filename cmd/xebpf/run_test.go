@@ -150,4 +150,3 @@ func TestDisasmObjectShowsSource(t *testing.T) {
 		}
 	}
 }
-
