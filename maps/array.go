@@ -174,6 +174,9 @@ func (m *arrayMap) Regions() []Region { return []Region{{Addr: m.addr, Size: int
 func (m *arrayMap) LookupAddr(keyAddr uintptr) uintptr { return m.LookupAddrCPU(0, keyAddr) }
 
 func (m *arrayMap) LookupAddrCPU(cpu int, keyAddr uintptr) uintptr {
+	if keyAddr == 0 {
+		return 0
+	}
 	i := binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))
 	if i >= m.n || m.closed.Load() {
 		return 0
@@ -193,6 +196,9 @@ func (m *arrayMap) UpdateAddr(keyAddr, valueAddr uintptr, flags uint64) int64 {
 }
 
 func (m *arrayMap) UpdateAddrCPU(cpu int, keyAddr, valueAddr uintptr, flags uint64) int64 {
+	if keyAddr == 0 || valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	if m.closed.Load() {
 		return -int64(EINVAL)
 	}

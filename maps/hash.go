@@ -436,6 +436,9 @@ func (m *hashMap) Regions() []Region { return []Region{m.ar.region()} }
 func (m *hashMap) LookupAddr(keyAddr uintptr) uintptr { return m.LookupAddrCPU(0, keyAddr) }
 
 func (m *hashMap) LookupAddrCPU(cpu int, keyAddr uintptr) uintptr {
+	if keyAddr == 0 {
+		return 0
+	}
 	if m.closed.Load() {
 		return 0
 	}
@@ -456,6 +459,9 @@ func (m *hashMap) UpdateAddr(keyAddr, valueAddr uintptr, flags uint64) int64 {
 }
 
 func (m *hashMap) UpdateAddrCPU(cpu int, keyAddr, valueAddr uintptr, flags uint64) int64 {
+	if keyAddr == 0 || valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	if m.closed.Load() || m.objs != nil {
 		return -int64(EINVAL)
 	}
@@ -468,6 +474,9 @@ func (m *hashMap) UpdateAddrCPU(cpu int, keyAddr, valueAddr uintptr, flags uint6
 }
 
 func (m *hashMap) DeleteAddr(keyAddr uintptr) int64 {
+	if keyAddr == 0 {
+		return -int64(EINVAL)
+	}
 	if m.closed.Load() {
 		return -int64(EINVAL)
 	}
@@ -521,6 +530,9 @@ func (m *hashMap) GetMap(key []byte) (Map, error) {
 }
 
 func (m *hashMap) LookupInner(keyAddr uintptr) Map {
+	if keyAddr == 0 {
+		return nil
+	}
 	if m.objs == nil || m.closed.Load() {
 		return nil
 	}

@@ -359,3 +359,41 @@ func TestHashConcurrent(t *testing.T) {
 		})
 	}
 }
+
+func TestProgramSideNullAddresses(t *testing.T) {
+	inner := &Spec{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	for _, s := range []*Spec{
+		{Type: Array, KeySize: 4, ValueSize: 4, MaxEntries: 1},
+		{Type: PerCPUHash, KeySize: 4, ValueSize: 4, MaxEntries: 1},
+		{Type: LRUHash, KeySize: 4, ValueSize: 4, MaxEntries: 1},
+		{Type: LPMTrie, KeySize: 8, ValueSize: 4, MaxEntries: 1, Flags: FlagNoPrealloc},
+		{Type: Queue, ValueSize: 4, MaxEntries: 1},
+		{Type: ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner},
+		{Type: HashOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 1, InnerMap: inner},
+		{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 1},
+		{Type: RingBuf, MaxEntries: 4096},
+		{Type: PerfEventArray, KeySize: 4, ValueSize: 4, MaxEntries: 1},
+	} {
+		m := mustNew(t, s)
+		if m.LookupAddr(0) != 0 || m.LookupAddrCPU(0, 0) != 0 {
+			t.Errorf("%v: lookup of a NULL key found something", s.Type)
+		}
+		for name, r := range map[string]int64{
+			"update": m.UpdateAddr(0, 0, 0), "delete": m.DeleteAddr(0),
+			"push": m.PushAddr(0, 0), "pop": m.PopAddr(0), "peek": m.PeekAddr(0),
+		} {
+			if r >= 0 {
+				t.Errorf("%v: %s with NULL addresses = %d, want -errno", s.Type, name, r)
+			}
+		}
+		if mm, ok := m.(MapOfMaps); ok && mm.LookupInner(0) != nil {
+			t.Errorf("%v: LookupInner(NULL) != nil", s.Type)
+		}
+		if rb, ok := m.(*RingBufMap); ok && rb.Output(0, 8, 0) != -int64(EINVAL) {
+			t.Error("ringbuf Output(NULL) accepted")
+		}
+		if pe, ok := m.(*PerfEventArrayMap); ok && pe.Output(0, 0, 0, 8) != -int64(EINVAL) {
+			t.Error("perf Output(NULL) accepted")
+		}
+	}
+}

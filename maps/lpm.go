@@ -278,6 +278,9 @@ func (m *lpmMap) Regions() []Region { return []Region{m.ar.region()} }
 func (m *lpmMap) LookupAddr(keyAddr uintptr) uintptr { return m.LookupAddrCPU(0, keyAddr) }
 
 func (m *lpmMap) LookupAddrCPU(_ int, keyAddr uintptr) uintptr {
+	if keyAddr == 0 {
+		return 0
+	}
 	if m.closed.Load() {
 		return 0
 	}
@@ -289,6 +292,9 @@ func (m *lpmMap) LookupAddrCPU(_ int, keyAddr uintptr) uintptr {
 }
 
 func (m *lpmMap) UpdateAddr(keyAddr, valueAddr uintptr, flags uint64) int64 {
+	if keyAddr == 0 || valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	return ret(m.update(bytesAt(keyAddr, m.ks), bytesAt(valueAddr, m.vsize), UpdateFlags(flags)))
 }
 
@@ -296,7 +302,12 @@ func (m *lpmMap) UpdateAddrCPU(_ int, keyAddr, valueAddr uintptr, flags uint64) 
 	return m.UpdateAddr(keyAddr, valueAddr, flags)
 }
 
-func (m *lpmMap) DeleteAddr(keyAddr uintptr) int64 { return ret(m.delete(bytesAt(keyAddr, m.ks))) }
+func (m *lpmMap) DeleteAddr(keyAddr uintptr) int64 {
+	if keyAddr == 0 {
+		return -int64(EINVAL)
+	}
+	return ret(m.delete(bytesAt(keyAddr, m.ks)))
+}
 
 func (m *lpmMap) Close() error {
 	m.mu.Lock()

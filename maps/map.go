@@ -8,7 +8,9 @@ import (
 // Map is an eBPF map. The Go-side methods take byte slices of the exact
 // key and value sizes; the *Addr methods are the program-side operations
 // the helpers call with raw addresses of program memory. Program-side
-// methods never allocate and report errors as 0 or -errno.
+// methods never allocate and report errors as 0 or -errno; a 0 key or
+// value address is -EINVAL (or a 0 result), other addresses must point to
+// readable memory of the key or value size.
 //
 // This is an interface for decoupling, not for implementation outside
 // this package.
@@ -48,7 +50,8 @@ type Map interface {
 	Iterate(yield func(Entry) bool) error
 
 	// Regions returns the memory blocks holding values that programs may
-	// read and write through pointers the map hands out.
+	// read and write through pointers the map hands out. They stay the
+	// same for the map's life, so callers may cache them.
 	Regions() []Region
 	// LookupAddr returns the address of key's value, 0 if absent. For
 	// per-CPU maps it is the value of CPU 0; use LookupAddrCPU.

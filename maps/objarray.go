@@ -138,6 +138,9 @@ func (m *objArray) GetMap(key []byte) (Map, error) {
 }
 
 func (m *objArray) LookupInner(keyAddr uintptr) Map {
+	if keyAddr == 0 {
+		return nil
+	}
 	if m.spec.Type != ArrayOfMaps {
 		return nil
 	}
@@ -185,6 +188,9 @@ func (m *objArray) Delete(key []byte) error {
 }
 
 func (m *objArray) DeleteAddr(keyAddr uintptr) int64 {
+	if keyAddr == 0 {
+		return -int64(EINVAL)
+	}
 	i := binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))
 	if m.closed.Load() {
 		return -int64(EINVAL)

@@ -81,6 +81,9 @@ func (m *PerfEventArrayMap) wake() {
 // index without a buffer, -ENOSPC when the sample was lost, -EINVAL for
 // bad flags.
 func (m *PerfEventArrayMap) Output(cpu int, flags uint64, dataAddr uintptr, size uint64) int64 {
+	if dataAddr == 0 && size != 0 {
+		return -int64(EINVAL)
+	}
 	if flags&^(PerfIndexMask|PerfCtxLenMask) != 0 {
 		return -int64(EINVAL)
 	}

@@ -138,14 +138,23 @@ func (m *queueMap) UpdateAddrCPU(_ int, _, valueAddr uintptr, flags uint64) int6
 }
 
 func (m *queueMap) PushAddr(valueAddr uintptr, flags uint64) int64 {
+	if valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	return ret(m.push(bytesAt(valueAddr, m.vsize), UpdateFlags(flags)))
 }
 
 func (m *queueMap) PopAddr(valueAddr uintptr) int64 {
+	if valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	return ret(m.take(bytesAt(valueAddr, m.vsize), true))
 }
 
 func (m *queueMap) PeekAddr(valueAddr uintptr) int64 {
+	if valueAddr == 0 {
+		return -int64(EINVAL)
+	}
 	return ret(m.take(bytesAt(valueAddr, m.vsize), false))
 }
 

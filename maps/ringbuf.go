@@ -132,6 +132,9 @@ func (r *RingBufMap) Discard(addr uintptr, flags uint64) { r.commit(addr, flags,
 // Output is bpf_ringbuf_output: it copies size bytes at dataAddr into a
 // new record. It returns 0, -EINVAL for bad flags or -EAGAIN without room.
 func (r *RingBufMap) Output(dataAddr uintptr, size, flags uint64) int64 {
+	if dataAddr == 0 && size != 0 {
+		return -int64(EINVAL)
+	}
 	if flags&^(RBNoWakeup|RBForceWakeup) != 0 {
 		return -int64(EINVAL)
 	}
