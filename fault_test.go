@@ -1,0 +1,83 @@
+package xebpf_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/interp"
+)
+
+// buildC compiles a C program of the test with clang-19.
+func buildC(t *testing.T, name, src string) string {
+	t.Helper()
+	if _, err := exec.LookPath("clang-19"); err != nil {
+		t.Skip("clang-19 not installed")
+	}
+	dir := t.TempDir()
+	c := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(dir, name+".o")
+	inc, _ := filepath.Abs("include")
+	if out, err := exec.Command("clang-19", "-target", "bpf", "-O2", "-g", "-I", inc, "-c", c, "-o", obj).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	return obj
+}
+
+func TestFaultNamesSourceLine(t *testing.T) {
+	obj := buildC(t, "oob", `#include "xebpf/bpf.h"
+SEC("raw")
+int peek(unsigned char *ctx)
+{
+	return ctx[100]; /* past the 8-byte context */
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _, err = c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	var f *interp.Fault
+	if !errors.As(err, &f) || !errors.Is(err, interp.ErrOutOfBounds) {
+		t.Fatalf("got %v, want an out-of-bounds fault", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"pc 0", "read of 1 bytes", "oob.c:5", "return ctx[100];"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestContextRewriteErrorNamesSourceLine(t *testing.T) {
+	obj := buildC(t, "ctxw", `#include "xebpf/bpf.h"
+SEC("xdp")
+int bad(struct xdp_md *ctx)
+{
+	ctx->ingress_ifindex = 7; /* read-only field */
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = xebpf.NewCollection(spec)
+	if err == nil || !strings.Contains(err.Error(), "write to read-only xdp_md field ingress_ifindex") || !strings.Contains(err.Error(), "ctxw.c:5") {
+		t.Fatalf("got %v", err)
+	}
+}
