@@ -15,7 +15,8 @@ const csumDiffMax = 512
 // 4 and total at most 512 bytes (else -EINVAL); the result is
 // csum_partial of the complemented from words followed by the to words,
 // seeded with seed: a 32-bit one's-complement sum of little-endian words,
-// not folded. CsumDiffFolded gives the semantics of later kernels.
+// not folded. CsumDiffUnfolded selects it; the default is csumDiffFolded,
+// the semantics of current kernels.
 func csumDiff(c *interp.HelperCall) (uint64, error) {
 	fs, ts := uint32(c.Args[1]), uint32(c.Args[3])
 	if (fs|ts)&3 != 0 || fs+ts > csumDiffMax {
@@ -102,10 +103,11 @@ func csumDiffFolded(c *interp.HelperCall) (uint64, error) {
 	return uint64(csumFrom32To16(ret)), nil
 }
 
-// CsumDiffFolded returns bpf_csum_diff with the semantics of Linux 6.13
-// and later, to replace the default (Linux up to 6.12) in a helper set.
-func CsumDiffFolded() Func {
+// CsumDiffUnfolded returns bpf_csum_diff with the semantics of Linux up
+// to 6.12 on x86-64, to replace the default (Linux 6.13 and later) in a
+// helper set.
+func CsumDiffUnfolded() Func {
 	f, _ := ByID(IDCsumDiff)
-	f.Impl = csumDiffFolded
+	f.Impl = csumDiff
 	return f
 }

@@ -303,9 +303,9 @@ func TestCsumDiff(t *testing.T) {
 		if len(to) > 0 {
 			ta = a.put(to)
 		}
-		cfg := helpers.Config(nil)
-		if folded {
-			cfg[helpers.IDCsumDiff] = helpers.CsumDiffFolded().Impl
+		cfg := helpers.Config(nil) // the default is the folded variant
+		if !folded {
+			cfg[helpers.IDCsumDiff] = helpers.CsumDiffUnfolded().Impl
 		}
 		p := legacy(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, %d\nlddw %%r3, %#x\nmov %%r4, %d\nlddw %%r5, %#x\ncall 28\nexit", fa, len(from), ta, len(to), seed), cfg)
 		r0, err := p.Run(h.env())

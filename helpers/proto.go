@@ -194,7 +194,7 @@ var linux = []Func{
 	{IDRedirect, proto("redirect", RetInteger, ArgAnything, ArgAnything), redirect},
 	{IDPerfEventOutput, proto("perf_event_output", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything, ArgMem, ArgConstSizeOrZero), perfEventOutput},
 	{IDSkbLoadBytes, proto("skb_load_bytes", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize), skbLoadBytes},
-	{IDCsumDiff, proto("csum_diff", RetInteger, ArgMemOrNull, ArgConstSizeOrZero, ArgMemOrNull, ArgConstSizeOrZero, ArgAnything), csumDiff},
+	{IDCsumDiff, proto("csum_diff", RetInteger, ArgMemOrNull, ArgConstSizeOrZero, ArgMemOrNull, ArgConstSizeOrZero, ArgAnything), csumDiffFolded},
 	{IDGetNumaNodeID, proto("get_numa_node_id", RetInteger), getNumaNodeID},
 	{IDXDPAdjustHead, proto("xdp_adjust_head", RetInteger, ArgCtx, ArgAnything), xdpAdjustHead},
 	{IDProbeReadStr, proto("probe_read_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernelStr},
