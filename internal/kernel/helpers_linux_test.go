@@ -45,7 +45,7 @@ func buildObject(t testing.TB, name string) string {
 		buildDir = d
 	}
 	out := filepath.Join(buildDir, name+".o")
-	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Werror",
+	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-I", filepath.Join("..", "..", "include"),
 		"-c", filepath.Join("testdata", name+".c"), "-o", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang-19 %s.c: %v\n%s", name, err, msg)
