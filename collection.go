@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -124,6 +125,26 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	return c, nil
 }
 
+// ErrUnresolved is returned by NewCollection for a program with references
+// the loader could not resolve: an unknown extern function or a CO-RE
+// relocation against a type or field xebpf's context types lack.
+var ErrUnresolved = elf.ErrUnresolved
+
+// unresolvedError lists a program's unresolved references.
+func unresolvedError(ps *ProgramSpec) error {
+	var b strings.Builder
+	for i, u := range ps.Unresolved {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "insn %d: %s: %s", u.Slot, u.Symbol, u.Reason)
+		if l, ok := ps.LineInfo(u.Slot); ok {
+			fmt.Fprintf(&b, " (%s:%d)", l.File, l.Line)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrUnresolved, b.String())
+}
+
 // TypeOf returns the built-in program type for a program's section.
 func TypeOf(ps *ProgramSpec) *ProgramType {
 	switch ps.Type {
@@ -147,6 +168,22 @@ func mapsSpec(ms *MapSpec) *maps.Spec {
 	s := &maps.Spec{
 		Name: ms.Name, Type: maps.Type(ms.Type), KeySize: ms.KeySize, ValueSize: ms.ValueSize,
 		MaxEntries: ms.MaxEntries, Flags: ms.Flags, SpinLockOffset: maps.NoSpinLock,
+	}
+	switch s.Type {
+	case maps.RingBuf:
+		// libbpf ignores the key and value types a BTF definition gives a
+		// ring buffer (they only document the record type).
+		s.KeySize, s.ValueSize = 0, 0
+	case maps.PerfEventArray:
+		// A perf event array holds 4-byte event fds, whatever record type
+		// a BTF definition names (as libbpf and cilium/ebpf treat it).
+		s.KeySize, s.ValueSize = 4, 4
+	case maps.ArrayOfMaps, maps.HashOfMaps:
+		// BTF map-in-map definitions (__array(values, ...)) give no value
+		// size: the value is a 4-byte map fd.
+		if s.ValueSize == 0 {
+			s.ValueSize = 4
+		}
 	}
 	if off, ok := spinLockOffset(ms.Value); ok {
 		s.SpinLockOffset, s.HasSpinLock = off, true
@@ -176,7 +213,11 @@ func (c *Collection) fill(m maps.Map, ms *MapSpec) error {
 	for _, kv := range ms.Contents {
 		switch {
 		case kv.Ref == nil:
-			if err := m.Update(kv.Key, kv.Value, maps.UpdateAny); err != nil {
+			v := kv.Value // shorter than the value (.bss: empty) means zero-padded
+			if n := m.ValueSize(); len(v) < n {
+				v = append(v[:len(v):len(v)], make([]byte, n-len(v))...)
+			}
+			if err := m.Update(kv.Key, v, maps.UpdateAny); err != nil {
 				return err
 			}
 		case kv.Ref.Kind == elf.RefProgram:

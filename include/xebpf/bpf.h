@@ -162,4 +162,56 @@ struct udphdr {
 	__u16 check;
 };
 
+#define bpf_htonl(x) __builtin_bswap32(x)
+#define bpf_ntohl(x) __builtin_bswap32(x)
+
+#define ETH_P_ARP 0x0806
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define IPPROTO_ICMP 1
+#define IPPROTO_ICMPV6 58
+
+/* An 802.1Q/802.1ad tag, after the MAC addresses. */
+struct vlan_hdr {
+	__u16 h_vlan_TCI;
+	__u16 h_vlan_encapsulated_proto;
+};
+
+struct ipv6hdr {
+	__u8 priority : 4, version : 4;
+	__u8 flow_lbl[3];
+	__u16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The common start of IPv6 hop-by-hop, routing and destination-options
+ * headers; the header is (hdrlen + 1) * 8 bytes long. */
+struct ipv6_opt_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+/* The flag bit fields are in little-endian order (-target bpf is bpfel on
+ * little-endian hosts), as in linux/tcp.h. */
+struct tcphdr {
+	__u16 source;
+	__u16 dest;
+	__u32 seq;
+	__u32 ack_seq;
+	__u16 res1 : 4, doff : 4, fin : 1, syn : 1, rst : 1, psh : 1, ack : 1, urg : 1, ece : 1, cwr : 1;
+	__u16 window;
+	__u16 check;
+	__u16 urg_ptr;
+};
+
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u32 un;
+};
+
 #endif
