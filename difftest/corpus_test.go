@@ -88,8 +88,8 @@ func TestCorpus(t *testing.T) {
 	pkts := packets()
 	var (
 		compared, rejected, notInstantiable, random, runs, total int
-		unreadable, untyped                                     int
-		skipped                                                 []string
+		unreadable, untyped                                      int
+		skipped                                                  []string
 	)
 	known := knownTally{}
 	for _, path := range files {
