@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	linuxasm "github.com/cilium/ebpf/asm"
+
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/platform"
@@ -75,6 +77,9 @@ func (p *Program) Spec() *ProgramSpec { return p.spec }
 func (p *Program) Instructions() []isa.Instruction { return p.insns }
 
 func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) (*Program, error) {
+	if len(ps.Unresolved) > 0 {
+		return nil, unresolvedError(ps)
+	}
 	insns, err := c.resolveMaps(ps.Instructions)
 	if err != nil {
 		return nil, err
@@ -88,6 +93,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if typ.LinuxHelpers != nil {
 		hs = helpers.Config(func(f helpers.Func) bool { return typ.LinuxHelpers(f.ID) })
 	}
+	addUnimplemented(hs)
 	for id, h := range typ.Helpers {
 		hs[id] = h
 	}
@@ -100,6 +106,30 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		return nil, withLine(ps, err)
 	}
 	return &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns}, nil
+}
+
+// ErrHelperNotImplemented ends a run that calls a Linux helper xebpf does
+// not implement. Programs that call such helpers load, and run as long as
+// they do not reach the call.
+var ErrHelperNotImplemented = errors.New("helper not implemented by xebpf")
+
+// maxLinuxHelper is the highest helper id Linux defines that xebpf knows
+// the name of.
+const maxLinuxHelper = 211
+
+// addUnimplemented fills the Linux helper ids xebpf lacks with helpers that
+// fail with ErrHelperNotImplemented, naming the helper.
+func addUnimplemented(hs map[int32]interp.Helper) {
+	for id := int32(1); id <= maxLinuxHelper; id++ {
+		if _, ok := hs[id]; ok {
+			continue
+		}
+		if _, implemented := helpers.ByID(id); implemented {
+			continue // implemented, but not for this program type
+		}
+		err := fmt.Errorf("%w: %s (%d)", ErrHelperNotImplemented, linuxasm.BuiltinFunc(id), id)
+		hs[id] = func(*interp.HelperCall) (uint64, error) { return 0, err }
+	}
 }
 
 // withLine adds the source line of the instruction an error names.

@@ -169,14 +169,16 @@ var (
 	SchedCLS = &ProgramType{Name: "sched_cls", Context: skbContext("mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp"),
 		packet: packetSkbL2, Result: tcResult, LinuxHelpers: allowExcept(xdpOnlyHelpers)}
 	// RawMemory programs get RunOptions.Context as plain memory in r1.
-	RawMemory = &ProgramType{Name: "raw", Context: &Context{Name: "raw"}, LinuxHelpers: allowExcept(packetHelpers)}
+	// Programs of other types (tracing, tail-call targets in numbered
+	// sections) get it too, with every Linux helper: the packet helpers
+	// fail at run time when there is no packet.
+	RawMemory = &ProgramType{Name: "raw", Context: &Context{Name: "raw"}, LinuxHelpers: func(int32) bool { return true }}
 )
 
 // Linux helper ids that only make sense for one family of program types.
 var (
 	xdpOnlyHelpers = []int32{44, 54, 65} // xdp_adjust_head, _meta, _tail
 	skbOnlyHelpers = []int32{9, 10, 11, 13, 26}
-	packetHelpers  = append(append([]int32{23, 51}, xdpOnlyHelpers...), skbOnlyHelpers...)
 )
 
 func allowExcept(ids []int32) func(int32) bool {

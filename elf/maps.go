@@ -54,6 +54,7 @@ func (ld *loader) addMap(m *MapSpec) error {
 //	struct bpf_elf_map { u32 type, size_key, size_value, max_elem, flags,
 //	                     id, pinning, inner_id, inner_idx; };
 func (ld *loader) loadLegacyMaps() error {
+	var defs []*MapSpec
 	for _, s := range ld.secs {
 		if s.kind != kindLegacyMaps {
 			continue
@@ -88,7 +89,6 @@ func (ld *loader) loadLegacyMaps() error {
 			return secErr(s.name, -1, ErrMalformed, "map definition size %d, want 16 to 4096 bytes", defSize)
 		}
 		s.mapsByOff = map[uint64]string{}
-		var defs []*MapSpec
 		for _, sym := range syms {
 			size := defSize
 			if sym.Size != 0 && sym.Size != defSize {
@@ -105,8 +105,12 @@ func (ld *loader) loadLegacyMaps() error {
 			s.mapsByOff[sym.Value] = m.Name
 			defs = append(defs, m)
 		}
-		linkLegacyInnerMaps(defs)
 	}
+	// inner_map_idx counts the definitions of all legacy map sections in
+	// file order, as the loaders of eBPF for Windows and PREVAIL do (Linux
+	// samples keep every map in one "maps" section, where that is the
+	// same as counting within the section).
+	linkLegacyInnerMaps(defs)
 	return nil
 }
 
@@ -162,6 +166,9 @@ func linkLegacyInnerMaps(defs []*MapSpec) {
 			}
 			if m.InnerMap == nil {
 				m.InnerMap = in.copyShallow()
+			}
+			if in.Legacy.InnerMapIdx == ^uint32(0) {
+				continue // iproute2's "no slot": the map is only the template
 			}
 			m.Contents = append(m.Contents, MapKV{Key: le32(in.Legacy.InnerMapIdx), Ref: &Ref{Kind: RefMap, Name: in.Name}})
 		}
