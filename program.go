@@ -252,7 +252,20 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if pk != packetNone {
 		in := opts.Data
 		if len(in) < helpers.ETHHeaderLen && pk != packetCustom {
-			return 0, 0, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrShortPacket, len(in))
+			return 0, 0, fmt.Errorf("run %s: %w: %d bytes, shorter than an Ethernet header", p.name, ErrShortPacket, len(in))
+		}
+		if pk == packetSkbL2 || pk == packetSkbL3 {
+			// Test-run refuses an IP packet shorter than its header.
+			switch l3 := len(in) - helpers.ETHHeaderLen; binary.BigEndian.Uint16(in[12:]) {
+			case 0x0800:
+				if l3 < 20 {
+					return 0, 0, fmt.Errorf("run %s: %w: IPv4 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
+				}
+			case 0x86dd:
+				if l3 < 40 {
+					return 0, 0, fmt.Errorf("run %s: %w: IPv6 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
+				}
+			}
 		}
 		if len(in) > maxLinearData {
 			if pk != packetXDP {
@@ -315,6 +328,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 		}
 		opts.ContextOut = opts.ContextOut[:n]
 		copy(opts.ContextOut, ctx)
+		if pk == packetSkbL2 || pk == packetSkbL3 {
+			skbContextOut(opts.ContextOut)
+		}
 	}
 	return uint32(r0), dur, nil
 }
@@ -358,10 +374,11 @@ func (rs *runState) setupPacket(typ *ProgramType, pk packetKind, data, dataEnd u
 	}
 	if pk == packetSkbL2 || pk == packetSkbL3 {
 		eth := mem[xdpHeadroom : xdpHeadroom+helpers.ETHHeaderLen]
-		binary.NativeEndian.PutUint32(ctx[0:], uint32(dataEnd-data))                          // len
-		binary.NativeEndian.PutUint32(ctx[4:], pktType(eth[:6]))                              // pkt_type
-		binary.NativeEndian.PutUint32(ctx[16:], uint32(binary.LittleEndian.Uint16(eth[12:]))) // protocol, big endian in memory
-		binary.NativeEndian.PutUint32(ctx[40:], 1)                                            // ifindex: loopback
+		binary.NativeEndian.PutUint32(ctx[0:], uint32(dataEnd-data)) // len
+		binary.NativeEndian.PutUint32(ctx[4:], pktType(eth[:6]))     // pkt_type
+		proto := ethProtocol(mem[xdpHeadroom : xdpHeadroom+int(dataEnd-(rs.frame+xdpHeadroom))])
+		binary.NativeEndian.PutUint32(ctx[16:], uint32(proto>>8|proto<<8)) // protocol: a __be16 read as a host integer
+		binary.NativeEndian.PutUint32(ctx[40:], 1)                         // ifindex: loopback
 		if haveCtx && binary.NativeEndian.Uint32(ctx[160:]) == 0 {
 			binary.NativeEndian.PutUint32(ctx[160:], uint32(dataEnd-(rs.frame+xdpHeadroom))) // wire_len: the whole frame
 		}
@@ -373,6 +390,46 @@ func (rs *runState) setupPacket(typ *ProgramType, pk packetKind, data, dataEnd u
 	} else {
 		rs.env.Regions = append(rs.env.Regions, region)
 	}
+}
+
+// skbCopiedBack are the __sk_buff fields (offset, size) that test-run
+// copies back to ctx_out (net/bpf/test_run.c:convert_skb_to___skb).
+var skbCopiedBack = [...][2]int{
+	{8, 4},   // mark
+	{32, 4},  // priority
+	{36, 4},  // ingress_ifindex
+	{40, 4},  // ifindex
+	{48, 20}, // cb[5]
+	{152, 8}, // tstamp
+	{160, 4}, // wire_len
+	{164, 4}, // gso_segs
+	{176, 4}, // gso_size
+	{184, 8}, // hwtstamp
+}
+
+// skbContextOut zeroes the fields of an __sk_buff that the kernel does not
+// copy back to ctx_out.
+func skbContextOut(out []byte) {
+	var keep [192]byte
+	for _, f := range skbCopiedBack {
+		if f[0]+f[1] <= len(out) {
+			copy(keep[f[0]:f[0]+f[1]], out[f[0]:])
+		}
+	}
+	copy(out, keep[:])
+}
+
+// ethProtocol is eth_type_trans's skb->protocol, in network byte order: the
+// EtherType, or for an 802.3 length field ETH_P_802_3 (raw 802.3, payload
+// starting with 0xffff) or ETH_P_802_2.
+func ethProtocol(frame []byte) uint16 {
+	if et := binary.BigEndian.Uint16(frame[12:]); et >= 0x600 {
+		return et
+	}
+	if len(frame) >= 16 && frame[14] == 0xff && frame[15] == 0xff {
+		return 0x0001 // ETH_P_802_3
+	}
+	return 0x0004 // ETH_P_802_2
 }
 
 // pktType is eth_type_trans's classification against the loopback
@@ -398,8 +455,11 @@ func (rs *runState) packetOut(pk packetKind, opts *RunOptions, tail []byte) erro
 	data := binary.NativeEndian.Uint64(ctx[rs.packet.DataOff:])
 	end := binary.NativeEndian.Uint64(ctx[rs.packet.DataEndOff:])
 	start := data
-	if pk == packetSkbL3 { // test-run gives the Ethernet header back, zeroed
+	switch pk {
+	case packetSkbL3: // test-run gives the Ethernet header back, zeroed
 		start -= helpers.ETHHeaderLen
+	case packetXDP: // and an XDP frame from its metadata
+		start = binary.NativeEndian.Uint64(ctx[rs.packet.DataMetaOff:])
 	}
 	n := int(end-start) + len(tail)
 	if cap(opts.DataOut) < n {

@@ -103,7 +103,7 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{[]string{"run", exampleObj, "--program", "nope"}, `no program "nope" (have xdp_filter)`},
 		{[]string{"run", exampleObj, "--data", exampleMaps + ".missing"}, "no such file"},
-		{[]string{"run", exampleObj}, "packet shorter than an Ethernet header"},
+		{[]string{"run", exampleObj}, "shorter than an Ethernet header"},
 		{[]string{"run", "../../README.md"}, "README.md"},
 	}
 	for _, tt := range tests {
