@@ -295,24 +295,11 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	}
 	env.Regions = append(env.Regions, rs.mapRegions...)
 
-	cpu := p.coll.cpus.acquire(opts.CPU)
-	defer p.coll.cpus.release(cpu)
-	h.CPU = cpu
-	tok := p.coll.epoch.Enter()
-	defer p.coll.epoch.Exit(tok)
-
 	repeat := max(opts.Repeat, 1)
-	var r0 uint64
-	start := time.Now()
-	// As in the kernel, repeated runs share one frame: changes a run makes
-	// to the packet are seen by the next.
-	for i := 0; i < repeat; i++ {
-		r0, err = p.prog.Run(env)
-		if err != nil {
-			return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
-		}
+	r0, dur, err := p.runLoop(env, opts.CPU, repeat)
+	if err != nil {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
-	dur := time.Since(start) / time.Duration(repeat)
 	if held := h.Reset(); held {
 		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
 	}
@@ -333,6 +320,29 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 		}
 	}
 	return uint32(r0), dur, nil
+}
+
+// monoBase anchors monotonic time readings: time.Since of a time with a
+// monotonic reading costs one clock read, time.Now two.
+var monoBase = time.Now()
+
+// runLoop runs the program repeat times on a leased CPU slot inside an
+// epoch, and returns the last r0 and the mean duration of a run.
+func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+	h := env.Context.(*helpers.Run)
+	cpu := p.coll.cpus.acquire(wantCPU)
+	h.CPU = cpu
+	tok := p.coll.epoch.Enter()
+	start := time.Since(monoBase)
+	// As in the kernel, repeated runs share one frame: changes a run makes
+	// to the packet are seen by the next.
+	for i := 0; i < repeat && err == nil; i++ {
+		r0, err = p.prog.Run(env)
+	}
+	mean = (time.Since(monoBase) - start) / time.Duration(repeat)
+	p.coll.epoch.Exit(tok)
+	p.coll.cpus.release(cpu)
+	return r0, mean, err
 }
 
 // packetOf returns how a type's context relates to the packet.
