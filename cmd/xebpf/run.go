@@ -132,9 +132,12 @@ func cmdRun(args []string, sio stdio) error {
 	if !*compare {
 		return nil
 	}
-	diffs, err := compareWithKernel(path, name, states, opts, ret, mine, data, ctx)
+	diffs, kdur, err := compareWithKernel(path, name, states, opts, ret, mine, data, ctx, *repeat)
 	if err != nil {
 		return fmt.Errorf("compare-kernel: %w", err)
+	}
+	if kdur > 0 {
+		fmt.Fprintf(stdout, "kernel duration: %d ns/run; xebpf/kernel = %.1fx\n", kdur.Nanoseconds(), float64(dur)/float64(kdur))
 	}
 	if len(diffs) == 0 {
 		fmt.Fprintln(stdout, "kernel: identical (retval, data_out, maps)")
@@ -182,22 +185,22 @@ func pickProgram(spec *xebpf.CollectionSpec, name string) (string, error) {
 
 // compareWithKernel runs the same program in the kernel on the same input
 // and returns the differences with xebpf's outcome.
-func compareWithKernel(path, name string, states map[string]kernel.MapState, opts *xebpf.RunOptions, ret uint32, mine map[string]kernel.MapState, data, ctx []byte) ([]kernel.Difference, error) {
+func compareWithKernel(path, name string, states map[string]kernel.MapState, opts *xebpf.RunOptions, ret uint32, mine map[string]kernel.MapState, data, ctx []byte, repeat int) ([]kernel.Difference, time.Duration, error) {
 	if err := kernel.Available(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kc, err := kernel.Load(path, kernel.LoadOptions{Programs: []string{name}, Maps: states})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer kc.Close()
-	kr, err := kc.Run(name, kernel.RunInput{Data: data, Context: ctx})
+	kr, err := kc.Run(name, kernel.RunInput{Data: data, Context: ctx, Repeat: repeat})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kmaps, err := kc.DumpMaps()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for name := range mine {
 		// cilium/ebpf may fold a read-only section into the program instead
@@ -214,5 +217,5 @@ func compareWithKernel(path, name string, states map[string]kernel.MapState, opt
 		kr.DataOut, xr.DataOut = nil, nil
 	}
 	return kernel.Compare(kernel.Outcome{Result: kr, Maps: kmaps}, kernel.Outcome{Result: xr, Maps: mine},
-		kernel.CompareOptions{ValueMasks: kc.ValueMasks()}), nil
+		kernel.CompareOptions{ValueMasks: kc.ValueMasks()}), kr.Duration, nil
 }

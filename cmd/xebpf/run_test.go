@@ -90,8 +90,8 @@ func TestRunCompareKernel(t *testing.T) {
 	if err := kernel.Available(); err != nil {
 		t.Skipf("kernel side unavailable: %v", err)
 	}
-	out, errout, code := runCmd([]string{"run", exampleObj, "--data", examplePkt, "--maps-in", exampleMaps, "--compare-kernel"}, "")
-	if code != 0 || !strings.Contains(out, "kernel: identical") {
+	out, errout, code := runCmd([]string{"run", exampleObj, "--data", examplePkt, "--maps-in", exampleMaps, "--compare-kernel", "--repeat", "100"}, "")
+	if code != 0 || !strings.Contains(out, "kernel: identical") || !strings.Contains(out, "kernel duration: ") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errout)
 	}
 }
