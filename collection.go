@@ -44,6 +44,11 @@ type CollectionOptions struct {
 	// InstructionBudget bounds the instructions of one checked run; 0 means
 	// interp.DefaultInstructionBudget.
 	InstructionBudget uint64
+	// Probe answers bpf_probe_read* for memory outside the run (nil: only
+	// the run's own memory is readable, other reads fail with -EFAULT).
+	Probe helpers.ProbeReader
+	// Clock answers the time helpers (nil: the system's clocks).
+	Clock helpers.Clock
 }
 
 // Collection is an instantiated CollectionSpec: live maps and runnable

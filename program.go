@@ -51,6 +51,10 @@ type RunOptions struct {
 	CPU int
 	// Trace overrides the collection's trace writer for this run.
 	Trace interface{ Write([]byte) (int, error) }
+	// Task is the task the hook runs the program for, which the
+	// get_current_* helpers report (nil: no task; they fail as in Linux
+	// outside task context).
+	Task *helpers.Task
 }
 
 // Errors of Program.Run.
@@ -245,6 +249,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 		h.Trace = opts.Trace
 	}
 	h.Packet = nil
+	h.Task = opts.Task
+	h.Probe = p.coll.opts.Probe
+	h.Clock = p.coll.opts.Clock
 
 	pk := packetOf(typ)
 	var tail []byte // XDP bytes beyond the linear part, kept as fragments

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -140,3 +141,36 @@ func TestRepeat(t *testing.T) {
 }
 
 var _ = binary.NativeEndian
+
+func TestTaskAndClockReachHelpers(t *testing.T) {
+	obj := buildC(t, "task", `#include "xebpf/bpf.h"
+static __u64 (*get_pid_tgid)(void) = (void *)14;
+SEC("raw")
+int who(void *ctx)
+{
+	return (int)(get_pid_tgid() >> 32) + (int)(bpf_ktime_get_ns() & 0xff);
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Clock: fixedClock(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ret, _, err := c.Programs["who"].Run(&xebpf.RunOptions{Task: &helpers.Task{PID: 11, TGID: 1000}})
+	if err != nil || ret != 1007 {
+		t.Fatalf("got %d, %v; want tgid 1000 + clock 7", ret, err)
+	}
+}
+
+type fixedClock uint64
+
+func (c fixedClock) Monotonic() uint64 { return uint64(c) }
+func (c fixedClock) Boot() uint64      { return uint64(c) }
+func (c fixedClock) Coarse() uint64    { return uint64(c) }
+func (c fixedClock) Jiffies() uint64   { return uint64(c) }
+func (c fixedClock) TAI() uint64       { return uint64(c) }
