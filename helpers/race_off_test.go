@@ -1,0 +1,5 @@
+//go:build !race
+
+package helpers_test
+
+const raceEnabled = false

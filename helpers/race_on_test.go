@@ -1,0 +1,7 @@
+//go:build race
+
+package helpers_test
+
+// raceEnabled: the race detector makes sync.Pool drop items, so tests of
+// allocation counts do not hold under it.
+const raceEnabled = true

@@ -1,0 +1,5 @@
+//go:build !race
+
+package xebpf_test
+
+const raceEnabled = false
