@@ -87,8 +87,9 @@ func (c *HelperCall) CString(addr uint64, max int) ([]byte, error) {
 }
 
 func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
-	st := c.m.stackRegion(c.depth)
-	if st.contains(addr, size) {
+	// The stack frames in use: [top - (depth+1)*StackSize, top).
+	top := c.m.top
+	if span := uint64(c.depth+1) * StackSize; addr >= top-span && size <= span && addr-(top-span) <= span-size {
 		return true
 	}
 	for i := range c.env.Regions {
