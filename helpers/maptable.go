@@ -127,12 +127,13 @@ func (t *MapTable) Len() int { return int(t.n.Load()) }
 
 // Regions appends to dst the memory of every map in the table that
 // programs may access through pointers helpers return (map values, ring
-// buffer records), as writable regions for interp.Env.Regions.
+// buffer records), as regions for interp.Env.Regions: writable except
+// those of maps whose values programs may only read (DevMap, XSKMap).
 func (t *MapTable) Regions(dst []interp.Region) []interp.Region {
 	for i := range int(t.n.Load()) {
 		m := t.slots[i]
 		for _, r := range m.Regions() {
-			dst = append(dst, interp.Region{Addr: uint64(r.Addr), Size: uint64(r.Size), Writable: true,
+			dst = append(dst, interp.Region{Addr: uint64(r.Addr), Size: uint64(r.Size), Writable: !r.ReadOnly,
 				Name: "map " + m.Spec().Name})
 		}
 	}

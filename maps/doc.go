@@ -27,5 +27,16 @@ package maps
 //     that a zero Spec has no lock word.
 //   - Iterate reports hash maps sorted by key bytes and LPM tries in
 //     get_next_key order, to give dumps a deterministic order.
+//   - DevMap, DevMapHash, CPUMap, XSKMap and CgroupArray hold no kernel
+//     objects: a DevMap value's ifindex is stored without checking that a
+//     device exists (Linux: EINVAL), XSKMap and CgroupArray values are
+//     opaque 32-bit handles instead of socket and cgroup fds (Linux:
+//     EBADF or ENOTSOCK for fds that are not ones), and a program fd in a
+//     DevMap or CPUMap value is ErrNotSupported. Their values are
+//     read-only for programs (Region.ReadOnly), as Linux's
+//     BPF_F_RDONLY_PROG makes them.
+//   - CPUMap's limit is CPUMapMaxEntries (NR_CPUS, a kernel build
+//     option); its keys must be CPUs below NumCPU (Linux: possible CPUs).
+//   - StackTrace maps stay empty: there are no call stacks to record.
 //   - LPM updates and PerfEventArray attach allocate on the Go heap; the
 //     other program-side operations do not allocate.

@@ -16,7 +16,9 @@ const (
 	EBUSY      Errno = 16
 	EEXIST     Errno = 17
 	EINVAL     Errno = 22
+	ENODEV     Errno = 19
 	ENOSPC     Errno = 28
+	EOVERFLOW  Errno = 75
 	EOPNOTSUPP Errno = 95
 )
 
@@ -49,6 +51,11 @@ var (
 	ErrBusy         = &Error{errno: EBUSY, msg: "resource busy"}
 	ErrClosed       = &Error{errno: EINVAL, msg: "map closed"}
 	ErrNoSpace      = &Error{errno: EAGAIN, msg: "no space in ring buffer"}
+	// ErrNoDevice is the ENODEV of a CPUMap update for a CPU that does
+	// not exist.
+	ErrNoDevice = &Error{errno: ENODEV, msg: "no such CPU"}
+	// ErrOverflow is the EOVERFLOW of a CPUMap queue size above 16384.
+	ErrOverflow = &Error{errno: EOVERFLOW, msg: "value too large"}
 	// ErrLPMFull is the ENOSPC a full LPM trie answers; it matches ErrMapFull.
 	ErrLPMFull = &Error{errno: ENOSPC, msg: "map is full", is: ErrMapFull}
 )

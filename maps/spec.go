@@ -119,6 +119,12 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 		m, err = newPerf(s, id)
 	case LPMTrie:
 		m, err = newLPM(s, id, o.epoch)
+	case DevMap, CPUMap, XSKMap, CgroupArray:
+		m, err = newSlotArray(s, id)
+	case DevMapHash:
+		m, err = newDevMapHash(s, id)
+	case StackTrace:
+		m = newStackTrace(s, id)
 	default:
 		err = ErrNotSupported
 	}
@@ -157,6 +163,10 @@ func memoryNeeded(s *Spec) uint64 {
 		return n + pageSize
 	case PerfEventArray:
 		return n * 64 // buffers come with the reader (Attach)
+	case DevMap, CPUMap, XSKMap, CgroupArray:
+		return n * (roundup8(v) + 1)
+	case DevMapHash:
+		return n * (roundup8(v) + 48)
 	}
 	return 0
 }
@@ -174,6 +184,9 @@ func validate(s *Spec) error {
 		if lo%4 != 0 || uint64(lo)+4 > uint64(v) {
 			return fmt.Errorf("spin lock offset %d in %d-byte value: %w", lo, v, ErrInvalid)
 		}
+	}
+	if s.Flags&FlagRdonly != 0 && s.Flags&FlagWronly != 0 {
+		return fmt.Errorf("flags BPF_F_RDONLY and BPF_F_WRONLY together: %w", ErrInvalid)
 	}
 	if s.InnerMap != nil && s.Type != ArrayOfMaps && s.Type != HashOfMaps {
 		return fmt.Errorf("inner map on %v: %w", s.Type, ErrInvalid)
@@ -218,6 +231,10 @@ func validate(s *Spec) error {
 		if k != 0 || v != 0 || n < pageSize || n&(n-1) != 0 {
 			return fmt.Errorf("key size %d, value size %d (want 0 and 0), size %d (want a power of 2 multiple of %d): %w", k, v, n, pageSize, ErrInvalid)
 		}
+	case DevMap, DevMapHash, CPUMap, XSKMap, StackTrace, CgroupArray:
+		if err := validateNetMap(s); err != nil {
+			return err
+		}
 	default:
 		return ErrNotSupported
 	}
@@ -235,6 +252,60 @@ func validate(s *Spec) error {
 		}
 		if err := validate(in); err != nil {
 			return fmt.Errorf("inner map: %w", err)
+		}
+	}
+	return nil
+}
+
+// validateNetMap checks the redirect maps, StackTrace and CgroupArray like
+// their kernel alloc_check functions (devmap.c, cpumap.c, xskmap.c,
+// stackmap.c, arraymap.c's fd_array_map_alloc_check).
+func validateNetMap(s *Spec) error {
+	k, v, n, f := s.KeySize, s.ValueSize, s.MaxEntries, s.Flags
+	if n == 0 || k != 4 {
+		return fmt.Errorf("key size %d (want 4), max entries %d: %w", k, n, ErrInvalid)
+	}
+	allowed := accessFlags
+	switch s.Type {
+	case CPUMap:
+		allowed = FlagNUMANode
+	case StackTrace:
+		allowed |= FlagStackBuildID
+	}
+	if f&^allowed != 0 {
+		return fmt.Errorf("flags %#x not allowed on %v: %w", f&^allowed, s.Type, ErrInvalid)
+	}
+	switch s.Type {
+	case DevMap, DevMapHash, CPUMap:
+		if v != 4 && v != 8 {
+			return fmt.Errorf("value size %d (want 4 or 8): %w", v, ErrInvalid)
+		}
+		if s.Type == DevMapHash && n > 1<<31 {
+			return fmt.Errorf("max entries %d: %w", n, ErrInvalid) // roundup_pow_of_two overflows
+		}
+		if s.Type == CPUMap && n > CPUMapMaxEntries {
+			return fmt.Errorf("max entries %d above NR_CPUS %d: %w", n, CPUMapMaxEntries, ErrTooBig)
+		}
+	case XSKMap, CgroupArray:
+		if v != 4 {
+			return fmt.Errorf("value size %d (want 4): %w", v, ErrInvalid)
+		}
+	case StackTrace:
+		if v < 8 || v%8 != 0 {
+			return fmt.Errorf("value size %d (want a multiple of 8): %w", v, ErrInvalid)
+		}
+		depth, unit := v/8, "8-byte ips"
+		if f&FlagStackBuildID != 0 {
+			if v%stackBuildIDSize != 0 {
+				return fmt.Errorf("value size %d (want a multiple of %d with BPF_F_STACK_BUILD_ID): %w", v, stackBuildIDSize, ErrInvalid)
+			}
+			depth, unit = v/stackBuildIDSize, "build ids"
+		}
+		if depth > PerfEventMaxStack {
+			return fmt.Errorf("%d %s above perf_event_max_stack %d: %w", depth, unit, PerfEventMaxStack, ErrInvalid)
+		}
+		if n > 1<<31 {
+			return fmt.Errorf("max entries %d: %w", n, ErrTooBig)
 		}
 	}
 	return nil

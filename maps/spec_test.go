@@ -59,7 +59,7 @@ func TestNewValidatesLikeTheKernel(t *testing.T) {
 		{"Spin locks are aligned.", Spec{Type: Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLockOffset: 2}, ErrInvalid},
 		{"Absurd sizes are refused before allocating.", Spec{Type: Array, KeySize: 4, ValueSize: 1 << 20, MaxEntries: 1 << 20}, ErrTooBig},
 		{"Absurd hashes are refused before allocating.", Spec{Type: Hash, KeySize: 512, ValueSize: 1 << 30, MaxEntries: 1<<32 - 1}, ErrTooBig},
-		{"Unsupported types are refused.", Spec{Type: DevMap, KeySize: 4, ValueSize: 4, MaxEntries: 1}, ErrNotSupported},
+		{"Unsupported types are refused.", Spec{Type: SockMap, KeySize: 4, ValueSize: 4, MaxEntries: 1}, ErrNotSupported},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			m, err := New(&tc.spec)

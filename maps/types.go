@@ -52,13 +52,17 @@ const (
 	Arena               Type = 33
 )
 
+// CGroupArray is BPF_MAP_TYPE_CGROUP_ARRAY under cilium/ebpf's name,
+// which String prints.
+const CGroupArray = CgroupArray
+
 // LRUPerCPUHash is BPF_MAP_TYPE_LRU_PERCPU_HASH; cilium/ebpf calls it
 // LRUCPUHash and so does String.
 const LRUPerCPUHash = LRUCPUHash
 
 var typeNames = [...]string{
 	"UnspecifiedMap", "Hash", "Array", "ProgramArray", "PerfEventArray",
-	"PerCPUHash", "PerCPUArray", "StackTrace", "CgroupArray", "LRUHash",
+	"PerCPUHash", "PerCPUArray", "StackTrace", "CGroupArray", "LRUHash",
 	"LRUCPUHash", "LPMTrie", "ArrayOfMaps", "HashOfMaps", "DevMap", "SockMap",
 	"CPUMap", "XSKMap", "SockHash", "CGroupStorage", "ReusePortSockArray",
 	"PerCPUCGroupStorage", "Queue", "Stack", "SkStorage", "DevMapHash",
@@ -84,7 +88,8 @@ func (t Type) IsPerCPU() bool {
 func (t Type) Supported() bool {
 	switch t {
 	case Hash, Array, ProgramArray, PerfEventArray, PerCPUHash, PerCPUArray,
-		LRUHash, LRUCPUHash, LPMTrie, ArrayOfMaps, HashOfMaps, Queue, Stack, RingBuf:
+		LRUHash, LRUCPUHash, LPMTrie, ArrayOfMaps, HashOfMaps, Queue, Stack, RingBuf,
+		DevMap, DevMapHash, CPUMap, XSKMap, StackTrace, CgroupArray:
 		return true
 	}
 	return false
@@ -129,10 +134,13 @@ const (
 	RBProdPos   uint64 = 3 // BPF_RB_PROD_POS
 )
 
-// Region is a block of map memory that programs may read and write.
+// Region is a block of map memory that programs may read, and write
+// unless ReadOnly is set.
 type Region struct {
 	Addr uintptr
 	Size int
+	// ReadOnly marks values programs may only read (DevMap, XSKMap).
+	ReadOnly bool
 }
 
 // Contains reports whether [addr, addr+size) lies inside the region.
