@@ -24,6 +24,21 @@ func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
 	return r, m, nil
 }
 
+// progAccess reports whether a program may pass maps of type t to the
+// generic element helpers (lookup, or update and delete), as the kernel's
+// check_map_func_compatibility allows: DevMap, DevMapHash and XSKMap
+// only to lookups, CPUMap, StackTrace and CgroupArray to none of them
+// (their own helpers use them).
+func progAccess(t maps.Type, update bool) bool {
+	switch t {
+	case maps.DevMap, maps.DevMapHash, maps.XSKMap:
+		return !update
+	case maps.CPUMap, maps.StackTrace, maps.CgroupArray:
+		return false
+	}
+	return true
+}
+
 func wrongType(name string, m maps.Map) error {
 	return fmt.Errorf("%s on %v map %q: %w", name, m.Type(), m.Spec().Name, ErrWrongMapType)
 }
@@ -35,6 +50,9 @@ func mapLookupElem(c *interp.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
+	}
+	if !progAccess(m.Type(), false) {
+		return 0, wrongType("map_lookup_elem", m)
 	}
 	return lookup(c, r, m, r.CPU)
 }
@@ -84,6 +102,9 @@ func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !progAccess(m.Type(), true) {
+		return 0, wrongType("map_update_elem", m)
+	}
 	key, val := c.Args[1], c.Args[2]
 	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
 		return 0, err
@@ -99,6 +120,9 @@ func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
 	_, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
+	}
+	if !progAccess(m.Type(), true) {
+		return 0, wrongType("map_delete_elem", m)
 	}
 	key := c.Args[1]
 	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {

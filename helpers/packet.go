@@ -246,23 +246,27 @@ func redirect(c *interp.HelperCall) (uint64, error) {
 	return XDPRedirect, nil
 }
 
-// bpf_redirect_map(map, key, flags), as __bpf_xdp_redirect_map: the low
-// two bits of flags are the action returned when key is absent; DevMap
-// and DevMapHash also take BPF_F_BROADCAST and BPF_F_EXCLUDE_INGRESS. Any
-// map with 4-byte keys serves as the target table (Linux accepts only
-// DevMap, DevMapHash, CPUMap and XSKMap, which package maps lacks).
+// bpf_redirect_map(map, key, flags), as __bpf_xdp_redirect_map on a
+// DevMap, DevMapHash, CPUMap or XSKMap: flags other than the action bits
+// (0-1) and, for DevMap and DevMapHash, BPF_F_BROADCAST and
+// BPF_F_EXCLUDE_INGRESS give XDP_ABORTED; an absent key gives the action
+// in the low two bits of flags; a present key (or BPF_F_BROADCAST) records
+// the target in Run.Redirect and gives XDP_REDIRECT. Like Linux's
+// BPF_PROG_TEST_RUN, nothing is sent: the run returns XDP_REDIRECT (4)
+// with the packet unchanged.
 func redirectMap(c *interp.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
 	}
-	if m.KeySize() != 4 {
+	t := m.Type()
+	if t != maps.DevMap && t != maps.DevMapHash && t != maps.CPUMap && t != maps.XSKMap {
 		return 0, wrongType("redirect_map", m)
 	}
 	key, flags := uint32(c.Args[1]), c.Args[2]
 	const actionMask = XDPAborted | XDPDrop | XDPPass | XDPTx
 	mask := uint64(actionMask)
-	if t := m.Type(); t == maps.DevMap || t == maps.DevMapHash {
+	if t == maps.DevMap || t == maps.DevMapHash {
 		mask |= FlagBroadcast | FlagExcludeIngress
 	}
 	if flags&^mask != 0 {
@@ -273,7 +277,7 @@ func redirectMap(c *interp.HelperCall) (uint64, error) {
 	}
 	k := r.scratchB[miscOff : miscOff+4]
 	binary.NativeEndian.PutUint32(k, key)
-	if m.LookupAddr(uintptr(addrOf(k))) == 0 && flags&FlagBroadcast == 0 {
+	if flags&FlagBroadcast == 0 && m.LookupAddr(uintptr(addrOf(k))) == 0 {
 		r.Redirect = Redirect{}
 		return flags & actionMask, nil
 	}

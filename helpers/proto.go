@@ -129,17 +129,31 @@ const (
 	IDTracePrintk         int32 = 6
 	IDGetPrandomU32       int32 = 7
 	IDGetSmpProcessorID   int32 = 8
+	IDSkbStoreBytes       int32 = 9
+	IDL3CsumReplace       int32 = 10
+	IDL4CsumReplace       int32 = 11
 	IDTailCall            int32 = 12
 	IDGetCurrentPidTgid   int32 = 14
 	IDGetCurrentUidGid    int32 = 15
 	IDGetCurrentComm      int32 = 16
+	IDGetCgroupClassid    int32 = 17
 	IDRedirect            int32 = 23
+	IDGetRouteRealm       int32 = 24
 	IDPerfEventOutput     int32 = 25
 	IDSkbLoadBytes        int32 = 26
+	IDGetStackID          int32 = 27
 	IDCsumDiff            int32 = 28
+	IDSkbChangeType       int32 = 32
+	IDSkbUnderCgroup      int32 = 33
+	IDGetHashRecalc       int32 = 34
+	IDCurrentTaskUnderCg  int32 = 37
+	IDSkbPullData         int32 = 39
 	IDGetNumaNodeID       int32 = 42
 	IDXDPAdjustHead       int32 = 44
 	IDProbeReadStr        int32 = 45
+	IDGetSocketCookie     int32 = 46
+	IDGetSocketUID        int32 = 47
+	IDSetHash             int32 = 48
 	IDRedirectMap         int32 = 51
 	IDXDPAdjustMeta       int32 = 54
 	IDXDPAdjustTail       int32 = 65
@@ -187,17 +201,31 @@ var linux = []Func{
 	{IDTracePrintk, proto("trace_printk", RetInteger, ArgMem, ArgConstSize, ArgAnything, ArgAnything, ArgAnything), tracePrintk},
 	{IDGetPrandomU32, proto("get_prandom_u32", RetInteger), getPrandomU32},
 	{IDGetSmpProcessorID, proto("get_smp_processor_id", RetInteger), getSmpProcessorID},
+	{IDSkbStoreBytes, proto("skb_store_bytes", RetInteger, ArgCtx, ArgAnything, ArgMem, ArgConstSize, ArgAnything), skbStoreBytes},
+	{IDL3CsumReplace, proto("l3_csum_replace", RetInteger, ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything), l3CsumReplace},
+	{IDL4CsumReplace, proto("l4_csum_replace", RetInteger, ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything), l4CsumReplace},
 	{IDTailCall, proto("tail_call", RetVoid, ArgCtx, ArgConstMapPtr, ArgAnything), tailCall},
 	{IDGetCurrentPidTgid, proto("get_current_pid_tgid", RetInteger), getCurrentPidTgid},
 	{IDGetCurrentUidGid, proto("get_current_uid_gid", RetInteger), getCurrentUidGid},
 	{IDGetCurrentComm, proto("get_current_comm", RetInteger, ArgUninitMem, ArgConstSize), getCurrentComm},
+	{IDGetCgroupClassid, proto("get_cgroup_classid", RetInteger, ArgCtx), getCgroupClassid},
 	{IDRedirect, proto("redirect", RetInteger, ArgAnything, ArgAnything), redirect},
+	{IDGetRouteRealm, proto("get_route_realm", RetInteger, ArgCtx), getRouteRealm},
 	{IDPerfEventOutput, proto("perf_event_output", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything, ArgMem, ArgConstSizeOrZero), perfEventOutput},
 	{IDSkbLoadBytes, proto("skb_load_bytes", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize), skbLoadBytes},
+	{IDGetStackID, proto("get_stackid", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything), getStackID},
 	{IDCsumDiff, proto("csum_diff", RetInteger, ArgMemOrNull, ArgConstSizeOrZero, ArgMemOrNull, ArgConstSizeOrZero, ArgAnything), csumDiffFolded},
+	{IDSkbChangeType, proto("skb_change_type", RetInteger, ArgCtx, ArgAnything), skbChangeType},
+	{IDSkbUnderCgroup, proto("skb_under_cgroup", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything), skbUnderCgroup},
+	{IDGetHashRecalc, proto("get_hash_recalc", RetInteger, ArgCtx), getHashRecalc},
+	{IDCurrentTaskUnderCg, proto("current_task_under_cgroup", RetInteger, ArgConstMapPtr, ArgAnything), currentTaskUnderCgroup},
+	{IDSkbPullData, proto("skb_pull_data", RetInteger, ArgCtx, ArgAnything), skbPullData},
 	{IDGetNumaNodeID, proto("get_numa_node_id", RetInteger), getNumaNodeID},
 	{IDXDPAdjustHead, proto("xdp_adjust_head", RetInteger, ArgCtx, ArgAnything), xdpAdjustHead},
 	{IDProbeReadStr, proto("probe_read_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernelStr},
+	{IDGetSocketCookie, proto("get_socket_cookie", RetInteger, ArgCtx), getSocketCookie},
+	{IDGetSocketUID, proto("get_socket_uid", RetInteger, ArgCtx), getSocketUID},
+	{IDSetHash, proto("set_hash", RetInteger, ArgCtx, ArgAnything), setHash},
 	{IDRedirectMap, proto("redirect_map", RetInteger, ArgConstMapPtr, ArgAnything, ArgAnything), redirectMap},
 	{IDXDPAdjustMeta, proto("xdp_adjust_meta", RetInteger, ArgCtx, ArgAnything), xdpAdjustMeta},
 	{IDXDPAdjustTail, proto("xdp_adjust_tail", RetInteger, ArgCtx, ArgAnything), xdpAdjustTail},

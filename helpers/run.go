@@ -29,6 +29,10 @@ type Task struct {
 	PID, TGID uint32 // thread id and process id, as the kernel names them
 	UID, GID  uint32
 	Comm      [16]byte // TASK_COMM_LEN bytes, NUL-padded
+	// Cgroups holds the handles (the values stored in CgroupArray maps)
+	// of the cgroup the task belongs to and of its ancestors, for
+	// bpf_current_task_under_cgroup and bpf_skb_under_cgroup.
+	Cgroups []uint32
 }
 
 // Hook tells packet helpers whose variant to follow where Linux has one
@@ -49,6 +53,10 @@ type Packet struct {
 	// Ctx is the address of the context, the value the program gets in
 	// r1. Packet helpers reject any other context argument.
 	Ctx uint64
+	// For HookTC and HookSocket, Ctx is a struct __sk_buff whose scalar
+	// fields sit at their offsets: the skb helpers read len and protocol
+	// and keep pkt_type and hash up to date there.
+	//
 	// DataOff, DataEndOff and DataMetaOff are the offsets in the context
 	// of the 64-bit words holding data, data_end and data_meta. A negative
 	// DataMetaOff means the packet has no metadata area (like a driver
@@ -157,6 +165,8 @@ type Run struct {
 	Redirect Redirect
 
 	tailCalls int
+	hashValid bool    // skb->hash is set (sw_hash or l4_hash in Linux)
+	cookie    uint64  // socket cookie handed out, 0 if none yet
 	lock      uintptr // spin lock held, 0 if none
 	nesting   int     // callback helpers in progress
 	rng       uint64
@@ -199,11 +209,13 @@ func (r *Run) ScratchRegion() interp.Region {
 }
 
 // Reset clears what one run leaves behind: the redirect target, the tail
-// call count and callback nesting. A spin lock still held (a program that
+// call count, callback nesting, the skb hash state and the socket cookie
+// (a test run's skb and socket are new each time). A spin lock still held (a program that
 // exited with it, which a verifier forbids) is released and reported.
 func (r *Run) Reset() (heldLock bool) {
 	r.Redirect = Redirect{}
 	r.tailCalls, r.nesting = 0, 0
+	r.hashValid, r.cookie = false, 0
 	if r.lock != 0 {
 		maps.SpinUnlock(r.lock)
 		r.lock = 0
