@@ -19,16 +19,12 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 	reg[10] = top - uint64(depth)*StackSize
 	stackLo := reg[10] - StackSize           //checked
 	stackSpan := uint64(depth+1) * StackSize //checked
-	budget := p.budget                       //checked
+	// acc + pc is the number of slots executed so far: acc changes only at
+	// transfers of control, where the budget is checked, so straight-line
+	// code pays nothing for it.
+	acc := -int64(pc) //checked
 	code := p.code
 	for {
-		//checked:begin
-		budget--
-		if budget == 0 {
-			env.Executed = p.budget
-			return 0, p.fault(ErrBudgetExceeded, pc)
-		}
-		//checked:end
 		in := &code[pc]
 		pc++
 		switch in.op {
@@ -246,185 +242,493 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			reg[in.dst&15] = d
 		case 0x15: // jeq dst, imm, +off
 			if reg[in.dst&15] == uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x1d: // jeq dst, reg, +off
 			if reg[in.dst&15] == reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x16: // jeq32 dst, imm, +off
 			if uint32(reg[in.dst&15]) == uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x1e: // jeq32 dst, reg, +off
 			if uint32(reg[in.dst&15]) == uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x25: // jgt dst, imm, +off
 			if reg[in.dst&15] > uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x2d: // jgt dst, reg, +off
 			if reg[in.dst&15] > reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x26: // jgt32 dst, imm, +off
 			if uint32(reg[in.dst&15]) > uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x2e: // jgt32 dst, reg, +off
 			if uint32(reg[in.dst&15]) > uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x35: // jge dst, imm, +off
 			if reg[in.dst&15] >= uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x3d: // jge dst, reg, +off
 			if reg[in.dst&15] >= reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x36: // jge32 dst, imm, +off
 			if uint32(reg[in.dst&15]) >= uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x3e: // jge32 dst, reg, +off
 			if uint32(reg[in.dst&15]) >= uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x45: // jset dst, imm, +off
 			if reg[in.dst&15]&uint64(in.imm) != 0 {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x4d: // jset dst, reg, +off
 			if reg[in.dst&15]&reg[in.src&15] != 0 {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x46: // jset32 dst, imm, +off
 			if uint32(reg[in.dst&15])&uint32(in.imm) != 0 {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x4e: // jset32 dst, reg, +off
 			if uint32(reg[in.dst&15])&uint32(reg[in.src&15]) != 0 {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x55: // jne dst, imm, +off
 			if reg[in.dst&15] != uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x5d: // jne dst, reg, +off
 			if reg[in.dst&15] != reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x56: // jne32 dst, imm, +off
 			if uint32(reg[in.dst&15]) != uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x5e: // jne32 dst, reg, +off
 			if uint32(reg[in.dst&15]) != uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x65: // jsgt dst, imm, +off
 			if int64(reg[in.dst&15]) > in.imm {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x6d: // jsgt dst, reg, +off
 			if int64(reg[in.dst&15]) > int64(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x66: // jsgt32 dst, imm, +off
 			if int32(uint32(reg[in.dst&15])) > int32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x6e: // jsgt32 dst, reg, +off
 			if int32(uint32(reg[in.dst&15])) > int32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x75: // jsge dst, imm, +off
 			if int64(reg[in.dst&15]) >= in.imm {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x7d: // jsge dst, reg, +off
 			if int64(reg[in.dst&15]) >= int64(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x76: // jsge32 dst, imm, +off
 			if int32(uint32(reg[in.dst&15])) >= int32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x7e: // jsge32 dst, reg, +off
 			if int32(uint32(reg[in.dst&15])) >= int32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xa5: // jlt dst, imm, +off
 			if reg[in.dst&15] < uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xad: // jlt dst, reg, +off
 			if reg[in.dst&15] < reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xa6: // jlt32 dst, imm, +off
 			if uint32(reg[in.dst&15]) < uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xae: // jlt32 dst, reg, +off
 			if uint32(reg[in.dst&15]) < uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xb5: // jle dst, imm, +off
 			if reg[in.dst&15] <= uint64(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xbd: // jle dst, reg, +off
 			if reg[in.dst&15] <= reg[in.src&15] {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xb6: // jle32 dst, imm, +off
 			if uint32(reg[in.dst&15]) <= uint32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xbe: // jle32 dst, reg, +off
 			if uint32(reg[in.dst&15]) <= uint32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xc5: // jslt dst, imm, +off
 			if int64(reg[in.dst&15]) < in.imm {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xcd: // jslt dst, reg, +off
 			if int64(reg[in.dst&15]) < int64(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xc6: // jslt32 dst, imm, +off
 			if int32(uint32(reg[in.dst&15])) < int32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xce: // jslt32 dst, reg, +off
 			if int32(uint32(reg[in.dst&15])) < int32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xd5: // jsle dst, imm, +off
 			if int64(reg[in.dst&15]) <= in.imm {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xdd: // jsle dst, reg, +off
 			if int64(reg[in.dst&15]) <= int64(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xd6: // jsle32 dst, imm, +off
 			if int32(uint32(reg[in.dst&15])) <= int32(in.imm) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0xde: // jsle32 dst, reg, +off
 			if int32(uint32(reg[in.dst&15])) <= int32(reg[in.src&15]) {
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			}
 		case 0x61: // ldxw
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 4, false)
 			}
 			//checked:end
@@ -433,7 +737,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 4, false)
 			}
 			//checked:end
@@ -442,7 +746,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
 			}
 			//checked:end
@@ -451,7 +755,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
 			}
 			//checked:end
@@ -460,7 +764,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 2, false)
 			}
 			//checked:end
@@ -469,7 +773,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 2, false)
 			}
 			//checked:end
@@ -478,7 +782,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 2, true)
 			}
 			//checked:end
@@ -487,7 +791,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-2 && !p.inRegions(env, addr, 2, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 2, true)
 			}
 			//checked:end
@@ -496,7 +800,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 1, false)
 			}
 			//checked:end
@@ -505,7 +809,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 1, false)
 			}
 			//checked:end
@@ -514,7 +818,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 1, true)
 			}
 			//checked:end
@@ -523,7 +827,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-1 && !p.inRegions(env, addr, 1, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 1, true)
 			}
 			//checked:end
@@ -532,7 +836,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.src&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, false) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 8, false)
 			}
 			//checked:end
@@ -541,7 +845,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
 			}
 			//checked:end
@@ -550,7 +854,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
 			}
 			//checked:end
@@ -640,20 +944,34 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			reg[in.dst&15] = p.codeAddr(int(in.off))
 			pc++
 		case 0x05: // ja
+			//checked:begin
+			if acc += int64(pc); acc > int64(p.budget) {
+				env.Executed = uint64(acc)
+				return 0, p.fault(ErrBudgetExceeded, pc-1)
+			}
+			//checked:end
 			pc = int(in.off)
+			acc -= int64(pc) //checked
 		case 0x06: // ja32 (gotol)
+			//checked:begin
+			if acc += int64(pc); acc > int64(p.budget) {
+				env.Executed = uint64(acc)
+				return 0, p.fault(ErrBudgetExceeded, pc-1)
+			}
+			//checked:end
 			pc = int(in.off)
+			acc -= int64(pc) //checked
 		case 0xc3: // lock ... 32-bit
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr&3 != 0 {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				f := p.memFault(m, env, depth, pc-1, addr, 4, true)
 				f.Reason = ErrMisaligned
 				return 0, f
 			}
 			if addr-stackLo > stackSpan-4 && !p.inRegions(env, addr, 4, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 4, true)
 			}
 			//checked:end
@@ -662,13 +980,13 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			addr := reg[in.dst&15] + uint64(in.off)
 			//checked:begin
 			if addr&7 != 0 {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				f := p.memFault(m, env, depth, pc-1, addr, 8, true)
 				f.Reason = ErrMisaligned
 				return 0, f
 			}
 			if addr-stackLo > stackSpan-8 && !p.inRegions(env, addr, 8, true) {
-				env.Executed = p.budget - budget
+				env.Executed = uint64(acc + int64(pc))
 				return 0, p.memFault(m, env, depth, pc-1, addr, 8, true)
 			}
 			//checked:end
@@ -680,7 +998,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			}
 			v, ok := loadPacket(&env.Packet, in.op&0x18, off)
 			if !ok { // out of the packet: the program ends with 0, as in Linux
-				env.Executed = p.budget - budget //checked
+				env.Executed = uint64(acc + int64(pc)) //checked
 				return 0, nil
 			}
 			reg[0] = v
@@ -688,7 +1006,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			switch in.src {
 			case 1:
 				if depth+1 >= MaxCallDepth {
-					env.Executed = p.budget - budget //checked
+					env.Executed = uint64(acc + int64(pc)) //checked
 					return 0, p.fault(ErrCallDepth, pc-1)
 				}
 				depth++
@@ -698,17 +1016,24 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				reg[10] = top - uint64(depth)*StackSize
 				stackLo -= StackSize   //checked
 				stackSpan += StackSize //checked
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = int(in.off)
+				acc -= int64(pc) //checked
 			default:
 				h := p.helper(in)
 				r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
 				if err != nil {
-					env.Executed = p.budget - budget //checked
+					env.Executed = uint64(acc + int64(pc)) //checked
 					return 0, p.helperFault(pc-1, err)
 				}
 				reg[0] = r0
 				if stop {
-					env.Executed = p.budget - budget //checked
+					env.Executed = uint64(acc + int64(pc)) //checked
 					return r0, nil
 				}
 			}
@@ -716,7 +1041,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 			target := reg[in.dst&15]
 			if t, ok := p.localTarget(target); ok {
 				if depth+1 >= MaxCallDepth {
-					env.Executed = p.budget - budget //checked
+					env.Executed = uint64(acc + int64(pc)) //checked
 					return 0, p.fault(ErrCallDepth, pc-1)
 				}
 				depth++
@@ -726,43 +1051,57 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				reg[10] = top - uint64(depth)*StackSize
 				stackLo -= StackSize   //checked
 				stackSpan += StackSize //checked
+				//checked:begin
+				if acc += int64(pc); acc > int64(p.budget) {
+					env.Executed = uint64(acc)
+					return 0, p.fault(ErrBudgetExceeded, pc-1)
+				}
+				//checked:end
 				pc = t
+				acc -= int64(pc) //checked
 				break
 			}
 			h := p.helperByID(target)
 			if h == nil {
-				env.Executed = p.budget - budget //checked
+				env.Executed = uint64(acc + int64(pc)) //checked
 				f := p.fault(ErrBadCallTarget, pc-1)
 				f.Addr = target
 				return 0, f
 			}
 			r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
 			if err != nil {
-				env.Executed = p.budget - budget //checked
+				env.Executed = uint64(acc + int64(pc)) //checked
 				return 0, p.helperFault(pc-1, err)
 			}
 			reg[0] = r0
 			if stop {
-				env.Executed = p.budget - budget //checked
+				env.Executed = uint64(acc + int64(pc)) //checked
 				return r0, nil
 			}
 		case 0x95: // exit
 			if depth == base {
-				env.Executed = p.budget - budget //checked
+				env.Executed = uint64(acc + int64(pc)) //checked
 				return reg[0], nil
 			}
 			f := &m.frames[depth]
 			reg[6], reg[7], reg[8], reg[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
+			//checked:begin
+			if acc += int64(pc); acc > int64(p.budget) {
+				env.Executed = uint64(acc)
+				return 0, p.fault(ErrBudgetExceeded, pc-1)
+			}
+			//checked:end
 			pc = int(f.ret)
+			acc -= int64(pc) //checked
 			depth--
 			reg[10] = top - uint64(depth)*StackSize
 			stackLo += StackSize   //checked
 			stackSpan -= StackSize //checked
 		case opFallOff:
-			env.Executed = p.budget - budget //checked
+			env.Executed = uint64(acc + int64(pc)) //checked
 			return 0, p.fault(ErrFellOffEnd, p.lastPC)
 		default:
-			env.Executed = p.budget - budget //checked
+			env.Executed = uint64(acc + int64(pc)) //checked
 			return 0, p.fault(ErrInvalidInsn, pc-1)
 		}
 	}

@@ -17,6 +17,9 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 	top := m.top
 	depth := base
 	reg[10] = top - uint64(depth)*StackSize
+	// acc + pc is the number of slots executed so far: acc changes only at
+	// transfers of control, where the budget is checked, so straight-line
+	// code pays nothing for it.
 	code := p.code
 	for {
 		in := &code[pc]
