@@ -234,4 +234,3 @@ func TestKernelHashHelpers(t *testing.T) {
 		}
 	}
 }
-
