@@ -494,3 +494,34 @@ func TestNetMapProgramAccess(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFlowHash(b *testing.B) {
+	pkt := testPacket()[14:]
+	pkt[0], pkt[9] = 0x45, 6
+	for b.Loop() {
+		helpers.FlowHash(pkt, 0x800)
+	}
+}
+
+func BenchmarkL4CsumReplace(b *testing.B) {
+	h := newHarness(b)
+	h.run.Reset()
+	mem, err := platform.Alloc(4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mem.Free()
+	buf := mem.Bytes()
+	ctx, pkt := buf[:216], buf[256:320]
+	binary.NativeEndian.PutUint64(ctx[192:], addr(pkt))
+	binary.NativeEndian.PutUint64(ctx[200:], addr(pkt)+64)
+	h.run.Packet = &helpers.Packet{Ctx: addr(ctx), DataOff: 192, DataEndOff: 200, DataMetaOff: -1, Region: 0, Hook: helpers.HookTC}
+	p := h.compile(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 40\nmov %%r3, 0x1234\nmov %%r4, 0x4321\nmov %%r5, 0x12\ncall 11\nexit", addr(ctx)), interp.Checked)
+	env := h.env(addr(ctx))
+	env.Regions = append([]interp.Region{{Addr: addr(pkt), Size: 64, Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
+	for b.Loop() {
+		if _, err := p.Run(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -304,3 +304,23 @@ func TestNetMapsClosed(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkNetMapLookupAddr(b *testing.B) {
+	for _, typ := range []Type{DevMap, DevMapHash} {
+		b.Run(typ.String(), func(b *testing.B) {
+			m := mustNew(b, &Spec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 64})
+			for i := uint32(0); i < 64; i++ {
+				if err := m.Update(u32(i), u32(i+1), UpdateAny); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s := newScratch(b, 8)
+			k := s.put(0, u32(17))
+			for b.Loop() {
+				if m.LookupAddr(k) == 0 {
+					b.Fatal("absent")
+				}
+			}
+		})
+	}
+}
