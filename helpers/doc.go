@@ -14,6 +14,12 @@
 // every mode. What Linux reports to the program (a missing key, a full
 // ring buffer, a packet pointer out of bounds) comes back as -errno in r0.
 //
+// The skb helpers (skb_store_bytes, the csum_replace helpers,
+// get_hash_recalc, set_hash, skb_change_type, ...) follow a
+// BPF_PROG_TEST_RUN skb: linear, CHECKSUM_NONE, with a socket owned by uid
+// 0; they keep the pkt_type and hash fields of the __sk_buff context
+// (Packet.Ctx) up to date.
+//
 // The runtime must add to Env.Regions the map memory (MapTable.Regions)
 // and the Run's scratch region (Run.ScratchRegion), which holds the keys
 // bpf_for_each_map_elem hands callbacks, and call Run.Reset between runs.
