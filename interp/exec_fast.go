@@ -622,6 +622,36 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 			pc = int(f.ret)
 			depth--
 			reg[10] = top - uint64(depth)*StackSize
+		case opMovAddImm:
+			reg[in.dst&15] = reg[in.src&15] + uint64(in.imm)
+			pc++
+		case opMovAndImm:
+			reg[in.dst&15] = reg[in.src&15] & uint64(in.imm)
+			pc++
+		case opMovOrImm:
+			reg[in.dst&15] = reg[in.src&15] | uint64(in.imm)
+			pc++
+		case opMovXorImm:
+			reg[in.dst&15] = reg[in.src&15] ^ uint64(in.imm)
+			pc++
+		case opMovLshImm:
+			reg[in.dst&15] = reg[in.src&15] << (uint64(in.imm) & 63)
+			pc++
+		case opMovRshImm:
+			reg[in.dst&15] = reg[in.src&15] >> (uint64(in.imm) & 63)
+			pc++
+		case opMovArshImm:
+			reg[in.dst&15] = uint64(int64(reg[in.src&15]) >> (uint64(in.imm) & 63))
+			pc++
+		case opMovMulImm:
+			reg[in.dst&15] = reg[in.src&15] * uint64(in.imm)
+			pc++
+		case opZext:
+			reg[in.dst&15] = uint64(uint32(reg[in.dst&15]))
+			pc++
+		case opMovZext:
+			reg[in.dst&15] = uint64(uint32(reg[in.src&15]))
+			pc += 2
 		case opFallOff:
 			return 0, p.fault(ErrFellOffEnd, p.lastPC)
 		default:

@@ -187,6 +187,9 @@ func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 		pc += ins.Slots()
 	}
 	p.code[slots] = insn{op: opFallOff}
+	if fusion {
+		fuse(p.code)
+	}
 	return p, nil
 }
 
@@ -211,7 +214,59 @@ const (
 	opMovSX64x32 = 0xf5
 	opMovSX32x8  = 0xfd
 	opMovSX32x16 = 0xe6
+
+	// Superinstructions: the first slot of a pair or triple of ALU64
+	// instructions clang emits together executes them all (see fuse).
+	opMovAddImm  = 0x60 // mov rD, rS; add rD, imm (sub becomes add of -imm)
+	opMovAndImm  = 0x68 // mov rD, rS; and rD, imm
+	opMovOrImm   = 0x70 // mov rD, rS; or rD, imm
+	opMovXorImm  = 0x78 // mov rD, rS; xor rD, imm
+	opMovLshImm  = 0x88 // mov rD, rS; lsh rD, imm
+	opMovRshImm  = 0x90 // mov rD, rS; rsh rD, imm
+	opMovArshImm = 0x98 // mov rD, rS; arsh rD, imm
+	opMovMulImm  = 0xa0 // mov rD, rS; mul rD, imm
+	opZext       = 0xa8 // lsh rD, 32; rsh rD, 32
+	opMovZext    = 0xb0 // mov rD, rS; lsh rD, 32; rsh rD, 32
 )
+
+// fusion enables superinstructions; tests turn it off to compare.
+var fusion = true
+
+// fusedWithMov maps an ALU64 immediate opcode to its fused form after a
+// register mov.
+var fusedWithMov = map[uint8]uint8{
+	0x07: opMovAddImm, 0x17: opMovAddImm, 0x57: opMovAndImm, 0x47: opMovOrImm, 0xa7: opMovXorImm,
+	0x67: opMovLshImm, 0x77: opMovRshImm, 0xc7: opMovArshImm, 0x27: opMovMulImm,
+}
+
+// fuse replaces the first slot of common instruction sequences with a
+// superinstruction that executes the whole sequence and continues after
+// it. The later slots keep their own instructions, so a jump into the
+// middle of a sequence still runs correctly; the sequences are plain ALU
+// instructions, which never fault.
+func fuse(code []insn) {
+	const (
+		mov64 = 0xbf // mov rD, rS
+		lsh64 = 0x67 // lsh rD, imm
+		rsh64 = 0x77 // rsh rD, imm
+	)
+	isShift32 := func(in *insn, op uint8, dst uint8) bool { return in.op == op && in.dst == dst && in.imm == 32 }
+	for i := 0; i+1 < len(code); i++ {
+		a, b := &code[i], &code[i+1]
+		switch {
+		case a.op == mov64 && a.off == 0 && i+2 < len(code) && isShift32(b, lsh64, a.dst) && isShift32(&code[i+2], rsh64, a.dst):
+			*a = insn{op: opMovZext, dst: a.dst, src: a.src}
+		case a.op == mov64 && a.off == 0 && b.dst == a.dst && fusedWithMov[b.op] != 0:
+			imm := b.imm
+			if b.op == 0x17 { // sub
+				imm = -imm
+			}
+			*a = insn{op: fusedWithMov[b.op], dst: a.dst, src: a.src, imm: imm}
+		case isShift32(a, lsh64, a.dst) && isShift32(b, rsh64, a.dst):
+			*a = insn{op: opZext, dst: a.dst}
+		}
+	}
+}
 
 // insn is the interpreter's form of one slot.
 type insn struct {
