@@ -27,6 +27,21 @@ type Program struct {
 	prog  *interp.Program
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
 	pool  sync.Pool         // of *runState
+
+	pk     packetKind
+	ptrOff [3]int // context offsets of the data, data_end and data_meta words; -1 if absent
+	// movesPacket is set when the program may move or grow the packet
+	// (or tail-call a program that may): its frame is cleared before each
+	// run, as the kernel gives every test run a fresh frame.
+	movesPacket bool
+}
+
+// packetMovers are the Linux helpers that change where the packet lies
+// (the kernel's bpf_helper_changes_pkt_data), plus bpf_tail_call, whose
+// target may call them.
+var packetMovers = map[int32]bool{
+	9: true, 10: true, 11: true, 12: true, 13: true, 18: true, 19: true, 31: true, 38: true,
+	39: true, 43: true, 44: true, 50: true, 54: true, 65: true, 73: true, 74: true, 75: true, 76: true,
 }
 
 // RunOptions is the input and output of Program.Run, like the kernel's
@@ -43,8 +58,8 @@ type RunOptions struct {
 	Context []byte
 	// ContextOut receives the context after the run, shortened to its size.
 	ContextOut []byte
-	// Repeat runs the program that many times (at least once) and reports
-	// the mean duration.
+	// Repeat runs the program that many times and reports the mean
+	// duration; 0 runs it once without timing it.
 	Repeat int
 	// CPU is the preferred per-CPU map slot; when another run holds it,
 	// the run takes a free one.
@@ -101,6 +116,19 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	for id, h := range typ.Helpers {
 		hs[id] = h
 	}
+	pc := 0
+	for _, ins := range insns {
+		if ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && hs[ins.Imm()] == nil {
+			if f, ok := helpers.ByID(ins.Imm()); ok {
+				err := fmt.Errorf("insn %d (%v): %w: %s programs may not call bpf_%s", pc, ins, ErrHelperNotAllowed, typ.Name, f.Proto.Name)
+				if l, ok := ps.LineInfo(pc); ok {
+					err = fmt.Errorf("%w\n\tat %s:%d: %s", err, l.File, l.Line, l.Text)
+				}
+				return nil, err
+			}
+		}
+		pc += ins.Slots()
+	}
 	cfg := interp.Config{Helpers: hs, InstructionBudget: c.opts.InstructionBudget}
 	if c.opts.UnsafeFastMode {
 		cfg.Mode, cfg.UnsafeTrustProgram = interp.Fast, true
@@ -109,8 +137,24 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if err != nil {
 		return nil, withLine(ps, err)
 	}
-	return &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns}, nil
+	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ)}
+	for i, k := range [3]FieldKind{PacketStart, PacketEnd, PacketMeta} {
+		np.ptrOff[i] = -1
+		if off, ok := typ.Context.PointerOffset(k); ok {
+			np.ptrOff[i] = off
+		}
+	}
+	for _, ins := range insns {
+		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && packetMovers[ins.Imm()] {
+			np.movesPacket = true
+		}
+	}
+	return np, nil
 }
+
+// ErrHelperNotAllowed is returned by NewCollection for a program calling a
+// helper its program type may not call, as Linux's verifier refuses it.
+var ErrHelperNotAllowed = errors.New("helper not allowed for the program type")
 
 // ErrHelperNotImplemented ends a run that calls a Linux helper xebpf does
 // not implement. Programs that call such helpers load, and run as long as
@@ -168,10 +212,12 @@ type runState struct {
 	env     interp.Env
 	hrun    *helpers.Run
 	packet  helpers.Packet
-	// mapRegions caches the maps' and the helpers' scratch regions;
-	// tableLen is the map table size it reflects.
-	mapRegions []interp.Region
-	tableLen   int
+	// tableLen is the map table size env.Regions reflects.
+	tableLen int
+	// dirty is set when the frame may hold bytes outside the last packet
+	// (the program moved it); lastLen is the length of the last packet.
+	dirty   bool
+	lastLen int
 }
 
 const (
@@ -227,21 +273,63 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	} else if len(opts.Context) > typ.Context.Size {
 		return 0, 0, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
 	}
+	pk := p.pk
+	in := opts.Data
+	var tail []byte // XDP bytes beyond the linear part, kept as fragments
+	if pk != packetNone {
+		var err error
+		if in, tail, err = p.checkPacket(in); err != nil {
+			return 0, 0, err
+		}
+	}
 	rs, err := p.acquire(ctxSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
 	}
-	defer p.pool.Put(rs)
+	r0, dur, err := p.run(rs, opts, ctxSize, in, tail)
+	p.pool.Put(rs)
+	return r0, dur, err
+}
 
+// checkPacket refuses packets the kernel's test run refuses and splits off
+// what does not fit the linear part of an XDP frame.
+func (p *Program) checkPacket(in []byte) (linear, tail []byte, err error) {
+	pk := p.pk
+	if len(in) < helpers.ETHHeaderLen && pk != packetCustom {
+		return nil, nil, fmt.Errorf("run %s: %w: %d bytes, shorter than an Ethernet header", p.name, ErrShortPacket, len(in))
+	}
+	if pk == packetSkbL2 || pk == packetSkbL3 {
+		// Test-run refuses an IP packet shorter than its header.
+		switch l3 := len(in) - helpers.ETHHeaderLen; binary.BigEndian.Uint16(in[12:]) {
+		case 0x0800:
+			if l3 < 20 {
+				return nil, nil, fmt.Errorf("run %s: %w: IPv4 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
+			}
+		case 0x86dd:
+			if l3 < 40 {
+				return nil, nil, fmt.Errorf("run %s: %w: IPv6 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
+			}
+		}
+	}
+	if len(in) > maxLinearData {
+		if pk != packetXDP {
+			return nil, nil, fmt.Errorf("run %s: packet of %d bytes exceeds %d", p.name, len(in), maxLinearData)
+		}
+		return in[:maxLinearData], in[maxLinearData:], nil
+	}
+	return in, nil, nil
+}
+
+// run sets up the run state for opts, runs the program and fills the
+// outputs.
+func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []byte) (uint32, time.Duration, error) {
+	typ, pk := p.typ, p.pk
 	mem := rs.mem.Bytes()
 	ctx := mem[frameSize : frameSize+ctxSize]
 	clear(ctx)
 	copy(ctx, opts.Context)
 	env := &rs.env
-	env.Regions = env.Regions[:0]
-	env.Regions = append(env.Regions, interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"})
 	env.Args = [5]uint64{rs.ctx}
-	env.Packet = interp.Region{}
 	h := rs.hrun
 	h.Reset()
 	h.Trace = p.coll.opts.Trace
@@ -252,59 +340,45 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	h.Task = opts.Task
 	h.Probe = p.coll.opts.Probe
 	h.Clock = p.coll.opts.Clock
+	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 2 {
+		// First run, or maps joined the table (inner maps): rebuild the
+		// regions: the context, the packet, then the maps and the
+		// helpers' scratch.
+		env.Regions = append(env.Regions[:0], interp.Region{Name: "ctx", Writable: true}, interp.Region{Name: "packet"})
+		env.Regions = p.coll.table.Regions(env.Regions)
+		env.Regions = append(env.Regions, h.ScratchRegion())
+		rs.tableLen = n
+	}
+	env.Regions[0] = interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"}
+	env.Regions[1] = interp.Region{Name: "packet"}
+	env.Packet = interp.Region{}
 
-	pk := packetOf(typ)
-	var tail []byte // XDP bytes beyond the linear part, kept as fragments
-	var data, dataEnd uint64
 	if pk != packetNone {
-		in := opts.Data
-		if len(in) < helpers.ETHHeaderLen && pk != packetCustom {
-			return 0, 0, fmt.Errorf("run %s: %w: %d bytes, shorter than an Ethernet header", p.name, ErrShortPacket, len(in))
+		if rs.dirty {
+			clear(mem[:frameSize])
 		}
-		if pk == packetSkbL2 || pk == packetSkbL3 {
-			// Test-run refuses an IP packet shorter than its header.
-			switch l3 := len(in) - helpers.ETHHeaderLen; binary.BigEndian.Uint16(in[12:]) {
-			case 0x0800:
-				if l3 < 20 {
-					return 0, 0, fmt.Errorf("run %s: %w: IPv4 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
-				}
-			case 0x86dd:
-				if l3 < 40 {
-					return 0, 0, fmt.Errorf("run %s: %w: IPv6 packet with %d bytes after the Ethernet header", p.name, ErrShortPacket, l3)
-				}
-			}
+		copy(mem[xdpHeadroom:], in)
+		if tail == nil && rs.lastLen > len(in) && !rs.dirty {
+			// Bytes of a longer previous packet past this one's end.
+			clear(mem[xdpHeadroom+len(in) : xdpHeadroom+rs.lastLen])
 		}
-		if len(in) > maxLinearData {
-			if pk != packetXDP {
-				return 0, 0, fmt.Errorf("run %s: packet of %d bytes exceeds %d", p.name, len(in), maxLinearData)
-			}
-			in, tail = in[:maxLinearData], in[maxLinearData:]
-		}
-		frame := mem[:frameSize]
-		clear(frame)
-		copy(frame[xdpHeadroom:], in)
-		data = rs.frame + xdpHeadroom
-		dataEnd = data + uint64(len(in))
+		rs.lastLen = len(in)
+		data := rs.frame + xdpHeadroom
+		dataEnd := data + uint64(len(in))
 		if pk == packetSkbL3 {
 			data += helpers.ETHHeaderLen
 		}
-		rs.setupPacket(typ, pk, data, dataEnd, opts.Context != nil)
+		p.setupPacket(rs, data, dataEnd, opts.Context != nil)
 		h.Packet = &rs.packet
 		if pk == packetXDP && opts.Context == nil {
 			binary.NativeEndian.PutUint32(ctx[12:], 1) // ingress_ifindex: loopback
 		}
+		rs.dirty = p.movesPacket
 	}
-	if n := p.coll.table.Len(); n != rs.tableLen || rs.mapRegions == nil {
-		// Maps joined the table (inner maps): refresh the cached regions.
-		rs.mapRegions = p.coll.table.Regions(rs.mapRegions[:0])
-		rs.mapRegions = append(rs.mapRegions, h.ScratchRegion())
-		rs.tableLen = n
-	}
-	env.Regions = append(env.Regions, rs.mapRegions...)
 
-	repeat := max(opts.Repeat, 1)
-	r0, dur, err := p.runLoop(env, opts.CPU, repeat)
+	r0, dur, err := p.runLoop(env, opts.CPU, opts.Repeat)
 	if err != nil {
+		rs.dirty = true
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
 	if held := h.Reset(); held {
@@ -333,20 +407,25 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 // monotonic reading costs one clock read, time.Now two.
 var monoBase = time.Now()
 
-// runLoop runs the program repeat times on a leased CPU slot inside an
-// epoch, and returns the last r0 and the mean duration of a run.
+// runLoop runs the program on a leased CPU slot inside an epoch: once
+// untimed when repeat is 0, else repeat times, timed. It returns the last
+// r0 and the mean duration of a run.
 func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
 	h := env.Context.(*helpers.Run)
 	cpu := p.coll.cpus.acquire(wantCPU)
 	h.CPU = cpu
 	tok := p.coll.epoch.Enter()
-	start := time.Since(monoBase)
-	// As in the kernel, repeated runs share one frame: changes a run makes
-	// to the packet are seen by the next.
-	for i := 0; i < repeat && err == nil; i++ {
+	if repeat <= 0 {
 		r0, err = p.prog.Run(env)
+	} else {
+		start := time.Since(monoBase)
+		// As in the kernel, repeated runs share one frame: changes a run
+		// makes to the packet are seen by the next.
+		for i := 0; i < repeat && err == nil; i++ {
+			r0, err = p.prog.Run(env)
+		}
+		mean = (time.Since(monoBase) - start) / time.Duration(repeat)
 	}
-	mean = (time.Since(monoBase) - start) / time.Duration(repeat)
 	p.coll.epoch.Exit(tok)
 	p.coll.cpus.release(cpu)
 	return r0, mean, err
@@ -365,23 +444,17 @@ func packetOf(t *ProgramType) packetKind {
 
 // setupPacket writes the packet pointers (and, for skb types, the
 // __sk_buff fields that describe the packet) into the context.
-func (rs *runState) setupPacket(typ *ProgramType, pk packetKind, data, dataEnd uint64, haveCtx bool) {
+func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) {
 	mem := rs.mem.Bytes()
 	ctx := mem[frameSize:]
-	l := typ.Context
-	put := func(k FieldKind, v uint64) int {
-		off, ok := l.PointerOffset(k)
-		if !ok {
-			return -1
+	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 1, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize,
+		DataOff: p.ptrOff[0], DataEndOff: p.ptrOff[1], DataMetaOff: p.ptrOff[2]}
+	for i, v := range [3]uint64{data, dataEnd, data} {
+		if off := p.ptrOff[i]; off >= 0 {
+			binary.NativeEndian.PutUint64(ctx[off:], v)
 		}
-		binary.NativeEndian.PutUint64(ctx[off:], v)
-		return off
 	}
-	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 1, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize}
-	rs.packet.DataOff = put(PacketStart, data)
-	rs.packet.DataEndOff = put(PacketEnd, dataEnd)
-	rs.packet.DataMetaOff = put(PacketMeta, data)
-	switch pk {
+	switch p.pk {
 	case packetXDP:
 		rs.packet.Hook = helpers.HookXDP
 	case packetSkbL2:
@@ -389,24 +462,20 @@ func (rs *runState) setupPacket(typ *ProgramType, pk packetKind, data, dataEnd u
 	default:
 		rs.packet.Hook = helpers.HookSocket
 	}
-	if pk == packetSkbL2 || pk == packetSkbL3 {
-		eth := mem[xdpHeadroom : xdpHeadroom+helpers.ETHHeaderLen]
+	if p.pk == packetSkbL2 || p.pk == packetSkbL3 {
+		frame := mem[xdpHeadroom : xdpHeadroom+int(dataEnd-(rs.frame+xdpHeadroom))]
 		binary.NativeEndian.PutUint32(ctx[0:], uint32(dataEnd-data)) // len
-		binary.NativeEndian.PutUint32(ctx[4:], pktType(eth[:6]))     // pkt_type
-		proto := ethProtocol(mem[xdpHeadroom : xdpHeadroom+int(dataEnd-(rs.frame+xdpHeadroom))])
+		binary.NativeEndian.PutUint32(ctx[4:], pktType(frame[:6]))   // pkt_type
+		proto := ethProtocol(frame)
 		binary.NativeEndian.PutUint32(ctx[16:], uint32(proto>>8|proto<<8)) // protocol: a __be16 read as a host integer
 		binary.NativeEndian.PutUint32(ctx[40:], 1)                         // ifindex: loopback
 		if haveCtx && binary.NativeEndian.Uint32(ctx[160:]) == 0 {
-			binary.NativeEndian.PutUint32(ctx[160:], uint32(dataEnd-(rs.frame+xdpHeadroom))) // wire_len: the whole frame
+			binary.NativeEndian.PutUint32(ctx[160:], uint32(len(frame))) // wire_len: the whole frame
 		}
 	}
 	region := interp.Region{Addr: data, Size: dataEnd - data, Writable: true, Name: "packet"}
 	rs.env.Packet = region
-	if len(rs.env.Regions) > 1 {
-		rs.env.Regions[1] = region
-	} else {
-		rs.env.Regions = append(rs.env.Regions, region)
-	}
+	rs.env.Regions[1] = region
 }
 
 // skbCopiedBack are the __sk_buff fields (offset, size) that test-run

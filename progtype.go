@@ -163,7 +163,7 @@ var (
 	// SocketFilter programs get an __sk_buff whose data starts at the
 	// network header, as after eth_type_trans.
 	SocketFilter = &ProgramType{Name: "socket_filter", Context: skbContext(), packet: packetSkbL3,
-		LinuxHelpers: allowExcept(xdpOnlyHelpers)}
+		LinuxHelpers: allowExcept(append(append([]int32{9, 13}, xdpOnlyHelpers...), tcOnlyHelpers...))}
 	// SchedCLS (TC classifier/action) programs get an __sk_buff whose data
 	// starts at the Ethernet header.
 	SchedCLS = &ProgramType{Name: "sched_cls", Context: skbContext("mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp"),
@@ -175,10 +175,19 @@ var (
 	RawMemory = &ProgramType{Name: "raw", Context: &Context{Name: "raw"}, LinuxHelpers: func(int32) bool { return true }}
 )
 
-// Linux helper ids that only make sense for one family of program types.
+// Linux helper ids that only one family of program types may call, as
+// Linux's verifier allows them (net/core/filter.c: xdp_func_proto,
+// sk_filter_func_proto, tc_cls_act_func_proto).
 var (
-	xdpOnlyHelpers = []int32{44, 54, 65} // xdp_adjust_head, _meta, _tail
-	skbOnlyHelpers = []int32{9, 10, 11, 13, 26}
+	// xdpOnlyHelpers: xdp_adjust_head, redirect_map, xdp_adjust_meta, xdp_adjust_tail.
+	xdpOnlyHelpers = []int32{44, 51, 54, 65}
+	// skbOnlyHelpers: skb_store_bytes, l3/l4_csum_replace, clone_redirect,
+	// get_cgroup_classid, get_route_realm, skb_load_bytes, skb_change_type,
+	// skb_under_cgroup, get_hash_recalc, skb_pull_data, get_socket_cookie,
+	// get_socket_uid, set_hash.
+	skbOnlyHelpers = []int32{9, 10, 11, 13, 17, 24, 26, 32, 33, 34, 39, 46, 47, 48}
+	// tcOnlyHelpers are skb helpers socket filters may not call.
+	tcOnlyHelpers = []int32{10, 11, 17, 24, 32, 33, 34, 39, 48}
 )
 
 func allowExcept(ids []int32) func(int32) bool {
