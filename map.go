@@ -1,10 +1,10 @@
 package xebpf
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/xebpf/xebpf/maps"
 )
@@ -16,6 +16,17 @@ import (
 type Map struct {
 	name string
 	m    maps.Map
+	bufs sync.Pool // of *mapBuf
+}
+
+// mapBuf is scratch space for one Go-side operation.
+type mapBuf struct{ key, val []byte }
+
+func (m *Map) buf() *mapBuf {
+	if b, ok := m.bufs.Get().(*mapBuf); ok {
+		return b
+	}
+	return &mapBuf{key: make([]byte, m.m.KeySize()), val: make([]byte, m.m.UserValueSize())}
 }
 
 // Name returns the map's name in the object file.
@@ -41,28 +52,46 @@ func (m *Map) Underlying() maps.Map { return m.m }
 // Lookup copies the value of key into valueOut (a []byte or a pointer to
 // a fixed-size value). Per-CPU maps fill one value per CPU.
 func (m *Map) Lookup(key, valueOut any) error {
-	k, err := marshal(key, m.m.KeySize())
-	if err != nil {
-		return fmt.Errorf("map %s: key: %w", m.name, err)
+	if kb, ok := key.([]byte); ok {
+		if out, ok := valueOut.([]byte); ok {
+			return m.LookupBytes(kb, out)
+		}
 	}
-	if b, ok := valueOut.([]byte); ok {
-		return m.wrap(m.m.Lookup(k, b))
+	b := m.buf()
+	k, err := marshalInto(b.key, key)
+	switch out, isBytes := valueOut.([]byte); {
+	case err != nil:
+		err = fmt.Errorf("map %s: key: %w", m.name, err)
+	case isBytes:
+		err = m.wrap(m.m.Lookup(k, out))
+	default:
+		if err = m.wrap(m.m.Lookup(k, b.val)); err == nil {
+			err = unmarshal(b.val, valueOut)
+		}
 	}
-	buf := make([]byte, m.m.UserValueSize())
-	if err := m.m.Lookup(k, buf); err != nil {
+	m.bufs.Put(b)
+	return err
+}
+
+// LookupBytes copies the value of key into valueOut without marshalling:
+// the fastest Go-side lookup (no allocation, no interface conversion).
+func (m *Map) LookupBytes(key, valueOut []byte) error {
+	if err := m.m.Lookup(key, valueOut); err != nil {
 		return m.wrap(err)
 	}
-	return unmarshal(buf, valueOut)
+	return nil
 }
 
 // Update sets key to value with flags (maps.UpdateAny, UpdateNoExist,
 // UpdateExist, UpdateLock).
 func (m *Map) Update(key, value any, flags maps.UpdateFlags) error {
-	k, err := marshal(key, m.m.KeySize())
+	b := m.buf()
+	defer m.bufs.Put(b)
+	k, err := marshalInto(b.key, key)
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
 	}
-	v, err := marshal(value, m.m.UserValueSize())
+	v, err := marshalInto(b.val, value)
 	if err != nil {
 		return fmt.Errorf("map %s: value: %w", m.name, err)
 	}
@@ -71,7 +100,9 @@ func (m *Map) Update(key, value any, flags maps.UpdateFlags) error {
 
 // Delete removes key.
 func (m *Map) Delete(key any) error {
-	k, err := marshal(key, m.m.KeySize())
+	b := m.buf()
+	defer m.bufs.Put(b)
+	k, err := marshalInto(b.key, key)
 	if err != nil {
 		return fmt.Errorf("map %s: key: %w", m.name, err)
 	}
@@ -92,30 +123,98 @@ func (m *Map) wrap(err error) error {
 	return fmt.Errorf("map %s: %w", m.name, err)
 }
 
-// marshal encodes v as exactly size bytes.
-func marshal(v any, size int) ([]byte, error) {
-	if v == nil && size == 0 {
-		return nil, nil
-	}
-	if b, ok := v.([]byte); ok {
-		if len(b) != size {
-			return nil, fmt.Errorf("%d bytes, want %d", len(b), size)
+// marshalInto encodes v into buf, which has exactly the size v must have,
+// and returns the bytes to use (v itself when it is a []byte). Integer
+// types take a fast path; other fixed-size types go through
+// encoding/binary.
+func marshalInto(buf []byte, v any) ([]byte, error) {
+	size := len(buf)
+	n := 0
+	switch x := v.(type) {
+	case nil:
+		if size == 0 {
+			return nil, nil
 		}
-		return b, nil
+	case []byte:
+		if len(x) != size {
+			return nil, fmt.Errorf("%d bytes, want %d", len(x), size)
+		}
+		return x, nil
+	case uint8:
+		n = 1
+		if size == n {
+			buf[0] = x
+			return buf, nil
+		}
+	case uint16:
+		n = 2
+		if size == n {
+			binary.NativeEndian.PutUint16(buf, x)
+			return buf, nil
+		}
+	case uint32:
+		n = 4
+		if size == n {
+			binary.NativeEndian.PutUint32(buf, x)
+			return buf, nil
+		}
+	case int32:
+		n = 4
+		if size == n {
+			binary.NativeEndian.PutUint32(buf, uint32(x))
+			return buf, nil
+		}
+	case uint64:
+		n = 8
+		if size == n {
+			binary.NativeEndian.PutUint64(buf, x)
+			return buf, nil
+		}
+	case int64:
+		n = 8
+		if size == n {
+			binary.NativeEndian.PutUint64(buf, uint64(x))
+			return buf, nil
+		}
+	default:
+		n = binary.Size(v)
+		if n == size {
+			if _, err := binary.Encode(buf, binary.NativeEndian, v); err != nil {
+				return nil, err
+			}
+			return buf, nil
+		}
 	}
-	if binary.Size(v) != size {
-		return nil, fmt.Errorf("%T is %d bytes, want %d", v, binary.Size(v), size)
-	}
-	var buf bytes.Buffer
-	if err := binary.Write(&buf, binary.NativeEndian, v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return nil, fmt.Errorf("%T is %d bytes, want %d", v, n, size)
 }
 
+// unmarshal decodes b into out, a pointer to a fixed-size value.
 func unmarshal(b []byte, out any) error {
+	switch x := out.(type) {
+	case *uint64:
+		if len(b) == 8 {
+			*x = binary.NativeEndian.Uint64(b)
+			return nil
+		}
+	case *uint32:
+		if len(b) == 4 {
+			*x = binary.NativeEndian.Uint32(b)
+			return nil
+		}
+	case *int64:
+		if len(b) == 8 {
+			*x = int64(binary.NativeEndian.Uint64(b))
+			return nil
+		}
+	case *int32:
+		if len(b) == 4 {
+			*x = int32(binary.NativeEndian.Uint32(b))
+			return nil
+		}
+	}
 	if binary.Size(out) != len(b) {
 		return fmt.Errorf("%T is %d bytes, want %d", out, binary.Size(out), len(b))
 	}
-	return binary.Read(bytes.NewReader(b), binary.NativeEndian, out)
+	_, err := binary.Decode(b, binary.NativeEndian, out)
+	return err
 }

@@ -67,6 +67,16 @@ func TestXDPFilter(t *testing.T) {
 	if err := c.Maps["blocklist"].Lookup(src, &dropped); err != nil || dropped != 3 {
 		t.Fatalf("blocklist counter %d, %v; want 3", dropped, err)
 	}
+	raw := make([]byte, 8)
+	if err := c.Maps["blocklist"].LookupBytes(src[:], raw); err != nil || binary.NativeEndian.Uint64(raw) != 3 {
+		t.Fatalf("LookupBytes: %x, %v", raw, err)
+	}
+	if err := c.Maps["blocklist"].LookupBytes(src[:2], raw); err == nil {
+		t.Fatal("LookupBytes with a 2-byte key: no error")
+	}
+	if err := c.Maps["blocklist"].Lookup([4]byte{1, 2, 3, 4}, &dropped); !errors.Is(err, maps.ErrKeyNotExist) {
+		t.Fatalf("absent key: %v, want ErrKeyNotExist", err)
+	}
 	if p, d := stat(t, c, 0), stat(t, c, 1); p != 1 || d != 3 {
 		t.Fatalf("stats pass=%d drop=%d, want 1 and 3", p, d)
 	}
@@ -142,8 +152,6 @@ func TestRepeat(t *testing.T) {
 		t.Fatalf("pass count %d, want 100", n)
 	}
 }
-
-var _ = binary.NativeEndian
 
 func TestTaskAndClockReachHelpers(t *testing.T) {
 	obj := buildC(t, "task", `#include "xebpf/bpf.h"
