@@ -342,15 +342,15 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	h.Clock = p.coll.opts.Clock
 	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 2 {
 		// First run, or maps joined the table (inner maps): rebuild the
-		// regions: the context, the packet, then the maps and the
-		// helpers' scratch.
-		env.Regions = append(env.Regions[:0], interp.Region{Name: "ctx", Writable: true}, interp.Region{Name: "packet"})
+		// regions: the packet (first: the hottest), the context, then the
+		// maps and the helpers' scratch.
+		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"}, interp.Region{Name: "ctx", Writable: true})
 		env.Regions = p.coll.table.Regions(env.Regions)
 		env.Regions = append(env.Regions, h.ScratchRegion())
 		rs.tableLen = n
 	}
-	env.Regions[0] = interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"}
-	env.Regions[1] = interp.Region{Name: "packet"}
+	env.Regions[0] = interp.Region{Name: "packet"}
+	env.Regions[1] = interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"}
 	env.Packet = interp.Region{}
 
 	if pk != packetNone {
@@ -447,7 +447,7 @@ func packetOf(t *ProgramType) packetKind {
 func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) {
 	mem := rs.mem.Bytes()
 	ctx := mem[frameSize:]
-	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 1, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize,
+	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 0, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize,
 		DataOff: p.ptrOff[0], DataEndOff: p.ptrOff[1], DataMetaOff: p.ptrOff[2]}
 	for i, v := range [3]uint64{data, dataEnd, data} {
 		if off := p.ptrOff[i]; off >= 0 {
@@ -475,7 +475,7 @@ func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) 
 	}
 	region := interp.Region{Addr: data, Size: dataEnd - data, Writable: true, Name: "packet"}
 	rs.env.Packet = region
-	rs.env.Regions[1] = region
+	rs.env.Regions[0] = region
 }
 
 // skbCopiedBack are the __sk_buff fields (offset, size) that test-run

@@ -330,3 +330,26 @@ func TestTailCall(t *testing.T) {
 		t.Errorf("self tail call: got %v, want ErrTailCallLimit", err)
 	}
 }
+
+// TestRegionChangesByHelpersApply checks that a region a helper shrinks is
+// enforced right after the call, even if an earlier access hit it.
+func TestRegionChangesByHelpersApply(t *testing.T) {
+	mem, err := platform.Alloc(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Free()
+	helpers := map[int32]interp.Helper{
+		1: func(c *interp.HelperCall) (uint64, error) {
+			c.Env().Regions[0].Size = 8
+			return 0, nil
+		},
+	}
+	p := compile(t, "mov %r6, %r1\nldxdw %r0, [%r6+16]\ncall 1\nldxdw %r0, [%r6+16]\nexit", interp.Checked, helpers)
+	env := &interp.Env{Args: [5]uint64{uint64(mem.Addr())}, Regions: []interp.Region{{Addr: uint64(mem.Addr()), Size: 64, Writable: true, Name: "pkt"}}}
+	_, err = p.Run(env)
+	var f *interp.Fault
+	if !errors.As(err, &f) || !errors.Is(err, interp.ErrOutOfBounds) || f.PC != 3 {
+		t.Fatalf("got %v, want an out-of-bounds fault at pc 3", err)
+	}
+}
