@@ -16,6 +16,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 	copy(reg[1:6], args[:])
 	top := m.top
 	depth := base
+	m.call.p, m.call.env, m.call.checked = p, env, true //checked
 	reg[10] = top - uint64(depth)*StackSize
 	stackLo := reg[10] - StackSize           //checked
 	stackSpan := uint64(depth+1) * StackSize //checked
@@ -1026,12 +1027,14 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				acc -= int64(pc) //checked
 			default:
 				h := p.helper(in)
-				r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
+				r0, err := callHelper(&m.call, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5]) //checked
+				//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
 					env.Executed = uint64(acc + int64(pc)) //checked
 					return 0, p.helperFault(pc-1, err)
 				}
 				reg[0] = r0
+				stop := m.call.stop //checked
 				if stop {
 					env.Executed = uint64(acc + int64(pc)) //checked
 					return r0, nil
@@ -1068,12 +1071,14 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				f.Addr = target
 				return 0, f
 			}
-			r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], true)
+			r0, err := callHelper(&m.call, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5]) //checked
+			//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
 				env.Executed = uint64(acc + int64(pc)) //checked
 				return 0, p.helperFault(pc-1, err)
 			}
 			reg[0] = r0
+			stop := m.call.stop //checked
 			if stop {
 				env.Executed = uint64(acc + int64(pc)) //checked
 				return r0, nil

@@ -576,7 +576,7 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 				pc = int(in.off)
 			default:
 				h := p.helper(in)
-				r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], false)
+				r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
 					return 0, p.helperFault(pc-1, err)
 				}
@@ -605,7 +605,7 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 				f.Addr = target
 				return 0, f
 			}
-			r0, stop, err := p.callHelper(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5], false)
+			r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
 				return 0, p.helperFault(pc-1, err)
 			}

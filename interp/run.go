@@ -54,12 +54,22 @@ func (p *Program) helperByID(v uint64) Helper {
 	return nil
 }
 
-func (p *Program) callHelper(m *machine, env *Env, depth int, h Helper, r1, r2, r3, r4, r5 uint64, checked bool) (uint64, bool, error) {
+// callHelperFast is callHelper for the fast loop, which keeps the call's
+// program, environment and mode out of its prologue.
+func (p *Program) callHelperFast(m *machine, env *Env, depth int, h Helper, r1, r2, r3, r4, r5 uint64) (uint64, bool, error) {
 	c := &m.call
 	c.Args = [5]uint64{r1, r2, r3, r4, r5}
-	c.p, c.env, c.checked, c.depth, c.stop = p, env, checked, depth, false
+	c.p, c.env, c.checked, c.depth, c.stop = p, env, false, depth, false
 	r0, err := h(c)
 	return r0, c.stop, err
+}
+
+// callHelper calls h with r1-r5. The run loop set the call's program,
+// environment and mode when it started.
+func callHelper(c *HelperCall, depth int, h Helper, r1, r2, r3, r4, r5 uint64) (uint64, error) {
+	c.Args = [5]uint64{r1, r2, r3, r4, r5}
+	c.depth, c.stop = depth, false
+	return h(c)
 }
 
 func (p *Program) helperFault(pc int, err error) error {
