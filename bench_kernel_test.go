@@ -221,3 +221,32 @@ func BenchmarkMapLookupGo(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCallEmpty measures a host→program call of an empty raw-memory
+// program through Program.Run: what an embedding daemon pays per call.
+func BenchmarkCallEmpty(b *testing.B) {
+	obj := buildC(b, "empty_raw", `#include "xebpf/bpf.h"
+SEC("raw")
+int nothing(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`)
+	for _, fast := range []bool{false, true} {
+		name := map[bool]string{false: "checked", true: "fast"}[fast]
+		b.Run(name, func(b *testing.B) {
+			spec, err := xebpf.LoadCollectionSpec(obj)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{UnsafeFastMode: fast})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			p := c.Programs["nothing"]
+			opts := &xebpf.RunOptions{}
+			for b.Loop() {
+				p.Run(opts)
+			}
+		})
+	}
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // buildC compiles a C program of the test with clang-19.
-func buildC(t *testing.T, name, src string) string {
+func buildC(t testing.TB, name, src string) string {
 	t.Helper()
 	if _, err := exec.LookPath("clang-19"); err != nil {
 		t.Skip("clang-19 not installed")

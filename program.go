@@ -34,6 +34,9 @@ type Program struct {
 	// (or tail-call a program that may): its frame is cleared before each
 	// run, as the kernel gives every test run a fresh frame.
 	movesPacket bool
+	// usesMaps is set when the program calls helpers or references maps:
+	// only then does a run need a CPU slot and an epoch.
+	usesMaps bool
 }
 
 // packetMovers are the Linux helpers that change where the packet lies
@@ -144,9 +147,13 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 			np.ptrOff[i] = off
 		}
 	}
-	for _, ins := range insns {
+	for i, ins := range insns {
 		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && packetMovers[ins.Imm()] {
 			np.movesPacket = true
+		}
+		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src != isa.CallLocal ||
+			ins.IsLDDW() && ins.Src == isa.PseudoImm64 && ps.Instructions[i].Src != isa.PseudoImm64 {
+			np.usesMaps = true
 		}
 	}
 	return np, nil
@@ -349,9 +356,11 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		env.Regions = append(env.Regions, h.ScratchRegion())
 		rs.tableLen = n
 	}
-	env.Regions[0] = interp.Region{Name: "packet"}
-	env.Regions[1] = interp.Region{Addr: rs.ctx, Size: uint64(ctxSize), Writable: true, Name: "ctx"}
-	env.Packet = interp.Region{}
+	// Only the numbers change from run to run; storing whole regions
+	// (their names are strings) costs GC write barriers.
+	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
+	env.Regions[1].Addr, env.Regions[1].Size = rs.ctx, uint64(ctxSize)
+	env.Packet.Addr, env.Packet.Size = 0, 0
 
 	if pk != packetNone {
 		if rs.dirty {
@@ -411,10 +420,24 @@ var monoBase = time.Now()
 // untimed when repeat is 0, else repeat times, timed. It returns the last
 // r0 and the mean duration of a run.
 func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+	if !p.usesMaps {
+		// Neither helpers nor maps: no per-CPU value or map element to
+		// protect, so no CPU slot and no epoch.
+		return p.repeatRun(env, repeat)
+	}
 	h := env.Context.(*helpers.Run)
 	cpu := p.coll.cpus.acquire(wantCPU)
 	h.CPU = cpu
 	tok := p.coll.epoch.Enter()
+	r0, mean, err = p.repeatRun(env, repeat)
+	p.coll.epoch.Exit(tok)
+	p.coll.cpus.release(cpu)
+	return r0, mean, err
+}
+
+// repeatRun runs the program once untimed when repeat is 0, else repeat
+// times, timed.
+func (p *Program) repeatRun(env *interp.Env, repeat int) (r0 uint64, mean time.Duration, err error) {
 	if repeat <= 0 {
 		r0, err = p.prog.Run(env)
 	} else {
@@ -426,8 +449,6 @@ func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean
 		}
 		mean = (time.Since(monoBase) - start) / time.Duration(repeat)
 	}
-	p.coll.epoch.Exit(tok)
-	p.coll.cpus.release(cpu)
 	return r0, mean, err
 }
 
@@ -473,9 +494,9 @@ func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) 
 			binary.NativeEndian.PutUint32(ctx[160:], uint32(len(frame))) // wire_len: the whole frame
 		}
 	}
-	region := interp.Region{Addr: data, Size: dataEnd - data, Writable: true, Name: "packet"}
-	rs.env.Packet = region
-	rs.env.Regions[0] = region
+	r := &rs.env.Regions[0]
+	r.Addr, r.Size, r.Writable = data, dataEnd-data, true
+	rs.env.Packet.Addr, rs.env.Packet.Size, rs.env.Packet.Writable = data, dataEnd-data, true
 }
 
 // skbCopiedBack are the __sk_buff fields (offset, size) that test-run
