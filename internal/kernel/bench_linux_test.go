@@ -20,14 +20,14 @@ func benchCases() []benchCase {
 		table.Entries = append(table.Entries, Entry{Key: u32(i), Value: u64(uint64(i))})
 	}
 	return []benchCase{
-		{"empty_xdp", "bench_empty", "bench_empty", udpPacket(64, 53), nil},
+		{"empty_xdp", "../../testdata/bench/empty", "bench_empty", udpPacket(64, 53), nil},
 		{"xdp_parse_hash_64B", "xdp_counter", "xdp_parse", udpPacket(64, 53), nil},
-		{"checksum_1500B", "bench_checksum", "bench_checksum", udpPacket(1500, 53), nil},
-		{"array_lookup_x1000", "bench_array_loop", "bench_array_loop", udpPacket(64, 53), map[string]MapState{"table": table}},
+		{"checksum_1500B", "../../testdata/bench/checksum", "bench_checksum", udpPacket(1500, 53), nil},
+		{"array_lookup_x1000", "../../testdata/bench/array_loop", "bench_array_loop", udpPacket(64, 53), map[string]MapState{"table": table}},
 	}
 }
 
-// wantChecksum is bench_checksum.c's sum in Go.
+// wantChecksum is testdata/bench/checksum.c's sum in Go.
 func wantChecksum(p []byte) uint32 {
 	var sum uint32
 	for i, b := range p {
@@ -75,7 +75,7 @@ func TestBench(t *testing.T) {
 			}
 		}
 	}
-	c := loadObject(t, "bench_empty", LoadOptions{})
+	c := loadObject(t, "../../testdata/bench/empty", LoadOptions{})
 	if _, err := c.Bench("bench_empty", RunInput{Data: udpPacket(64, 1)}, 0); err == nil {
 		t.Error("Bench with repeat 0 succeeded")
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -44,9 +45,13 @@ func buildObject(t testing.TB, name string) string {
 		}
 		buildDir = d
 	}
-	out := filepath.Join(buildDir, name+".o")
+	src := filepath.Join("testdata", name+".c")
+	if strings.Contains(name, "/") { // a path from the package directory
+		src = name + ".c"
+	}
+	out := filepath.Join(buildDir, strings.ReplaceAll(name, "/", "_")+".o")
 	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-I", filepath.Join("..", "..", "include"),
-		"-c", filepath.Join("testdata", name+".c"), "-o", out)
+		"-c", src, "-o", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang-19 %s.c: %v\n%s", name, err, msg)
 	}
