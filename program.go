@@ -219,8 +219,10 @@ type runState struct {
 	env     interp.Env
 	hrun    *helpers.Run
 	packet  helpers.Packet
-	// tableLen is the map table size env.Regions reflects.
-	tableLen int
+	// tableLen is the map table size env.Regions reflects; ctxRegion is
+	// the index of the context's region there.
+	tableLen  int
+	ctxRegion int
 	// dirty is set when the frame may hold bytes outside the last packet
 	// (the program moved it); lastLen is the length of the last packet.
 	dirty   bool
@@ -347,19 +349,21 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	h.Task = opts.Task
 	h.Probe = p.coll.opts.Probe
 	h.Clock = p.coll.opts.Clock
-	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 2 {
+	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 3 {
 		// First run, or maps joined the table (inner maps): rebuild the
-		// regions: the packet (first: the hottest), the context, then the
-		// maps and the helpers' scratch.
-		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"}, interp.Region{Name: "ctx", Writable: true})
+		// regions in the order a checked access tries them, hottest
+		// first: the packet, the maps' values, the context (read once or
+		// twice per run), the helpers' scratch.
+		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"})
 		env.Regions = p.coll.table.Regions(env.Regions)
-		env.Regions = append(env.Regions, h.ScratchRegion())
+		rs.ctxRegion = len(env.Regions)
+		env.Regions = append(env.Regions, interp.Region{Name: "ctx", Writable: true}, h.ScratchRegion())
 		rs.tableLen = n
 	}
 	// Only the numbers change from run to run; storing whole regions
 	// (their names are strings) costs GC write barriers.
 	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
-	env.Regions[1].Addr, env.Regions[1].Size = rs.ctx, uint64(ctxSize)
+	env.Regions[rs.ctxRegion].Addr, env.Regions[rs.ctxRegion].Size = rs.ctx, uint64(ctxSize)
 	env.Packet.Addr, env.Packet.Size = 0, 0
 
 	if pk != packetNone {
