@@ -3,7 +3,10 @@
 // results are compared against (xebpf run --compare-kernel).
 //
 // Load puts an object's maps and programs into the kernel (a program the
-// kernel rejects does not keep the others out), Collection.Run test-runs one
+// kernel rejects does not keep the others out); LoadSpec does the same from
+// the spec xebpf's own ELF loader parsed, so it takes objects cilium/ebpf's
+// reader cannot (legacy map sections without BTF, iproute2 tail-call
+// sections) and program types chosen by the caller. Collection.Run test-runs one
 // program, Collection.DumpMaps and Collection.LoadMaps read and write map
 // contents in the JSON-ready MapState form, Compare lists how two outcomes
 // differ, and Collection.Bench measures the kernel's time per run. Only

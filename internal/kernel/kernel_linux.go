@@ -128,20 +128,7 @@ func Load(path string, opts LoadOptions) (*Collection, error) {
 		}
 		c.progs[name] = prog
 	}
-	for name, m := range c.maps {
-		if info, err := m.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				c.mapByID[id] = name
-			}
-		}
-	}
-	for name, p := range c.progs {
-		if info, err := p.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				c.progByID[id] = name
-			}
-		}
-	}
+	c.indexIDs()
 	for name, slots := range progSlots {
 		for _, kv := range slots {
 			target, ok := kv.Value.(string)

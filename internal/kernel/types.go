@@ -3,6 +3,8 @@ package kernel
 import (
 	"errors"
 	"time"
+
+	"github.com/xebpf/xebpf/elf"
 )
 
 // ErrUnavailable is returned (wrapped, with the reason) when the running
@@ -28,7 +30,7 @@ var ErrShortPacket = errors.New("packet shorter than an Ethernet header")
 // XDP and skb-based programs (one Ethernet header).
 const MinPacketLen = 14
 
-// LoadOptions selects what Load puts into the kernel.
+// LoadOptions selects what Load and LoadSpec put into the kernel.
 type LoadOptions struct {
 	// Programs names the programs to load; empty means all of them.
 	Programs []string
@@ -36,6 +38,10 @@ type LoadOptions struct {
 	// kernel freezes at load time (.rodata) are written before loading; the
 	// others right after. See Collection.LoadMaps for the rules.
 	Maps map[string]MapState
+	// Types overrides, for LoadSpec, the program type of programs by name
+	// (Linux BPF_PROG_TYPE_* ids); others keep the type their section
+	// implies. Load ignores it.
+	Types map[string]elf.ProgramType
 }
 
 // RunInput is the input of one BPF_PROG_TEST_RUN.
