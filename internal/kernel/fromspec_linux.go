@@ -282,6 +282,9 @@ func ciliumMapSpec(name string, ms *elf.MapSpec, depth int) *ebpf.MapSpec {
 // newKernelMap creates one map and writes its plain initial contents,
 // retrying without BTF key and value types when the kernel refuses them.
 func newKernelMap(ms *ebpf.MapSpec) (*ebpf.Map, error) {
+	if ms.Type == ebpf.CPUMap {
+		return newCPUMap(ms)
+	}
 	m, err := ebpf.NewMap(ms)
 	if err == nil || (ms.Key == nil && ms.Value == nil) {
 		return m, err

@@ -161,3 +161,29 @@ func TestLoadSpecErrors(t *testing.T) {
 		t.Errorf("program errors %v, want one wrapping errMapNotCreated", errs)
 	}
 }
+
+// TestLoadSpecCPUMapSize: a CPU map keeps the max_entries of its
+// definition, as libbpf creates it (cilium/ebpf would clamp it to the
+// possible CPUs).
+func TestLoadSpecCPUMapSize(t *testing.T) {
+	requireKernel(t)
+	spec := &elf.CollectionSpec{
+		Maps: map[string]*elf.MapSpec{
+			"cpus": {Name: "cpus", Type: elf.MapTypeCPUMap, KeySize: 4, ValueSize: 4, MaxEntries: 64},
+		},
+		MapOrder: []string{"cpus"},
+		Programs: map[string]*elf.ProgramSpec{},
+	}
+	c, err := LoadSpec(spec, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	maps, err := c.DumpMaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := maps["cpus"]; got.Type != "CPUMap" || got.MaxEntries != 64 {
+		t.Errorf("cpus: type %s, max_entries %d; want CPUMap with 64", got.Type, got.MaxEntries)
+	}
+}
