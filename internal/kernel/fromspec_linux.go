@@ -249,7 +249,7 @@ func ciliumMapSpec(name string, ms *elf.MapSpec, depth int) *ebpf.MapSpec {
 		out.Key, out.Value = nil, nil
 	case elf.MapTypePerfEventArray:
 		// Values are 4-byte event fds; max_entries 0 means one per
-		// possible CPU (cilium/ebpf fills it in).
+		// possible CPU (cilium/ebpf fills it in), other sizes stay.
 		out.KeySize, out.ValueSize = 4, 4
 		out.Key, out.Value = nil, nil
 	case elf.MapTypeArrayOfMaps, elf.MapTypeHashOfMaps:
@@ -282,8 +282,8 @@ func ciliumMapSpec(name string, ms *elf.MapSpec, depth int) *ebpf.MapSpec {
 // newKernelMap creates one map and writes its plain initial contents,
 // retrying without BTF key and value types when the kernel refuses them.
 func newKernelMap(ms *ebpf.MapSpec) (*ebpf.Map, error) {
-	if ms.Type == ebpf.CPUMap {
-		return newCPUMap(ms)
+	if ms.Type == ebpf.CPUMap || (ms.Type == ebpf.PerfEventArray && ms.MaxEntries != 0) {
+		return newDeclaredMap(ms)
 	}
 	m, err := ebpf.NewMap(ms)
 	if err == nil || (ms.Key == nil && ms.Value == nil) {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/xebpf/xebpf/elf"
 )
 
@@ -162,16 +164,19 @@ func TestLoadSpecErrors(t *testing.T) {
 	}
 }
 
-// TestLoadSpecCPUMapSize: a CPU map keeps the max_entries of its
-// definition, as libbpf creates it (cilium/ebpf would clamp it to the
-// possible CPUs).
+// TestLoadSpecCPUMapSize: CPU maps and perf event arrays keep the
+// max_entries of their definition, as libbpf creates them (cilium/ebpf
+// would clamp it to the possible CPUs); a perf event array without one
+// gets one entry per possible CPU.
 func TestLoadSpecCPUMapSize(t *testing.T) {
 	requireKernel(t)
 	spec := &elf.CollectionSpec{
 		Maps: map[string]*elf.MapSpec{
-			"cpus": {Name: "cpus", Type: elf.MapTypeCPUMap, KeySize: 4, ValueSize: 4, MaxEntries: 64},
+			"cpus":   {Name: "cpus", Type: elf.MapTypeCPUMap, KeySize: 4, ValueSize: 4, MaxEntries: 64},
+			"events": {Name: "events", Type: elf.MapTypePerfEventArray, KeySize: 4, ValueSize: 4, MaxEntries: 128},
+			"auto":   {Name: "auto", Type: elf.MapTypePerfEventArray},
 		},
-		MapOrder: []string{"cpus"},
+		MapOrder: []string{"auto", "cpus", "events"},
 		Programs: map[string]*elf.ProgramSpec{},
 	}
 	c, err := LoadSpec(spec, LoadOptions{})
@@ -185,5 +190,15 @@ func TestLoadSpecCPUMapSize(t *testing.T) {
 	}
 	if got := maps["cpus"]; got.Type != "CPUMap" || got.MaxEntries != 64 {
 		t.Errorf("cpus: type %s, max_entries %d; want CPUMap with 64", got.Type, got.MaxEntries)
+	}
+	if got := maps["events"]; got.Type != "PerfEventArray" || got.MaxEntries != 128 || got.ValueSize != 4 {
+		t.Errorf("events: %+v, want a PerfEventArray of 128 4-byte values", got)
+	}
+	n, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := maps["auto"]; got.MaxEntries != uint32(n) {
+		t.Errorf("auto: max_entries %d, want %d possible CPUs", got.MaxEntries, n)
 	}
 }

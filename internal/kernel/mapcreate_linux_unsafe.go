@@ -22,10 +22,12 @@ type mapCreateAttr struct {
 // bpfMapCreate is BPF_MAP_CREATE of enum bpf_cmd.
 const bpfMapCreate = 0
 
-// newCPUMap creates a CPU map as libbpf does, with max_entries as given:
-// cilium/ebpf would clamp it to the number of possible CPUs, which the
-// kernel does not require (it only caps it at NR_CPUS) and xebpf does not do.
-func newCPUMap(ms *ebpf.MapSpec) (*ebpf.Map, error) {
+// newDeclaredMap creates a map as libbpf does, with max_entries as
+// declared: for CPU maps and perf event arrays cilium/ebpf would clamp it
+// to the number of possible CPUs, which the kernel does not require (it
+// only caps it at NR_CPUS) and libbpf and xebpf do not do. It takes no BTF
+// and no inner map.
+func newDeclaredMap(ms *ebpf.MapSpec) (*ebpf.Map, error) {
 	attr := mapCreateAttr{
 		mapType: uint32(ms.Type), keySize: ms.KeySize, valueSize: ms.ValueSize,
 		maxEntries: ms.MaxEntries, mapFlags: ms.Flags, numaNode: ms.NumaNode, mapExtra: ms.MapExtra,
