@@ -3,7 +3,13 @@
 // packets in xebpf and in the Linux kernel (BPF_PROG_TEST_RUN, through
 // internal/kernel), and fails on any difference in return value, output
 // packet, output context or map contents. It also replays the packets
-// through the XDP, socket-filter and TC programs of the shared corpus.
+// through the XDP, socket-filter and TC programs of the shared corpus,
+// loaded into the kernel from xebpf's own parse (kernel.LoadSpec), with
+// programs in untyped sections typed as their object's loader types them.
+//
+// Differences traced to known xebpf bugs are tallied, not failed; each has
+// a TestKnownBug reproduction. DIFFTEST_STRICT=1 fails on them and runs
+// the reproductions.
 //
 // The package holds tests only: go test ./difftest.
 package difftest
