@@ -365,6 +365,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
 	env.Regions[rs.ctxRegion].Addr, env.Regions[rs.ctxRegion].Size = rs.ctx, uint64(ctxSize)
 	env.Packet.Addr, env.Packet.Size = 0, 0
+	env.LinkHeader, env.NetHeader, env.PacketHead = 0, 0, 0
 
 	if pk != packetNone {
 		if rs.dirty {
@@ -497,6 +498,10 @@ func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) 
 		if haveCtx && binary.NativeEndian.Uint32(ctx[160:]) == 0 {
 			binary.NativeEndian.PutUint32(ctx[160:], uint32(len(frame))) // wire_len: the whole frame
 		}
+		// LD_ABS at SKF_LL_OFF/SKF_NET_OFF reaches the Ethernet and
+		// network headers, even when the packet starts after them.
+		mac := rs.frame + xdpHeadroom
+		rs.env.LinkHeader, rs.env.NetHeader, rs.env.PacketHead = mac, mac+helpers.ETHHeaderLen, rs.frame
 	}
 	r := &rs.env.Regions[0]
 	r.Addr, r.Size, r.Writable = data, dataEnd-data, true

@@ -553,11 +553,11 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 			addr := reg[in.dst&15] + uint64(in.off)
 			reg[in.src&15], reg[0] = atomicOp64(addr, in.imm, reg[in.src&15], reg[0])
 		case 0x20, 0x28, 0x30, 0x40, 0x48, 0x50: // legacy packet loads
-			off := uint64(uint32(in.imm))
+			k := int32(in.imm)
 			if in.op >= 0x40 {
-				off = uint64(uint32(reg[in.src&15]) + uint32(in.imm))
+				k = int32(uint32(reg[in.src&15]) + uint32(in.imm))
 			}
-			v, ok := loadPacket(&env.Packet, in.op&0x18, off)
+			v, ok := loadPacket(env, in.op&0x18, k)
 			if !ok { // out of the packet: the program ends with 0, as in Linux
 				return 0, nil
 			}

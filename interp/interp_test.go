@@ -2,6 +2,7 @@ package interp_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -202,6 +203,42 @@ func TestLegacyPacketLoads(t *testing.T) {
 		p = compile(t, "mov %r0, 9\nldabsw 1\nexit", mode, nil)
 		if got, err := p.Run(&interp.Env{Packet: pkt}); err != nil || got != 0 {
 			t.Errorf("%s: load past the packet: got %#x, %v; want 0 (program ends)", mode, got, err)
+		}
+	}
+}
+
+func TestLegacyPacketLoadsAtNegativeOffsets(t *testing.T) {
+	mem, err := platform.Alloc(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Free()
+	for i := range mem.Bytes() {
+		mem.Bytes()[i] = byte(i)
+	}
+	base := uint64(mem.Addr())
+	// The packet starts at byte 8 (a "network header"); the link-layer
+	// header is at byte 2, the buffer starts at byte 0.
+	env := &interp.Env{Packet: interp.Region{Addr: base + 8, Size: 24}, LinkHeader: base + 2, NetHeader: base + 8, PacketHead: base}
+	tests := []struct {
+		desc string
+		src  string
+		want uint64
+	}{
+		{"SKF_LL_OFF counts from the link-layer header", "ldabsb -2097152\nexit", 2},
+		{"SKF_NET_OFF counts from the network header", "ldabsh -1048575\nexit", 0x090a},
+		{"LD_IND adds the register in 32 bits", "mov %r1, -2097152\nldindb %r1, 3\nexit", 5},
+		{"A read before the buffer's head ends the program with 0", "mov %r0, 7\nldabsb -1048585\nexit", 0},
+		{"A read past the packet's end ends the program with 0", "mov %r0, 7\nldabsw -2097152+28\nexit", 0},
+		{"Offsets below SKF_LL_OFF read nothing", "mov %r0, 7\nldabsb -2097153\nexit", 0},
+	}
+	for _, mode := range modes {
+		for _, tt := range tests {
+			p := compile(t, strings.ReplaceAll(tt.src, "-2097152+28", "-2097124"), mode, nil)
+			got, err := p.Run(env)
+			if err != nil || got != tt.want {
+				t.Errorf("%s: %s: got %#x, %v; want %#x", mode, tt.desc, got, err, tt.want)
+			}
 		}
 	}
 }

@@ -93,6 +93,11 @@ type Env struct {
 	Regions []Region
 	// Packet is the data that the legacy LD_ABS/LD_IND instructions read.
 	Packet Region
+	// LinkHeader and NetHeader are the addresses of the packet's
+	// link-layer and network headers, which LD_ABS/LD_IND reach at the
+	// negative offsets SKF_LL_OFF and SKF_NET_OFF (0: none); such reads
+	// must not start before PacketHead, the start of the packet's buffer.
+	LinkHeader, NetHeader, PacketHead uint64
 	// Context is handed to helpers unchanged.
 	Context any
 	// Executed, after a checked run, is the number of instructions the run

@@ -82,9 +82,20 @@ func (p *Program) helperFault(pc int, err error) error {
 	return f
 }
 
+// Classic BPF's negative offsets for LD_ABS/LD_IND: from the link-layer
+// header, and from the network header (include/uapi/linux/filter.h).
+const (
+	skfLLOff  = -0x200000
+	skfNetOff = -0x100000
+)
+
 // loadPacket implements LD_ABS/LD_IND: a big-endian load of 1, 2 or 4
-// bytes at offset off of the packet.
-func loadPacket(pkt *Region, size uint8, off uint64) (uint64, bool) {
+// bytes at offset k of the packet, as Linux's bpf_skb_load_helper: k ≥ 0
+// counts from the packet start, k in [SKF_NET_OFF, 0) from the network
+// header and k in [SKF_LL_OFF, SKF_NET_OFF) from the link-layer header;
+// the bytes must lie between the buffer's head and the packet's end.
+func loadPacket(env *Env, size uint8, k int32) (uint64, bool) {
+	pkt := &env.Packet
 	n := uint64(4)
 	switch size {
 	case 0x08:
@@ -92,10 +103,28 @@ func loadPacket(pkt *Region, size uint8, off uint64) (uint64, bool) {
 	case 0x10:
 		n = 1
 	}
-	if pkt.Addr == 0 || off > pkt.Size || pkt.Size-off < n {
+	if pkt.Addr == 0 {
 		return 0, false
 	}
-	b := bytesAt(pkt.Addr+off, n)
+	end := pkt.Addr + pkt.Size
+	var p uint64
+	switch {
+	case k >= 0:
+		if uint64(k) > pkt.Size || pkt.Size-uint64(k) < n {
+			return 0, false
+		}
+		p = pkt.Addr + uint64(k)
+	case k >= skfNetOff && env.NetHeader != 0:
+		p = env.NetHeader + uint64(k-skfNetOff)
+	case k >= skfLLOff && k < skfNetOff && env.LinkHeader != 0:
+		p = env.LinkHeader + uint64(k-skfLLOff)
+	default:
+		return 0, false
+	}
+	if k < 0 && (p < env.PacketHead || p > end || end-p < n) {
+		return 0, false
+	}
+	b := bytesAt(p, n)
 	switch n {
 	case 1:
 		return uint64(b[0]), true
