@@ -2,6 +2,7 @@ package elf
 
 import (
 	"errors"
+	"github.com/xebpf/xebpf/isa"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,5 +109,26 @@ func TestCorpusInvalid(t *testing.T) {
 		} else {
 			t.Logf("%s: loaded %d programs", filepath.Base(path), len(spec.Programs))
 		}
+	}
+}
+
+// TestPreEMBPFRelocations checks an object of a toolchain from before
+// EM_BPF (e_machine EM_NONE, relocation type 0): its map references must be
+// relocated, not left as lddw 0 (OVS's datapath.o).
+func TestPreEMBPFRelocations(t *testing.T) {
+	spec, err := LoadCollectionSpec(filepath.Join(sharedDir(t), "corpus", "ovs", "datapath.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := 0
+	for _, p := range spec.Programs {
+		for _, ins := range p.Instructions {
+			if ins.IsLDDW() && ins.Src == isa.PseudoMapIndex {
+				refs++
+			}
+		}
+	}
+	if refs < 30 {
+		t.Fatalf("%d map references relocated, want every one of the object's (> 30)", refs)
 	}
 }

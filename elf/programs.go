@@ -228,7 +228,10 @@ func (ld *loader) resolve(fn *function) error {
 			return secErr(s.name, int64(at), kind, "function %q: insn %d: %s", fn.name, fn.slots[i], fmt.Sprintf(format, args...))
 		}
 		r, hasReloc := s.relocAt(at)
-		if hasReloc && r.typ == 0 { // R_BPF_NONE
+		if hasReloc && r.typ == 0 && ld.f.Machine != stdelf.EM_NONE {
+			// R_BPF_NONE. Objects of toolchains that predate EM_BPF
+			// (e_machine EM_NONE, like OVS's datapath.o) give every
+			// relocation type 0, and those must be applied.
 			hasReloc = false
 		}
 		if hasReloc {
