@@ -22,6 +22,20 @@ type kernelPair struct {
 
 func loadKernelPair(t *testing.T) *kernelPair {
 	t.Helper()
+	// devmap[1] and devhash[2] hold the loopback device, cpumap[0] a
+	// 192-packet queue on CPU 0; xskmap and cgroups stay empty (their
+	// values must be real sockets and cgroups in Linux).
+	return loadKernelObject(t, "kernel_cmp", map[string][][2][]byte{
+		"devmap":  {{u32b(1), u32b(1)}},
+		"devhash": {{u32b(2), u32b(1)}},
+		"cpumap":  {{u32b(0), u32b(192)}},
+	})
+}
+
+// loadKernelObject builds testdata/NAME.c and loads it into the kernel and
+// into xebpf, with the map entries of preload on both sides.
+func loadKernelObject(t *testing.T, name string, preload map[string][][2][]byte) *kernelPair {
+	t.Helper()
 	if err := kernel.Available(); err != nil {
 		t.Skipf("kernel test-run unavailable: %v", err)
 	}
@@ -29,19 +43,11 @@ func loadKernelPair(t *testing.T) *kernelPair {
 	if err != nil {
 		t.Skip("clang-19 not installed")
 	}
-	obj := filepath.Join(t.TempDir(), "kernel_cmp.o")
+	obj := filepath.Join(t.TempDir(), name+".o")
 	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-I", filepath.Join("..", "include"),
-		"-c", filepath.Join("testdata", "kernel_cmp.c"), "-o", obj)
+		"-c", filepath.Join("testdata", name+".c"), "-o", obj)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang-19: %v\n%s", err, msg)
-	}
-	// devmap[1] and devhash[2] hold the loopback device, cpumap[0] a
-	// 192-packet queue on CPU 0; xskmap and cgroups stay empty (their
-	// values must be real sockets and cgroups in Linux).
-	preload := map[string][][2][]byte{
-		"devmap":  {{u32b(1), u32b(1)}},
-		"devhash": {{u32b(2), u32b(1)}},
-		"cpumap":  {{u32b(0), u32b(192)}},
 	}
 	st := map[string]kernel.MapState{}
 	for name, kvs := range preload {
@@ -86,7 +92,11 @@ type outcome struct {
 }
 
 func (o outcome) String() string {
-	return fmt.Sprintf("r0 %#x cb %x data %s", o.ret, o.cb, o.data)
+	d := o.data
+	if len(d) > 240 {
+		d = fmt.Sprintf("%s...%s (%d bytes)", d[:200], d[len(d)-40:], len(d)/2)
+	}
+	return fmt.Sprintf("r0 %#x cb %x data %s", o.ret, o.cb, d)
 }
 
 func (p *kernelPair) run(t *testing.T, prog string, data []byte, cb *[5]uint32) (kern, xe outcome) {

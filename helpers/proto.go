@@ -133,30 +133,41 @@ const (
 	IDL3CsumReplace       int32 = 10
 	IDL4CsumReplace       int32 = 11
 	IDTailCall            int32 = 12
+	IDCloneRedirect       int32 = 13
 	IDGetCurrentPidTgid   int32 = 14
 	IDGetCurrentUidGid    int32 = 15
 	IDGetCurrentComm      int32 = 16
 	IDGetCgroupClassid    int32 = 17
+	IDSkbVlanPush         int32 = 18
+	IDSkbVlanPop          int32 = 19
+	IDSkbGetTunnelKey     int32 = 20
+	IDSkbSetTunnelKey     int32 = 21
 	IDRedirect            int32 = 23
 	IDGetRouteRealm       int32 = 24
 	IDPerfEventOutput     int32 = 25
 	IDSkbLoadBytes        int32 = 26
 	IDGetStackID          int32 = 27
 	IDCsumDiff            int32 = 28
+	IDSkbChangeProto      int32 = 31
 	IDSkbChangeType       int32 = 32
 	IDSkbUnderCgroup      int32 = 33
 	IDGetHashRecalc       int32 = 34
 	IDCurrentTaskUnderCg  int32 = 37
+	IDSkbChangeTail       int32 = 38
 	IDSkbPullData         int32 = 39
 	IDGetNumaNodeID       int32 = 42
+	IDSkbChangeHead       int32 = 43
 	IDXDPAdjustHead       int32 = 44
 	IDProbeReadStr        int32 = 45
 	IDGetSocketCookie     int32 = 46
 	IDGetSocketUID        int32 = 47
 	IDSetHash             int32 = 48
+	IDSkbAdjustRoom       int32 = 50
 	IDRedirectMap         int32 = 51
 	IDXDPAdjustMeta       int32 = 54
 	IDXDPAdjustTail       int32 = 65
+	IDSkbLoadBytesRel     int32 = 68
+	IDFibLookup           int32 = 69
 	IDMapPushElem         int32 = 87
 	IDMapPopElem          int32 = 88
 	IDMapPeekElem         int32 = 89
@@ -205,30 +216,41 @@ var linux = []Func{
 	{IDL3CsumReplace, proto("l3_csum_replace", RetInteger, ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything), l3CsumReplace},
 	{IDL4CsumReplace, proto("l4_csum_replace", RetInteger, ArgCtx, ArgAnything, ArgAnything, ArgAnything, ArgAnything), l4CsumReplace},
 	{IDTailCall, proto("tail_call", RetVoid, ArgCtx, ArgConstMapPtr, ArgAnything), tailCall},
+	{IDCloneRedirect, proto("clone_redirect", RetInteger, ArgCtx, ArgAnything, ArgAnything), cloneRedirect},
 	{IDGetCurrentPidTgid, proto("get_current_pid_tgid", RetInteger), getCurrentPidTgid},
 	{IDGetCurrentUidGid, proto("get_current_uid_gid", RetInteger), getCurrentUidGid},
 	{IDGetCurrentComm, proto("get_current_comm", RetInteger, ArgUninitMem, ArgConstSize), getCurrentComm},
 	{IDGetCgroupClassid, proto("get_cgroup_classid", RetInteger, ArgCtx), getCgroupClassid},
+	{IDSkbVlanPush, proto("skb_vlan_push", RetInteger, ArgCtx, ArgAnything, ArgAnything), skbVlanPush},
+	{IDSkbVlanPop, proto("skb_vlan_pop", RetInteger, ArgCtx), skbVlanPop},
+	{IDSkbGetTunnelKey, proto("skb_get_tunnel_key", RetInteger, ArgCtx, ArgUninitMem, ArgConstSize, ArgAnything), skbGetTunnelKey},
+	{IDSkbSetTunnelKey, proto("skb_set_tunnel_key", RetInteger, ArgCtx, ArgMem, ArgConstSize, ArgAnything), skbSetTunnelKey},
 	{IDRedirect, proto("redirect", RetInteger, ArgAnything, ArgAnything), redirect},
 	{IDGetRouteRealm, proto("get_route_realm", RetInteger, ArgCtx), getRouteRealm},
 	{IDPerfEventOutput, proto("perf_event_output", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything, ArgMem, ArgConstSizeOrZero), perfEventOutput},
 	{IDSkbLoadBytes, proto("skb_load_bytes", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize), skbLoadBytes},
 	{IDGetStackID, proto("get_stackid", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything), getStackID},
 	{IDCsumDiff, proto("csum_diff", RetInteger, ArgMemOrNull, ArgConstSizeOrZero, ArgMemOrNull, ArgConstSizeOrZero, ArgAnything), csumDiffFolded},
+	{IDSkbChangeProto, proto("skb_change_proto", RetInteger, ArgCtx, ArgAnything, ArgAnything), skbChangeProto},
 	{IDSkbChangeType, proto("skb_change_type", RetInteger, ArgCtx, ArgAnything), skbChangeType},
 	{IDSkbUnderCgroup, proto("skb_under_cgroup", RetInteger, ArgCtx, ArgConstMapPtr, ArgAnything), skbUnderCgroup},
 	{IDGetHashRecalc, proto("get_hash_recalc", RetInteger, ArgCtx), getHashRecalc},
 	{IDCurrentTaskUnderCg, proto("current_task_under_cgroup", RetInteger, ArgConstMapPtr, ArgAnything), currentTaskUnderCgroup},
+	{IDSkbChangeTail, proto("skb_change_tail", RetInteger, ArgCtx, ArgAnything, ArgAnything), skbChangeTail},
 	{IDSkbPullData, proto("skb_pull_data", RetInteger, ArgCtx, ArgAnything), skbPullData},
 	{IDGetNumaNodeID, proto("get_numa_node_id", RetInteger), getNumaNodeID},
+	{IDSkbChangeHead, proto("skb_change_head", RetInteger, ArgCtx, ArgAnything, ArgAnything), skbChangeHead},
 	{IDXDPAdjustHead, proto("xdp_adjust_head", RetInteger, ArgCtx, ArgAnything), xdpAdjustHead},
 	{IDProbeReadStr, proto("probe_read_str", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernelStr},
 	{IDGetSocketCookie, proto("get_socket_cookie", RetInteger, ArgCtx), getSocketCookie},
 	{IDGetSocketUID, proto("get_socket_uid", RetInteger, ArgCtx), getSocketUID},
 	{IDSetHash, proto("set_hash", RetInteger, ArgCtx, ArgAnything), setHash},
+	{IDSkbAdjustRoom, proto("skb_adjust_room", RetInteger, ArgCtx, ArgAnything, ArgAnything, ArgAnything), skbAdjustRoom},
 	{IDRedirectMap, proto("redirect_map", RetInteger, ArgConstMapPtr, ArgAnything, ArgAnything), redirectMap},
 	{IDXDPAdjustMeta, proto("xdp_adjust_meta", RetInteger, ArgCtx, ArgAnything), xdpAdjustMeta},
 	{IDXDPAdjustTail, proto("xdp_adjust_tail", RetInteger, ArgCtx, ArgAnything), xdpAdjustTail},
+	{IDSkbLoadBytesRel, proto("skb_load_bytes_relative", RetInteger, ArgCtx, ArgAnything, ArgUninitMem, ArgConstSize, ArgAnything), skbLoadBytesRelative},
+	{IDFibLookup, proto("fib_lookup", RetInteger, ArgCtx, ArgUninitMem, ArgConstSize, ArgAnything), fibLookup},
 	{IDMapPushElem, proto("map_push_elem", RetInteger, ArgConstMapPtr, ArgMapValue, ArgAnything), mapPushElem},
 	{IDMapPopElem, proto("map_pop_elem", RetInteger, ArgConstMapPtr, ArgUninitMapValue), mapPopElem},
 	{IDMapPeekElem, proto("map_peek_elem", RetInteger, ArgConstMapPtr, ArgUninitMapValue), mapPeekElem},

@@ -163,10 +163,18 @@ type Run struct {
 	Programs TailCallResolver
 	// Redirect is where the program asked the packet to go.
 	Redirect Redirect
+	// Devices are the host's network devices for bpf_clone_redirect and
+	// bpf_fib_lookup (nil: the loopback device alone).
+	Devices Devices
+	// FIB answers bpf_fib_lookup for AF_INET and AF_INET6 (nil: as a
+	// host with forwarding disabled; see FIBLookup).
+	FIB FIBLookup
 
 	tailCalls int
-	hashValid bool    // skb->hash is set (sw_hash or l4_hash in Linux)
-	cookie    uint64  // socket cookie handed out, 0 if none yet
+	hashValid bool   // skb->hash is set (sw_hash or l4_hash in Linux)
+	cookie    uint64 // socket cookie handed out, 0 if none yet
+	hdr       skbHeaders
+	tunnel    tunnelInfo
 	lock      uintptr // spin lock held, 0 if none
 	nesting   int     // callback helpers in progress
 	rng       uint64
@@ -209,13 +217,15 @@ func (r *Run) ScratchRegion() interp.Region {
 }
 
 // Reset clears what one run leaves behind: the redirect target, the tail
-// call count, callback nesting, the skb hash state and the socket cookie
-// (a test run's skb and socket are new each time). A spin lock still held (a program that
+// call count, callback nesting, the skb's hash state, header positions and
+// tunnel metadata, and the socket cookie (a test run's skb and socket are
+// new each time). A spin lock still held (a program that
 // exited with it, which a verifier forbids) is released and reported.
 func (r *Run) Reset() (heldLock bool) {
 	r.Redirect = Redirect{}
 	r.tailCalls, r.nesting = 0, 0
 	r.hashValid, r.cookie = false, 0
+	r.hdr, r.tunnel = skbHeaders{}, tunnelInfo{}
 	if r.lock != 0 {
 		maps.SpinUnlock(r.lock)
 		r.lock = 0
