@@ -1,8 +1,8 @@
 /* Minimal reproductions of the differences with the kernel that the corpus
- * comparison found (see knownbugs_test.go): one program per helper xebpf
- * lacks, each returning the helper's result, and a socket filter reading
- * the packet with LD_ABS at the classic negative offsets SKF_LL_OFF and
- * SKF_NET_OFF. */
+ * comparison found: one program per helper xebpf lacked, each returning the
+ * helper's result (now regression tests, skbhelpers_test.go), and a socket
+ * filter reading the packet with LD_ABS at the classic negative offsets
+ * SKF_LL_OFF and SKF_NET_OFF (knownbugs_test.go). */
 #include "xebpf/bpf.h"
 
 static long (*fib_lookup)(void *ctx, void *params, int plen, __u32 flags) = (void *)69;
