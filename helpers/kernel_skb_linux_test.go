@@ -9,34 +9,6 @@ import (
 	"github.com/xebpf/xebpf/internal/kernel"
 )
 
-// Frames of the skb comparisons.
-func ethFrame(etherType uint16, payload []byte) []byte {
-	f := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, byte(etherType >> 8), byte(etherType)}
-	return append(f, payload...)
-}
-
-func ipv4Hdr(n int) []byte {
-	h := []byte{0x45, 0, 0, byte(20 + n), 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
-	for i := range n {
-		h = append(h, byte(i*7+3))
-	}
-	return h
-}
-
-func ipv6Hdr(n int) []byte {
-	h := make([]byte, 40)
-	h[0], h[5], h[6], h[7] = 0x60, byte(n), 17, 64
-	h[8], h[23], h[24], h[39] = 0xfd, 1, 0xfd, 2
-	for i := range n {
-		h = append(h, byte(i*5+1))
-	}
-	return h
-}
-
-func vlanTag(proto, tci uint16, inner uint16, payload []byte) []byte {
-	return append([]byte{byte(tci >> 8), byte(tci), byte(inner >> 8), byte(inner)}, payload...)
-}
-
 // skbFrames are the frames every skb case runs on.
 func skbFrames() map[string][]byte {
 	return map[string][]byte{
@@ -70,9 +42,6 @@ func compareSkb(t *testing.T, p *kernelPair, cases []skbCase) {
 }
 
 func loadSkbPair(t *testing.T) *kernelPair { return loadKernelObject(t, "kernel_skb", nil) }
-
-// be is a __be16 as a BPF program passes it on a little-endian host.
-func be(v uint16) uint32 { return uint32(v>>8 | v<<8) }
 
 // TestKernelVlan compares bpf_skb_vlan_push and bpf_skb_vlan_pop in
 // sequences of up to three, with the tag protocols Linux accepts and
