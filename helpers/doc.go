@@ -18,7 +18,16 @@
 // get_hash_recalc, set_hash, skb_change_type, ...) follow a
 // BPF_PROG_TEST_RUN skb: linear, CHECKSUM_NONE, with a socket owned by uid
 // 0; they keep the pkt_type and hash fields of the __sk_buff context
-// (Packet.Ctx) up to date.
+// (Packet.Ctx) up to date. The helpers that move or resize the packet
+// (skb_change_proto/tail/head, skb_adjust_room, skb_vlan_push/pop) keep
+// the context's packet words, len, protocol and vlan_* fields and the
+// packet region in Env.Regions consistent, within the frame
+// [Packet.HardStart, Packet.HardEnd) (see skbroom.go for where that frame
+// is smaller than Linux's reallocated skb).
+//
+// A Run's Devices and FIB stand for the host's network devices and
+// routing table (bpf_clone_redirect, bpf_fib_lookup); without them the
+// host has the loopback device alone, with forwarding disabled.
 //
 // The runtime must add to Env.Regions the map memory (MapTable.Regions)
 // and the Run's scratch region (Run.ScratchRegion), which holds the keys
