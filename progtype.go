@@ -182,12 +182,15 @@ var (
 	// xdpOnlyHelpers: xdp_adjust_head, redirect_map, xdp_adjust_meta, xdp_adjust_tail.
 	xdpOnlyHelpers = []int32{44, 51, 54, 65}
 	// skbOnlyHelpers: skb_store_bytes, l3/l4_csum_replace, clone_redirect,
-	// get_cgroup_classid, get_route_realm, skb_load_bytes, skb_change_type,
-	// skb_under_cgroup, get_hash_recalc, skb_pull_data, get_socket_cookie,
-	// get_socket_uid, set_hash.
-	skbOnlyHelpers = []int32{9, 10, 11, 13, 17, 24, 26, 32, 33, 34, 39, 46, 47, 48}
-	// tcOnlyHelpers are skb helpers socket filters may not call.
-	tcOnlyHelpers = []int32{10, 11, 17, 24, 32, 33, 34, 39, 48}
+	// get_cgroup_classid, skb_vlan_push/pop, skb_get/set_tunnel_key,
+	// get_route_realm, skb_load_bytes, skb_change_proto, skb_change_type,
+	// skb_under_cgroup, get_hash_recalc, skb_change_tail, skb_pull_data,
+	// skb_change_head, get_socket_cookie, get_socket_uid, set_hash,
+	// skb_adjust_room, skb_load_bytes_relative.
+	skbOnlyHelpers = []int32{9, 10, 11, 13, 17, 18, 19, 20, 21, 24, 26, 31, 32, 33, 34, 38, 39, 43, 46, 47, 48, 50, 68}
+	// tcOnlyHelpers are the helpers of TC programs socket filters may not
+	// call (bpf_fib_lookup too, which XDP programs may).
+	tcOnlyHelpers = []int32{10, 11, 17, 18, 19, 20, 21, 24, 31, 32, 33, 34, 38, 39, 43, 48, 50, 69}
 )
 
 func allowExcept(ids []int32) func(int32) bool {
