@@ -90,3 +90,10 @@ func TestLdAbsNegativeOffset(t *testing.T) {
 	pkt := ipv4UDP()
 	compareKnown(t, "sock_ld_neg", pkt, uint32(0x0a000001)+uint32(len(pkt)-14))
 }
+
+// TestLdAbsAfterVlanPush: after a helper moves the MAC header (a second
+// bpf_skb_vlan_push writes the first tag into the frame), LD_ABS at
+// SKF_LL_OFF reads from the header's new place, as Linux does.
+func TestLdAbsAfterVlanPush(t *testing.T) {
+	compareKnown(t, "tc_ld_after_push", ipv4UDP(), 0x8100)
+}

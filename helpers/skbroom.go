@@ -95,6 +95,21 @@ type skbHeaders struct {
 	room     uint64 // the headroom Linux's test-run skb would have
 }
 
+// movesHeaders wraps a helper that may move the skb's headers so that,
+// after it, the interpreter's LD_ABS/LD_IND at SKF_LL_OFF and SKF_NET_OFF
+// (Env.LinkHeader, Env.NetHeader) see the headers where Linux's
+// skb_mac_header and skb_network_header would be.
+func movesHeaders(h interp.Helper) interp.Helper {
+	return func(c *interp.HelperCall) (uint64, error) {
+		r0, err := h(c)
+		if r, ok := c.Env().Context.(*Run); ok && r.hdr.set {
+			env := c.Env()
+			env.LinkHeader, env.NetHeader = r.hdr.mac, r.hdr.net
+		}
+		return r0, err
+	}
+}
+
 // testRunHeadroom is the headroom of a test-run skb at its MAC header
 // (NET_SKB_PAD + NET_IP_ALIGN on x86-64 and arm64).
 const testRunHeadroom = 64

@@ -72,3 +72,14 @@ int sock_ld_neg(struct __sk_buff *skb)
 }
 
 char _license[] SEC("license") = "GPL";
+
+/* Two VLAN pushes: the second moves the first tag into the frame, so the
+ * MAC header moves 4 bytes back; LD_ABS at SKF_LL_OFF+12 must then read the
+ * 802.1Q TPID there, as Linux's skb_mac_header has moved. */
+SEC("tc")
+int tc_ld_after_push(struct __sk_buff *skb)
+{
+	if (vlan_push(skb, bpf_htons(0x8100), 5) || vlan_push(skb, bpf_htons(0x8100), 6))
+		return -1;
+	return load_half(skb, -0x200000 + 12);
+}
