@@ -477,7 +477,7 @@ func (p *parser) memory(s string) (isa.Register, int16, error) {
 		return 0, 0, err
 	}
 	mag, neg, err := parseMagnitude(inner[i:])
-	if err != nil || strings.IndexAny(inner[i+1:], "+-") >= 0 {
+	if err != nil || strings.ContainsAny(inner[i+1:], "+-") {
 		return 0, 0, bad()
 	}
 	if neg && mag > 1<<15 || !neg && mag > 1<<15-1 {

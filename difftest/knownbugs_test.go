@@ -39,22 +39,6 @@ func runBug(ps *xebpf.ProgramSpec, x outcome) *knownBug {
 	return nil
 }
 
-// requireStrict skips a known-bug reproduction unless DIFFTEST_STRICT is set.
-func requireStrict(t *testing.T, b *knownBug) {
-	t.Helper()
-	if !strict {
-		t.Skipf("known xebpf bug %s in %s: set DIFFTEST_STRICT=1 to run this reproduction", b.id, b.location)
-	}
-}
-
-// reproduce runs one program of testdata/known_bugs.c on pkt in both
-// engines, under DIFFTEST_STRICT only (see compareKnown).
-func reproduce(t *testing.T, b *knownBug, program string, pkt []byte, wantKernel uint32) {
-	t.Helper()
-	requireStrict(t, b)
-	compareKnown(t, program, pkt, wantKernel)
-}
-
 // compareKnown runs one program of testdata/known_bugs.c on pkt in both
 // engines. It checks the kernel's result against what Linux documents
 // (wantKernel), then xebpf's against the kernel's, or against wantKernel

@@ -15,7 +15,7 @@ const kconfigMapName = ".kconfig"
 // KernelVersion is the LINUX_KERNEL_VERSION that __kconfig externs see:
 // xebpf is no kernel, so it claims the version whose helper and context
 // semantics it follows, 6.1.0, encoded as KERNEL_VERSION(6, 1, 0).
-const KernelVersion = 6<<16 | 1<<8 | 0
+const KernelVersion = 6<<16 | 1<<8 // KERNEL_VERSION(6, 1, 0)
 
 // kconfigValues are the values xebpf decides for the extern variables it
 // knows. A CONFIG_ option not listed here is "not set": a __weak extern

@@ -234,14 +234,13 @@ func skbVlanPush(c *interp.HelperCall) (uint64, error) {
 	tci := uint16(c.Args[2])
 	if oldProto, oldTCI, present := p.vlan(); present {
 		h := r.headers(p)
-		data, end := p.data(), p.dataEnd()
-		if data != h.mac {
+		if p.data() != h.mac {
 			return errno(eINVAL), nil
 		}
 		if !r.cow(c.Env(), p, vlanHLen) {
 			return errno(eNOMEM), nil
 		}
-		data, end = p.data(), p.dataEnd()
+		data, end := p.data(), p.dataEnd()
 		nd := data - vlanHLen
 		h.room -= vlanHLen
 		copy(bytesAt(nd, 2*ethALen), bytesAt(data, 2*ethALen))

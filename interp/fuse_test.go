@@ -54,12 +54,12 @@ func FuzzFusion(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer buf.Free()
-		run := func(p *Program) (uint64, []byte, error, uint64) {
+		run := func(p *Program) (uint64, []byte, uint64, error) {
 			copy(buf.Bytes(), mem)
 			env := &Env{Args: [5]uint64{uint64(buf.Addr()), uint64(len(mem))},
 				Regions: []Region{{Addr: uint64(buf.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}}
 			r0, err := p.Run(env)
-			return r0, bytes.Clone(buf.Bytes()[:len(mem)]), err, env.Executed
+			return r0, bytes.Clone(buf.Bytes()[:len(mem)]), env.Executed, err
 		}
 		plain, err := compileFused(insns, false)
 		if err != nil {
@@ -69,8 +69,8 @@ func FuzzFusion(f *testing.F) {
 		if err != nil {
 			t.Fatalf("compiles without fusion, not with: %v", err)
 		}
-		r1, m1, e1, n1 := run(plain)
-		r2, m2, e2, n2 := run(fused)
+		r1, m1, n1, e1 := run(plain)
+		r2, m2, n2, e2 := run(fused)
 		if r1 != r2 || !bytes.Equal(m1, m2) || (e1 == nil) != (e2 == nil) || n1 != n2 {
 			t.Fatalf("fused run differs: r0 %#x/%#x, err %v/%v, executed %d/%d", r1, r2, e1, e2, n1, n2)
 		}

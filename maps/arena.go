@@ -92,13 +92,6 @@ func (a *arena) release(i int32) {
 	a.mu.Unlock()
 }
 
-// putFree returns a slot that no program ever saw straight to the free list.
-func (a *arena) putFree(i int32) {
-	a.mu.Lock()
-	a.free = append(a.free, i)
-	a.mu.Unlock()
-}
-
 func (a *arena) reclaimLocked() {
 	if a.head == len(a.limbo) {
 		return

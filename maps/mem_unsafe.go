@@ -21,9 +21,6 @@ func bytesAt(addr uintptr, n int) []byte {
 	return unsafe.Slice((*byte)(ptr(addr)), n)
 }
 
-// addrOf returns the address of b's first byte (b must be non-empty).
-func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
-
 // word32 returns the 32-bit word at addr, which must be 4-byte aligned.
 func word32(addr uintptr) *uint32 { return (*uint32)(ptr(addr)) }
 

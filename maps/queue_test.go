@@ -53,8 +53,10 @@ func TestQueueProgramSide(t *testing.T) {
 	if got := m.PopAddr(out); got != -int64(ENOENT) {
 		t.Fatalf("PopAddr(empty) = %d, want -ENOENT", got)
 	}
-	if m.PushAddr(in, 0) != 0 || m.PushAddr(in, 0) != 0 {
-		t.Fatal("PushAddr failed")
+	for range 2 {
+		if m.PushAddr(in, 0) != 0 {
+			t.Fatal("PushAddr failed")
+		}
 	}
 	if got := m.PushAddr(in, 0); got != -int64(E2BIG) {
 		t.Fatalf("PushAddr(full) = %d, want -E2BIG", got)
