@@ -244,9 +244,21 @@ char LICENSE[] SEC("license") = "GPL";
 			defer c.Close()
 			p := c.Programs["nothing"]
 			opts := &xebpf.RunOptions{}
-			for b.Loop() {
-				p.Run(opts)
-			}
+			b.Run("Program.Run", func(b *testing.B) {
+				for b.Loop() {
+					p.Run(opts)
+				}
+			})
+			b.Run("Runner.Run", func(b *testing.B) {
+				r, err := p.NewRunner()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.Close()
+				for b.Loop() {
+					r.Run(opts)
+				}
+			})
 		})
 	}
 }

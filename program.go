@@ -29,6 +29,7 @@ type Program struct {
 	pool  sync.Pool         // of *runState
 
 	pk     packetKind
+	ctxMem int    // the context's memory size (typ.Context.MemorySize())
 	ptrOff [3]int // context offsets of the data, data_end and data_meta words; -1 if absent
 	// movesPacket is set when the program may move or grow the packet
 	// (or tail-call a program that may): its frame is cleared before each
@@ -140,7 +141,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if err != nil {
 		return nil, withLine(ps, err)
 	}
-	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ)}
+	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize()}
 	for i, k := range [3]FieldKind{PacketStart, PacketEnd, PacketMeta} {
 		np.ptrOff[i] = -1
 		if off, ok := typ.Context.PointerOffset(k); ok {
@@ -212,12 +213,11 @@ func withLine(ps *ProgramSpec, err error) error {
 
 // runState is the memory and helper state of one run in progress.
 type runState struct {
-	mem     *platform.Memory
+	runMemory
 	frame   uint64 // packet buffer (packet types)
 	ctx     uint64 // context memory
 	ctxSize int
 	env     interp.Env
-	hrun    *helpers.Run
 	packet  helpers.Packet
 	// tableLen is the map table size env.Regions reflects; ctxRegion is
 	// the index of the context's region there.
@@ -239,6 +239,28 @@ func (p *Program) acquire(ctxSize int) (*runState, error) {
 	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
 		return rs, nil
 	}
+	rs, err := p.newRunState(ctxSize)
+	if err != nil {
+		return nil, err
+	}
+	// The run state's memory is outside the Go heap: free it when the pool
+	// drops rs.
+	runtime.AddCleanup(rs, func(r runMemory) { r.free() }, rs.runMemory)
+	return rs, nil
+}
+
+// runMemory is what a run state holds outside the Go heap.
+type runMemory struct {
+	mem  *platform.Memory
+	hrun *helpers.Run
+	mc   *interp.Machine
+}
+
+func (r runMemory) free() error {
+	return errors.Join(r.mem.Free(), r.hrun.Close(), r.mc.Close())
+}
+
+func (p *Program) newRunState(ctxSize int) (*runState, error) {
 	size := frameSize + ((ctxSize + 7) &^ 7)
 	mem, err := platform.Alloc(size)
 	if err != nil {
@@ -249,18 +271,14 @@ func (p *Program) acquire(ctxSize int) (*runState, error) {
 		mem.Free()
 		return nil, err
 	}
-	rs := &runState{mem: mem, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize, hrun: hrun}
+	mc, err := interp.NewMachine()
+	if err != nil {
+		mem.Free()
+		hrun.Close()
+		return nil, err
+	}
+	rs := &runState{runMemory: runMemory{mem, hrun, mc}, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
 	rs.env.Context = hrun
-	runtime.AddCleanup(rs, func(r struct {
-		m *platform.Memory
-		h *helpers.Run
-	}) {
-		r.m.Free()
-		r.h.Close()
-	}, struct {
-		m *platform.Memory
-		h *helpers.Run
-	}{mem, hrun})
 	return rs, nil
 }
 
@@ -272,24 +290,9 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	typ := p.typ
-	ctxSize := typ.Context.MemorySize()
-	if len(typ.Context.Fields) == 0 {
-		if len(opts.Context) > maxRawContext {
-			return 0, 0, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
-		}
-		ctxSize = len(opts.Context)
-	} else if len(opts.Context) > typ.Context.Size {
-		return 0, 0, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
-	}
-	pk := p.pk
-	in := opts.Data
-	var tail []byte // XDP bytes beyond the linear part, kept as fragments
-	if pk != packetNone {
-		var err error
-		if in, tail, err = p.checkPacket(in); err != nil {
-			return 0, 0, err
-		}
+	ctxSize, in, tail, err := p.prepare(opts)
+	if err != nil {
+		return 0, 0, err
 	}
 	rs, err := p.acquire(ctxSize)
 	if err != nil {
@@ -298,6 +301,76 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	r0, dur, err := p.run(rs, opts, ctxSize, in, tail)
 	p.pool.Put(rs)
 	return r0, dur, err
+}
+
+// prepare checks opts against the program type and returns the context's
+// memory size and the packet split as the run lays it out.
+func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err error) {
+	typ := p.typ
+	ctxSize = p.ctxMem
+	if len(typ.Context.Fields) == 0 {
+		if len(opts.Context) > maxRawContext {
+			return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
+		}
+		ctxSize = len(opts.Context)
+	} else if len(opts.Context) > typ.Context.Size {
+		return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
+	}
+	in = opts.Data
+	if p.pk != packetNone {
+		if in, tail, err = p.checkPacket(in); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+	return ctxSize, in, tail, nil
+}
+
+// Runner runs one program from one goroutine with run state of its own:
+// the cheapest way to call a program over and over, as an embedding
+// daemon does per request. A Runner is not safe for concurrent use; make
+// one per goroutine.
+type Runner struct {
+	p  *Program
+	rs *runState
+}
+
+// NewRunner returns a Runner for p. Close frees it.
+func (p *Program) NewRunner() (*Runner, error) {
+	rs, err := p.newRunState(p.ctxMem)
+	if err != nil {
+		return nil, fmt.Errorf("runner %s: %w", p.name, err)
+	}
+	return &Runner{p: p, rs: rs}, nil
+}
+
+// Run is Program.Run on the runner's own state.
+func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
+	if opts == nil {
+		opts = &RunOptions{}
+	}
+	ctxSize, in, tail, err := r.p.prepare(opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ctxSize > r.rs.ctxSize { // a raw context bigger than any before
+		rs, err := r.p.newRunState(ctxSize)
+		if err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", r.p.name, err)
+		}
+		r.rs.free()
+		r.rs = rs
+	}
+	return r.p.run(r.rs, opts, ctxSize, in, tail)
+}
+
+// Close frees the runner's memory.
+func (r *Runner) Close() error {
+	if r.rs == nil {
+		return nil
+	}
+	err := r.rs.free()
+	r.rs = nil
+	return err
 }
 
 // checkPacket refuses packets the kernel's test run refuses and splits off
@@ -340,15 +413,17 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	env := &rs.env
 	env.Args = [5]uint64{rs.ctx}
 	h := rs.hrun
-	h.Reset()
-	h.Trace = p.coll.opts.Trace
-	if opts.Trace != nil {
-		h.Trace = opts.Trace
+	if p.usesMaps { // else no helper can look at the helpers' state
+		h.Reset()
+		h.Trace = p.coll.opts.Trace
+		if opts.Trace != nil {
+			h.Trace = opts.Trace
+		}
+		h.Packet = nil
+		h.Task = opts.Task
+		h.Probe = p.coll.opts.Probe
+		h.Clock = p.coll.opts.Clock
 	}
-	h.Packet = nil
-	h.Task = opts.Task
-	h.Probe = p.coll.opts.Probe
-	h.Clock = p.coll.opts.Clock
 	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 3 {
 		// First run, or maps joined the table (inner maps): rebuild the
 		// regions in the order a checked access tries them, hottest
@@ -390,13 +465,15 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		rs.dirty = p.movesPacket
 	}
 
-	r0, dur, err := p.runLoop(env, opts.CPU, opts.Repeat)
+	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
 	if err != nil {
 		rs.dirty = true
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
-	if held := h.Reset(); held {
-		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+	if p.usesMaps {
+		if held := h.Reset(); held {
+			return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+		}
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {
@@ -424,17 +501,18 @@ var monoBase = time.Now()
 // runLoop runs the program on a leased CPU slot inside an epoch: once
 // untimed when repeat is 0, else repeat times, timed. It returns the last
 // r0 and the mean duration of a run.
-func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+func (p *Program) runLoop(rs *runState, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+	env := &rs.env
 	if !p.usesMaps {
 		// Neither helpers nor maps: no per-CPU value or map element to
 		// protect, so no CPU slot and no epoch.
-		return p.repeatRun(env, repeat)
+		return p.repeatRun(rs, repeat)
 	}
 	h := env.Context.(*helpers.Run)
 	cpu := p.coll.cpus.acquire(wantCPU)
 	h.CPU = cpu
 	tok := p.coll.epoch.Enter()
-	r0, mean, err = p.repeatRun(env, repeat)
+	r0, mean, err = p.repeatRun(rs, repeat)
 	p.coll.epoch.Exit(tok)
 	p.coll.cpus.release(cpu)
 	return r0, mean, err
@@ -442,15 +520,16 @@ func (p *Program) runLoop(env *interp.Env, wantCPU, repeat int) (r0 uint64, mean
 
 // repeatRun runs the program once untimed when repeat is 0, else repeat
 // times, timed.
-func (p *Program) repeatRun(env *interp.Env, repeat int) (r0 uint64, mean time.Duration, err error) {
+func (p *Program) repeatRun(rs *runState, repeat int) (r0 uint64, mean time.Duration, err error) {
+	env := &rs.env
 	if repeat <= 0 {
-		r0, err = p.prog.Run(env)
+		r0, err = p.prog.RunOn(rs.mc, env)
 	} else {
 		start := time.Since(monoBase)
 		// As in the kernel, repeated runs share one frame: changes a run
 		// makes to the packet are seen by the next.
 		for i := 0; i < repeat && err == nil; i++ {
-			r0, err = p.prog.Run(env)
+			r0, err = p.prog.RunOn(rs.mc, env)
 		}
 		mean = (time.Since(monoBase) - start) / time.Duration(repeat)
 	}

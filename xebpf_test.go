@@ -185,3 +185,53 @@ func (c fixedClock) Boot() uint64      { return uint64(c) }
 func (c fixedClock) Coarse() uint64    { return uint64(c) }
 func (c fixedClock) Jiffies() uint64   { return uint64(c) }
 func (c fixedClock) TAI() uint64       { return uint64(c) }
+
+func TestRunner(t *testing.T) {
+	c, pkt := loadExample(t, xebpf.CollectionOptions{})
+	prog := c.Programs["xdp_filter"]
+	r, err := prog.NewRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 128)}
+	if ret, _, err := r.Run(opts); err != nil || ret != xebpf.XDPPass || len(opts.DataOut) != len(pkt) {
+		t.Fatalf("got %d, %v, %d bytes out", ret, err, len(opts.DataOut))
+	}
+	if err := c.Maps["blocklist"].Update([4]byte{10, 0, 0, 66}, uint64(0), 0); err != nil {
+		t.Fatal(err)
+	}
+	if ret, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+		t.Fatalf("after blocking: got %d, %v", ret, err)
+	}
+	if _, _, err := r.Run(&xebpf.RunOptions{Data: pkt[:10]}); !errors.Is(err, xebpf.ErrShortPacket) {
+		t.Fatalf("short packet: %v", err)
+	}
+	if !raceEnabled {
+		run := &xebpf.RunOptions{Data: pkt}
+		if n := testing.AllocsPerRun(200, func() { r.Run(run) }); n != 0 {
+			t.Errorf("%v allocations per run, want 0", n)
+		}
+	}
+	// One runner per goroutine: runners of one program run concurrently.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := prog.NewRunner()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer r.Close()
+			for range 100 {
+				if ret, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+					t.Errorf("got %d, %v", ret, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

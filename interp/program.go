@@ -366,6 +366,47 @@ func (p *Program) Run(env *Env) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	r0, err := p.runOn(m, env)
+	p.release(m)
+	return r0, err
+}
+
+// Machine is the memory of one run in progress: the stack and the call
+// frames. Program.Run takes one from a pool; a caller that runs programs
+// over and over from one goroutine may keep its own and use RunOn. A
+// Machine must not be used by two runs at once.
+type Machine struct{ m *machine }
+
+// NewMachine allocates a Machine. Close frees it.
+func NewMachine() (*Machine, error) {
+	m, err := newMachine()
+	if err != nil {
+		return nil, err
+	}
+	return &Machine{m: m}, nil
+}
+
+// Close frees the machine's stack. It must not be used afterwards.
+func (mc *Machine) Close() error {
+	if mc.m == nil {
+		return nil
+	}
+	err := mc.m.stack.Free()
+	mc.m = nil
+	return err
+}
+
+// RunOn is Run on the caller's machine.
+func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
+	if p.closed.Load() {
+		return 0, ErrClosed
+	}
+	return p.runOn(mc.m, env)
+}
+
+// runOn runs the program, and the programs it tail-calls, on m.
+func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
+	var err error
 	args := env.Args
 	cur := p
 	var r0 uint64
@@ -387,7 +428,6 @@ func (p *Program) Run(env *Env) (uint64, error) {
 		args = [5]uint64{m.call.tailCtx}
 		cur = next
 	}
-	p.release(m)
 	return r0, err
 }
 
@@ -418,14 +458,22 @@ func (p *Program) acquire() (*machine, error) {
 	if m, ok := p.pool.Get().(*machine); ok {
 		return m, nil
 	}
+	m, err := newMachine()
+	if err != nil {
+		return nil, err
+	}
+	// The stack is outside the Go heap: free it when the pool drops m.
+	runtime.AddCleanup(m, func(mem *platform.Memory) { mem.Free() }, m.stack)
+	return m, nil
+}
+
+func newMachine() (*machine, error) {
 	mem, err := platform.Alloc(StackSize * MaxCallDepth)
 	if err != nil {
 		return nil, fmt.Errorf("run: stack: %w", err)
 	}
 	m := &machine{stack: mem, top: uint64(mem.Addr()) + StackSize*MaxCallDepth}
 	m.call.m = m
-	// The stack is outside the Go heap: free it when the pool drops m.
-	runtime.AddCleanup(m, func(mem *platform.Memory) { mem.Free() }, mem)
 	return m, nil
 }
 
