@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
+	"unicode"
 	"sync"
 	"time"
 
@@ -183,9 +185,26 @@ func addUnimplemented(hs map[int32]interp.Helper) {
 		if _, implemented := helpers.ByID(id); implemented {
 			continue // implemented, but not for this program type
 		}
-		err := fmt.Errorf("%w: %s (%d)", ErrHelperNotImplemented, linuxasm.BuiltinFunc(id), id)
+		err := fmt.Errorf("%w: bpf_%s (%d)", ErrHelperNotImplemented, helperName(id), id)
 		hs[id] = func(*interp.HelperCall) (uint64, error) { return 0, err }
 	}
+}
+
+// helperName returns a Linux helper's name ("sock_map_update") from
+// cilium/ebpf's Go name of it ("FnSockMapUpdate").
+func helperName(id int32) string {
+	camel := strings.TrimPrefix(linuxasm.BuiltinFunc(id).String(), "Fn")
+	var b strings.Builder
+	for i, r := range camel {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // withLine adds the source line of the instruction an error names.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -234,4 +235,29 @@ func TestRunner(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestUnimplementedHelperIsNamed(t *testing.T) {
+	obj := buildC(t, "unimpl", `#include "xebpf/bpf.h"
+static long (*sock_map_update)(void *ctx, void *map, void *key, __u64 flags) = (void *)53;
+SEC("raw")
+int f(void *ctx)
+{
+	return sock_map_update(ctx, 0, 0, 0);
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _, err = c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	if !errors.Is(err, xebpf.ErrHelperNotImplemented) || !strings.Contains(err.Error(), "bpf_sock_map_update (53)") {
+		t.Fatalf("got %v", err)
+	}
 }
