@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"unicode"
 	"sync"
 	"time"
+	"unicode"
 
 	linuxasm "github.com/cilium/ebpf/asm"
 
