@@ -1,0 +1,34 @@
+// Package xebpf loads unmodified clang-built eBPF objects and runs their
+// programs in pure Go, on any operating system Go runs on, without kernel
+// privileges — the way wazero runs WebAssembly.
+//
+// The API follows cilium/ebpf: LoadCollectionSpec parses an ELF object into
+// a CollectionSpec (programs, maps, types; nothing created yet), and
+// NewCollection creates its maps and prepares its programs:
+//
+//	spec, err := xebpf.LoadCollectionSpec("filter.o")
+//	coll, err := xebpf.NewCollection(spec)
+//	ret, _, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
+//
+// Program.Run gives a program the environment the Linux kernel's
+// BPF_PROG_TEST_RUN gives it — an XDP frame of 4096 bytes with 256 bytes of
+// headroom, an skb starting at the Ethernet header (TC) or at the network
+// header (socket filters) — so results compare with the kernel's; the
+// command `xebpf run --compare-kernel` does that comparison. A Runner runs
+// one program from one goroutine without per-call pooling, for hosts that
+// call a program per request.
+//
+// Every program has a ProgramType: its context struct, the helpers it may
+// call and the meaning of its return value. The built-in types are XDP,
+// SocketFilter, SchedCLS and RawMemory; a host declares its own to run
+// eBPF plug-ins with a context and helpers of its choosing (see
+// examples/hostplugin). Loads of context fields are rewritten when the
+// program is prepared, as the kernel rewrites them, so that a field the C
+// code declares as a 32-bit pointer (xdp_md.data) yields the real address.
+//
+// Until xebpf has a verifier, programs run in the interpreter's checked
+// mode: every memory access is bounds-checked and runaway loops are
+// stopped, and a fault ends the run with the pc and source line instead of
+// crashing the process. CollectionOptions.UnsafeFastMode runs them without
+// checks, for programs known to be correct.
+package xebpf
