@@ -280,7 +280,10 @@ func (r runMemory) free() error {
 }
 
 func (p *Program) newRunState(ctxSize int) (*runState, error) {
-	size := frameSize + ((ctxSize + 7) &^ 7)
+	// The context is followed by a guard word no region covers, so that
+	// even an empty context's address is memory of this run state, where
+	// accesses fault, rather than the start of whatever mapping follows.
+	size := frameSize + ((ctxSize + 7) &^ 7) + 8
 	mem, err := platform.Alloc(size)
 	if err != nil {
 		return nil, err
@@ -485,14 +488,16 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	}
 
 	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
+	// A run that ends holding a bpf_spin_lock (a fault in the critical
+	// section, or a program a verifier would refuse) must not leave the
+	// lock taken for the next run: Reset releases it.
+	held := p.usesMaps && h.Reset()
 	if err != nil {
 		rs.dirty = true
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
-	if p.usesMaps {
-		if held := h.Reset(); held {
-			return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
-		}
+	if held {
+		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {

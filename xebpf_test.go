@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/helpers"
@@ -259,5 +260,58 @@ char LICENSE[] SEC("license") = "GPL";
 	_, _, err = c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 	if !errors.Is(err, xebpf.ErrHelperNotImplemented) || !strings.Contains(err.Error(), "bpf_sock_map_update (53)") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFaultReleasesSpinLock: a run that faults inside a bpf_spin_lock
+// critical section must not leave the lock taken for the next run.
+func TestFaultReleasesSpinLock(t *testing.T) {
+	obj := buildC(t, "lockfault", `#include "xebpf/bpf.h"
+struct val { struct bpf_spin_lock lock; __u32 n; };
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct val);
+	__uint(max_entries, 1);
+} locked SEC(".maps");
+
+SEC("raw")
+int f(unsigned char *ctx)
+{
+	__u32 k = 0;
+	struct val *v = bpf_map_lookup_elem(&locked, &k);
+	if (!v)
+		return 0;
+	bpf_spin_lock(&v->lock);
+	v->n += ctx[0]; /* faults when the context is empty */
+	bpf_spin_unlock(&v->lock);
+	return v->n;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := c.Programs["f"]
+	if _, _, err := p.Run(&xebpf.RunOptions{}); err == nil {
+		t.Fatal("the read of an empty context did not fault")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if ret, _, err := p.Run(&xebpf.RunOptions{Context: []byte{5}}); err != nil || ret != 5 {
+			t.Errorf("got %d, %v; want 5", ret, err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next run hangs on the lock the faulting run left taken")
 	}
 }
