@@ -12,6 +12,7 @@ import (
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 )
@@ -63,6 +64,8 @@ type Collection struct {
 	scratch *platform.Memory // staging for keys the collection passes by address
 	epoch   *maps.Epoch
 	cpus    *cpuSlots
+
+	helperSets map[*ProgramType]map[int32]interp.Helper // built by helperSet
 }
 
 // NewCollection instantiates spec with default options.

@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
+	"weak"
 
 	linuxasm "github.com/cilium/ebpf/asm"
 
@@ -29,6 +31,10 @@ type Program struct {
 	prog  *interp.Program
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
 	pool  sync.Pool         // of *runState
+
+	mu     sync.Mutex
+	states []weak.Pointer[runState] // the pool's run states, freed by close
+	closed atomic.Bool
 
 	pk     packetKind
 	ctxMem int    // the context's memory size (typ.Context.MemorySize())
@@ -83,6 +89,7 @@ var (
 	ErrShortPacket     = errors.New("packet shorter than an Ethernet header")
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
+	ErrClosed          = errors.New("collection is closed")
 )
 
 // maxRawContext bounds the context of raw-memory programs.
@@ -105,6 +112,18 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if len(ps.Unresolved) > 0 {
 		return nil, unresolvedError(ps)
 	}
+	// The loader decodes instructions for their structure only: check
+	// them before anything analyses them.
+	pc := 0
+	for _, ins := range ps.Instructions {
+		if err := ins.Validate(); err != nil {
+			return nil, withLine(ps, &isa.Error{PC: pc, Raw: [8]byte(ins.AppendBinary(nil)[:8]), Reason: reasonOf(err), Detail: err.Error()})
+		}
+		pc += ins.Slots()
+	}
+	if err := isa.CheckProgram(ps.Instructions); err != nil {
+		return nil, withLine(ps, err)
+	}
 	insns, err := c.resolveMaps(ps.Instructions)
 	if err != nil {
 		return nil, err
@@ -114,15 +133,8 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 			return nil, withLine(ps, err)
 		}
 	}
-	hs := map[int32]interp.Helper{}
-	if typ.LinuxHelpers != nil {
-		hs = helpers.Config(func(f helpers.Func) bool { return typ.LinuxHelpers(f.ID) })
-	}
-	addUnimplemented(hs)
-	for id, h := range typ.Helpers {
-		hs[id] = h
-	}
-	pc := 0
+	hs := c.helperSet(typ)
+	pc = 0
 	for _, ins := range insns {
 		if ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && hs[ins.Imm()] == nil {
 			if f, ok := helpers.ByID(ins.Imm()); ok {
@@ -175,19 +187,42 @@ var ErrHelperNotImplemented = errors.New("helper not implemented by xebpf")
 // the name of.
 const maxLinuxHelper = 211
 
-// addUnimplemented fills the Linux helper ids xebpf lacks with helpers that
-// fail with ErrHelperNotImplemented, naming the helper.
-func addUnimplemented(hs map[int32]interp.Helper) {
+// unimplementedHelpers are, for the Linux helper ids xebpf lacks, helpers
+// that fail with ErrHelperNotImplemented naming the helper.
+var unimplementedHelpers = sync.OnceValue(func() map[int32]interp.Helper {
+	hs := map[int32]interp.Helper{}
 	for id := int32(1); id <= maxLinuxHelper; id++ {
-		if _, ok := hs[id]; ok {
-			continue
-		}
 		if _, implemented := helpers.ByID(id); implemented {
-			continue // implemented, but not for this program type
+			continue
 		}
 		err := fmt.Errorf("%w: bpf_%s (%d)", ErrHelperNotImplemented, helperName(id), id)
 		hs[id] = func(*interp.HelperCall) (uint64, error) { return 0, err }
 	}
+	return hs
+})
+
+// helperSet returns the helpers programs of typ may call, built once per
+// type and collection: the Linux helpers the type allows, the Linux
+// helpers xebpf lacks (failing when called), and the type's own helpers.
+func (c *Collection) helperSet(typ *ProgramType) map[int32]interp.Helper {
+	if hs, ok := c.helperSets[typ]; ok {
+		return hs
+	}
+	hs := map[int32]interp.Helper{}
+	if typ.LinuxHelpers != nil {
+		hs = helpers.Config(func(f helpers.Func) bool { return typ.LinuxHelpers(f.ID) })
+	}
+	for id, h := range unimplementedHelpers() {
+		hs[id] = h
+	}
+	for id, h := range typ.Helpers {
+		hs[id] = h
+	}
+	if c.helperSets == nil {
+		c.helperSets = map[*ProgramType]map[int32]interp.Helper{}
+	}
+	c.helperSets[typ] = hs
+	return hs
 }
 
 // helperName returns a Linux helper's name ("sock_map_update") from
@@ -205,6 +240,15 @@ func helperName(id int32) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// reasonOf returns the *isa.Reason an instruction's validation error wraps.
+func reasonOf(err error) *isa.Reason {
+	var r *isa.Reason
+	if errors.As(err, &r) {
+		return r
+	}
+	return isa.ErrUnknownOpcode
 }
 
 // withLine adds the source line of the instruction an error names.
@@ -255,6 +299,9 @@ const (
 )
 
 func (p *Program) acquire(ctxSize int) (*runState, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
 	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
 		return rs, nil
 	}
@@ -262,6 +309,11 @@ func (p *Program) acquire(ctxSize int) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Close frees every run state at once: off-heap memory does not make
+	// the garbage collector run, so waiting for cleanups could pile it up.
+	p.mu.Lock()
+	p.states = platform.AppendWeak(p.states, rs)
+	p.mu.Unlock()
 	// The run state's memory is outside the Go heap: free it when the pool
 	// drops rs.
 	runtime.AddCleanup(rs, func(r runMemory) { r.free() }, rs.runMemory)
@@ -304,7 +356,21 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 	return rs, nil
 }
 
-func (p *Program) close() error { return p.prog.Close() }
+// close frees the program's run states; runs must have ended.
+func (p *Program) close() error {
+	p.closed.Store(true)
+	p.mu.Lock()
+	states := p.states
+	p.states = nil
+	p.mu.Unlock()
+	errs := []error{p.prog.Close()}
+	for _, w := range states {
+		if rs := w.Value(); rs != nil {
+			errs = append(errs, rs.free())
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
 // return value and the mean duration of one run.
@@ -488,6 +554,9 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	}
 
 	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
+	// Nothing the run state's off-heap memory owns may point back into
+	// the run state, or its cleanup could never run.
+	h.Packet = nil
 	// A run that ends holding a bpf_spin_lock (a fault in the critical
 	// section, or a program a verifier would refuse) must not leave the
 	// lock taken for the next run: Reset releases it.

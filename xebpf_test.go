@@ -12,6 +12,7 @@ import (
 
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -313,5 +314,48 @@ char LICENSE[] SEC("license") = "GPL";
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the next run hangs on the lock the faulting run left taken")
+	}
+}
+
+// TestCloseFreesEverything: a closed collection leaves no off-heap memory
+// behind, whatever its programs ran (off-heap memory does not make the
+// garbage collector run, so nothing may wait for it).
+func TestCloseFreesEverything(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec("examples/xdpfilter/xdpfilter.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := os.ReadFile("examples/xdpfilter/packet.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := platform.Live()
+	for range 200 {
+		c, err := xebpf.NewCollection(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.Programs["xdp_filter"]
+		if _, _, err := p.Run(&xebpf.RunOptions{Data: pkt}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := p.NewRunner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Run(&xebpf.RunOptions{Data: pkt})
+		r.Close()
+		c.Close()
+	}
+	if after := platform.Live(); after != before {
+		t.Fatalf("%d off-heap blocks left after closing every collection", after-before)
+	}
+	if _, _, err := func() (uint32, time.Duration, error) {
+		c, _ := xebpf.NewCollection(spec)
+		p := c.Programs["xdp_filter"]
+		c.Close()
+		return p.Run(&xebpf.RunOptions{Data: pkt})
+	}(); !errors.Is(err, xebpf.ErrClosed) {
+		t.Fatalf("run after Close: %v, want ErrClosed", err)
 	}
 }

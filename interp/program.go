@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/isa"
@@ -117,8 +118,10 @@ type Program struct {
 	helpers    []Helper
 	btfHelpers map[int32]Helper
 
-	pool   sync.Pool // of *machine
-	closed atomic.Bool
+	pool     sync.Pool // of *machine
+	closed   atomic.Bool
+	mu       sync.Mutex
+	machines []weak.Pointer[machine] // the pool's machines, freed by Close
 }
 
 // Errors returned by Compile.
@@ -401,7 +404,9 @@ func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
 	}
-	return p.runOn(mc.m, env)
+	r0, err := p.runOn(mc.m, env)
+	mc.m.call.env = nil // the machine must not keep the caller's Env alive
+	return r0, err
 }
 
 // runOn runs the program, and the programs it tail-calls, on m.
@@ -431,11 +436,21 @@ func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 	return r0, err
 }
 
-// Close marks the program closed: Run then returns ErrClosed. Stacks are
-// returned to the operating system as the garbage collector drops them.
+// Close marks the program closed, so that Run returns ErrClosed, and
+// frees the stacks of its runs. No run may be in progress.
 func (p *Program) Close() error {
 	p.closed.Store(true)
-	return nil
+	p.mu.Lock()
+	ms := p.machines
+	p.machines = nil
+	p.mu.Unlock()
+	var errs []error
+	for _, w := range ms {
+		if m := w.Value(); m != nil {
+			errs = append(errs, m.stack.Free())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // machine is the per-run state: the stack and the call frames.
@@ -462,8 +477,12 @@ func (p *Program) acquire() (*machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The stack is outside the Go heap: free it when the pool drops m.
+	// The stack is outside the Go heap: free it when the pool drops m, or
+	// at Close (off-heap memory does not make the collector run).
 	runtime.AddCleanup(m, func(mem *platform.Memory) { mem.Free() }, m.stack)
+	p.mu.Lock()
+	p.machines = platform.AppendWeak(p.machines, m)
+	p.mu.Unlock()
 	return m, nil
 }
 

@@ -246,7 +246,10 @@ func (a *analysis) step(i int) []successor {
 		for r := 0; r <= 5; r++ {
 			s.regs[r] = scalar
 		}
-		return append(out, successor{next, s})
+		if next < len(a.insns) {
+			out = append(out, successor{next, s})
+		}
+		return out
 	case op == isa.OpCall:
 		for r := 0; r <= 5; r++ {
 			s.regs[r] = scalar

@@ -114,6 +114,14 @@ func Rewrite(insns []isa.Instruction, l *Layout) ([]isa.Instruction, error) {
 	if len(l.Fields) == 0 {
 		return insns, nil
 	}
+	for pc, ins := range insns {
+		if err := ins.Validate(); err != nil {
+			return nil, &Error{pc, ins, err.Error()} // the analysis needs valid registers
+		}
+	}
+	if err := isa.CheckProgram(insns); err != nil {
+		return nil, err
+	}
 	a, err := analyze(insns)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -16,6 +17,13 @@ const PageSize = 4096
 // MaxAlloc bounds a single allocation (4 GiB), so a hostile size from an
 // object file cannot exhaust the address space.
 const MaxAlloc = 1 << 32
+
+// live counts the blocks allocated and not yet freed.
+var live atomic.Int64
+
+// Live returns the number of blocks allocated and not yet freed, for leak
+// tests.
+func Live() int64 { return live.Load() }
 
 // ErrTooLarge is returned for allocations above MaxAlloc.
 var ErrTooLarge = errors.New("allocation too large")
@@ -40,6 +48,7 @@ func Alloc(size int) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alloc %d bytes: %w", size, err)
 	}
+	live.Add(1)
 	return &Memory{b: b[:size:size]}, nil
 }
 
@@ -65,5 +74,6 @@ func (m *Memory) Free() error {
 	b := m.b[:cap(m.b)]
 	n := (len(b) + PageSize - 1) &^ (PageSize - 1)
 	m.b = nil
+	live.Add(-1)
 	return unmapPages(unsafe.Slice(&b[0], n))
 }

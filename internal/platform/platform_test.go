@@ -2,7 +2,9 @@ package platform
 
 import (
 	"errors"
+	"runtime"
 	"testing"
+	"weak"
 )
 
 func TestAllocIsZeroedStableAndFreeable(t *testing.T) {
@@ -36,4 +38,21 @@ func TestAllocRejectsHostileSizes(t *testing.T) {
 			t.Errorf("Alloc(%d) error = %v, want ErrTooLarge", n, err)
 		}
 	}
+}
+
+func TestAppendWeakDropsFreedValues(t *testing.T) {
+	var list []weak.Pointer[int]
+	kept := new(int)
+	list = AppendWeak(list, kept)
+	for range 100 {
+		list = AppendWeak(list, new(int))
+		runtime.GC()
+	}
+	if len(list) > 40 {
+		t.Fatalf("%d weak pointers kept, the freed ones are not dropped", len(list))
+	}
+	if list[0].Value() != kept {
+		t.Fatal("a live value was dropped")
+	}
+	runtime.KeepAlive(kept)
 }
