@@ -290,7 +290,9 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, er
 	return out, nil
 }
 
-// Close releases the collection's maps and programs.
+// Close releases the collection's maps and programs and all their memory.
+// No run of its programs may be in progress (Close does not wait for
+// them); a Run after Close returns ErrClosed.
 func (c *Collection) Close() error {
 	var errs []error
 	for _, p := range c.Programs {

@@ -52,7 +52,10 @@ char LICENSE[] SEC("license") = "GPL";
 		t.Fatal(err)
 	}
 	defer rd.Close()
+	produced := make(chan struct{})
+	defer func() { <-produced }() // the runs end before the collection closes
 	go func() {
+		defer close(produced)
 		for n := 14; n < 24; n++ {
 			c.Programs["emit"].Run(&xebpf.RunOptions{Data: make([]byte, n)})
 		}
