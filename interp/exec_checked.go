@@ -1027,7 +1027,12 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				acc -= int64(pc) //checked
 			default:
 				h := p.helper(in)
-				r0, err := callHelper(&m.call, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5]) //checked
+				//checked:begin
+				c := &m.call
+				c.Args = [5]uint64{reg[1], reg[2], reg[3], reg[4], reg[5]}
+				c.depth, c.stop = depth, false
+				r0, err := h(c)
+				//checked:end
 				//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
 					env.Executed = uint64(acc + int64(pc)) //checked
@@ -1071,7 +1076,12 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, pc int, base
 				f.Addr = target
 				return 0, f
 			}
-			r0, err := callHelper(&m.call, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5]) //checked
+			//checked:begin
+			c := &m.call
+			c.Args = [5]uint64{reg[1], reg[2], reg[3], reg[4], reg[5]}
+			c.depth, c.stop = depth, false
+			r0, err := h(c)
+			//checked:end
 			//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
 				env.Executed = uint64(acc + int64(pc)) //checked

@@ -64,14 +64,6 @@ func (p *Program) callHelperFast(m *machine, env *Env, depth int, h Helper, r1, 
 	return r0, c.stop, err
 }
 
-// callHelper calls h with r1-r5. The run loop set the call's program,
-// environment and mode when it started.
-func callHelper(c *HelperCall, depth int, h Helper, r1, r2, r3, r4, r5 uint64) (uint64, error) {
-	c.Args = [5]uint64{r1, r2, r3, r4, r5}
-	c.depth, c.stop = depth, false
-	return h(c)
-}
-
 func (p *Program) helperFault(pc int, err error) error {
 	if f, ok := err.(*Fault); ok && f.Reason == ErrBadHelperMemory {
 		f.PC, f.Insn = pc, p.insnAt(pc)
