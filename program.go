@@ -86,7 +86,7 @@ type RunOptions struct {
 
 // Errors of Program.Run.
 var (
-	ErrShortPacket     = errors.New("packet shorter than an Ethernet header")
+	ErrShortPacket     = errors.New("packet too short")
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
 	ErrClosed          = errors.New("collection is closed")
