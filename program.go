@@ -433,6 +433,9 @@ func (p *Program) NewRunner() (*Runner, error) {
 
 // Run is Program.Run on the runner's own state.
 func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
+	if r.p.closed.Load() || r.rs == nil {
+		return 0, 0, fmt.Errorf("run %s: %w", r.p.name, ErrClosed)
+	}
 	if opts == nil {
 		opts = &RunOptions{}
 	}

@@ -237,6 +237,10 @@ func TestRunner(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	r.Close()
+	if _, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); !errors.Is(err, xebpf.ErrClosed) {
+		t.Errorf("run of a closed runner: %v, want ErrClosed", err)
+	}
 }
 
 func TestUnimplementedHelperIsNamed(t *testing.T) {
