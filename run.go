@@ -1,0 +1,381 @@
+package xebpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/interp"
+)
+
+// RunOptions is the input and output of Program.Run, like the kernel's
+// BPF_PROG_TEST_RUN.
+type RunOptions struct {
+	// Data is the packet for packet programs.
+	Data []byte
+	// DataOut receives the packet after the run; Run shortens it to the
+	// packet's length. It must have room for the packet, which XDP
+	// programs may grow.
+	DataOut []byte
+	// Context is the initial context (struct xdp_md, struct __sk_buff or
+	// the type's struct); nil means zero.
+	Context []byte
+	// ContextOut receives the context after the run, shortened to its size.
+	ContextOut []byte
+	// Repeat runs the program that many times and reports the mean
+	// duration; 0 runs it once without timing it.
+	Repeat int
+	// CPU is the preferred per-CPU map slot; when another run holds it,
+	// the run takes a free one.
+	CPU int
+	// Trace overrides the collection's trace writer for this run.
+	Trace interface{ Write([]byte) (int, error) }
+	// Task is the task the hook runs the program for, which the
+	// get_current_* helpers report (nil: no task; they fail as in Linux
+	// outside task context).
+	Task *helpers.Task
+}
+
+// Errors of Program.Run.
+var (
+	ErrShortPacket     = errors.New("packet too short")
+	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
+	ErrContextTooLarge = errors.New("context larger than the program type's struct")
+	ErrClosed          = errors.New("collection is closed")
+)
+
+// maxRawContext bounds the context of raw-memory programs.
+const maxRawContext = 1 << 20
+
+// runState is the memory and helper state of one run in progress.
+type runState struct {
+	runMemory
+	frame   uint64 // packet buffer (packet types)
+	ctx     uint64 // context memory
+	ctxSize int
+	env     interp.Env
+	packet  helpers.Packet
+	// tableLen is the map table size env.Regions reflects; ctxRegion is
+	// the index of the context's region there.
+	tableLen  int
+	ctxRegion int
+	// dirty is set when the frame may hold bytes outside the last packet
+	// (the program moved it); lastLen is the length of the last packet.
+	dirty   bool
+	lastLen int
+}
+
+const (
+	frameSize     = helpers.TestRunFrameSize
+	xdpHeadroom   = helpers.XDPPacketHeadroom
+	maxLinearData = frameSize - xdpHeadroom - helpers.SkbSharedInfoSize // 3520
+)
+
+func (p *Program) acquire(ctxSize int) (*runState, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
+		return rs, nil
+	}
+	rs, err := p.newRunState(ctxSize)
+	if err != nil {
+		return nil, err
+	}
+	// Close frees every run state at once: off-heap memory does not make
+	// the garbage collector run, so waiting for cleanups could pile it up.
+	p.mu.Lock()
+	p.states = platform.AppendWeak(p.states, rs)
+	p.mu.Unlock()
+	// The run state's memory is outside the Go heap: free it when the pool
+	// drops rs.
+	runtime.AddCleanup(rs, func(r runMemory) { r.free() }, rs.runMemory)
+	return rs, nil
+}
+
+// runMemory is what a run state holds outside the Go heap.
+type runMemory struct {
+	mem  *platform.Memory
+	hrun *helpers.Run
+	mc   *interp.Machine
+}
+
+func (r runMemory) free() error {
+	return errors.Join(r.mem.Free(), r.hrun.Close(), r.mc.Close())
+}
+
+func (p *Program) newRunState(ctxSize int) (*runState, error) {
+	// The context is followed by a guard word no region covers, so that
+	// even an empty context's address is memory of this run state, where
+	// accesses fault, rather than the start of whatever mapping follows.
+	size := frameSize + ((ctxSize + 7) &^ 7) + 8
+	mem, err := platform.Alloc(size)
+	if err != nil {
+		return nil, err
+	}
+	hrun, err := helpers.NewRun(p.coll.table)
+	if err != nil {
+		mem.Free()
+		return nil, err
+	}
+	mc, err := interp.NewMachine()
+	if err != nil {
+		mem.Free()
+		hrun.Close()
+		return nil, err
+	}
+	rs := &runState{runMemory: runMemory{mem, hrun, mc}, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
+	rs.env.Context = hrun
+	return rs, nil
+}
+
+// close frees the program's run states; runs must have ended.
+func (p *Program) close() error {
+	p.closed.Store(true)
+	p.mu.Lock()
+	states := p.states
+	p.states = nil
+	p.mu.Unlock()
+	errs := []error{p.prog.Close()}
+	for _, w := range states {
+		if rs := w.Value(); rs != nil {
+			errs = append(errs, rs.free())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
+// return value and the mean duration of one run.
+func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
+	if opts == nil {
+		opts = &RunOptions{}
+	}
+	ctxSize, in, tail, err := p.prepare(opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	rs, err := p.acquire(ctxSize)
+	if err != nil {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+	}
+	r0, dur, err := p.run(rs, opts, ctxSize, in, tail)
+	p.pool.Put(rs)
+	return r0, dur, err
+}
+
+// prepare checks opts against the program type and returns the context's
+// memory size and the packet split as the run lays it out.
+func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err error) {
+	typ := p.typ
+	ctxSize = p.ctxMem
+	if len(typ.Context.Fields) == 0 {
+		if len(opts.Context) > maxRawContext {
+			return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
+		}
+		ctxSize = len(opts.Context)
+	} else if len(opts.Context) > typ.Context.Size {
+		return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
+	}
+	in = opts.Data
+	if p.pk != packetNone {
+		if in, tail, err = p.checkPacket(in); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+	return ctxSize, in, tail, nil
+}
+
+// Runner runs one program from one goroutine with run state of its own:
+// the cheapest way to call a program over and over, as an embedding
+// daemon does per request. A Runner is not safe for concurrent use; make
+// one per goroutine.
+type Runner struct {
+	p  *Program
+	rs *runState
+}
+
+// NewRunner returns a Runner for p. Close frees it.
+func (p *Program) NewRunner() (*Runner, error) {
+	rs, err := p.newRunState(p.ctxMem)
+	if err != nil {
+		return nil, fmt.Errorf("runner %s: %w", p.name, err)
+	}
+	return &Runner{p: p, rs: rs}, nil
+}
+
+// Run is Program.Run on the runner's own state.
+func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
+	if r.p.closed.Load() || r.rs == nil {
+		return 0, 0, fmt.Errorf("run %s: %w", r.p.name, ErrClosed)
+	}
+	if opts == nil {
+		opts = &RunOptions{}
+	}
+	ctxSize, in, tail, err := r.p.prepare(opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ctxSize > r.rs.ctxSize { // a raw context bigger than any before
+		rs, err := r.p.newRunState(ctxSize)
+		if err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", r.p.name, err)
+		}
+		r.rs.free()
+		r.rs = rs
+	}
+	return r.p.run(r.rs, opts, ctxSize, in, tail)
+}
+
+// Close frees the runner's memory.
+func (r *Runner) Close() error {
+	if r.rs == nil {
+		return nil
+	}
+	err := r.rs.free()
+	r.rs = nil
+	return err
+}
+
+// run sets up the run state for opts, runs the program and fills the
+// outputs.
+func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []byte) (uint32, time.Duration, error) {
+	typ, pk := p.typ, p.pk
+	mem := rs.mem.Bytes()
+	ctx := mem[frameSize : frameSize+ctxSize]
+	clear(ctx)
+	copy(ctx, opts.Context)
+	env := &rs.env
+	env.Args = [5]uint64{rs.ctx}
+	h := rs.hrun
+	if p.usesMaps { // else no helper can look at the helpers' state
+		h.Reset()
+		h.Trace = p.coll.opts.Trace
+		if opts.Trace != nil {
+			h.Trace = opts.Trace
+		}
+		h.Packet = nil
+		h.Task = opts.Task
+		h.Probe = p.coll.opts.Probe
+		h.Clock = p.coll.opts.Clock
+	}
+	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 3 {
+		// First run, or maps joined the table (inner maps): rebuild the
+		// regions in the order a checked access tries them, hottest
+		// first: the packet, the maps' values, the context (read once or
+		// twice per run), the helpers' scratch.
+		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"})
+		env.Regions = p.coll.table.Regions(env.Regions)
+		rs.ctxRegion = len(env.Regions)
+		env.Regions = append(env.Regions, interp.Region{Name: "ctx", Writable: true}, h.ScratchRegion())
+		rs.tableLen = n
+	}
+	// Only the numbers change from run to run; storing whole regions
+	// (their names are strings) costs GC write barriers.
+	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
+	env.Regions[rs.ctxRegion].Addr, env.Regions[rs.ctxRegion].Size = rs.ctx, uint64(ctxSize)
+	env.Packet.Addr, env.Packet.Size = 0, 0
+	env.LinkHeader, env.NetHeader, env.PacketHead = 0, 0, 0
+
+	if pk != packetNone {
+		if rs.dirty {
+			clear(mem[:frameSize])
+		}
+		copy(mem[xdpHeadroom:], in)
+		if tail == nil && rs.lastLen > len(in) && !rs.dirty {
+			// Bytes of a longer previous packet past this one's end.
+			clear(mem[xdpHeadroom+len(in) : xdpHeadroom+rs.lastLen])
+		}
+		rs.lastLen = len(in)
+		data := rs.frame + xdpHeadroom
+		dataEnd := data + uint64(len(in))
+		if pk == packetSkbL3 {
+			data += helpers.ETHHeaderLen
+		}
+		p.setupPacket(rs, data, dataEnd, opts.Context != nil)
+		h.Packet = &rs.packet
+		if pk == packetXDP && opts.Context == nil {
+			binary.NativeEndian.PutUint32(ctx[12:], 1) // ingress_ifindex: loopback
+		}
+		rs.dirty = p.movesPacket
+	}
+
+	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
+	// Nothing the run state's off-heap memory owns may point back into
+	// the run state, or its cleanup could never run.
+	h.Packet = nil
+	// A run that ends holding a bpf_spin_lock (a fault in the critical
+	// section, or a program a verifier would refuse) must not leave the
+	// lock taken for the next run: Reset releases it.
+	held := p.usesMaps && h.Reset()
+	if err != nil {
+		rs.dirty = true
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
+	}
+	if held {
+		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+	}
+	if pk != packetNone {
+		if err := rs.packetOut(pk, opts, tail); err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+		}
+	}
+	if opts.ContextOut != nil {
+		n := min(len(opts.ContextOut), len(opts.Context), ctxSize)
+		if len(typ.Context.Fields) != 0 {
+			n = min(cap(opts.ContextOut), typ.Context.Size)
+		}
+		opts.ContextOut = opts.ContextOut[:n]
+		copy(opts.ContextOut, ctx)
+		if pk == packetSkbL2 || pk == packetSkbL3 {
+			skbContextOut(opts.ContextOut)
+		}
+	}
+	return uint32(r0), dur, nil
+}
+
+// monoBase anchors monotonic time readings: time.Since of a time with a
+// monotonic reading costs one clock read, time.Now two.
+var monoBase = time.Now()
+
+// runLoop runs the program on a leased CPU slot inside an epoch: once
+// untimed when repeat is 0, else repeat times, timed. It returns the last
+// r0 and the mean duration of a run.
+func (p *Program) runLoop(rs *runState, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+	env := &rs.env
+	if !p.usesMaps {
+		// Neither helpers nor maps: no per-CPU value or map element to
+		// protect, so no CPU slot and no epoch.
+		return p.repeatRun(rs, repeat)
+	}
+	h := env.Context.(*helpers.Run)
+	cpu := p.coll.cpus.acquire(wantCPU)
+	h.CPU = cpu
+	tok := p.coll.epoch.Enter()
+	r0, mean, err = p.repeatRun(rs, repeat)
+	p.coll.epoch.Exit(tok)
+	p.coll.cpus.release(cpu)
+	return r0, mean, err
+}
+
+// repeatRun runs the program once untimed when repeat is 0, else repeat
+// times, timed.
+func (p *Program) repeatRun(rs *runState, repeat int) (r0 uint64, mean time.Duration, err error) {
+	env := &rs.env
+	if repeat <= 0 {
+		r0, err = p.prog.RunOn(rs.mc, env)
+	} else {
+		start := time.Since(monoBase)
+		// As in the kernel, repeated runs share one frame: changes a run
+		// makes to the packet are seen by the next.
+		for i := 0; i < repeat && err == nil; i++ {
+			r0, err = p.prog.RunOn(rs.mc, env)
+		}
+		mean = (time.Since(monoBase) - start) / time.Duration(repeat)
+	}
+	return r0, mean, err
+}
