@@ -486,12 +486,17 @@ func (p *Program) acquire() (*machine, error) {
 	return m, nil
 }
 
+// stackGuard is the unused memory on each side of a machine's stack, so
+// that an access just past the stack lands in memory no region covers
+// (and faults in checked mode) rather than in whatever mapping is adjacent.
+const stackGuard = platform.PageSize
+
 func newMachine() (*machine, error) {
-	mem, err := platform.Alloc(StackSize * MaxCallDepth)
+	mem, err := platform.Alloc(stackGuard + StackSize*MaxCallDepth + stackGuard)
 	if err != nil {
 		return nil, fmt.Errorf("run: stack: %w", err)
 	}
-	m := &machine{stack: mem, top: uint64(mem.Addr()) + StackSize*MaxCallDepth}
+	m := &machine{stack: mem, top: uint64(mem.Addr()) + stackGuard + StackSize*MaxCallDepth}
 	m.call.m = m
 	return m, nil
 }
