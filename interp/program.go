@@ -487,9 +487,11 @@ func (p *Program) acquire() (*machine, error) {
 }
 
 // stackGuard is the unused memory on each side of a machine's stack, so
-// that an access just past the stack lands in memory no region covers
-// (and faults in checked mode) rather than in whatever mapping is adjacent.
-const stackGuard = platform.PageSize
+// that an access through r10 past the stack — any 16-bit offset from any
+// frame — lands in memory no region covers (and faults in checked mode)
+// rather than in whatever mapping is adjacent. The pages are never
+// touched, so they cost address space only.
+const stackGuard = 32 << 10
 
 func newMachine() (*machine, error) {
 	mem, err := platform.Alloc(stackGuard + StackSize*MaxCallDepth + stackGuard)
