@@ -1,6 +1,7 @@
 package interp_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/xebpf/xebpf/internal/platform"
@@ -133,6 +134,40 @@ func BenchmarkEmptyProgram(b *testing.B) {
 			for b.Loop() {
 				p.Run(env)
 			}
+		})
+	}
+}
+
+// BenchmarkRegionCount runs the checksum program in checked mode with its
+// buffer as the only region and as the last of 32, as in a program with
+// many maps: the second should cost no more per instruction than the first.
+func BenchmarkRegionCount(b *testing.B) {
+	src := benchPrograms[1].src
+	const size = 1500
+	for _, n := range []int{1, 32} {
+		b.Run(fmt.Sprintf("%d-regions", n), func(b *testing.B) {
+			m, err := platform.Alloc(size + n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Free()
+			base := uint64(m.Addr())
+			env := &interp.Env{Args: [5]uint64{base + uint64(n-1), size}}
+			for i := range n - 1 { // one-byte regions before the buffer
+				env.Regions = append(env.Regions, interp.Region{Addr: base + uint64(i), Size: 1, Name: "other"})
+			}
+			env.Regions = append(env.Regions, interp.Region{Addr: base + uint64(n-1), Size: size, Name: "mem"})
+			p := compile(b, src, interp.Checked, nil)
+			if _, err := p.Run(env); err != nil {
+				b.Fatal(err)
+			}
+			executed := env.Executed
+			for b.Loop() {
+				if _, err := p.Run(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(executed), "ns/insn")
 		})
 	}
 }

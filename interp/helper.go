@@ -92,13 +92,7 @@ func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
 	if span := uint64(c.depth+1) * StackSize; addr >= top-span && size <= span && addr-(top-span) <= span-size {
 		return true
 	}
-	for i := range c.env.Regions {
-		r := &c.env.Regions[i]
-		if r.contains(addr, size) && (!write || r.Writable) {
-			return true
-		}
-	}
-	return false
+	return c.env.inRegions(addr, size, write)
 }
 
 // Probe returns size bytes of program memory at addr if the range lies in

@@ -390,3 +390,68 @@ func TestRegionChangesByHelpersApply(t *testing.T) {
 		t.Fatalf("got %v, want an out-of-bounds fault at pc 3", err)
 	}
 }
+
+// TestRegionChecksAfterAHit checks that the region a previous access fell
+// in (tried first by the next check) never lets an access through that its
+// own bounds and permissions would refuse, within a run and across runs
+// with the same Env.
+func TestRegionChecksAfterAHit(t *testing.T) {
+	mem, err := platform.Alloc(48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Free()
+	a, b := uint64(mem.Addr()), uint64(mem.Addr())+16
+	regions := func() []interp.Region {
+		return []interp.Region{{Addr: a, Size: 16, Name: "a"}, {Addr: b, Size: 16, Writable: true, Name: "b"}}
+	}
+	helpers := map[int32]interp.Helper{
+		1: func(c *interp.HelperCall) (uint64, error) {
+			_, err := c.Memory(c.Args[0], c.Args[1], c.Args[2] != 0)
+			return 0, err
+		},
+	}
+	tests := []struct {
+		desc   string
+		src    string
+		reason *interp.Reason // nil: the run succeeds
+		pc     int
+	}{
+		{"a read then a write of a read-only region", "ldxb %r0, [%r1+0]\nstb [%r1+0], 1\nexit", interp.ErrReadOnly, 1},
+		{"a write then a read past the writable region's end", "stb [%r2+0], 1\nldxdw %r0, [%r2+12]\nexit", interp.ErrOutOfBounds, 1},
+		{"a write, a read of the other region, a write to it", "stb [%r2+0], 1\nldxb %r0, [%r1+8]\nstb [%r1+8], 1\nexit", interp.ErrReadOnly, 2},
+		{"a read of one region and a helper writing to it", "ldxb %r0, [%r1+0]\nmov %r2, 1\nmov %r3, 1\ncall 1\nexit", interp.ErrBadHelperMemory, 3},
+		{"accesses alternating between the regions", "ldxb %r0, [%r1+15]\nstb [%r2+15], 1\nldxb %r0, [%r1+0]\nstdw [%r2+8], 1\nexit", nil, 0},
+	}
+	for _, tt := range tests {
+		p := compile(t, tt.src, interp.Checked, helpers)
+		env := &interp.Env{Args: [5]uint64{a, b}, Regions: regions()}
+		_, err := p.Run(env)
+		if tt.reason == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tt.desc, err)
+			}
+			continue
+		}
+		var f *interp.Fault
+		if !errors.As(err, &f) || !errors.Is(err, tt.reason) || f.PC != tt.pc {
+			t.Errorf("%s: got %v, want %v at pc %d", tt.desc, err, tt.reason, tt.pc)
+		}
+	}
+
+	// Across runs: the Env keeps the region of the last hit, and the next
+	// run must still check against its own, changed, regions.
+	p := compile(t, "stb [%r1+0], 1\nexit", interp.Checked, nil)
+	env := &interp.Env{Args: [5]uint64{b}, Regions: regions()}
+	if _, err := p.Run(env); err != nil {
+		t.Fatalf("write to b: %v", err)
+	}
+	env.Regions[1].Writable = false
+	if _, err := p.Run(env); !errors.Is(err, interp.ErrReadOnly) {
+		t.Fatalf("write to b made read-only: got %v, want ErrReadOnly", err)
+	}
+	env.Regions = env.Regions[:1]
+	if _, err := p.Run(env); !errors.Is(err, interp.ErrOutOfBounds) {
+		t.Fatalf("write to b after it left the regions: got %v, want ErrOutOfBounds", err)
+	}
+}

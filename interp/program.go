@@ -104,6 +104,10 @@ type Env struct {
 	// Executed, after a checked run, is the number of instructions the run
 	// executed (including the one that faulted). Fast runs leave it alone.
 	Executed uint64
+
+	// regionHint is the index of the region the last checked access
+	// outside the stack fell in, tried first by the next one.
+	regionHint int
 }
 
 // Program is a compiled program. It is safe for concurrent use.

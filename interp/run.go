@@ -8,9 +8,23 @@ import (
 // inRegions reports whether [addr, addr+size) lies in one of the run's
 // regions, writable if write is set.
 func (p *Program) inRegions(env *Env, addr, size uint64, write bool) bool {
+	return env.inRegions(addr, size, write)
+}
+
+// inRegions reports whether [addr, addr+size) lies in one region of the
+// run, writable if write is set. It tries the region of the previous hit
+// first: a program's accesses outside the stack mostly go to one region
+// at a time (a map value, the packet), which may be far down the list.
+func (env *Env) inRegions(addr, size uint64, write bool) bool {
+	if h := env.regionHint; uint(h) < uint(len(env.Regions)) {
+		if r := &env.Regions[h]; r.contains(addr, size) && (!write || r.Writable) {
+			return true
+		}
+	}
 	for i := range env.Regions {
 		r := &env.Regions[i]
 		if r.contains(addr, size) && (!write || r.Writable) {
+			env.regionHint = i
 			return true
 		}
 	}
