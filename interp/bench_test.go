@@ -90,6 +90,23 @@ var benchHelpers = map[int32]interp.Helper{
 	1: func(c *interp.HelperCall) (uint64, error) { return c.Args[0] + 1, nil },
 }
 
+// benchRuns runs p with env in the benchmark loop and reports ns per
+// instruction, counted by one run of counter (a checked build of the same
+// program); it returns that count.
+func benchRuns(b *testing.B, counter, p *interp.Program, env *interp.Env) uint64 {
+	if _, err := counter.Run(env); err != nil {
+		b.Fatal(err)
+	}
+	executed := env.Executed
+	for b.Loop() {
+		if _, err := p.Run(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(executed), "ns/insn")
+	return executed
+}
+
 func BenchmarkInterpreter(b *testing.B) {
 	for _, bp := range benchPrograms {
 		for _, mode := range modes {
@@ -108,18 +125,7 @@ func BenchmarkInterpreter(b *testing.B) {
 					env.Args[0], env.Args[1] = uint64(m.Addr()), uint64(bp.mem)
 					env.Regions = []interp.Region{{Addr: uint64(m.Addr()), Size: uint64(bp.mem), Name: "mem"}}
 				}
-				// Count executed instructions with a checked run.
-				cp := compile(b, bp.src, interp.Checked, benchHelpers)
-				if _, err := cp.Run(env); err != nil {
-					b.Fatal(err)
-				}
-				executed := env.Executed
-				for b.Loop() {
-					if _, err := p.Run(env); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(executed), "ns/insn")
+				executed := benchRuns(b, compile(b, bp.src, interp.Checked, benchHelpers), p, env)
 				b.ReportMetric(float64(executed), "insns/run")
 			})
 		}
@@ -158,16 +164,7 @@ func BenchmarkRegionCount(b *testing.B) {
 			}
 			env.Regions = append(env.Regions, interp.Region{Addr: base + uint64(n-1), Size: size, Name: "mem"})
 			p := compile(b, src, interp.Checked, nil)
-			if _, err := p.Run(env); err != nil {
-				b.Fatal(err)
-			}
-			executed := env.Executed
-			for b.Loop() {
-				if _, err := p.Run(env); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(executed), "ns/insn")
+			benchRuns(b, p, p, env)
 		})
 	}
 }
