@@ -37,13 +37,6 @@ func newArray(s0 Spec, id uint32) (*arrayMap, error) {
 	return m, nil
 }
 
-func (m *arrayMap) index(key []byte) (uint32, error) {
-	if err := m.checkKey(key); err != nil {
-		return 0, err
-	}
-	return binary.NativeEndian.Uint32(key), nil
-}
-
 // elem returns CPU cpu's value of element i.
 func (m *arrayMap) elem(i uint32, cpu int) []byte {
 	off := int(i)*m.stride + cpu*m.vstride
@@ -51,7 +44,7 @@ func (m *arrayMap) elem(i uint32, cpu int) []byte {
 }
 
 func (m *arrayMap) Lookup(key, valueOut []byte) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -71,7 +64,7 @@ func (m *arrayMap) Lookup(key, valueOut []byte) error {
 }
 
 func (m *arrayMap) Update(key, value []byte, flags UpdateFlags) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -113,7 +106,7 @@ func (m *arrayMap) store(i uint32, cpu int, v []byte, flags UpdateFlags) {
 }
 
 func (m *arrayMap) Delete(key []byte) error {
-	if _, err := m.index(key); err != nil {
+	if _, err := m.u32Key(key); err != nil {
 		return err
 	}
 	return fmt.Errorf("delete from %v: %w", m.spec.Type, ErrInvalid)

@@ -66,15 +66,8 @@ func (m *devMapHash) value(s uint32) []byte {
 	return m.buf[off : off+int(m.spec.ValueSize) : off+int(m.spec.ValueSize)]
 }
 
-func (m *devMapHash) key(key []byte) (uint32, error) {
-	if err := m.checkKey(key); err != nil {
-		return 0, err
-	}
-	return binary.NativeEndian.Uint32(key), nil
-}
-
 func (m *devMapHash) Lookup(key, valueOut []byte) error {
-	k, err := m.key(key)
+	k, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -98,7 +91,7 @@ func (m *devMapHash) Lookup(key, valueOut []byte) error {
 // key to exist (as in Linux), an ifindex of 0 is EINVAL (no such device),
 // any other ifindex is stored.
 func (m *devMapHash) Update(key, value []byte, flags UpdateFlags) error {
-	k, err := m.key(key)
+	k, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -155,7 +148,7 @@ func (m *devMapHash) unlink(k uint32) {
 }
 
 func (m *devMapHash) Delete(key []byte) error {
-	k, err := m.key(key)
+	k, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}

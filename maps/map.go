@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 )
@@ -157,6 +158,15 @@ func (b *base) checkKey(key []byte) error {
 		return fmt.Errorf("key of %d bytes, want %d: %w", len(key), b.spec.KeySize, ErrInvalid)
 	}
 	return nil
+}
+
+// u32Key validates a Go-side key of the maps indexed by a 32-bit key
+// (arrays and device maps) and returns it.
+func (b *base) u32Key(key []byte) (uint32, error) {
+	if err := b.checkKey(key); err != nil {
+		return 0, err
+	}
+	return binary.NativeEndian.Uint32(key), nil
 }
 
 // checkValue validates a Go-side value buffer.

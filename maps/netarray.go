@@ -67,17 +67,10 @@ func (m *slotArray) value(i uint32) []byte {
 	return m.buf[off : off+int(m.spec.ValueSize) : off+int(m.spec.ValueSize)]
 }
 
-func (m *slotArray) index(key []byte) (uint32, error) {
-	if err := m.checkKey(key); err != nil {
-		return 0, err
-	}
-	return binary.NativeEndian.Uint32(key), nil
-}
-
 // Lookup copies the element's value. XSKMap and CgroupArray elements
 // cannot be read from user space in Linux (ErrNotSupported).
 func (m *slotArray) Lookup(key, valueOut []byte) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -98,7 +91,7 @@ func (m *slotArray) Lookup(key, valueOut []byte) error {
 }
 
 func (m *slotArray) Update(key, value []byte, flags UpdateFlags) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -193,7 +186,7 @@ func (m *slotArray) set(i uint32, value []byte) {
 }
 
 func (m *slotArray) Delete(key []byte) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}

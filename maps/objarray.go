@@ -89,13 +89,6 @@ func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
 	return nil
 }
 
-func (m *objArray) index(key []byte) (uint32, error) {
-	if err := m.checkKey(key); err != nil {
-		return 0, err
-	}
-	return binary.NativeEndian.Uint32(key), nil
-}
-
 func (m *objArray) SetProgram(idx uint32, p any) error {
 	if m.spec.Type != ProgramArray {
 		return ErrNotSupported
@@ -116,7 +109,7 @@ func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
 	if m.spec.Type != ArrayOfMaps {
 		return ErrNotSupported
 	}
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -127,7 +120,7 @@ func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
 }
 
 func (m *objArray) GetMap(key []byte) (Map, error) {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +144,7 @@ func (m *objArray) LookupInner(keyAddr uintptr) Map {
 // Lookup reports the inner map's ID for ArrayOfMaps; program references
 // of a ProgramArray cannot be read back as bytes.
 func (m *objArray) Lookup(key, valueOut []byte) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
@@ -174,7 +167,7 @@ func (m *objArray) Update(key, value []byte, flags UpdateFlags) error {
 }
 
 func (m *objArray) Delete(key []byte) error {
-	i, err := m.index(key)
+	i, err := m.u32Key(key)
 	if err != nil {
 		return err
 	}
