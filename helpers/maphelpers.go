@@ -133,41 +133,32 @@ func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
 
 // bpf_map_push_elem.
 func mapPushElem(c *interp.HelperCall) (uint64, error) {
-	_, m, err := mapArg(c, 0)
-	if err != nil {
-		return 0, err
-	}
-	val := c.Args[1]
-	if _, err := c.Memory(val, uint64(m.ValueSize()), false); err != nil {
-		return 0, err
-	}
-	return uint64(m.PushAddr(uintptr(val), c.Args[2])), nil
+	return valueOp(c, false, func(m maps.Map, val uintptr) int64 { return m.PushAddr(val, c.Args[2]) })
 }
 
 // bpf_map_pop_elem.
 func mapPopElem(c *interp.HelperCall) (uint64, error) {
-	_, m, err := mapArg(c, 0)
-	if err != nil {
-		return 0, err
-	}
-	val := c.Args[1]
-	if _, err := c.Memory(val, uint64(m.ValueSize()), true); err != nil {
-		return 0, err
-	}
-	return uint64(m.PopAddr(uintptr(val))), nil
+	return valueOp(c, true, maps.Map.PopAddr)
 }
 
 // bpf_map_peek_elem.
 func mapPeekElem(c *interp.HelperCall) (uint64, error) {
+	return valueOp(c, true, maps.Map.PeekAddr)
+}
+
+// valueOp runs op on the map in r1 with the value buffer in r2 (of the
+// map's value size; written to if write is set), for the queue and stack
+// helpers.
+func valueOp(c *interp.HelperCall, write bool, op func(m maps.Map, val uintptr) int64) (uint64, error) {
 	_, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
 	}
 	val := c.Args[1]
-	if _, err := c.Memory(val, uint64(m.ValueSize()), true); err != nil {
+	if _, err := c.Memory(val, uint64(m.ValueSize()), write); err != nil {
 		return 0, err
 	}
-	return uint64(m.PeekAddr(uintptr(val))), nil
+	return uint64(op(m, uintptr(val))), nil
 }
 
 // forEachTypes are the map types with a map_for_each_callback in Linux.
