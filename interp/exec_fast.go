@@ -11,15 +11,12 @@ import "math/bits"
 //
 // The run starts at slot pc in a fresh frame at call depth base and returns
 // when that frame exits.
-func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base int) (uint64, error) {
+func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag, pc int, base int) (uint64, error) {
 	var reg [16]uint64
 	copy(reg[1:6], args[:])
 	top := m.top
 	depth := base
 	reg[10] = top - uint64(depth)*StackSize
-	// acc + pc is the number of slots executed so far: acc changes only at
-	// transfers of control, where the budget is checked, so straight-line
-	// code pays nothing for it.
 	code := p.code
 	for {
 		in := &code[pc]
@@ -542,6 +539,9 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 		case opLDDWCode: // lddw dst, code +off: address of a function
 			reg[in.dst&15] = p.codeAddr(int(in.off))
 			pc++
+		case opLDDWObj: // lddw dst, pointer into a static object
+			reg[in.dst&15] = uint64(in.imm)
+			pc++
 		case 0x05: // ja
 			pc = int(in.off)
 		case 0x06: // ja32 (gotol)
@@ -619,9 +619,9 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, pc int, base in
 			}
 			f := &m.frames[depth]
 			reg[6], reg[7], reg[8], reg[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
-			pc = int(f.ret)
 			depth--
 			reg[10] = top - uint64(depth)*StackSize
+			pc = int(f.ret)
 		case opMovAddImm:
 			reg[in.dst&15] = reg[in.src&15] + uint64(in.imm)
 			pc++

@@ -26,6 +26,15 @@ var (
 	ErrInvalidInsn     = &Reason{"invalid instruction"}
 	ErrBadHelperMemory = &Reason{"helper argument memory out of bounds"}
 	ErrTailCallLimit   = &Reason{"tail call limit exceeded"}
+	// ErrBadContextAccess is an access to the context outside its fields,
+	// at a width or alignment the field does not allow, or a store to a
+	// field that is not writable.
+	ErrBadContextAccess = &Reason{"invalid context access"}
+	// ErrReservedField is a load or store touching a field only helpers
+	// may use, such as a map value's bpf_spin_lock.
+	ErrReservedField = &Reason{"access to a field reserved for helpers"}
+	// ErrTooManyObjects is a run that made more than MaxObjects objects.
+	ErrTooManyObjects = &Reason{"too many objects in one run"}
 )
 
 // Fault is a runtime error of a checked run: what went wrong, where, and
@@ -38,7 +47,10 @@ type Fault struct {
 	Size    int             // access size, for memory faults
 	Write   bool
 	Regions []Region // the regions the access was checked against
-	Err     error    // underlying error, e.g. from a helper
+	// Object describes what the accessed pointer pointed into, in checked
+	// mode: "map flows value", "a scalar (not a pointer)", ...
+	Object string
+	Err    error // underlying error, e.g. from a helper
 }
 
 func (f *Fault) Error() string {
@@ -50,6 +62,9 @@ func (f *Fault) Error() string {
 			kind = "write"
 		}
 		fmt.Fprintf(&b, ": %s of %d bytes at %#x", kind, f.Size, f.Addr)
+		if f.Object != "" {
+			fmt.Fprintf(&b, " through a pointer to %s", f.Object)
+		}
 		if len(f.Regions) > 0 {
 			b.WriteString(" outside regions ")
 			for i, r := range f.Regions {
@@ -83,21 +98,6 @@ func (p *Program) insnAt(pc int) isa.Instruction {
 
 func (p *Program) fault(r *Reason, pc int) *Fault {
 	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc)}
-}
-
-// memFault builds the error for a rejected access. It runs only on the
-// error path, so it may allocate.
-func (p *Program) memFault(m *machine, env *Env, depth int, pc int, addr uint64, size int, write bool) *Fault {
-	f := p.fault(ErrOutOfBounds, pc)
-	f.Addr, f.Size, f.Write = addr, size, write
-	f.Regions = append(f.Regions, m.stackRegion(depth))
-	f.Regions = append(f.Regions, env.Regions...)
-	for i := range env.Regions {
-		if env.Regions[i].contains(addr, uint64(size)) && write && !env.Regions[i].Writable {
-			f.Reason = ErrReadOnly
-		}
-	}
-	return f
 }
 
 func (m *machine) stackRegion(depth int) Region {

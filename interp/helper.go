@@ -1,11 +1,22 @@
 package interp
 
+import "fmt"
+
 // HelperCall is what a helper sees of the run that called it. It is valid
 // only during the helper call.
+//
+// In checked mode every argument register carries the tag of the object it
+// points into (see the package documentation); a helper reads and writes
+// program memory only through ArgMemory (or Memory, for addresses that are
+// not arguments), accepts map pointers only as handles (ArgHandle), and
+// registers every pointer it hands to the program (Object, Return). In
+// fast mode the program is trusted and these checks pass.
 type HelperCall struct {
 	// Args are r1-r5 at the call.
 	Args [5]uint64
 
+	argTags [5]Tag
+	retTag  Tag
 	m       *machine
 	p       *Program
 	env     *Env
@@ -26,8 +37,16 @@ func (c *HelperCall) TailCall(next *Program, ctx uint64) {
 
 // Call runs the program's function at code address fn (a value the program
 // obtained from lddw src 4, such as a bpf_loop callback) with args in
-// r1-r5, in a new frame below the current one, and returns its r0.
+// r1-r5, in a new frame below the current one, and returns its r0. The
+// arguments are scalars in checked mode; CallWith passes pointers.
 func (c *HelperCall) Call(fn uint64, args [5]uint64) (uint64, error) {
+	return c.CallWith(fn, args, [5]Tag{})
+}
+
+// CallWith is Call with the tags of the arguments: NoTag for scalars, a
+// tag from ArgTag or Object for pointers. The callee shares the run's
+// instruction budget.
+func (c *HelperCall) CallWith(fn uint64, args [5]uint64, tags [5]Tag) (uint64, error) {
 	p := c.p
 	pc, ok := p.localTarget(fn)
 	if !ok {
@@ -36,15 +55,23 @@ func (c *HelperCall) Call(fn uint64, args [5]uint64) (uint64, error) {
 	if c.depth+1 >= MaxCallDepth {
 		return 0, &Fault{Reason: ErrCallDepth}
 	}
+	if c.checked {
+		for _, t := range tags {
+			if int(t) >= len(c.m.objs.list) {
+				return 0, fmt.Errorf("callback argument: %w: tag %d", ErrBadPointer, t)
+			}
+		}
+	}
 	// The nested run reuses this HelperCall for its own helper calls:
 	// save and restore what it holds.
 	saved := *c
 	var r0 uint64
 	var err error
 	if p.mode == Fast {
-		r0, err = p.runFast(c.m, c.env, &args, pc, c.depth+1)
+		r0, err = p.runFast(c.m, c.env, &args, &tags, pc, c.depth+1)
 	} else {
-		r0, err = p.runChecked(c.m, c.env, &args, pc, c.depth+1)
+		r0, err = p.runChecked(c.m, c.env, &args, &tags, pc, c.depth+1)
+		c.m.setStack(saved.depth)
 	}
 	*c = saved
 	return r0, err
@@ -53,20 +80,79 @@ func (c *HelperCall) Call(fn uint64, args [5]uint64) (uint64, error) {
 // Env returns the run's environment (its Context, regions and packet).
 func (c *HelperCall) Env() *Env { return c.env }
 
+// Checked reports whether the run is in checked mode.
+func (c *HelperCall) Checked() bool { return c.checked }
+
 // Stop ends the program after the helper returns, with the helper's return
 // value as r0.
 func (c *HelperCall) Stop() { c.stop = true }
 
-// Memory returns size bytes of program memory at addr. In checked mode the
-// range must lie in the current stack or in a region of the run (writable,
-// if write is set); otherwise it returns ErrBadHelperMemory.
+// ArgTag returns the tag of argument i (0-4); NoTag in fast mode.
+func (c *HelperCall) ArgTag(i int) Tag {
+	if uint(i) >= 5 {
+		return NoTag
+	}
+	return c.argTags[i]
+}
+
+// ArgRegion returns the kind of the object argument i points into and the
+// object's place (Addr and Size set to it), in checked mode. It reports
+// false for scalars, dead objects and fast mode.
+func (c *HelperCall) ArgRegion(i int) (Region, bool) {
+	if !c.checked || uint(i) >= 5 {
+		return Region{}, false
+	}
+	o := &c.m.objs.list[c.argTags[i]]
+	if c.argTags[i] == NoTag || o.dead || o.region == nil {
+		return Region{}, false
+	}
+	r := *o.region
+	r.Addr, r.Size = o.lo, o.size
+	return r, true
+}
+
+// ArgHandle reports whether argument i is a handle (a map pointer) the
+// program loaded or a helper returned, unchanged. Fast mode trusts it.
+func (c *HelperCall) ArgHandle(i int) bool {
+	if !c.checked {
+		return true
+	}
+	if uint(i) >= 5 {
+		return false
+	}
+	o := &c.m.objs.list[c.argTags[i]]
+	return c.argTags[i] != NoTag && !o.dead && o.region != nil && o.region.Handle && o.lo == c.Args[i]
+}
+
+// ArgMemory returns size bytes of program memory at argument i. In checked
+// mode they must lie inside the object argument i points into, writable if
+// write is set, and touch none of its reserved spans; otherwise it returns
+// a *Fault with ErrBadHelperMemory.
+func (c *HelperCall) ArgMemory(i int, size uint64, write bool) ([]byte, error) {
+	if uint(i) >= 5 {
+		return nil, fmt.Errorf("argument %d: %w", i+1, ErrBadPointer)
+	}
+	addr := c.Args[i]
+	if size == 0 {
+		return nil, nil
+	}
+	if c.checked && !c.objectAllows(c.argTags[i], addr, size, write) {
+		return nil, c.memoryFault(c.argTags[i], addr, size, write)
+	}
+	return bytesAt(addr, size), nil
+}
+
+// Memory returns size bytes of program memory at addr, for addresses a
+// helper finds in program memory rather than in an argument register (a
+// format string's %s argument). In checked mode the range must lie in one
+// object of the run (writable, if write is set); otherwise it returns a
+// *Fault with ErrBadHelperMemory.
 func (c *HelperCall) Memory(addr, size uint64, write bool) ([]byte, error) {
 	if size == 0 {
 		return nil, nil
 	}
 	if c.checked && !c.allowed(addr, size, write) {
-		return nil, &Fault{Reason: ErrBadHelperMemory, Addr: addr, Size: int(size), Write: write,
-			Regions: append([]Region{c.m.stackRegion(c.depth)}, c.env.Regions...)}
+		return nil, c.memoryFault(NoTag, addr, size, write)
 	}
 	return bytesAt(addr, size), nil
 }
@@ -86,26 +172,122 @@ func (c *HelperCall) CString(addr uint64, max int) ([]byte, error) {
 	return bytesAt(addr, uint64(max)), nil
 }
 
-func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
-	// The stack frames in use: [top - (depth+1)*StackSize, top).
-	top := c.m.top
-	if span := uint64(c.depth+1) * StackSize; addr >= top-span && size <= span && addr-(top-span) <= span-size {
-		return true
+// objectAllows reports whether [addr, addr+size) lies in the object of tag
+// t, is writable if write is set, and avoids its reserved spans. Contexts
+// with fields allow helpers no direct access.
+func (c *HelperCall) objectAllows(t Tag, addr, size uint64, write bool) bool {
+	if int(t) >= len(c.m.objs.list) {
+		return false
 	}
-	return c.env.inRegions(addr, size, write)
+	o := &c.m.objs.list[t]
+	if t == StackTag {
+		c.m.setStack(c.depth)
+	}
+	if !o.contains(addr, size) || o.region == nil || o.region.Fields != nil || o.region.Handle || write && !o.region.Writable {
+		return false
+	}
+	off := addr - o.lo
+	for _, s := range o.region.Reserved {
+		if off < s.Off+s.Len && s.Off < off+size {
+			return false
+		}
+	}
+	if write {
+		c.m.wroteRange(t, addr, size)
+	}
+	return true
+}
+
+// allowed reports whether some object of the run allows the access.
+func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
+	for t := range c.m.objs.list {
+		if o := &c.m.objs.list[t]; o.contains(addr, size) && c.objectAllows(Tag(t), addr, size, write) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *HelperCall) memoryFault(t Tag, addr, size uint64, write bool) *Fault {
+	f := c.p.objectFault(c.m, c.env, c.depth, 0, t, addr, size, write, ErrBadHelperMemory)
+	f.PC, f.Insn = 0, c.p.insnAt(-1)
+	return f
 }
 
 // Probe returns size bytes of program memory at addr if the range lies in
-// the current stack or in a readable region of the run, whatever the mode,
-// and false otherwise. It is for helpers whose pointer arguments no
-// verifier checks, such as bpf_probe_read, which must fail softly instead
-// of faulting.
+// an object of the run, whatever the mode, and false otherwise. It is for
+// helpers whose pointer arguments no verifier checks, such as
+// bpf_probe_read, which must fail softly instead of faulting.
 func (c *HelperCall) Probe(addr, size uint64) ([]byte, bool) {
 	if size == 0 {
 		return nil, true
+	}
+	if !c.checked {
+		// Fast mode has no object table: only the current stack is
+		// known to be the run's.
+		top := c.m.top
+		if span := uint64(c.depth+1) * StackSize; addr >= top-span && size <= span && addr-(top-span) <= span-size {
+			return bytesAt(addr, size), true
+		}
+		for i := range c.env.Regions {
+			if r := &c.env.Regions[i]; !r.Handle && r.Fields == nil && addr >= r.Addr && size <= r.Size && addr-r.Addr <= r.Size-size {
+				return bytesAt(addr, size), true
+			}
+		}
+		return nil, false
 	}
 	if !c.allowed(addr, size, false) {
 		return nil, false
 	}
 	return bytesAt(addr, size), true
+}
+
+// Object registers the object [addr, addr+size) of kind r (whose Addr and
+// Size are ignored; r must outlive the run) and returns its tag, for a
+// pointer the helper hands to the program: a return value (Return) or a
+// callback argument (CallWith). A handle (r.Handle) has size 0. In fast
+// mode it returns NoTag.
+func (c *HelperCall) Object(r *Region, addr, size uint64) (Tag, error) {
+	if !c.checked {
+		return NoTag, nil
+	}
+	if r.Handle {
+		size = 0
+	}
+	return c.m.add(r, addr, size)
+}
+
+// Return makes r0 carry tag t after the helper returns (NoTag: a scalar,
+// the default).
+func (c *HelperCall) Return(t Tag) { c.retTag = t }
+
+// Kill ends the object of tag t: every pointer into it faults from now on
+// (a submitted ring-buffer record). The stack and NoTag cannot be killed.
+func (c *HelperCall) Kill(t Tag) {
+	if c.checked && t > StackTag && int(t) < len(c.m.objs.list) {
+		c.m.objs.list[t].kill()
+	}
+}
+
+// Alive reports whether tag t names a live object.
+func (c *HelperCall) Alive(t Tag) bool {
+	if !c.checked {
+		return true
+	}
+	return t != NoTag && int(t) < len(c.m.objs.list) && !c.m.objs.list[t].dead
+}
+
+// MoveRegion moves region i of the run's Env to [addr, addr+size), as a
+// helper that moves the packet does: in checked mode pointers into the
+// region's old place fault from now on, as Linux's verifier invalidates
+// packet pointers after such a helper; context fields pointing into the
+// region load pointers to its new place.
+func (c *HelperCall) MoveRegion(i int, addr, size uint64) error {
+	if !c.checked {
+		if i >= 0 && i < len(c.env.Regions) {
+			c.env.Regions[i].Addr, c.env.Regions[i].Size = addr, size
+		}
+		return nil
+	}
+	return c.m.moveRegion(c.env, i, addr, size)
 }

@@ -368,8 +368,9 @@ func TestTailCall(t *testing.T) {
 	}
 }
 
-// TestRegionChangesByHelpersApply checks that a region a helper shrinks is
-// enforced right after the call, even if an earlier access hit it.
+// TestRegionChangesByHelpersApply checks that a region a helper moves is
+// enforced right after the call, even if an earlier access hit it, and
+// that pointers into its old place no longer work.
 func TestRegionChangesByHelpersApply(t *testing.T) {
 	mem, err := platform.Alloc(64)
 	if err != nil {
@@ -378,8 +379,8 @@ func TestRegionChangesByHelpersApply(t *testing.T) {
 	defer mem.Free()
 	helpers := map[int32]interp.Helper{
 		1: func(c *interp.HelperCall) (uint64, error) {
-			c.Env().Regions[0].Size = 8
-			return 0, nil
+			r := c.Env().Regions[0]
+			return 0, c.MoveRegion(0, r.Addr, 8)
 		},
 	}
 	p := compile(t, "mov %r6, %r1\nldxdw %r0, [%r6+16]\ncall 1\nldxdw %r0, [%r6+16]\nexit", interp.Checked, helpers)

@@ -59,17 +59,35 @@ type Config struct {
 	Helpers map[int32]Helper
 	// BTFHelpers maps BTF ids (call src 2) to implementations.
 	BTFHelpers map[int32]Helper
-	// InstructionBudget bounds the instructions of one checked run;
-	// zero means DefaultInstructionBudget.
+	// InstructionBudget bounds the instructions of one checked run,
+	// callbacks and tail calls included; zero means
+	// DefaultInstructionBudget.
 	InstructionBudget uint64
+	// Pointers gives, by instruction index, the object an lddw's
+	// constant points into: a map handle (Region.Handle) or a global
+	// data value. In checked mode the loaded register is a pointer into
+	// that object; every other lddw constant is a scalar.
+	Pointers map[int]Region
 }
 
-// Region is memory a program may access: Size bytes from Addr.
+// Region is memory a program may access: Size bytes from Addr. It also
+// serves as the kind of the objects helpers register (HelperCall.Object),
+// whose place is their own.
 type Region struct {
 	Addr     uint64
 	Size     uint64
 	Writable bool
 	Name     string // for error messages: "packet", "ctx", "map foo"
+	// Handle marks an identity rather than memory: a map pointer, which
+	// helpers accept and no load or store may use.
+	Handle bool
+	// Fields, if not nil, restricts accesses to the fields of a context.
+	Fields *Fields
+	// Reserved are spans no load or store may touch (a map value's
+	// bpf_spin_lock); only helpers reach them.
+	Reserved []Span
+	// Owner is what the region belongs to (a map), for helpers.
+	Owner any
 }
 
 func (r Region) String() string {
@@ -105,9 +123,6 @@ type Env struct {
 	// executed (including the one that faulted). Fast runs leave it alone.
 	Executed uint64
 
-	// regionHint is the index of the region the last checked access
-	// outside the stack fell in, tried first by the next one.
-	regionHint int
 }
 
 // Program is a compiled program. It is safe for concurrent use.
@@ -121,6 +136,7 @@ type Program struct {
 	budget     uint64
 	helpers    []Helper
 	btfHelpers map[int32]Helper
+	static     []Region // objects of lddw constants (Config.Pointers)
 
 	pool     sync.Pool // of *machine
 	closed   atomic.Bool
@@ -133,6 +149,7 @@ var (
 	ErrNeedsVerification = errors.New("fast mode needs a verified program (or Config.UnsafeTrustProgram)")
 	ErrUnknownHelper     = errors.New("call to unknown helper")
 	ErrClosed            = errors.New("program is closed")
+	ErrBadPointer        = errors.New("bad pointer")
 )
 
 // Compile checks insns (isa.CheckProgram, known helpers) and prepares them
@@ -187,6 +204,16 @@ func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 		if err != nil {
 			return nil, fmt.Errorf("compile: insn %d (%v): %w", pc, ins, err)
 		}
+		if r, ok := cfg.Pointers[i]; ok {
+			if !ins.IsLDDW() || ins.Src != isa.PseudoImm64 {
+				return nil, fmt.Errorf("compile: insn %d (%v): %w: not an lddw of a constant", pc, ins, ErrBadPointer)
+			}
+			if c := uint64(ins.Constant); r.Handle && c != r.Addr || !r.Handle && (c < r.Addr || c-r.Addr > r.Size) {
+				return nil, fmt.Errorf("compile: insn %d (%v): %w: constant outside %v", pc, ins, ErrBadPointer, r)
+			}
+			in.op, in.off = opLDDWObj, int32(len(p.static))
+			p.static = append(p.static, r)
+		}
 		p.code[pc] = in
 		if ins.IsLDDW() {
 			p.slotInsn[pc+1] = -1
@@ -211,6 +238,7 @@ const (
 	opInvalid  = 0x00 // second half of lddw: never executed
 	opFallOff  = 0x0e // sentinel after the last slot
 	opLDDWCode = 0x86 // lddw with src 4: a code address
+	opLDDWObj  = 0x8e // lddw of a pointer into a static object (Config.Pointers)
 
 	opSDiv32Imm = 0xe4
 	opSDiv32Reg = 0xec
@@ -410,6 +438,7 @@ func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
 	}
 	r0, err := p.runOn(mc.m, env)
 	mc.m.call.env = nil // the machine must not keep the caller's Env alive
+	mc.m.end()
 	return r0, err
 }
 
@@ -417,14 +446,19 @@ func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
 func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 	var err error
 	args := env.Args
+	var tags [5]Tag
+	if p.mode == Checked {
+		tags = m.begin(p, env)
+	}
+	m.executed = 0
 	cur := p
 	var r0 uint64
 	for tails := 0; ; tails++ {
 		m.call.tail = nil
 		if cur.mode == Fast {
-			r0, err = cur.runFast(m, env, &args, 0, 0)
+			r0, err = cur.runFast(m, env, &args, &tags, 0, 0)
 		} else {
-			r0, err = cur.runChecked(m, env, &args, 0, 0)
+			r0, err = cur.runChecked(m, env, &args, &tags, 0, 0)
 		}
 		next := m.call.tail
 		if err != nil || next == nil {
@@ -434,8 +468,19 @@ func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 			err = cur.fault(ErrTailCallLimit, 0)
 			break
 		}
+		if next.mode != cur.mode {
+			err = cur.fault(ErrBadCallTarget, 0)
+			err.(*Fault).Err = fmt.Errorf("tail call from a %v program to a %v one", cur.mode, next.mode)
+			break
+		}
 		args = [5]uint64{m.call.tailCtx}
+		if next.mode == Checked {
+			tags = [5]Tag{m.tailCall(next, env, m.call.tailCtx)}
+		}
 		cur = next
+	}
+	if p.mode == Checked {
+		env.Executed = m.executed
 	}
 	return r0, err
 }
@@ -463,11 +508,18 @@ type machine struct {
 	top    uint64 // one past the end of frame 0
 	frames [MaxCallDepth]frame
 	call   HelperCall
+
+	// Checked runs only:
+	objs     objects
+	slots    [slotCount]Tag // tag of each 8-byte stack slot
+	deepest  int            // deepest frame the last run used, -1 if none
+	executed uint64         // instructions the run has executed so far
 }
 
 type frame struct {
-	ret   int32
-	saved [4]uint64 // r6-r9
+	ret       int32
+	saved     [4]uint64 // r6-r9
+	savedTags [4]Tag    // their tags, in checked mode
 }
 
 func (p *Program) acquire() (*machine, error) {
@@ -502,12 +554,13 @@ func newMachine() (*machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run: stack: %w", err)
 	}
-	m := &machine{stack: mem, top: uint64(mem.Addr()) + stackGuard + StackSize*MaxCallDepth}
+	m := &machine{stack: mem, top: uint64(mem.Addr()) + stackGuard + StackSize*MaxCallDepth, deepest: -1} // fresh memory is zero
 	m.call.m = m
 	return m, nil
 }
 
 func (p *Program) release(m *machine) {
 	m.call.env = nil
+	m.end()
 	p.pool.Put(m)
 }

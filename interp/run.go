@@ -5,30 +5,116 @@ import (
 	"unsafe"
 )
 
-// inRegions reports whether [addr, addr+size) lies in one of the run's
-// regions, writable if write is set.
-func (p *Program) inRegions(env *Env, addr, size uint64, write bool) bool {
-	return env.inRegions(addr, size, write)
+// addTags is the tag of the sum of values tagged d and s: a pointer plus a
+// scalar stays a pointer into the same object; anything else is a scalar.
+func addTags(d, s Tag) Tag {
+	if s == NoTag {
+		return d
+	}
+	if d == NoTag {
+		return s
+	}
+	return NoTag
 }
 
-// inRegions reports whether [addr, addr+size) lies in one region of the
-// run, writable if write is set. It tries the region of the previous hit
-// first: a program's accesses outside the stack mostly go to one region
-// at a time (a map value, the packet), which may be far down the list.
-func (env *Env) inRegions(addr, size uint64, write bool) bool {
-	if h := env.regionHint; uint(h) < uint(len(env.Regions)) {
-		if r := &env.Regions[h]; r.contains(addr, size) && (!write || r.Writable) {
-			return true
-		}
+// subTags is the tag of d - s: a pointer minus a scalar stays a pointer;
+// the difference of two pointers, or a scalar minus a pointer, is a scalar.
+func subTags(d, s Tag) Tag {
+	if s == NoTag {
+		return d
 	}
-	for i := range env.Regions {
-		r := &env.Regions[i]
-		if r.contains(addr, size) && (!write || r.Writable) {
-			env.regionHint = i
-			return true
-		}
+	return NoTag
+}
+
+// atomicTags updates the tags of the registers an atomic operation with
+// imm writes: the fetched old value (in src, or r0 for cmpxchg) is a
+// scalar.
+func atomicTags(imm int64, src, r0 *Tag) {
+	switch {
+	case imm == 0xf1: // cmpxchg
+		*r0 = NoTag
+	case imm&1 != 0: // fetch variants and xchg
+		*src = NoTag
 	}
-	return false
+}
+
+// callChecked calls helper h from a checked run with the argument
+// registers and their tags, and sets the tags of r0-r5 after it: r0's as
+// the helper says, r1-r5 scalars (the helper clobbered them, in Linux's
+// terms). executed is the run's instruction count so far, which callbacks
+// continue.
+func (p *Program) callChecked(m *machine, h Helper, reg *[16]uint64, tag *[16]Tag, depth int, executed int64) (uint64, error) {
+	c := &m.call
+	c.Args = [5]uint64{reg[1], reg[2], reg[3], reg[4], reg[5]}
+	c.argTags = [5]Tag{tag[1], tag[2], tag[3], tag[4], tag[5]}
+	c.depth, c.stop, c.retTag = depth, false, NoTag
+	m.executed = uint64(executed)
+	r0, err := h(c)
+	tag[0] = c.retTag
+	tag[1], tag[2], tag[3], tag[4], tag[5] = NoTag, NoTag, NoTag, NoTag, NoTag
+	return r0, err
+}
+
+// slowMemory performs the load, store or atomic operation in, which the
+// inline checks did not allow, or returns its fault.
+func (p *Program) slowMemory(m *machine, env *Env, depth int, in *insn, reg *[16]uint64, tag *[16]Tag) *Fault {
+	pc := p.codeIndex(in)
+	size := [4]uint64{4, 2, 1, 8}[in.op>>3&3]
+	if in.op&7 == 1 { // LDX
+		addr := reg[in.src&15] + uint64(in.off)
+		v, t, f := p.slowAccess(m, env, depth, pc, tag[in.src&15], addr, size, false, nil)
+		if f != nil {
+			return f
+		}
+		if in.op&0xe0 == 0x80 { // MEMSX: sign-extending
+			shift := 64 - 8*size
+			v = uint64(int64(v<<shift) >> shift)
+		}
+		reg[in.dst&15], tag[in.dst&15] = v, t
+		return nil
+	}
+	addr := reg[in.dst&15] + uint64(in.off)
+	t := tag[in.dst&15]
+	if in.op&0xe0 == 0xc0 { // atomic
+		if addr&(size-1) != 0 {
+			f := p.objectFault(m, env, depth, pc, t, addr, size, true, ErrMisaligned)
+			return f
+		}
+		if o := &m.objs.list[t]; o.region != nil && o.region.Fields != nil {
+			return p.objectFault(m, env, depth, pc, t, addr, size, true, ErrBadContextAccess)
+		}
+		_, _, f := p.slowAccess(m, env, depth, pc, t, addr, size, true, func(a uint64) {
+			if size == 4 {
+				reg[in.src&15], reg[0] = atomicOp32(a, in.imm, reg[in.src&15], reg[0])
+			} else {
+				reg[in.src&15], reg[0] = atomicOp64(a, in.imm, reg[in.src&15], reg[0])
+			}
+		})
+		if f == nil {
+			atomicTags(in.imm, &tag[in.src&15], &tag[0])
+		}
+		return f
+	}
+	v := uint64(in.imm)
+	if in.op&7 == 3 { // STX
+		v = reg[in.src&15]
+	}
+	_, _, f := p.slowAccess(m, env, depth, pc, t, addr, size, true, func(a uint64) {
+		switch size {
+		case 1:
+			store8(a, v)
+		case 2:
+			store16(a, v)
+		case 4:
+			store32(a, v)
+		default:
+			store64(a, v)
+		}
+	})
+	if f == nil {
+		m.wroteRange(t, addr, size)
+	}
+	return f
 }
 
 // codeAddr is the value of lddw src 4 for slot pc: an address inside the

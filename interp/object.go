@@ -1,0 +1,420 @@
+package interp
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Tag is the provenance of a value in checked mode: the object of the run
+// the value points into, or NoTag for a scalar. Tags are only meaningful
+// within the run that made them.
+type Tag uint32
+
+// Tags every checked run has.
+const (
+	NoTag    Tag = 0 // a scalar: no memory may be reached through it
+	StackTag Tag = 1 // the stack frames in use
+	firstRegionTag Tag = 2 // the tag of Env.Regions[0] at the start of a run
+)
+
+// MaxObjects bounds the objects one checked run may hold (the stack, the
+// regions, the program's static objects and every distinct pointer helpers
+// return). Reaching it ends the run with ErrTooManyObjects.
+const MaxObjects = 1 << 18
+
+// Span is a byte range of an object: Len bytes from Off.
+type Span struct {
+	Off, Len uint64
+}
+
+// Field is one field of a context struct that a program may access.
+type Field struct {
+	Name   string
+	Offset int
+	Size   int
+	// Writable fields may be stored to.
+	Writable bool
+	// Points, if not negative, makes the field a 64-bit pointer into
+	// Env.Regions[Points]: loading it (8 bytes at Offset) gives a value
+	// tagged with that region. Pointer fields are never writable.
+	Points int
+}
+
+// Fields is the access policy of a context: which bytes may be read and
+// written, at which widths, and which words hold pointers. Build it once
+// per context type with NewFields.
+type Fields struct {
+	fields []Field
+	byByte []int16 // field index of each byte, -1 for none
+}
+
+// NewFields returns the policy of a context of size bytes with fields.
+func NewFields(size int, fields []Field) (*Fields, error) {
+	if size < 0 || size > 1<<16 {
+		return nil, fmt.Errorf("context size %d out of range", size)
+	}
+	fs := &Fields{fields: append([]Field(nil), fields...), byByte: make([]int16, size)}
+	for i := range fs.byByte {
+		fs.byByte[i] = -1
+	}
+	for i, f := range fields {
+		if f.Offset < 0 || f.Size <= 0 || f.Offset+f.Size > size {
+			return nil, fmt.Errorf("context field %s [%d,+%d) outside the %d-byte context", f.Name, f.Offset, f.Size, size)
+		}
+		if f.Points >= 0 && (f.Size != 8 || f.Writable) {
+			return nil, fmt.Errorf("context field %s: pointer fields are 8 bytes and read-only", f.Name)
+		}
+		for b := f.Offset; b < f.Offset+f.Size; b++ {
+			if fs.byByte[b] >= 0 {
+				return nil, fmt.Errorf("context fields %s and %s overlap", fields[fs.byByte[b]].Name, f.Name)
+			}
+			fs.byByte[b] = int16(i)
+		}
+	}
+	return fs, nil
+}
+
+// access returns the field an access of n bytes at off may use: inside one
+// field, naturally aligned within it, at most the field's width, and to a
+// writable field for a store. A pointer field is read only whole.
+func (fs *Fields) access(off, n uint64, write bool) (*Field, bool) {
+	if off >= uint64(len(fs.byByte)) {
+		return nil, false
+	}
+	i := fs.byByte[off]
+	if i < 0 {
+		return nil, false
+	}
+	f := &fs.fields[i]
+	rel := off - uint64(f.Offset)
+	switch {
+	case n > uint64(f.Size) || rel+n > uint64(f.Size) || rel%n != 0:
+		return nil, false
+	case write && !f.Writable:
+		return nil, false
+	case f.Points >= 0 && (rel != 0 || n != 8):
+		return nil, false
+	}
+	return f, true
+}
+
+// object is one entry of a run's object table. rsize and wsize are the
+// sizes the inline checks use for reads and writes: the object's size, or
+// 0 when every access must take the slow path (read-only objects for
+// writes; contexts with fields, objects with reserved spans, handles and
+// dead objects for both).
+type object struct {
+	lo           uint64
+	rsize, wsize uint64
+	size         uint64
+	region       *Region // what the object is (its Addr and Size aside)
+	dead         bool
+}
+
+// canRead reports whether n bytes at addr may be read without the slow
+// path.
+func (o *object) canRead(addr, n uint64) bool {
+	d := addr - o.lo
+	return d < o.rsize && o.rsize-d >= n
+}
+
+// canWrite reports whether n bytes at addr may be written without the
+// slow path.
+func (o *object) canWrite(addr, n uint64) bool {
+	d := addr - o.lo
+	return d < o.wsize && o.wsize-d >= n
+}
+
+// contains reports whether [addr, addr+n) lies in the object.
+func (o *object) contains(addr, n uint64) bool {
+	d := addr - o.lo
+	return !o.dead && d <= o.size && o.size-d >= n
+}
+
+// set makes o the object [lo, lo+size) of kind r.
+func (o *object) set(r *Region, lo, size uint64) {
+	*o = object{lo: lo, size: size, region: r}
+	if r.Handle {
+		o.size = 0
+		return
+	}
+	if r.Fields == nil && len(r.Reserved) == 0 {
+		o.rsize = size
+		if r.Writable {
+			o.wsize = size
+		}
+	}
+}
+
+func (o *object) kill() {
+	o.rsize, o.wsize, o.dead = 0, 0, true
+}
+
+// objects is a run's object table and the tags of its stack slots.
+type objects struct {
+	list []object
+	// regionTag is the current tag of each region of Env.Regions: a
+	// region that moves (the packet) gets a new tag, which kills the
+	// pointers into its old place.
+	regionTag []Tag
+	// staticBase is the tag of the program's first static object.
+	staticBase Tag
+	// recent caches, by address, objects helpers registered, to reuse a
+	// tag when a helper returns the same object again.
+	recent     [64]Tag
+	recentUsed bool
+	// stack is the stack object's region.
+	stack Region
+}
+
+const (
+	slotCount = MaxCallDepth * StackSize / 8
+	slotMask  = slotCount - 1
+)
+
+// begin resets the table for a run of p in env: the stack, env's regions
+// and p's static objects, and returns the tags of the arguments.
+func (m *machine) begin(p *Program, env *Env) [5]Tag {
+	o := &m.objs
+	o.list = o.list[:0]
+	o.stack = Region{Name: "stack", Writable: true}
+	o.list = append(o.list, object{}, object{})
+	o.list[StackTag].set(&o.stack, 0, 0)
+	o.regionTag = o.regionTag[:0]
+	for i := range env.Regions {
+		o.regionTag = append(o.regionTag, Tag(len(o.list)))
+		o.list = append(o.list, object{})
+		r := &env.Regions[i]
+		o.list[len(o.list)-1].set(r, r.Addr, r.Size)
+	}
+	o.addStatic(p)
+	if o.recentUsed {
+		clear(o.recent[:])
+		o.recentUsed = false
+	}
+	// A run never sees another run's stack: clear the frames the last
+	// checked run on this machine used, and their slot tags.
+	if m.deepest >= 0 {
+		n := uint64(m.deepest+1) * StackSize
+		clear(bytesAt(m.top-n, n))
+		clear(m.slots[slotCount-n/8:])
+		m.deepest = -1
+	}
+	var tags [5]Tag
+	for k, a := range env.Args {
+		tags[k] = o.regionOf(env, a)
+	}
+	return tags
+}
+
+// regionOf returns the tag of the region of env whose memory a points
+// into (or one past its end), or NoTag.
+func (o *objects) regionOf(env *Env, a uint64) Tag {
+	for i := range env.Regions {
+		if r := &env.Regions[i]; !r.Handle && a >= r.Addr && a-r.Addr < r.Size {
+			return o.regionTag[i]
+		}
+	}
+	for i := range env.Regions {
+		if r := &env.Regions[i]; !r.Handle && a == r.Addr+r.Size {
+			return o.regionTag[i]
+		}
+	}
+	return NoTag
+}
+
+// setStack makes the stack object the frames in use at depth.
+func (m *machine) setStack(depth int) {
+	span := uint64(depth+1) * StackSize
+	s := &m.objs.list[StackTag]
+	s.lo, s.rsize, s.wsize, s.size = m.top-span, span, span, span
+	if depth > m.deepest {
+		m.deepest = depth
+	}
+}
+
+// stackBase is the lowest address of the deepest frame.
+func (m *machine) stackBase() uint64 { return m.top - MaxCallDepth*StackSize }
+
+// wrote records a store of n bytes at addr through tag t: a store to the
+// stack makes the slots it touches scalars.
+func (m *machine) wrote(t Tag, addr, n uint64) {
+	if t == StackTag {
+		b := m.stackBase()
+		m.slots[(addr-b)>>3&slotMask] = NoTag
+		m.slots[(addr+n-1-b)>>3&slotMask] = NoTag
+	}
+}
+
+// addStatic appends p's static objects.
+func (o *objects) addStatic(p *Program) {
+	o.staticBase = Tag(len(o.list))
+	for i := range p.static {
+		r := &p.static[i]
+		o.list = append(o.list, object{})
+		o.list[len(o.list)-1].set(r, r.Addr, r.Size)
+	}
+}
+
+// wroteRange records a store of n bytes at addr through tag t, for
+// stores of any length (helpers writing program memory).
+func (m *machine) wroteRange(t Tag, addr, n uint64) {
+	if t != StackTag || n == 0 {
+		return
+	}
+	b := m.stackBase()
+	for s := (addr - b) >> 3; s <= (addr+n-1-b)>>3 && s < slotCount; s++ {
+		m.slots[s] = NoTag
+	}
+}
+
+// add appends the object [lo, lo+size) of kind r and returns its tag; a
+// live object with the same place and kind is reused.
+func (m *machine) add(r *Region, lo, size uint64) (Tag, error) {
+	o := &m.objs
+	h := (lo>>3 ^ lo>>11) & uint64(len(o.recent)-1)
+	if t := o.recent[h]; t != NoTag && int(t) < len(o.list) {
+		if x := &o.list[t]; !x.dead && x.lo == lo && x.size == size && x.region == r {
+			return t, nil
+		}
+	}
+	if len(o.list) >= MaxObjects {
+		return NoTag, &Fault{Reason: ErrTooManyObjects}
+	}
+	t := Tag(len(o.list))
+	o.list = append(o.list, object{})
+	o.list[t].set(r, lo, size)
+	o.recent[h], o.recentUsed = t, true
+	return t, nil
+}
+
+// end drops the run's references to regions and objects, so that a
+// pooled machine keeps nothing of its last run alive.
+func (m *machine) end() {
+	o := &m.objs
+	clear(o.list)
+	o.list = o.list[:0]
+	if cap(o.list) > 1<<12 { // a run with many objects: do not keep its table
+		o.list = nil
+	}
+}
+
+// tailCall resets the table for next, which continues the run: the
+// dynamic objects of the previous program go, the regions get their
+// first tags back (at their current place), next's static objects come
+// in, and the stack's slot tags are cleared.
+func (m *machine) tailCall(next *Program, env *Env, ctx uint64) Tag {
+	o := &m.objs
+	o.list = o.list[:firstRegionTag+Tag(len(env.Regions))]
+	for i := range env.Regions {
+		o.regionTag[i] = firstRegionTag + Tag(i)
+		r := &env.Regions[i]
+		o.list[o.regionTag[i]].set(r, r.Addr, r.Size)
+	}
+	o.addStatic(next)
+	clear(o.recent[:])
+	o.recentUsed = false
+	clear(m.slots[:])
+	return o.regionOf(env, ctx)
+}
+
+// moveRegion moves region i of env to [addr, addr+size) and gives it a new
+// tag, so that pointers into its old place fault.
+func (m *machine) moveRegion(env *Env, i int, addr, size uint64) error {
+	if i < 0 || i >= len(env.Regions) {
+		return fmt.Errorf("move region %d: the run has %d regions", i, len(env.Regions))
+	}
+	r := &env.Regions[i]
+	r.Addr, r.Size = addr, size
+	o := &m.objs
+	if len(o.list) >= MaxObjects {
+		return &Fault{Reason: ErrTooManyObjects}
+	}
+	if i < len(o.regionTag) {
+		o.list[o.regionTag[i]].kill()
+		o.regionTag[i] = Tag(len(o.list))
+		o.list = append(o.list, object{})
+		o.list[len(o.list)-1].set(r, addr, size)
+	}
+	return nil
+}
+
+// slowAccess performs, or refuses, a memory access the inline checks did
+// not allow: context fields, reserved spans, read-only objects and every
+// out-of-bounds access. It returns the loaded value and its tag.
+func (p *Program) slowAccess(m *machine, env *Env, depth, pc int, t Tag, addr, n uint64, write bool, store func(addr uint64)) (uint64, Tag, *Fault) {
+	o := &m.objs.list[t]
+	if o.contains(addr, n) {
+		r := o.region
+		off := addr - o.lo
+		switch {
+		case r.Fields != nil:
+			f, ok := r.Fields.access(off, n, write)
+			if !ok {
+				return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrBadContextAccess)
+			}
+			if write {
+				store(addr)
+				return 0, 0, nil
+			}
+			v := loadN(addr, n)
+			if f.Points >= 0 && f.Points < len(m.objs.regionTag) {
+				return v, m.objs.regionTag[f.Points], nil
+			}
+			return v, NoTag, nil
+		case write && !r.Writable:
+			return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrReadOnly)
+		default:
+			for _, s := range r.Reserved {
+				if off < s.Off+s.Len && s.Off < off+n {
+					return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrReservedField)
+				}
+			}
+			if write {
+				store(addr)
+				return 0, 0, nil
+			}
+			return loadN(addr, n), NoTag, nil
+		}
+	}
+	return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrOutOfBounds)
+}
+
+func loadN(addr, n uint64) uint64 {
+	switch n {
+	case 1:
+		return load8(addr)
+	case 2:
+		return load16(addr)
+	case 4:
+		return load32(addr)
+	}
+	return load64(addr)
+}
+
+// objectFault builds the fault of an access through tag t.
+func (p *Program) objectFault(m *machine, env *Env, depth, pc int, t Tag, addr, n uint64, write bool, reason *Reason) *Fault {
+	f := p.fault(reason, pc)
+	f.Addr, f.Size, f.Write = addr, int(n), write
+	o := &m.objs.list[t]
+	switch {
+	case t == NoTag:
+		f.Object = "a scalar (not a pointer)"
+	case o.dead:
+		f.Object = fmt.Sprintf("%s (no longer valid)", o.region.Name)
+		f.Regions = []Region{*o.region}
+	case o.region.Handle:
+		f.Object = fmt.Sprintf("%s (a handle, not memory)", o.region.Name)
+	default:
+		r := *o.region
+		r.Addr, r.Size = o.lo, o.size
+		f.Object = r.Name
+		f.Regions = []Region{r}
+	}
+	return f
+}
+
+// codeIndex returns the slot of in within p's code.
+func (p *Program) codeIndex(in *insn) int {
+	return int((uintptr(unsafe.Pointer(in)) - uintptr(unsafe.Pointer(&p.code[0]))) / unsafe.Sizeof(insn{}))
+}
