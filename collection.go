@@ -257,37 +257,49 @@ func nativeUint32(b []byte) uint32 {
 
 // resolveMaps replaces the loader's map references (lddw with src 5 or 6)
 // by constants: the map's address in the map table, or the address of a
-// global-data value.
-func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, error) {
+// global-data value. It returns, by instruction index, the object each
+// such constant points into, for checked runs: the map's handle, or the
+// global-data value (read-only for .rodata and other BPF_F_RDONLY_PROG
+// maps).
+func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, map[int]interp.Region, error) {
 	out := append([]isa.Instruction(nil), insns...)
+	ptrs := map[int]interp.Region{}
 	pc := 0
 	for i, ins := range out {
 		if ins.IsLDDW() && ins.Src != isa.PseudoImm64 && ins.Src != isa.PseudoFunc {
 			idx := int(uint32(ins.Constant))
 			if ins.Src != isa.PseudoMapIndex && ins.Src != isa.PseudoMapIndexValue {
-				return nil, fmt.Errorf("insn %d: lddw src %d: only map references by index are supported", pc, ins.Src)
+				return nil, nil, fmt.Errorf("insn %d: lddw src %d: only map references by index are supported", pc, ins.Src)
 			}
 			if idx >= len(c.byIndex) {
-				return nil, fmt.Errorf("insn %d: reference to map %d of %d", pc, idx, len(c.byIndex))
+				return nil, nil, fmt.Errorf("insn %d: reference to map %d of %d", pc, idx, len(c.byIndex))
 			}
 			m := c.byIndex[idx]
 			var v uint64
 			if ins.Src == isa.PseudoMapIndex {
-				v, _ = c.table.Addr(m)
+				a, kind, ok := c.table.Handle(m)
+				if !ok {
+					return nil, nil, fmt.Errorf("insn %d: map %s is not in the map table", pc, m.Spec().Name)
+				}
+				v = a
+				ptrs[i] = interp.Region{Addr: a, Handle: true, Name: kind.Name, Owner: kind.Owner}
 			} else {
 				off := uint64(uint32(uint64(ins.Constant) >> 32))
 				clear(c.scratch.Bytes()[:8]) // key 0
 				base := m.LookupAddr(c.scratch.Addr())
 				if base == 0 || off >= uint64(m.ValueSize()) {
-					return nil, fmt.Errorf("insn %d: value offset %d of map %s (value size %d)", pc, off, m.Spec().Name, m.ValueSize())
+					return nil, nil, fmt.Errorf("insn %d: value offset %d of map %s (value size %d)", pc, off, m.Spec().Name, m.ValueSize())
 				}
 				v = uint64(base) + off
+				kind := *c.table.ValueKind(m)
+				kind.Addr, kind.Size = uint64(base), uint64(m.ValueSize())
+				ptrs[i] = kind
 			}
 			out[i] = isa.Instruction{OpCode: isa.OpLDDW, Dst: ins.Dst, Constant: int64(v)}
 		}
 		pc += ins.Slots()
 	}
-	return out, nil
+	return out, ptrs, nil
 }
 
 // Close releases the collection's maps and programs and all their memory.

@@ -62,11 +62,7 @@ func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) 
 	ctx := mem[frameSize:]
 	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 0, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize,
 		DataOff: p.ptrOff[0], DataEndOff: p.ptrOff[1], DataMetaOff: p.ptrOff[2]}
-	for i, v := range [3]uint64{data, dataEnd, data} {
-		if off := p.ptrOff[i]; off >= 0 {
-			binary.NativeEndian.PutUint64(ctx[off:], v)
-		}
-	}
+	rs.packet.SetBounds(data, data, dataEnd)
 	switch p.pk {
 	case packetXDP:
 		rs.packet.Hook = helpers.HookXDP

@@ -35,6 +35,9 @@ type Program struct {
 	pk     packetKind
 	ctxMem int    // the context's memory size (typ.Context.MemorySize())
 	ptrOff [3]int // context offsets of the data, data_end and data_meta words; -1 if absent
+	// ctxFields are the context's fields as checked runs enforce them
+	// (nil: raw memory).
+	ctxFields *interp.Fields
 	// movesPacket is set when the program may move or grow the packet
 	// (or tail-call a program that may): its frame is cleared before each
 	// run, as the kernel gives every test run a fresh frame.
@@ -73,7 +76,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if err := isa.CheckProgram(ps.Instructions); err != nil {
 		return nil, withLine(ps, err)
 	}
-	insns, err := c.resolveMaps(ps.Instructions)
+	insns, ptrs, err := c.resolveMaps(ps.Instructions)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +99,11 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		}
 		pc += ins.Slots()
 	}
-	cfg := interp.Config{Helpers: hs, InstructionBudget: c.opts.InstructionBudget}
+	fields, err := contextFields(typ.Context)
+	if err != nil {
+		return nil, fmt.Errorf("program type %s: %w", typ.Name, err)
+	}
+	cfg := interp.Config{Helpers: hs, InstructionBudget: c.opts.InstructionBudget, Pointers: ptrs}
 	if c.opts.UnsafeFastMode {
 		cfg.Mode, cfg.UnsafeTrustProgram = interp.Fast, true
 	}
@@ -104,7 +111,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if err != nil {
 		return nil, withLine(ps, err)
 	}
-	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize()}
+	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
 	for i, k := range [3]FieldKind{PacketStart, PacketEnd, PacketMeta} {
 		np.ptrOff[i] = -1
 		if off, ok := typ.Context.PointerOffset(k); ok {
@@ -121,6 +128,35 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		}
 	}
 	return np, nil
+}
+
+// contextFields returns the access policy of contexts of layout l: its
+// scalar fields at their C offsets and widths (writable as the type
+// says), and its pointer fields as the read-only 64-bit words after the
+// struct that loads are rewritten to, packet pointers pointing into the
+// packet region (Env.Regions[0]). The C slots of pointer fields are not
+// accessible: every load of them was rewritten. A layout without fields
+// (raw memory) has no policy.
+func contextFields(l *Context) (*interp.Fields, error) {
+	if l == nil || len(l.Fields) == 0 {
+		return nil, nil
+	}
+	word := (l.Size + 7) &^ 7
+	var fs []interp.Field
+	for _, f := range l.Fields {
+		if !f.Kind.IsPointer() {
+			fs = append(fs, interp.Field{Name: f.Name, Offset: f.Offset, Size: f.Size, Writable: f.Writable, Points: -1})
+			continue
+		}
+		points := -1 // a host pointer: loads give a scalar
+		switch f.Kind {
+		case PacketStart, PacketEnd, PacketMeta:
+			points = 0
+		}
+		fs = append(fs, interp.Field{Name: f.Name, Offset: word, Size: 8, Points: points})
+		word += 8
+	}
+	return interp.NewFields(l.MemorySize(), fs)
 }
 
 // ErrHelperNotAllowed is returned by NewCollection for a program calling a

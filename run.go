@@ -59,15 +59,15 @@ type runState struct {
 	ctxSize int
 	env     interp.Env
 	packet  helpers.Packet
-	// tableLen is the map table size env.Regions reflects; ctxRegion is
-	// the index of the context's region there.
-	tableLen  int
-	ctxRegion int
 	// dirty is set when the frame may hold bytes outside the last packet
 	// (the program moved it); lastLen is the length of the last packet.
 	dirty   bool
 	lastLen int
 }
+
+// ctxRegion is the index of the context's region in a run's Env.Regions;
+// the packet's is 0.
+const ctxRegion = 1
 
 const (
 	frameSize     = helpers.TestRunFrameSize
@@ -263,21 +263,20 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		h.Probe = p.coll.opts.Probe
 		h.Clock = p.coll.opts.Clock
 	}
-	if n := p.coll.table.Len(); n != rs.tableLen || len(env.Regions) < 3 {
-		// First run, or maps joined the table (inner maps): rebuild the
-		// regions in the order a checked access tries them, hottest
-		// first: the packet, the maps' values, the context (read once or
-		// twice per run), the helpers' scratch.
-		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"})
-		env.Regions = p.coll.table.Regions(env.Regions)
-		rs.ctxRegion = len(env.Regions)
-		env.Regions = append(env.Regions, interp.Region{Name: "ctx", Writable: true}, h.ScratchRegion())
-		rs.tableLen = n
+	if len(env.Regions) != 2 {
+		// The run's regions: the packet (which helpers move) and the
+		// context. Map values, ring-buffer records and the like are
+		// objects helpers hand out one by one.
+		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"}, interp.Region{Name: "ctx", Writable: true})
 	}
 	// Only the numbers change from run to run; storing whole regions
 	// (their names are strings) costs GC write barriers.
 	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
-	env.Regions[rs.ctxRegion].Addr, env.Regions[rs.ctxRegion].Size = rs.ctx, uint64(ctxSize)
+	cr := &env.Regions[ctxRegion]
+	cr.Addr, cr.Size = rs.ctx, uint64(ctxSize)
+	if cr.Fields != p.ctxFields {
+		cr.Fields = p.ctxFields
+	}
 	env.Packet.Addr, env.Packet.Size = 0, 0
 	env.LinkHeader, env.NetHeader, env.PacketHead = 0, 0, 0
 

@@ -22,11 +22,11 @@ func csumDiff(c *interp.HelperCall) (uint64, error) {
 	if (fs|ts)&3 != 0 || fs+ts > csumDiffMax {
 		return errno(eINVAL), nil
 	}
-	from, err := c.Memory(c.Args[0], uint64(fs), false)
+	from, err := c.ArgMemory(0, uint64(fs), false)
 	if err != nil {
 		return 0, err
 	}
-	to, err := c.Memory(c.Args[2], uint64(ts), false)
+	to, err := c.ArgMemory(2, uint64(ts), false)
 	if err != nil {
 		return 0, err
 	}
@@ -83,11 +83,11 @@ func csumFrom32To16(s uint32) uint16 {
 // result folded to 16 bits (not complemented).
 func csumDiffFolded(c *interp.HelperCall) (uint64, error) {
 	fs, ts := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3]))
-	from, err := c.Memory(c.Args[0], fs, false)
+	from, err := c.ArgMemory(0, fs, false)
 	if err != nil {
 		return 0, err
 	}
-	to, err := c.Memory(c.Args[2], ts, false)
+	to, err := c.ArgMemory(2, ts, false)
 	if err != nil {
 		return 0, err
 	}

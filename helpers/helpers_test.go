@@ -12,6 +12,7 @@ import (
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -77,7 +78,7 @@ func (h *harness) compile(src string, mode interp.Mode) *interp.Program {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := interp.Compile(insns, interp.Config{Mode: mode, UnsafeTrustProgram: mode == interp.Fast, Helpers: helpers.Config(nil)})
+	p, err := interp.Compile(insns, interp.Config{Mode: mode, UnsafeTrustProgram: mode == interp.Fast, Helpers: helpers.Config(nil), Pointers: h.handles(insns)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -90,18 +91,42 @@ func (h *harness) compileWith(src string, cfg map[int32]interp.Helper) *interp.P
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := interp.Compile(insns, interp.Config{Mode: interp.Checked, Helpers: cfg})
+	p, err := interp.Compile(insns, interp.Config{Mode: interp.Checked, Helpers: cfg, Pointers: h.handles(insns)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return p
 }
 
+// handles makes every lddw of a map pointer in insns load the map's
+// handle, as the runtime's loader does, and every lddw of an address in
+// one of the test's buffers a pointer into it.
+func (h *harness) handles(insns []isa.Instruction) map[int]interp.Region {
+	ptrs := map[int]interp.Region{}
+	for i, ins := range insns {
+		if !ins.IsLDDW() {
+			continue
+		}
+		c := uint64(ins.Constant)
+		if m, ok := h.tab.Map(c); ok {
+			ptrs[i] = interp.Region{Addr: c, Handle: true, Name: "map " + m.Spec().Name, Owner: m}
+			continue
+		}
+		// The test's own buffers (h.mem): the test passes their addresses
+		// as constants where a program would pass stack or map pointers.
+		for _, r := range h.extra {
+			if c >= r.Addr && c-r.Addr <= r.Size {
+				ptrs[i] = r
+				break
+			}
+		}
+	}
+	return ptrs
+}
+
 func (h *harness) env(args ...uint64) *interp.Env {
 	env := &interp.Env{Context: h.run}
 	copy(env.Args[:], args)
-	env.Regions = h.tab.Regions(nil)
-	env.Regions = append(env.Regions, h.run.ScratchRegion())
 	env.Regions = append(env.Regions, h.extra...)
 	return env
 }
@@ -613,21 +638,42 @@ func TestTailCall(t *testing.T) {
 
 func TestSpinLock(t *testing.T) {
 	h := newHarness(t)
-	_, p := h.addMap(maps.Spec{Type: maps.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, SpinLockOffset: 0, HasSpinLock: true})
-	lookup := fmt.Sprintf("stw [%%r10-4], 0\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\nmov %%r6, %%r0\n", p)
-	if got := h.mustExec(lookup + "mov %r1, %r6\ncall 93\nldxw %r7, [%r6]\nmov %r1, %r6\ncall 94\nldxw %r0, [%r6]\nlsh %r7, 8\nor %r0, %r7\nexit"); got != 1<<8 {
-		t.Errorf("lock word while held and after: %#x, want 0x100", got)
+	locked, p := h.addMap(maps.Spec{Name: "locked", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, SpinLockOffset: 8, HasSpinLock: true})
+	_, plain := h.addMap(maps.Spec{Name: "plain", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1})
+	// r6 = the value of key 0 of map m.
+	lookup := func(m uint64) string {
+		return fmt.Sprintf("stw [%%r10-4], 0\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\njne %%r0, 0, +1\nexit\nmov %%r6, %%r0\n", m)
 	}
-	_, err := h.exec(lookup + "mov %r1, %r6\ncall 93\nmov %r1, %r6\ncall 93\nexit")
-	if !errors.Is(err, helpers.ErrSpinLock) {
-		t.Errorf("double lock: %v, want ErrSpinLock", err)
+	const lock, unlock = "mov %r1, %r6\nadd %r1, 8\ncall 93\n", "mov %r1, %r6\nadd %r1, 8\ncall 94\n"
+	for _, tc := range []struct {
+		desc   string
+		src    string
+		reason error // nil: the run succeeds
+		held   bool  // the run ended holding the lock (Reset releases it)
+	}{
+		{"Lock, update the value, unlock", lookup(p) + lock + "stdw [%r6+0], 7\n" + unlock + "mov %r0, 0\nexit", nil, false},
+		{"A load of the lock word faults", lookup(p) + lock + "ldxw %r0, [%r6+8]\n" + unlock + "exit", interp.ErrReservedField, true},
+		{"A store to the lock word faults", lookup(p) + "stw [%r6+8], 1\nexit", interp.ErrReservedField, false},
+		{"A second lock", lookup(p) + lock + lock + "exit", helpers.ErrSpinLock, true},
+		{"An unlock without a lock", lookup(p) + unlock + "exit", helpers.ErrSpinLock, false},
+		{"A lock at another offset of the value", lookup(p) + "mov %r1, %r6\ncall 93\nexit", helpers.ErrSpinLock, false},
+		{"A lock on the stack", "stw [%r10-8], 0\nmov %r1, %r10\nadd %r1, -8\ncall 93\nexit", helpers.ErrSpinLock, false},
+		{"A lock in a value of a map without one", lookup(plain) + lock + "exit", helpers.ErrSpinLock, false},
+		{"A helper call inside the critical section", lookup(p) + lock + "call 7\n" + unlock + "exit", helpers.ErrSpinLock, true},
+		{"An exit holding the lock", lookup(p) + lock + "mov %r0, 0\nexit", nil, true},
+	} {
+		_, err := h.exec(tc.src)
+		if tc.reason == nil && err != nil || tc.reason != nil && !errors.Is(err, tc.reason) {
+			t.Errorf("%s: got %v, want %v", tc.desc, err, tc.reason)
+		}
+		if held := h.run.Reset(); held != tc.held {
+			t.Errorf("%s: held at the end %v, want %v", tc.desc, held, tc.held)
+		}
 	}
-	if !h.run.Reset() {
-		t.Error("Reset did not report the lock left held")
-	}
-	_, err = h.exec(lookup + "mov %r1, %r6\ncall 94\nexit")
-	if !errors.Is(err, helpers.ErrSpinLock) {
-		t.Errorf("unlock without lock: %v, want ErrSpinLock", err)
+	// Reset released every lock: Go-side locked updates do not hang.
+	v := make([]byte, 16)
+	if err := locked.Update([]byte{0, 0, 0, 0}, v, maps.UpdateLock); err != nil {
+		t.Fatalf("Update with UpdateLock after the runs: %v", err)
 	}
 }
 

@@ -18,7 +18,9 @@ func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
 		return nil, nil, err
 	}
 	m, ok := r.Maps.Map(c.Args[i])
-	if !ok {
+	if !ok || !c.ArgHandle(i) {
+		// In checked mode a map pointer must be the very handle the
+		// program loaded or a lookup returned, not a computed address.
 		return nil, nil, fmt.Errorf("arg %d: %w: %#x", i+1, ErrBadMap, c.Args[i])
 	}
 	return r, m, nil
@@ -59,7 +61,7 @@ func mapLookupElem(c *interp.HelperCall) (uint64, error) {
 
 func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
 	key := c.Args[1]
-	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
 		return 0, err
 	}
 	if mm, ok := m.(maps.MapOfMaps); ok && (m.Type() == maps.ArrayOfMaps || m.Type() == maps.HashOfMaps) {
@@ -67,16 +69,28 @@ func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
 		if inner == nil {
 			return 0, nil
 		}
-		if a, ok := r.Maps.Addr(inner); ok {
-			return a, nil
-		}
-		a, err := r.Maps.Add(inner)
-		if err != nil {
+		if _, err := r.Maps.Add(inner); err != nil {
 			return 0, nil
 		}
-		return a, nil
+		a, kind, _ := r.Maps.Handle(inner)
+		return a, returnObject(c, kind, a, 0)
 	}
-	return uint64(m.LookupAddrCPU(cpu, uintptr(key))), nil
+	v := uint64(m.LookupAddrCPU(cpu, uintptr(key)))
+	if v == 0 {
+		return 0, nil
+	}
+	return v, returnObject(c, &r.Maps.kindsOf(c.Args[0]).value, v, uint64(m.ValueSize()))
+}
+
+// returnObject makes r0 a pointer to the object [addr, addr+size) of kind
+// k, in checked mode.
+func returnObject(c *interp.HelperCall, k *interp.Region, addr, size uint64) error {
+	t, err := c.Object(k, addr, size)
+	if err != nil {
+		return err
+	}
+	c.Return(t)
+	return nil
 }
 
 // bpf_map_lookup_percpu_elem: the value of CPU cpu of a per-CPU map, or
@@ -106,10 +120,10 @@ func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
 		return 0, wrongType("map_update_elem", m)
 	}
 	key, val := c.Args[1], c.Args[2]
-	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
 		return 0, err
 	}
-	if _, err := c.Memory(val, uint64(m.ValueSize()), false); err != nil {
+	if _, err := c.ArgMemory(2, uint64(m.ValueSize()), false); err != nil {
 		return 0, err
 	}
 	return uint64(m.UpdateAddrCPU(r.CPU, uintptr(key), uintptr(val), c.Args[3])), nil
@@ -125,7 +139,7 @@ func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
 		return 0, wrongType("map_delete_elem", m)
 	}
 	key := c.Args[1]
-	if _, err := c.Memory(key, uint64(m.KeySize()), false); err != nil {
+	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
 		return 0, err
 	}
 	return uint64(m.DeleteAddr(uintptr(key))), nil
@@ -155,7 +169,7 @@ func valueOp(c *interp.HelperCall, write bool, op func(m maps.Map, val uintptr) 
 		return 0, err
 	}
 	val := c.Args[1]
-	if _, err := c.Memory(val, uint64(m.ValueSize()), write); err != nil {
+	if _, err := c.ArgMemory(1, uint64(m.ValueSize()), write); err != nil {
 		return 0, err
 	}
 	return uint64(op(m, uintptr(val))), nil
@@ -190,6 +204,7 @@ func forEachMapElem(c *interp.HelperCall) (uint64, error) {
 		return 0, wrongType("for_each_map_elem", m)
 	}
 	mapPtr, fn, ctx := c.Args[0], c.Args[1], c.Args[2]
+	kinds := r.Maps.kindsOf(mapPtr)
 	if c.Args[3] != 0 {
 		return errno(eINVAL), nil
 	}
@@ -211,7 +226,16 @@ func forEachMapElem(c *interp.HelperCall) (uint64, error) {
 		errNext := m.NextKey(cur, next)
 		if v := m.LookupAddrCPU(r.CPU, uintptr(addrOf(cur))); v != 0 {
 			n++
-			ret, cerr := c.Call(fn, [5]uint64{mapPtr, addrOf(cur), uint64(v), ctx})
+			kt, err := c.Object(&kinds.key, addrOf(cur), uint64(ks))
+			if err != nil {
+				return 0, err
+			}
+			vt, err := c.Object(&kinds.value, uint64(v), uint64(m.ValueSize()))
+			if err != nil {
+				return 0, err
+			}
+			ret, cerr := c.CallWith(fn, [5]uint64{mapPtr, addrOf(cur), uint64(v), ctx},
+				[5]interp.Tag{c.ArgTag(0), kt, vt, c.ArgTag(2)})
 			if cerr != nil {
 				return 0, cerr
 			}
@@ -241,7 +265,7 @@ func loop(c *interp.HelperCall) (uint64, error) {
 		return errno(e2BIG), nil
 	}
 	for i := uint32(0); i < nr; i++ {
-		ret, err := c.Call(fn, [5]uint64{uint64(i), ctx})
+		ret, err := c.CallWith(fn, [5]uint64{uint64(i), ctx}, [5]interp.Tag{interp.NoTag, c.ArgTag(2)})
 		if err != nil {
 			return 0, err
 		}
@@ -291,20 +315,20 @@ func tailCall(c *interp.HelperCall) (uint64, error) {
 	return 0, nil
 }
 
-// bpf_spin_lock. A run may hold one lock at a time, as the verifier
-// enforces in Linux; taking a second one (which would deadlock) or
-// releasing one not held ends the run with ErrSpinLock.
+// bpf_spin_lock. As Linux's verifier requires, the argument must point at
+// the struct bpf_spin_lock of a map value (checked mode: the value object
+// of a map whose BTF value type has one, at exactly its offset), and a run
+// holds at most one lock: taking a second one, releasing one not held,
+// calling another helper while holding one (see Set) or exiting with one
+// held ends the run with ErrSpinLock, and the lock is released.
 func spinLock(c *interp.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
 	}
 	a := c.Args[0]
-	if _, err := c.Memory(a, 4, true); err != nil {
+	if err := lockArg(c); err != nil {
 		return 0, err
-	}
-	if a%4 != 0 {
-		return 0, fmt.Errorf("%w: lock at %#x is misaligned", ErrSpinLock, a)
 	}
 	if r.lock != 0 {
 		return 0, fmt.Errorf("%w: lock at %#x taken while holding %#x", ErrSpinLock, a, r.lock)
@@ -312,6 +336,33 @@ func spinLock(c *interp.HelperCall) (uint64, error) {
 	maps.SpinLock(uintptr(a))
 	r.lock = uintptr(a)
 	return 0, nil
+}
+
+// lockArg checks that argument 1 is a map value's bpf_spin_lock.
+func lockArg(c *interp.HelperCall) error {
+	a := c.Args[0]
+	if a%4 != 0 {
+		return fmt.Errorf("%w: lock at %#x is misaligned", ErrSpinLock, a)
+	}
+	if !c.Checked() {
+		return nil
+	}
+	r, err := runOf(c)
+	if err != nil {
+		return err
+	}
+	kind, lo, _, ok := c.ArgObject(0)
+	m, isMap := maps.Map(nil), false
+	if ok {
+		m, isMap = kind.Owner.(maps.Map)
+	}
+	if !isMap || kind != &r.Maps.kinds(m).value {
+		return fmt.Errorf("%w: %#x does not point into a map value", ErrSpinLock, a)
+	}
+	if s := m.Spec(); !s.HasSpinLock || a != lo+uint64(s.SpinLockOffset) {
+		return fmt.Errorf("%w: %#x is not the bpf_spin_lock of a value of map %q", ErrSpinLock, a, s.Name)
+	}
+	return nil
 }
 
 // bpf_spin_unlock.
@@ -323,6 +374,9 @@ func spinUnlock(c *interp.HelperCall) (uint64, error) {
 	a := c.Args[0]
 	if r.lock == 0 || uintptr(a) != r.lock {
 		return 0, fmt.Errorf("%w: unlock of %#x, holding %#x", ErrSpinLock, a, r.lock)
+	}
+	if err := lockArg(c); err != nil {
+		return 0, err
 	}
 	maps.SpinUnlock(r.lock)
 	r.lock = 0
@@ -348,7 +402,7 @@ func ringbufOutput(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	data, size := c.Args[1], c.Args[2]
-	if _, err := c.Memory(data, size, false); err != nil {
+	if _, err := c.ArgMemory(1, size, false); err != nil {
 		return 0, err
 	}
 	return uint64(rb.Output(uintptr(data), size, c.Args[3])), nil
@@ -360,17 +414,39 @@ func ringbufReserve(c *interp.HelperCall) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return uint64(rb.Reserve(c.Args[1], c.Args[2])), nil
+	rec := uint64(rb.Reserve(c.Args[1], c.Args[2]))
+	if rec == 0 {
+		return 0, nil
+	}
+	r, _ := runOf(c)
+	return rec, returnObject(c, &r.Maps.kindsOf(c.Args[0]).record, rec, c.Args[1])
 }
 
+// ringRecord returns the ring buffer of the record in argument 1: in
+// checked mode the very pointer bpf_ringbuf_reserve returned, to a record
+// not yet submitted or discarded. The record's object dies: it is
+// submitted or discarded once.
 func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return nil, err
 	}
-	rb := r.Maps.ringFor(c.Args[0])
+	a := c.Args[0]
+	if c.Checked() {
+		kind, lo, _, ok := c.ArgObject(0)
+		var rb *maps.RingBufMap
+		if ok {
+			rb, _ = kind.Owner.(*maps.RingBufMap)
+		}
+		if rb == nil || lo != a || kind != &r.Maps.kinds(rb).record {
+			return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
+		}
+		c.Kill(c.ArgTag(0))
+		return rb, nil
+	}
+	rb := r.Maps.ringFor(a)
 	if rb == nil {
-		return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, c.Args[0])
+		return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
 	}
 	return rb, nil
 }
@@ -418,7 +494,7 @@ func perfEventOutput(c *interp.HelperCall) (uint64, error) {
 		return 0, wrongType("perf_event_output", m)
 	}
 	flags, data, size := c.Args[2], c.Args[3], c.Args[4]
-	if _, err := c.Memory(data, size, false); err != nil {
+	if _, err := c.ArgMemory(3, size, false); err != nil {
 		return 0, err
 	}
 	return uint64(pm.Output(r.CPU, flags, uintptr(data), size)), nil

@@ -32,13 +32,39 @@ var ErrTableFull = errors.New("map table is full")
 //
 // Add may run concurrently with helpers; Close must not.
 type MapTable struct {
-	mem   *platform.Memory
-	base  uint64
-	slots []maps.Map
-	n     atomic.Int64
-	mu    sync.Mutex
-	index map[maps.Map]uint64
-	rings atomic.Pointer[[]ringArea] // copy-on-write, for ringbuf_submit/discard
+	mem       *platform.Memory
+	base      uint64
+	slots     []maps.Map
+	kindSlots []*mapKinds // parallel to slots
+	n         atomic.Int64
+	mu        sync.Mutex
+	index     map[maps.Map]uint64
+	rings     atomic.Pointer[[]ringArea] // copy-on-write, for ringbuf_submit/discard
+}
+
+// mapKinds are the kinds of the objects a map gives programs in checked
+// mode: its handle (the map pointer), its values and the keys
+// bpf_for_each_map_elem passes.
+type mapKinds struct {
+	handle, value, key, record interp.Region
+}
+
+func newMapKinds(m maps.Map) *mapKinds {
+	s := m.Spec()
+	writable := s.Flags&maps.FlagRdonlyProg == 0
+	for _, r := range m.Regions() {
+		writable = writable && !r.ReadOnly
+	}
+	k := &mapKinds{
+		handle: interp.Region{Name: fmt.Sprintf("map %q", s.Name), Handle: true, Owner: m},
+		value:  interp.Region{Name: fmt.Sprintf("map %q value", s.Name), Writable: writable, Owner: m},
+		key:    interp.Region{Name: fmt.Sprintf("map %q key (a copy)", s.Name), Owner: m},
+		record: interp.Region{Name: fmt.Sprintf("ring buffer %q record", s.Name), Writable: true, Owner: m},
+	}
+	if s.HasSpinLock {
+		k.value.Reserved = []interp.Span{{Off: uint64(s.SpinLockOffset), Len: 4}}
+	}
+	return k
 }
 
 // ringArea is the data area of a ring buffer in the table.
@@ -56,7 +82,7 @@ func NewMapTable(capacity int) (*MapTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map table: %w", err)
 	}
-	return &MapTable{mem: mem, base: uint64(mem.Addr()), slots: make([]maps.Map, capacity),
+	return &MapTable{mem: mem, base: uint64(mem.Addr()), slots: make([]maps.Map, capacity), kindSlots: make([]*mapKinds, capacity),
 		index: make(map[maps.Map]uint64)}, nil
 }
 
@@ -85,6 +111,7 @@ func (t *MapTable) Add(m maps.Map) (uint64, error) {
 	}
 	copy(d[24:39], s.Name)
 	t.slots[i] = m
+	t.kindSlots[i] = newMapKinds(m)
 	addr := t.base + uint64(i)*DescriptorSize
 	t.index[m] = addr
 	if rb, ok := m.(*maps.RingBufMap); ok {
@@ -114,6 +141,35 @@ func (t *MapTable) Map(addr uint64) (maps.Map, bool) {
 	return t.slots[i], true
 }
 
+// Handle returns the map pointer of m and the kind of its handle object,
+// if m is in the table.
+func (t *MapTable) Handle(m maps.Map) (uint64, *interp.Region, bool) {
+	a, ok := t.Addr(m)
+	if !ok {
+		return 0, nil, false
+	}
+	return a, &t.kindSlots[(a-t.base)/DescriptorSize].handle, true
+}
+
+// kindsOf returns the object kinds of the map whose pointer is addr.
+func (t *MapTable) kindsOf(addr uint64) *mapKinds {
+	return t.kindSlots[(addr-t.base)/DescriptorSize]
+}
+
+// ValueKind returns the kind of the value objects of m, which must be in
+// the table: its name, whether programs may write values, its reserved
+// bpf_spin_lock.
+func (t *MapTable) ValueKind(m maps.Map) *interp.Region { return &t.kinds(m).value }
+
+// kinds returns the object kinds of m, which must be in the table.
+func (t *MapTable) kinds(m maps.Map) *mapKinds {
+	a, ok := t.Addr(m)
+	if !ok {
+		return &mapKinds{}
+	}
+	return t.kindsOf(a)
+}
+
 // Addr returns the map pointer of m, if m is in the table.
 func (t *MapTable) Addr(m maps.Map) (uint64, bool) {
 	t.mu.Lock()
@@ -124,21 +180,6 @@ func (t *MapTable) Addr(m maps.Map) (uint64, bool) {
 
 // Len returns the number of maps in the table.
 func (t *MapTable) Len() int { return int(t.n.Load()) }
-
-// Regions appends to dst the memory of every map in the table that
-// programs may access through pointers helpers return (map values, ring
-// buffer records), as regions for interp.Env.Regions: writable except
-// those of maps whose values programs may only read (DevMap, XSKMap).
-func (t *MapTable) Regions(dst []interp.Region) []interp.Region {
-	for i := range int(t.n.Load()) {
-		m := t.slots[i]
-		for _, r := range m.Regions() {
-			dst = append(dst, interp.Region{Addr: uint64(r.Addr), Size: uint64(r.Size), Writable: !r.ReadOnly,
-				Name: "map " + m.Spec().Name})
-		}
-	}
-	return dst
-}
 
 // ringFor returns the ring buffer whose data area holds addr.
 func (t *MapTable) ringFor(addr uint64) *maps.RingBufMap {

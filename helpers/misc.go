@@ -163,7 +163,7 @@ func getCurrentComm(c *interp.HelperCall) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	buf, err := c.Memory(c.Args[0], uint64(uint32(c.Args[1])), true)
+	buf, err := c.ArgMemory(0, uint64(uint32(c.Args[1])), true)
 	if err != nil {
 		return 0, err
 	}

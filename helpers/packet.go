@@ -45,8 +45,10 @@ func packetArg(c *interp.HelperCall) (*Run, *Packet, error) {
 	return r, p, nil
 }
 
-func (p *Packet) data() uint64    { return *word(p.Ctx + uint64(p.DataOff)) }
-func (p *Packet) dataEnd() uint64 { return *word(p.Ctx + uint64(p.DataEndOff)) }
+// The packet's bounds are the helpers' own (Go-side) state: the context
+// words the program reads are written from them, never read back.
+func (p *Packet) data() uint64    { return p.bData }
+func (p *Packet) dataEnd() uint64 { return p.bEnd }
 
 // meta returns data_meta and whether the packet supports metadata
 // (xdp_data_meta_unsupported: no word, or data_meta > data).
@@ -54,24 +56,38 @@ func (p *Packet) meta(data uint64) (uint64, bool) {
 	if p.DataMetaOff < 0 {
 		return data + 1, false
 	}
-	m := *word(p.Ctx + uint64(p.DataMetaOff))
-	return m, m <= data
+	return p.bMeta, p.bMeta <= data
 }
 
-// sync rewrites the context words and the packet region after a move.
-func (p *Packet) sync(env *interp.Env, meta, data, end uint64) {
-	*word(p.Ctx + uint64(p.DataOff)) = data
-	*word(p.Ctx + uint64(p.DataEndOff)) = end
-	start := data
-	if p.DataMetaOff >= 0 {
-		*word(p.Ctx + uint64(p.DataMetaOff)) = meta
-		if meta <= data {
-			start = meta
+// SetBounds sets the packet's data_meta, data and data_end, as the
+// runtime lays the packet out before a run, and writes them into the
+// context's pointer words.
+func (p *Packet) SetBounds(meta, data, end uint64) {
+	p.bMeta, p.bData, p.bEnd = meta, data, end
+	for _, w := range [3]struct {
+		off int
+		v   uint64
+	}{{p.DataOff, data}, {p.DataEndOff, end}, {p.DataMetaOff, meta}} {
+		if w.off >= 0 {
+			*word(p.Ctx + uint64(w.off)) = w.v
 		}
 	}
+}
+
+// sync sets the packet's bounds after a move, and the run's packet
+// region (whose old pointers die) and LD_ABS packet.
+func (p *Packet) sync(env *interp.Env, meta, data, end uint64) {
+	p.SetBounds(meta, data, end)
+	start := data
+	if p.DataMetaOff >= 0 && meta <= data {
+		start = meta
+	}
 	if p.Region >= 0 && p.Region < len(env.Regions) {
-		env.Regions[p.Region].Addr = start
-		env.Regions[p.Region].Size = end - start
+		// The region exists (the runtime made it): moving it cannot fail.
+		_ = env.MoveRegion(p.Region, start, end-start)
+	}
+	if env.Packet.Addr != 0 {
+		env.Packet.Addr, env.Packet.Size = data, end-data
 	}
 }
 
@@ -175,7 +191,7 @@ func xdpBytes(c *interp.HelperCall, write bool) (uint64, error) {
 		return 0, err
 	}
 	off, n := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3]))
-	buf, err := c.Memory(c.Args[2], n, !write)
+	buf, err := c.ArgMemory(2, n, !write)
 	if err != nil {
 		return 0, err
 	}
@@ -209,7 +225,7 @@ func skbLoadBytes(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	off, n := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3]))
-	to, err := c.Memory(c.Args[2], n, true)
+	to, err := c.ArgMemory(2, n, true)
 	if err != nil {
 		return 0, err
 	}

@@ -48,9 +48,7 @@ func newFrame(t *testing.T, pktLen, metaLen int, withMeta bool) *frame {
 	f.pkt = &helpers.Packet{Ctx: addr(f.ctx), DataOff: 0, DataEndOff: 8, DataMetaOff: metaOff,
 		HardStart: f.base, HardEnd: f.base + helpers.TestRunFrameSize - helpers.SkbSharedInfoSize, Region: 0}
 	h.run.Packet = f.pkt
-	binary.NativeEndian.PutUint64(f.ctx, f.data)
-	binary.NativeEndian.PutUint64(f.ctx[8:], f.end)
-	binary.NativeEndian.PutUint64(f.ctx[16:], f.meta)
+	f.pkt.SetBounds(f.meta, f.data, f.end)
 	start := f.meta
 	if !withMeta {
 		start = f.data

@@ -459,7 +459,7 @@ func str(o *fmtOut, s []byte, flags, width int) {
 // formatArg reads the NUL-terminated format of trace_printk and
 // trace_vprintk: fmt_size bytes that must hold a NUL.
 func formatArg(c *interp.HelperCall) ([]byte, bool, error) {
-	b, err := c.Memory(c.Args[0], uint64(uint32(c.Args[1])), false)
+	b, err := c.ArgMemory(0, uint64(uint32(c.Args[1])), false)
 	if err != nil {
 		return nil, false, err
 	}
@@ -553,7 +553,7 @@ func snprintfHelper(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	size := uint64(uint32(c.Args[1]))
-	out, err := c.Memory(c.Args[0], size, true)
+	out, err := c.ArgMemory(0, size, true)
 	if err != nil {
 		return 0, err
 	}

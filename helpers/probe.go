@@ -52,7 +52,7 @@ func probeRead(c *interp.HelperCall, space Space) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	dst, err := c.Memory(c.Args[0], uint64(uint32(c.Args[1])), true)
+	dst, err := c.ArgMemory(0, uint64(uint32(c.Args[1])), true)
 	if err != nil {
 		return 0, err
 	}
@@ -78,7 +78,7 @@ func probeReadStr(c *interp.HelperCall, space Space) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	dst, err := c.Memory(c.Args[0], uint64(uint32(c.Args[1])), true)
+	dst, err := c.ArgMemory(0, uint64(uint32(c.Args[1])), true)
 	if err != nil {
 		return 0, err
 	}

@@ -301,7 +301,23 @@ func Config(filter func(Func) bool) map[int32]interp.Helper {
 	for _, f := range linux {
 		if filter == nil || filter(f) {
 			m[f.ID] = f.Impl
+			if f.ID != IDSpinUnlock {
+				m[f.ID] = notUnderLock(f.Proto.Name, f.Impl)
+			}
 		}
 	}
 	return m
+}
+
+// notUnderLock wraps helper h so that calling it while the run holds a
+// bpf_spin_lock ends the run with ErrSpinLock, as Linux's verifier
+// refuses any call but bpf_spin_unlock inside a critical section (a map
+// update with BPF_F_LOCK on the held lock would deadlock).
+func notUnderLock(name string, h interp.Helper) interp.Helper {
+	return func(c *interp.HelperCall) (uint64, error) {
+		if r, ok := c.Env().Context.(*Run); ok && r.lock != 0 {
+			return 0, fmt.Errorf("%w: bpf_%s called while holding a bpf_spin_lock", ErrSpinLock, name)
+		}
+		return h(c)
+	}
 }

@@ -98,7 +98,7 @@ func fibLookup(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	plen, flags := uint64(uint32(c.Args[2])), uint32(c.Args[3])
-	params, err := c.Memory(c.Args[1], plen, true)
+	params, err := c.ArgMemory(1, plen, true)
 	if err != nil {
 		return 0, err
 	}

@@ -77,6 +77,8 @@ type Packet struct {
 	// 0 means 32 (Linux up to 6.x); set 252 to follow newer kernels,
 	// whose limit is the u8 skb_shared_info.meta_len.
 	MaxMeta int
+
+	bMeta, bData, bEnd uint64 // see SetBounds
 }
 
 // Frame layout constants of Linux on 64-bit hosts.

@@ -76,7 +76,7 @@ func skbStoreBytes(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	off, n, flags := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3])), c.Args[4]
-	from, err := c.Memory(c.Args[2], n, false)
+	from, err := c.ArgMemory(2, n, false)
 	if err != nil {
 		return 0, err
 	}

@@ -44,13 +44,11 @@ func newSkbFrame(t *testing.T, h *harness, hook helpers.Hook, pkt []byte) *skbFr
 	f := &skbFrame{h: h, ctx: b[:216], pkt: b[256 : 256+len(pkt)]}
 	copy(f.pkt, pkt)
 	data, end := addr(f.pkt), addr(f.pkt)+uint64(len(pkt))
-	binary.NativeEndian.PutUint64(f.ctx[192:], data)
-	binary.NativeEndian.PutUint64(f.ctx[200:], end)
-	binary.NativeEndian.PutUint64(f.ctx[208:], data)
 	binary.NativeEndian.PutUint32(f.ctx[0:], uint32(len(pkt)))
 	binary.NativeEndian.PutUint32(f.ctx[16:], uint32(binary.LittleEndian.Uint16(pkt[12:]))) // protocol, as stored
 	h.run.Packet = &helpers.Packet{Ctx: addr(f.ctx), DataOff: 192, DataEndOff: 200, DataMetaOff: 208, Region: 0, Hook: hook,
 		HardStart: uint64(mem.Addr()), HardEnd: uint64(mem.Addr()) + 4096 - helpers.SkbSharedInfoSize}
+	h.run.Packet.SetBounds(data, data, end)
 	f.regions = []interp.Region{
 		{Addr: data, Size: end - data, Writable: true, Name: "packet"},
 		{Addr: addr(f.ctx), Size: 216, Writable: true, Name: "ctx"},
@@ -513,9 +511,8 @@ func BenchmarkL4CsumReplace(b *testing.B) {
 	defer mem.Free()
 	buf := mem.Bytes()
 	ctx, pkt := buf[:216], buf[256:320]
-	binary.NativeEndian.PutUint64(ctx[192:], addr(pkt))
-	binary.NativeEndian.PutUint64(ctx[200:], addr(pkt)+64)
 	h.run.Packet = &helpers.Packet{Ctx: addr(ctx), DataOff: 192, DataEndOff: 200, DataMetaOff: -1, Region: 0, Hook: helpers.HookTC}
+	h.run.Packet.SetBounds(addr(pkt), addr(pkt), addr(pkt)+64)
 	p := h.compile(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 40\nmov %%r3, 0x1234\nmov %%r4, 0x4321\nmov %%r5, 0x12\ncall 11\nexit", addr(ctx)), interp.Checked)
 	env := h.env(addr(ctx))
 	env.Regions = append([]interp.Region{{Addr: addr(pkt), Size: 64, Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)

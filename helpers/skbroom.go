@@ -643,7 +643,7 @@ func skbLoadBytesRelative(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	off, n := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3]))
-	to, err := c.Memory(c.Args[2], n, true)
+	to, err := c.ArgMemory(2, n, true)
 	if err != nil {
 		return 0, err
 	}

@@ -284,8 +284,7 @@ func TestSkbLoadBytesRelative(t *testing.T) {
 			f := newSkbFrame(t, h, tc.hook, frame)
 			if tc.hook == helpers.HookSocket {
 				// A socket filter's data starts at the network header.
-				binary.NativeEndian.PutUint64(f.ctx[192:], addr(f.pkt)+14)
-				binary.NativeEndian.PutUint64(f.ctx[208:], addr(f.pkt)+14)
+				h.run.Packet.SetBounds(addr(f.pkt)+14, addr(f.pkt)+14, addr(f.pkt)+uint64(len(f.pkt)))
 			}
 			to := h.mem(4, true)
 			copy(to, "\xaa\xaa\xaa\xaa")
@@ -472,8 +471,7 @@ func BenchmarkSkbChangeProto(b *testing.B) {
 	env.Regions = append([]interp.Region{{Addr: data, Size: uint64(len(pkt)), Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
 	for b.Loop() {
 		h.run.Reset()
-		binary.NativeEndian.PutUint64(ctx[192:], data)
-		binary.NativeEndian.PutUint64(ctx[200:], data+uint64(len(pkt)))
+		h.run.Packet.SetBounds(data, data, data+uint64(len(pkt)))
 		binary.NativeEndian.PutUint32(ctx[16:], 8)
 		if r0, err := p.Run(env); err != nil || r0 != 0 {
 			b.Fatal(r0, err)

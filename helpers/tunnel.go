@@ -64,7 +64,7 @@ func skbGetTunnelKey(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	size, flags := uint64(uint32(c.Args[2])), c.Args[3]
-	to, err := c.Memory(c.Args[1], size, true)
+	to, err := c.ArgMemory(1, size, true)
 	if err != nil {
 		return 0, err
 	}
@@ -115,7 +115,7 @@ func skbSetTunnelKey(c *interp.HelperCall) (uint64, error) {
 		return 0, err
 	}
 	size, flags := uint64(uint32(c.Args[2])), c.Args[3]
-	from, err := c.Memory(c.Args[1], size, false)
+	from, err := c.ArgMemory(1, size, false)
 	if err != nil {
 		return 0, err
 	}

@@ -100,7 +100,3 @@ func (p *Program) fault(r *Reason, pc int) *Fault {
 	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc)}
 }
 
-func (m *machine) stackRegion(depth int) Region {
-	span := uint64(depth+1) * StackSize
-	return Region{Addr: m.top - span, Size: span, Writable: true, Name: "stack"}
-}

@@ -95,20 +95,19 @@ func (c *HelperCall) ArgTag(i int) Tag {
 	return c.argTags[i]
 }
 
-// ArgRegion returns the kind of the object argument i points into and the
-// object's place (Addr and Size set to it), in checked mode. It reports
-// false for scalars, dead objects and fast mode.
-func (c *HelperCall) ArgRegion(i int) (Region, bool) {
+// ArgObject returns the object argument i points into, in checked mode:
+// its kind (the Region given to Object, Env.Regions or Config.Pointers,
+// whose own Addr and Size may differ) and its place. It reports false for
+// scalars, dead objects and fast mode.
+func (c *HelperCall) ArgObject(i int) (kind *Region, addr, size uint64, ok bool) {
 	if !c.checked || uint(i) >= 5 {
-		return Region{}, false
+		return nil, 0, 0, false
 	}
 	o := &c.m.objs.list[c.argTags[i]]
 	if c.argTags[i] == NoTag || o.dead || o.region == nil {
-		return Region{}, false
+		return nil, 0, 0, false
 	}
-	r := *o.region
-	r.Addr, r.Size = o.lo, o.size
-	return r, true
+	return o.region, o.lo, o.size, true
 }
 
 // ArgHandle reports whether argument i is a handle (a map pointer) the
@@ -281,13 +280,21 @@ func (c *HelperCall) Alive(t Tag) bool {
 // helper that moves the packet does: in checked mode pointers into the
 // region's old place fault from now on, as Linux's verifier invalidates
 // packet pointers after such a helper; context fields pointing into the
-// region load pointers to its new place.
+// region load pointers to its new place. It is Env.MoveRegion.
 func (c *HelperCall) MoveRegion(i int, addr, size uint64) error {
-	if !c.checked {
-		if i >= 0 && i < len(c.env.Regions) {
-			c.env.Regions[i].Addr, c.env.Regions[i].Size = addr, size
+	return c.env.MoveRegion(i, addr, size)
+}
+
+// MoveRegion moves region i to [addr, addr+size). During a run (from a
+// helper) it does what HelperCall.MoveRegion says; outside one it only
+// changes the region.
+func (env *Env) MoveRegion(i int, addr, size uint64) error {
+	if env.m == nil || !env.m.call.checked {
+		if i < 0 || i >= len(env.Regions) {
+			return fmt.Errorf("move region %d: the run has %d regions", i, len(env.Regions))
 		}
+		env.Regions[i].Addr, env.Regions[i].Size = addr, size
 		return nil
 	}
-	return c.m.moveRegion(c.env, i, addr, size)
+	return env.m.moveRegion(env, i, addr, size)
 }

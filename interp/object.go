@@ -12,8 +12,8 @@ type Tag uint32
 
 // Tags every checked run has.
 const (
-	NoTag    Tag = 0 // a scalar: no memory may be reached through it
-	StackTag Tag = 1 // the stack frames in use
+	NoTag          Tag = 0 // a scalar: no memory may be reached through it
+	StackTag       Tag = 1 // the stack frames in use
 	firstRegionTag Tag = 2 // the tag of Env.Regions[0] at the start of a run
 )
 
@@ -235,16 +235,6 @@ func (m *machine) setStack(depth int) {
 
 // stackBase is the lowest address of the deepest frame.
 func (m *machine) stackBase() uint64 { return m.top - MaxCallDepth*StackSize }
-
-// wrote records a store of n bytes at addr through tag t: a store to the
-// stack makes the slots it touches scalars.
-func (m *machine) wrote(t Tag, addr, n uint64) {
-	if t == StackTag {
-		b := m.stackBase()
-		m.slots[(addr-b)>>3&slotMask] = NoTag
-		m.slots[(addr+n-1-b)>>3&slotMask] = NoTag
-	}
-}
 
 // addStatic appends p's static objects.
 func (o *objects) addStatic(p *Program) {

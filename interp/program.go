@@ -98,10 +98,6 @@ func (r Region) String() string {
 	return fmt.Sprintf("%s[%#x,%#x) %s", r.Name, r.Addr, r.Addr+r.Size, rw)
 }
 
-func (r *Region) contains(addr, size uint64) bool {
-	return addr >= r.Addr && size <= r.Size && addr-r.Addr <= r.Size-size
-}
-
 // Env is the input of one run. It may be reused across runs but not shared
 // by concurrent runs.
 type Env struct {
@@ -122,6 +118,8 @@ type Env struct {
 	// Executed, after a checked run, is the number of instructions the run
 	// executed (including the one that faulted). Fast runs leave it alone.
 	Executed uint64
+
+	m *machine // the machine of the run in progress
 
 }
 
@@ -451,6 +449,7 @@ func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 		tags = m.begin(p, env)
 	}
 	m.executed = 0
+	env.m = m
 	cur := p
 	var r0 uint64
 	for tails := 0; ; tails++ {
@@ -482,6 +481,7 @@ func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 	if p.mode == Checked {
 		env.Executed = m.executed
 	}
+	env.m = nil
 	return r0, err
 }
 

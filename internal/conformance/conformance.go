@@ -165,7 +165,7 @@ func Helpers() map[int32]interp.Helper {
 			return (a[0]&0xff)<<32 | (a[1]&0xff)<<24 | (a[2]&0xff)<<16 | (a[3]&0xff)<<8 | a[4]&0xff, nil
 		},
 		1: func(c *interp.HelperCall) (uint64, error) {
-			b, err := c.Memory(c.Args[0], c.Args[1], true)
+			b, err := c.ArgMemory(0, c.Args[1], true)
 			if err != nil {
 				return 0, err
 			}
