@@ -7,12 +7,12 @@
 //
 //   - Checked mode is for programs nobody has verified: the conformance
 //     suite, programs a verifier rejected, and the oracle for the verifier's
-//     soundness tests. Every load and store is bounds-checked against the
-//     memory regions of the run (the stack frames in use plus the regions
-//     the caller passes in Env), every jump and call target is validated, the
-//     call depth is limited, and an instruction budget stops runaway loops. A
-//     violation ends the run with a *Fault naming the pc, the instruction,
-//     the address and the regions; it never crashes the Go process.
+//     soundness tests. Every load and store is checked against the one
+//     object its pointer was derived from (see Provenance), every jump and
+//     call target is validated, the call depth is limited, and an
+//     instruction budget stops runaway loops. A violation ends the run with
+//     a *Fault naming the pc, the instruction, the address and the object;
+//     it never crashes the Go process.
 //   - Fast mode performs no per-access checks. It is for programs a verifier
 //     has accepted. Until xebpf's verifier exists, fast mode is reachable only
 //     through Config.UnsafeTrustProgram, for tests and benchmarks on programs
@@ -41,6 +41,53 @@
 // are restored when the callee exits.
 //
 // Helpers are Go functions in a table indexed by helper id, supplied in
-// Config. A helper reads program memory only through HelperCall.Memory,
-// which applies the same bounds checks as the program in checked mode.
+// Config. A helper reads program memory only through HelperCall.ArgMemory
+// (or Memory), which applies the same checks as the program's own
+// accesses in checked mode.
+//
+// # Provenance
+//
+// In checked mode every register and every 8-byte stack slot carries a Tag:
+// the object of the run its value points into, or NoTag for a scalar. The
+// objects of a run are the stack frames in use, the regions of Env (the
+// packet, the context), the static objects of lddw constants
+// (Config.Pointers: map handles and global data values), and the objects
+// helpers hand out (HelperCall.Object: one map value, one ring-buffer
+// record, one key copy). Tags flow as in Linux's verifier: a register move
+// copies the tag, adding or subtracting a scalar keeps it, every other
+// operation (32-bit ones included) gives a scalar; an aligned 8-byte spill
+// to the stack and its fill keep it, any other store to a stack slot makes
+// it a scalar; a value loaded from any other memory is a scalar, except
+// the context's pointer fields (Fields), whose loads are pointers into
+// their region. An access through a register is checked against that one
+// object: inside its bounds, writable for stores, inside one context field
+// at a permitted width, outside the object's reserved spans. A forged or
+// laundered pointer is a scalar, and faults.
+//
+// # What checked mode guarantees
+//
+//  1. Host integrity: no program, whatever its bytes, reads or writes a byte
+//     outside the objects the run was given or helpers handed out, directly
+//     or through a helper (helpers check their pointer arguments against
+//     the arguments' objects), and never a byte the runtime trusts: map keys
+//     and metadata, lock words (Region.Reserved), ring-buffer headers,
+//     context words holding pointers or read-only fields, read-only maps.
+//  2. Object bounds like the kernel's: a pointer derived from a map value
+//     stays inside that value; one derived from the context touches only its
+//     fields, at their widths, writing only writable ones; packet pointers
+//     stay inside the packet region, and die when a helper moves the packet
+//     (HelperCall.MoveRegion); the stack as the frames in use.
+//  3. Liveness: one instruction budget (Config.InstructionBudget, default
+//     DefaultInstructionBudget = 16M) per run, shared by the program, its
+//     callbacks, BPF-to-BPF calls and tail calls. Every instruction and every
+//     callback invocation counts, so a run ends after at most the budget's
+//     instructions plus the bounded work of the helpers it called (each
+//     helper call is bounded by its arguments and the map sizes).
+//  4. Nothing flows between runs: each checked run starts with a cleared
+//     stack and no tags from an earlier run, and objects live only for the
+//     run (a pointer a program stores in a map is a scalar when loaded).
+//  5. No panic escapes: faults are errors.
+//
+// Fast mode gives none of these: it is only for programs a verifier
+// accepted or a caller explicitly trusts (Config.UnsafeTrustProgram).
 package interp

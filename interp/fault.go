@@ -99,4 +99,3 @@ func (p *Program) insnAt(pc int) isa.Instruction {
 func (p *Program) fault(r *Reason, pc int) *Fault {
 	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc)}
 }
-
