@@ -26,6 +26,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 	m.call.p, m.call.env, m.call.checked = p, env, true
 	m.setStack(depth)
 	objs := m.objs.list
+	stack := &objs[StackTag]
 	stackBase := m.stackBase()
 	// acc + pc is the number of slots the run has executed so far: acc
 	// changes only at transfers of control, where the budget is checked,
@@ -874,8 +875,13 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
 				reg[10] = top - uint64(depth)*StackSize
-				m.setStack(depth) //checked
-				acc += int64(pc)  //checked
+				stack.push() //checked
+				//checked:begin
+				if depth > m.deepest {
+					m.deepest = depth
+				}
+				acc += int64(pc)
+				//checked:end
 				pc = int(in.off)
 				goto jumped //checked
 			default:
@@ -883,6 +889,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				//checked:begin
 				r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 				acc, objs = int64(m.executed)-int64(pc), m.objs.list
+				stack = &objs[StackTag]
+				stack = &objs[StackTag]
 				//checked:end
 				//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
@@ -909,8 +917,13 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
 				reg[10] = top - uint64(depth)*StackSize
-				m.setStack(depth) //checked
-				acc += int64(pc)  //checked
+				stack.push() //checked
+				//checked:begin
+				if depth > m.deepest {
+					m.deepest = depth
+				}
+				acc += int64(pc)
+				//checked:end
 				pc = t
 				goto jumped //checked
 				//fast: break
@@ -925,6 +938,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 			acc, objs = int64(m.executed)-int64(pc), m.objs.list
+			stack = &objs[StackTag]
 			//checked:end
 			//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
@@ -947,8 +961,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			tag[6], tag[7], tag[8], tag[9] = f.savedTags[0], f.savedTags[1], f.savedTags[2], f.savedTags[3] //checked
 			depth--
 			reg[10] = top - uint64(depth)*StackSize
-			m.setStack(depth) //checked
-			acc += int64(pc)  //checked
+			stack.pop()      //checked
+			acc += int64(pc) //checked
 			pc = int(f.ret)
 			goto jumped //checked
 		case opMovAddImm:

@@ -72,6 +72,12 @@ func (c *HelperCall) CallWith(fn uint64, args [5]uint64, tags [5]Tag) (uint64, e
 	} else {
 		r0, err = p.runChecked(c.m, c.env, &args, &tags, pc, c.depth+1)
 		c.m.setStack(saved.depth)
+		// A callback without jumps never meets the loop's budget check:
+		// check at its return, so a helper calling it over and over
+		// stops at the budget.
+		if err == nil && c.m.executed > p.budget {
+			err = p.fault(ErrBudgetExceeded, pc)
+		}
 	}
 	*c = saved
 	return r0, err

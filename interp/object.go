@@ -233,6 +233,20 @@ func (m *machine) setStack(depth int) {
 	}
 }
 
+// push grows the stack object by a frame, for a call.
+func (o *object) push() {
+	o.lo -= StackSize
+	o.rsize += StackSize
+	o.wsize, o.size = o.rsize, o.rsize
+}
+
+// pop shrinks the stack object by a frame, for a return.
+func (o *object) pop() {
+	o.lo += StackSize
+	o.rsize -= StackSize
+	o.wsize, o.size = o.rsize, o.rsize
+}
+
 // stackBase is the lowest address of the deepest frame.
 func (m *machine) stackBase() uint64 { return m.top - MaxCallDepth*StackSize }
 

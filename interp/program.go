@@ -148,6 +148,8 @@ var (
 	ErrUnknownHelper     = errors.New("call to unknown helper")
 	ErrClosed            = errors.New("program is closed")
 	ErrBadPointer        = errors.New("bad pointer")
+	// ErrPanic is the underlying error of a run a helper panicked in.
+	ErrPanic = errors.New("panic during the run")
 )
 
 // Compile checks insns (isa.CheckProgram, known helpers) and prepares them
@@ -441,8 +443,15 @@ func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
 }
 
 // runOn runs the program, and the programs it tail-calls, on m.
-func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
-	var err error
+func (p *Program) runOn(m *machine, env *Env) (r0 uint64, err error) {
+	// No panic escapes a run: one in a helper (a bug) ends the run with a
+	// fault naming it.
+	defer func() {
+		if v := recover(); v != nil {
+			env.m = nil
+			r0, err = 0, &Fault{Reason: ErrHelperFailed, Err: fmt.Errorf("%w: %v", ErrPanic, v)}
+		}
+	}()
 	args := env.Args
 	var tags [5]Tag
 	if p.mode == Checked {
@@ -451,7 +460,6 @@ func (p *Program) runOn(m *machine, env *Env) (uint64, error) {
 	m.executed = 0
 	env.m = m
 	cur := p
-	var r0 uint64
 	for tails := 0; ; tails++ {
 		m.call.tail = nil
 		if cur.mode == Fast {
