@@ -316,7 +316,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
 	if held {
-		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+		return 0, 0, fmt.Errorf("run %s: %w: the program exited holding a bpf_spin_lock (released)", p.name, helpers.ErrSpinLock)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {

@@ -185,9 +185,6 @@ func (c *HelperCall) objectAllows(t Tag, addr, size uint64, write bool) bool {
 		return false
 	}
 	o := &c.m.objs.list[t]
-	if t == StackTag {
-		c.m.setStack(c.depth)
-	}
 	if !o.contains(addr, size) || o.region == nil || o.region.Fields != nil || o.region.Handle || write && !o.region.Writable {
 		return false
 	}

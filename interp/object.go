@@ -216,7 +216,7 @@ func (o *objects) regionOf(env *Env, a uint64) Tag {
 		}
 	}
 	for i := range env.Regions {
-		if r := &env.Regions[i]; !r.Handle && a == r.Addr+r.Size {
+		if r := &env.Regions[i]; !r.Handle && r.Addr != 0 && a == r.Addr+r.Size {
 			return o.regionTag[i]
 		}
 	}
