@@ -41,6 +41,8 @@ var knownEscapes = map[string]string{
 	"ctx_forge/forge_widen_region":          "wrong success: bpf_xdp_adjust_head copies the forged data_end into the packet region; a plain load then reads a map descriptor",
 	"ctx_forge/skb_loop_ctx_write":          "wrong success: bpf_skb_load_bytes reads a map descriptor at the forged data",
 	"ctx_forge/skb_forge_change_tail":       "crash: bpf_skb_change_tail clears memory at the forged data (SIGSEGV, or a corrupt Go heap: fatal error: bad sweepgen in refill)",
+	"ctx_forge/helper_writes_ctx_word":      "wrong success: bpf_probe_read_kernel writes data_end; bpf_xdp_load_bytes reads past the frame",
+	"ctx_forge/skb_load_bytes_into_ctx":     "Go panic out of Program.Run (nil dereference at 0x5a): the packet's first bytes become data; bpf_skb_load_bytes reads there",
 	"ctx_forge/forge_data_out":              "Go panic out of Program.Run: packetOut slices the frame with the forged data_end",
 	"budget/nested_loop":                    "hangs: each bpf_loop callback gets a fresh budget (2^46 callbacks)",
 	"budget/for_each_loop":                  "hangs: each bpf_for_each_map_elem callback gets a fresh budget",
@@ -268,6 +270,9 @@ var hostileCases = []*hostileCase{
 	{file: "ctx_forge", name: "forge_widen_region", prog: "forge_widen_region", want: wantForgedCtxFault},
 	{file: "ctx_forge", name: "skb_loop_ctx_write", prog: "skb_loop_ctx_write", want: wantForgedCtxFault},
 	{file: "ctx_forge", name: "skb_forge_change_tail", prog: "skb_forge_change_tail", want: wantForgedCtxFault},
+	// A helper's output buffer over the hidden words: the helper refuses it.
+	{file: "ctx_forge", name: "helper_writes_ctx_word", prog: "helper_writes_ctx_word", want: fault(interp.ErrBadHelperMemory)},
+	{file: "ctx_forge", name: "skb_load_bytes_into_ctx", prog: "skb_load_bytes_into_ctx", want: fault(interp.ErrBadHelperMemory)},
 	{
 		file: "ctx_forge", name: "forge_data_out", want: wantForgedCtxFault,
 		run: func(h *hostile) (uint32, error) {

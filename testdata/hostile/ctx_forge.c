@@ -141,3 +141,31 @@ int forge_data_out(struct xdp_md *ctx)
 	bpf_loop(1, widen_end, ctx, 0);
 	return ESCAPED;
 }
+
+/* No laundering at all: a helper that writes memory is pointed at the
+ * context's data_end word. Load-time rewriting checks the program's own
+ * loads and stores, not the buffers it hands to helpers. */
+SEC("xdp")
+int helper_writes_ctx_word(struct xdp_md *ctx)
+{
+	__u8 buf[64];
+	__u64 end = ctx->data_end;
+	__u64 wide = end + 0x10000;
+	bpf_probe_read_kernel((void *)ctx + XDP_END_WORD, sizeof(wide), &wide);
+	if (bpf_xdp_load_bytes(ctx, 3840, buf, sizeof(buf)) == 0)
+		return ESCAPED;
+	return XDP_PASS;
+}
+
+/* The same with the packet's own bytes: bpf_skb_load_bytes copies the
+ * first 8 bytes of the packet, which the sender chose, over the data
+ * word. */
+SEC("tc")
+int skb_load_bytes_into_ctx(struct __sk_buff *skb)
+{
+	__u32 desc[6];
+	bpf_skb_load_bytes(skb, 0, (void *)skb + SKB_DATA_WORD, 8);
+	if (bpf_skb_load_bytes(skb, 0, desc, sizeof(desc)) != 0)
+		return TC_ACT_OK;
+	return ESCAPED;
+}
