@@ -50,7 +50,9 @@ var knownEscapes = map[string]string{
 	"spinlock/lock_stack_word":              "hangs: bpf_spin_lock spins on a stack word holding 1",
 	"spinlock/lock_then_update":             "hangs: bpf_map_update_elem(BPF_F_LOCK) takes the lock the program holds",
 	"spinlock/store_lock_word":              "wrong success, then Map.Update(UpdateLock) hangs on the lock word the program set",
+	"spinlock/helper_lock_word":             "wrong success: bpf_probe_read_kernel sets the lock word, then Map.Update(UpdateLock) hangs",
 	"mapvalue/array_neighbour_write":        "wrong success: elements 0 and 2 overwritten through element 1's pointer",
+	"mapvalue/array_neighbour_helper_write": "wrong success: bpf_probe_read_kernel writes 16 bytes into an 8-byte element, overwriting element 2",
 	"mapvalue/array_neighbour_read":         "wrong success: element 2 read through element 1's pointer",
 	"mapvalue/hash_key_rewrite":             "wrong success: key 1 rewritten in place to 99 (Iterate yields 99, key 1 is lost)",
 	"mapvalue/percpu_other_cpu":             "wrong success: CPU 1's value overwritten by a run on CPU 0",
@@ -62,6 +64,7 @@ var knownEscapes = map[string]string{
 	"ringbuf/rb_leak_reservation":           "wrong success; the record stays reserved for ever and no later record is ever read",
 	"ringbuf/rb_fault_holding":              "faults, but the record stays reserved for ever and no later record is ever read",
 	"rodata/rodata_write":                   "wrong success: the program changes .rodata",
+	"rodata/rodata_helper_write":            "wrong success: bpf_probe_read_kernel writes .rodata",
 	"rodata/rodata_go_update":               "wrong success: Map.Update changes .rodata after load",
 	"memcap/memcap":                         "loads: 64 maps of 1 GiB reserve 64 GiB",
 	"close_race/close_during_run":           "SIGSEGV: Close frees the stack of a run in flight",
@@ -212,6 +215,19 @@ const (
 	canary2 = 0xc2c2c2c2c2c2c2c2
 )
 
+// checkLock checks that spinlock.c's lock is free: Map.Update with
+// UpdateLock and the lock_value program take it.
+func checkLock(h *hostile) error {
+	v := make([]byte, 16)
+	if err := h.m("locks").Update(uint32(0), v, maps.UpdateLock); err != nil {
+		return fmt.Errorf("Map.Update(UpdateLock): %v", err)
+	}
+	if r0, err := h.runProg("lock_value", nil); err != nil || r0 != 0 {
+		return fmt.Errorf("lock_value: r0 %#x, %v", r0, err)
+	}
+	return nil
+}
+
 // fillArr puts canaries in elements 0 and 2 of mapvalue.c's arr.
 func fillArr(h *hostile) error {
 	for k, v := range map[uint32]uint64{0: canary0, 1: 1, 2: canary2} {
@@ -293,17 +309,9 @@ var hostileCases = []*hostileCase{
 		file: "spinlock", name: "store_lock_word", prog: "store_lock_word",
 		// The lock word is not program memory: a hole in the value.
 		want: fault(interp.ErrReadOnly, interp.ErrOutOfBounds),
-		post: func(h *hostile) error {
-			v := make([]byte, 16)
-			if err := h.m("locks").Update(uint32(0), v, maps.UpdateLock); err != nil {
-				return fmt.Errorf("Map.Update(UpdateLock): %v", err)
-			}
-			if r0, err := h.runProg("lock_value", nil); err != nil || r0 != 0 {
-				return fmt.Errorf("lock_value: r0 %#x, %v", r0, err)
-			}
-			return nil
-		},
+		post: checkLock,
 	},
+	{file: "spinlock", name: "helper_lock_word", prog: "helper_lock_word", want: fault(interp.ErrBadHelperMemory), post: checkLock},
 
 	// Map values: an element's pointer reaches that element only.
 	{
@@ -313,6 +321,15 @@ var hostileCases = []*hostileCase{
 				return 0, err
 			}
 			return h.runProg("array_neighbour_write", nil)
+		},
+	},
+	{
+		file: "mapvalue", name: "array_neighbour_helper_write", want: fault(interp.ErrBadHelperMemory), post: checkArr,
+		run: func(h *hostile) (uint32, error) {
+			if err := fillArr(h); err != nil {
+				return 0, err
+			}
+			return h.runProg("array_neighbour_helper_write", nil)
 		},
 	},
 	{
@@ -401,6 +418,7 @@ var hostileCases = []*hostileCase{
 
 	// Read-only data.
 	{file: "rodata", name: "rodata_write", prog: "rodata_write", want: fault(interp.ErrReadOnly)},
+	{file: "rodata", name: "rodata_helper_write", prog: "rodata_helper_write", want: fault(interp.ErrBadHelperMemory)},
 	{
 		file: "rodata", name: "rodata_go_update", want: returns(5),
 		run: func(h *hostile) (uint32, error) {

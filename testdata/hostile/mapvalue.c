@@ -71,3 +71,16 @@ int percpu_other_cpu(void *ctx)
 	v[1] = 0x4141414141414141;
 	return ESCAPED;
 }
+
+/* A helper writing 16 bytes into the 8-byte element 1: element 2 too. */
+SEC("raw")
+int array_neighbour_helper_write(void *ctx)
+{
+	__u32 k = 1;
+	__u64 src[2] = {0x4141414141414141, 0x4141414141414141};
+	__u64 *v = bpf_map_lookup_elem(&arr, &k);
+	if (!v)
+		return NOT_REACHED;
+	bpf_probe_read_kernel(v, sizeof(src), src);
+	return ESCAPED;
+}

@@ -17,3 +17,12 @@ int rodata_read(void *ctx)
 {
 	return cfg;
 }
+
+/* The same write through a helper's output buffer. */
+SEC("raw")
+int rodata_helper_write(void *ctx)
+{
+	__u64 v = 6;
+	bpf_probe_read_kernel((void *)&cfg, sizeof(v), &v);
+	return cfg == 6 ? ESCAPED : NOT_REACHED;
+}

@@ -67,3 +67,15 @@ int lock_value(void *ctx)
 	bpf_spin_unlock(&v->lock);
 	return 0;
 }
+
+/* The lock word set to 1 by a helper writing over it. */
+SEC("raw")
+int helper_lock_word(void *ctx)
+{
+	__u32 k = 0, one = 1;
+	struct locked *v = bpf_map_lookup_elem(&locks, &k);
+	if (!v)
+		return NOT_REACHED;
+	bpf_probe_read_kernel(&v->lock, sizeof(one), &one);
+	return ESCAPED;
+}
