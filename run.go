@@ -310,13 +310,17 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	// A run that ends holding a bpf_spin_lock (a fault in the critical
 	// section, or a program a verifier would refuse) must not leave the
 	// lock taken for the next run: Reset releases it.
-	held := p.usesMaps && h.Reset()
+	var left error
+	if p.usesMaps {
+		left = h.Release()
+		h.Reset()
+	}
 	if err != nil {
 		rs.dirty = true
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
-	if held {
-		return 0, 0, fmt.Errorf("run %s: %w: the program exited holding a bpf_spin_lock (released)", p.name, helpers.ErrSpinLock)
+	if left != nil {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, left)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {

@@ -597,6 +597,7 @@ func TestTailCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := "lddw %%r2, %#x\nmov %%r3, %d\ncall 12\nexit"
+	ctx := addr(h.mem(8, true)) // the context the programs pass on
 	for _, tc := range []struct {
 		desc string
 		idx  int
@@ -606,7 +607,7 @@ func TestTailCall(t *testing.T) {
 		{"An empty slot continues with -ENOENT", 0, neg(2)},
 		{"An index past max_entries continues with -E2BIG", 9, neg(7)},
 	} {
-		if got := h.mustExec(fmt.Sprintf(call, p, tc.idx)); got != tc.want {
+		if got := h.mustExec(fmt.Sprintf(call, p, tc.idx), ctx); got != tc.want {
 			t.Errorf("%s: r0 = %#x, want %#x", tc.desc, got, tc.want)
 		}
 	}
@@ -631,8 +632,12 @@ func TestTailCall(t *testing.T) {
 		}
 		return nil
 	}
-	if got := h.mustExec(fmt.Sprintf(call, p, 3)); got != 42 {
+	if got := h.mustExec(fmt.Sprintf(call, p, 3), ctx); got != 42 {
 		t.Errorf("resolver: r0 = %d, want 42", got)
+	}
+	// The context argument must be the run's context.
+	if _, err := h.exec(fmt.Sprintf("mov %%r1, %%r10\nadd %%r1, -8\n"+call, p, 1), ctx); !errors.Is(err, helpers.ErrBadContext) {
+		t.Errorf("tail call with a stack pointer as context: %v, want ErrBadContext", err)
 	}
 }
 

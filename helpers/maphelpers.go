@@ -289,6 +289,11 @@ func tailCall(c *interp.HelperCall) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The context argument must be the run's context, as Linux's
+	// ARG_PTR_TO_CTX: the next program starts with it in r1.
+	if c.Checked() && (c.Args[0] != c.Env().Args[0] || !c.Alive(c.ArgTag(0))) {
+		return 0, fmt.Errorf("tail_call: %w: %#x", ErrBadContext, c.Args[0])
+	}
 	pa, ok := m.(maps.ProgramArrayMap)
 	if !ok || m.Type() != maps.ProgramArray {
 		return 0, wrongType("tail_call", m)
@@ -419,6 +424,7 @@ func ringbufReserve(c *interp.HelperCall) (uint64, error) {
 		return 0, nil
 	}
 	r, _ := runOf(c)
+	r.reserved = append(r.reserved, reservation{rb, rec})
 	return rec, returnObject(c, &r.Maps.kindsOf(c.Args[0]).record, rec, c.Args[1])
 }
 
@@ -442,12 +448,14 @@ func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
 			return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
 		}
 		c.Kill(c.ArgTag(0))
+		r.released(a)
 		return rb, nil
 	}
 	rb := r.Maps.ringFor(a)
 	if rb == nil {
 		return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
 	}
+	r.released(a)
 	return rb, nil
 }
 

@@ -21,6 +21,10 @@ var (
 	ErrSpinLock        = errors.New("bad bpf_spin_lock use")
 	ErrBadRingbufMem   = errors.New("argument is not a reserved ring buffer record")
 	ErrCallbackNesting = errors.New("callback helpers nested too deeply")
+	// ErrLeakedReservation ends a run that exited with a ring buffer
+	// record neither submitted nor discarded (Linux's verifier refuses
+	// such a program); the record is discarded.
+	ErrLeakedReservation = errors.New("ring buffer record neither submitted nor discarded")
 )
 
 // Task is the identity of the task a tracing hook runs for, what the
@@ -177,8 +181,9 @@ type Run struct {
 	cookie    uint64 // socket cookie handed out, 0 if none yet
 	hdr       skbHeaders
 	tunnel    tunnelInfo
-	lock      uintptr // spin lock held, 0 if none
-	nesting   int     // callback helpers in progress
+	lock      uintptr       // spin lock held, 0 if none
+	reserved  []reservation // ring buffer records not yet submitted or discarded
+	nesting   int           // callback helpers in progress
 	rng       uint64
 	scratch   *platform.Memory
 	scratchB  []byte
@@ -187,6 +192,44 @@ type Run struct {
 	chunk     [64]byte
 	fmtArgs   [maxPrintfArgs]uint64
 	prep      [maxPrintfArgs]prepared
+}
+
+// reservation is a ring buffer record a run reserved.
+type reservation struct {
+	rb   *maps.RingBufMap
+	addr uint64
+}
+
+// released forgets the reservation of the record at addr.
+func (r *Run) released(addr uint64) {
+	for i, x := range r.reserved {
+		if x.addr == addr {
+			r.reserved = append(r.reserved[:i], r.reserved[i+1:]...)
+			return
+		}
+	}
+}
+
+// Release ends what a run left held: a bpf_spin_lock is released and ring
+// buffer records not submitted or discarded are discarded, so that other
+// runs and readers go on. It returns ErrSpinLock or ErrLeakedReservation
+// when it found such a thing (Linux's verifier refuses programs that
+// could leave one), nil otherwise.
+func (r *Run) Release() error {
+	var errs []error
+	if r.lock != 0 {
+		maps.SpinUnlock(r.lock)
+		r.lock = 0
+		errs = append(errs, fmt.Errorf("%w: the program exited holding a bpf_spin_lock (released)", ErrSpinLock))
+	}
+	if n := len(r.reserved); n > 0 {
+		for _, x := range r.reserved {
+			x.rb.Discard(uintptr(x.addr), 0)
+		}
+		r.reserved = r.reserved[:0]
+		errs = append(errs, fmt.Errorf("%w: %d record(s), discarded", ErrLeakedReservation, n))
+	}
+	return errors.Join(errs...)
 }
 
 // NewRun returns a Run using maps, with its scratch memory allocated.
@@ -221,19 +264,16 @@ func (r *Run) ScratchRegion() interp.Region {
 // Reset clears what one run leaves behind: the redirect target, the tail
 // call count, callback nesting, the skb's hash state, header positions and
 // tunnel metadata, and the socket cookie (a test run's skb and socket are
-// new each time). A spin lock still held (a program that
-// exited with it, which a verifier forbids) is released and reported.
+// new each time). What the run left held is released (see Release); a
+// spin lock still held is reported.
 func (r *Run) Reset() (heldLock bool) {
 	r.Redirect = Redirect{}
 	r.tailCalls, r.nesting = 0, 0
 	r.hashValid, r.cookie = false, 0
 	r.hdr, r.tunnel = skbHeaders{}, tunnelInfo{}
-	if r.lock != 0 {
-		maps.SpinUnlock(r.lock)
-		r.lock = 0
-		return true
-	}
-	return false
+	held := r.lock != 0
+	r.Release()
+	return held
 }
 
 // SeedRandom makes bpf_get_prandom_u32 deterministic from seed.

@@ -22,11 +22,10 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 	// into, or NoTag.
 	var tag [16]Tag
 	copy(tag[1:6], argTags[:])
-	tag[10] = StackTag
+	tag[10] = StackTag + Tag(depth)
 	m.call.p, m.call.env, m.call.checked = p, env, true
-	m.setStack(depth)
+	m.enterFrame(depth)
 	objs := m.objs.list
-	stack := &objs[StackTag]
 	stackBase := m.stackBase()
 	// acc + pc is the number of slots the run has executed so far: acc
 	// changes only at transfers of control, where the budget is checked,
@@ -584,7 +583,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 				m.slots[(addr+3-stackBase)>>3&slotMask] = NoTag
 			}
@@ -595,7 +594,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 				m.slots[(addr+3-stackBase)>>3&slotMask] = NoTag
 			}
@@ -624,7 +623,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 2) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 				m.slots[(addr+1-stackBase)>>3&slotMask] = NoTag
 			}
@@ -635,7 +634,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 2) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 				m.slots[(addr+1-stackBase)>>3&slotMask] = NoTag
 			}
@@ -664,7 +663,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 1) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 			}
 			//checked:end
@@ -674,7 +673,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 1) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 			}
 			//checked:end
@@ -684,7 +683,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.src&15]; !objs[t].canRead(addr, 8) {
 				goto memory
-			} else if t == StackTag && addr&7 == 0 {
+			} else if t-StackTag < MaxCallDepth && addr&7 == 0 {
 				tag[in.dst&15] = m.slots[(addr-stackBase)>>3&slotMask]
 			} else {
 				tag[in.dst&15] = NoTag
@@ -696,7 +695,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 				m.slots[(addr+7-stackBase)>>3&slotMask] = NoTag
 			}
@@ -707,7 +706,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				if addr&7 == 0 {
 					m.slots[(addr-stackBase)>>3&slotMask] = tag[in.src&15]
 				} else {
@@ -833,7 +832,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; addr&3 != 0 || !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 			}
 			atomicTags(in.imm, &tag[in.src&15], &tag[0])
@@ -844,7 +843,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; addr&7 != 0 || !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t == StackTag {
+			} else if t-StackTag < MaxCallDepth {
 				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
 			}
 			atomicTags(in.imm, &tag[in.src&15], &tag[0])
@@ -875,8 +874,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
 				reg[10] = top - uint64(depth)*StackSize
-				stack.push() //checked
 				//checked:begin
+				tag[10] = StackTag + Tag(depth)
+				objs[tag[10]].enable()
 				if depth > m.deepest {
 					m.deepest = depth
 				}
@@ -889,8 +889,6 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				//checked:begin
 				r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 				acc, objs = int64(m.executed)-int64(pc), m.objs.list
-				stack = &objs[StackTag]
-				stack = &objs[StackTag]
 				//checked:end
 				//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
@@ -917,8 +915,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
 				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
 				reg[10] = top - uint64(depth)*StackSize
-				stack.push() //checked
 				//checked:begin
+				tag[10] = StackTag + Tag(depth)
+				objs[tag[10]].enable()
 				if depth > m.deepest {
 					m.deepest = depth
 				}
@@ -938,7 +937,6 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 			acc, objs = int64(m.executed)-int64(pc), m.objs.list
-			stack = &objs[StackTag]
 			//checked:end
 			//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
@@ -960,9 +958,12 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			reg[6], reg[7], reg[8], reg[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
 			tag[6], tag[7], tag[8], tag[9] = f.savedTags[0], f.savedTags[1], f.savedTags[2], f.savedTags[3] //checked
 			depth--
+			//checked:begin
+			objs[tag[10]].disable()
+			tag[10] = StackTag + Tag(depth)
+			acc += int64(pc)
+			//checked:end
 			reg[10] = top - uint64(depth)*StackSize
-			stack.pop()      //checked
-			acc += int64(pc) //checked
 			pc = int(f.ret)
 			goto jumped //checked
 		case opMovAddImm:

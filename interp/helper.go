@@ -71,7 +71,7 @@ func (c *HelperCall) CallWith(fn uint64, args [5]uint64, tags [5]Tag) (uint64, e
 		r0, err = p.runFast(c.m, c.env, &args, &tags, pc, c.depth+1)
 	} else {
 		r0, err = p.runChecked(c.m, c.env, &args, &tags, pc, c.depth+1)
-		c.m.setStack(saved.depth)
+		c.m.objs.list[StackTag+Tag(c.depth+1)].disable()
 		// A callback without jumps never meets the loop's budget check:
 		// check at its return, so a helper calling it over and over
 		// stops at the budget.
@@ -264,9 +264,10 @@ func (c *HelperCall) Object(r *Region, addr, size uint64) (Tag, error) {
 func (c *HelperCall) Return(t Tag) { c.retTag = t }
 
 // Kill ends the object of tag t: every pointer into it faults from now on
-// (a submitted ring-buffer record). The stack and NoTag cannot be killed.
+// (a submitted ring-buffer record). Stack frames and NoTag cannot be
+// killed.
 func (c *HelperCall) Kill(t Tag) {
-	if c.checked && t > StackTag && int(t) < len(c.m.objs.list) {
+	if c.checked && t >= firstRegionTag && int(t) < len(c.m.objs.list) {
 		c.m.objs.list[t].kill()
 	}
 }

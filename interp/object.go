@@ -12,9 +12,10 @@ type Tag uint32
 
 // Tags every checked run has.
 const (
-	NoTag          Tag = 0 // a scalar: no memory may be reached through it
-	StackTag       Tag = 1 // the stack frames in use
-	firstRegionTag Tag = 2 // the tag of Env.Regions[0] at the start of a run
+	NoTag    Tag = 0 // a scalar: no memory may be reached through it
+	StackTag Tag = 1 // the stack frames in use
+	// firstRegionTag is the tag of Env.Regions[0] at the start of a run.
+	firstRegionTag Tag = StackTag + MaxCallDepth
 )
 
 // MaxObjects bounds the objects one checked run may hold (the stack, the
@@ -177,9 +178,12 @@ const (
 func (m *machine) begin(p *Program, env *Env) [5]Tag {
 	o := &m.objs
 	o.list = o.list[:0]
-	o.stack = Region{Name: "stack", Writable: true}
-	o.list = append(o.list, object{}, object{})
-	o.list[StackTag].set(&o.stack, 0, 0)
+	o.stack = Region{Name: "stack frame", Writable: true}
+	o.list = append(o.list, object{})
+	for d := range MaxCallDepth {
+		o.list = append(o.list, object{})
+		o.list[StackTag+Tag(d)].set(&o.stack, m.top-uint64(d+1)*StackSize, 0)
+	}
 	o.regionTag = o.regionTag[:0]
 	for i := range env.Regions {
 		o.regionTag = append(o.regionTag, Tag(len(o.list)))
@@ -223,29 +227,19 @@ func (o *objects) regionOf(env *Env, a uint64) Tag {
 	return NoTag
 }
 
-// setStack makes the stack object the frames in use at depth.
-func (m *machine) setStack(depth int) {
-	span := uint64(depth+1) * StackSize
-	s := &m.objs.list[StackTag]
-	s.lo, s.rsize, s.wsize, s.size = m.top-span, span, span, span
+// enterFrame makes frame depth accessible, for a run starting there.
+func (m *machine) enterFrame(depth int) {
+	m.objs.list[StackTag+Tag(depth)].enable()
 	if depth > m.deepest {
 		m.deepest = depth
 	}
 }
 
-// push grows the stack object by a frame, for a call.
-func (o *object) push() {
-	o.lo -= StackSize
-	o.rsize += StackSize
-	o.wsize, o.size = o.rsize, o.rsize
-}
+// enable makes a frame object accessible: its frame is in use.
+func (o *object) enable() { o.rsize, o.wsize, o.size = StackSize, StackSize, StackSize }
 
-// pop shrinks the stack object by a frame, for a return.
-func (o *object) pop() {
-	o.lo += StackSize
-	o.rsize -= StackSize
-	o.wsize, o.size = o.rsize, o.rsize
-}
+// disable makes a frame object inaccessible: its function returned.
+func (o *object) disable() { o.rsize, o.wsize, o.size = 0, 0, 0 }
 
 // stackBase is the lowest address of the deepest frame.
 func (m *machine) stackBase() uint64 { return m.top - MaxCallDepth*StackSize }
@@ -263,7 +257,7 @@ func (o *objects) addStatic(p *Program) {
 // wroteRange records a store of n bytes at addr through tag t, for
 // stores of any length (helpers writing program memory).
 func (m *machine) wroteRange(t Tag, addr, n uint64) {
-	if t != StackTag || n == 0 {
+	if t-StackTag >= MaxCallDepth || n == 0 {
 		return
 	}
 	b := m.stackBase()
@@ -310,6 +304,9 @@ func (m *machine) end() {
 func (m *machine) tailCall(next *Program, env *Env, ctx uint64) Tag {
 	o := &m.objs
 	o.list = o.list[:firstRegionTag+Tag(len(env.Regions))]
+	for d := range MaxCallDepth {
+		o.list[StackTag+Tag(d)].disable()
+	}
 	for i := range env.Regions {
 		o.regionTag[i] = firstRegionTag + Tag(i)
 		r := &env.Regions[i]

@@ -153,6 +153,8 @@ func TestProvenance(t *testing.T) {
 			"call local sub\nldxb %r0, [%r0+0]\nexit\nsub:\nstb [%r10-8], 1\nmov %r0, %r10\nadd %r0, -8\nexit", interp.ErrOutOfBounds, 1},
 		{"A callee may use its caller's stack through a pointer",
 			"stb [%r10-8], 9\nmov %r1, %r10\nadd %r1, -8\ncall local sub\nexit\nsub:\nldxb %r0, [%r1+0]\nexit", nil, 0},
+		{"A callee's frame pointer does not reach its caller's frame",
+			"call local sub\nexit\nsub:\nstb [%r10+8], 1\nexit", interp.ErrOutOfBounds, 2},
 		{"A misaligned atomic faults", "mov %r4, 1\nlock add [%r1+2], %r4\nexit", interp.ErrMisaligned, 1},
 		{"Too many objects end the run",
 			"mov %r6, 0\nloop:\ncall 6\nadd %r6, 1\njlt %r6, 300000, loop\nexit", interp.ErrTooManyObjects, 1},
