@@ -67,6 +67,17 @@ type want struct {
 // fault wants a run that fails with one of reasons (errors.Is). Several
 // reasons are given only where the choice between them is the
 // implementation's.
+// faultAt wants a fault with reason whose message names the source line
+// at (file:line:), in whichever program of a tail-call chain it is.
+func faultAt(reason error, at string) want {
+	return want{
+		desc: fmt.Sprintf("fault: %v at %s", reason, at),
+		ok: func(_ uint32, err error) bool {
+			return errors.Is(err, reason) && strings.Contains(err.Error(), at)
+		},
+	}
+}
+
 func fault(reasons ...error) want {
 	var names []string
 	for _, r := range reasons {
@@ -478,7 +489,7 @@ var hostileCases = []*hostileCase{
 	{file: "helper_size", name: "xdp_store_bytes_huge", prog: "xdp_store_bytes_huge", want: fault(interp.ErrBadHelperMemory)},
 
 	// Pointers laundered through maps and tail calls.
-	{file: "launder", name: "tail_ctx_launder", prog: "tail_ctx_launder", want: wantOOB},
+	{file: "launder", name: "tail_ctx_launder", prog: "tail_ctx_launder", want: faultAt(interp.ErrOutOfBounds, "launder.c:45:")},
 	{file: "launder", name: "map_ptr_roundtrip", prog: "map_ptr_roundtrip", want: wantOOB},
 	// The tail call itself is refused: its context is not the run's.
 	{file: "launder", name: "tail_call_fake_ctx", prog: "tail_call_fake_ctx", want: fault(helpers.ErrBadContext)},

@@ -259,5 +259,19 @@ func withLine(ps *ProgramSpec, err error) error {
 	return err
 }
 
+// specOf returns the spec of the program a run of p failed in: p's, or
+// that of a program p tail-called.
+func (c *Collection) specOf(p *Program, err error) *ProgramSpec {
+	var f *interp.Fault
+	if errors.As(err, &f) && f.Program != nil && f.Program != p.prog {
+		for _, q := range c.Programs {
+			if q.prog == f.Program {
+				return q.spec
+			}
+		}
+	}
+	return p.spec
+}
+
 // Interp returns the compiled program, the object a ProgramArray slot holds.
 func (p *Program) Interp() *interp.Program { return p.prog }

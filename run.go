@@ -317,7 +317,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	}
 	if err != nil {
 		rs.dirty = true
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.coll.specOf(p, err), err))
 	}
 	if left != nil {
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, left)

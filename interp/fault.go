@@ -50,6 +50,9 @@ type Fault struct {
 	// Object describes what the accessed pointer pointed into, in checked
 	// mode: "map flows value", "a scalar (not a pointer)", ...
 	Object string
+	// Program is the program PC belongs to: the one run, or one it
+	// tail-called.
+	Program *Program
 	Err    error // underlying error, e.g. from a helper
 }
 
@@ -97,5 +100,5 @@ func (p *Program) insnAt(pc int) isa.Instruction {
 }
 
 func (p *Program) fault(r *Reason, pc int) *Fault {
-	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc)}
+	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc), Program: p}
 }
