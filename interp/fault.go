@@ -53,7 +53,7 @@ type Fault struct {
 	// Program is the program PC belongs to: the one run, or one it
 	// tail-called.
 	Program *Program
-	Err    error // underlying error, e.g. from a helper
+	Err     error // underlying error, e.g. from a helper
 }
 
 func (f *Fault) Error() string {
