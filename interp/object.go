@@ -177,13 +177,21 @@ const (
 // and p's static objects, and returns the tags of the arguments.
 func (m *machine) begin(p *Program, env *Env) [5]Tag {
 	o := &m.objs
-	o.list = o.list[:0]
-	o.stack = Region{Name: "stack frame", Writable: true}
-	o.list = append(o.list, object{})
-	for d := range MaxCallDepth {
-		o.list = append(o.list, object{})
-		o.list[StackTag+Tag(d)].set(&o.stack, m.top-uint64(d+1)*StackSize, 0)
+	if len(o.list) < int(firstRegionTag) {
+		// First run on this machine: the scalar's object and one object
+		// per frame, which later runs keep.
+		o.stack = Region{Name: "stack frame", Writable: true}
+		o.list = append(o.list[:0], object{})
+		for d := range MaxCallDepth {
+			o.list = append(o.list, object{})
+			o.list[StackTag+Tag(d)].set(&o.stack, m.top-uint64(d+1)*StackSize, 0)
+		}
+	} else {
+		for d := 0; d <= m.deepest; d++ { // the frames the last run entered
+			o.list[StackTag+Tag(d)].disable()
+		}
 	}
+	o.list = o.list[:firstRegionTag]
 	o.regionTag = o.regionTag[:0]
 	for i := range env.Regions {
 		o.regionTag = append(o.regionTag, Tag(len(o.list)))
@@ -206,7 +214,9 @@ func (m *machine) begin(p *Program, env *Env) [5]Tag {
 	}
 	var tags [5]Tag
 	for k, a := range env.Args {
-		tags[k] = o.regionOf(env, a)
+		if a != 0 {
+			tags[k] = o.regionOf(env, a)
+		}
 	}
 	return tags
 }
@@ -290,8 +300,11 @@ func (m *machine) add(r *Region, lo, size uint64) (Tag, error) {
 // pooled machine keeps nothing of its last run alive.
 func (m *machine) end() {
 	o := &m.objs
-	clear(o.list)
-	o.list = o.list[:0]
+	if len(o.list) <= int(firstRegionTag) {
+		return
+	}
+	clear(o.list[firstRegionTag:])
+	o.list = o.list[:firstRegionTag]
 	if cap(o.list) > 1<<12 { // a run with many objects: do not keep its table
 		o.list = nil
 	}

@@ -456,6 +456,10 @@ func (p *Program) runOn(m *machine, env *Env) (r0 uint64, err error) {
 	var tags [5]Tag
 	if p.mode == Checked {
 		tags = m.begin(p, env)
+	} else {
+		// A fast run does not track its frames: a checked run on this
+		// machine after it clears them all.
+		m.deepest = MaxCallDepth - 1
 	}
 	m.executed = 0
 	env.m = m
