@@ -8,11 +8,19 @@
 // policy, the packet of packet programs and the tail-call resolver.
 //
 // Helpers read and write program memory only through
-// interp.HelperCall.Memory, so checked runs fault on bad pointers. What
-// Linux's verifier would reject (an unknown map pointer, the wrong map
-// type, a context that is not the packet's) ends the run with an error in
-// every mode. What Linux reports to the program (a missing key, a full
-// ring buffer, a packet pointer out of bounds) comes back as -errno in r0.
+// interp.HelperCall.ArgMemory, so checked runs fault on a pointer argument
+// that does not cover the memory within its own object (a map value, a
+// stack frame, a ring buffer record). Map pointers must be the handles the
+// program loaded or a lookup returned (ArgHandle); the pointers helpers
+// return are registered objects of exactly the memory they stand for (one
+// value of one map, for the run's CPU; one record). A run holds at most
+// one bpf_spin_lock, only on a map value's bpf_spin_lock field and calling
+// no other helper until it is released; Run.Release frees what a run left
+// held (a lock, unsubmitted records). What Linux's verifier would reject
+// (an unknown map pointer, the wrong map type, a context that is not the
+// packet's) ends the run with an error in every mode. What Linux reports
+// to the program (a missing key, a full ring buffer, a packet pointer out
+// of bounds) comes back as -errno in r0.
 //
 // The skb helpers (skb_store_bytes, the csum_replace helpers,
 // get_hash_recalc, set_hash, skb_change_type, ...) follow a
@@ -20,8 +28,10 @@
 // 0; they keep the pkt_type and hash fields of the __sk_buff context
 // (Packet.Ctx) up to date. The helpers that move or resize the packet
 // (skb_change_proto/tail/head, skb_adjust_room, skb_vlan_push/pop) keep
-// the context's packet words, len, protocol and vlan_* fields and the
-// packet region in Env.Regions consistent, within the frame
+// the packet's bounds (Go-side: Packet.SetBounds), the context's packet
+// words, len, protocol and vlan_* fields, the LD_ABS packet and the packet
+// region in Env.Regions consistent (moving the region, which kills the
+// program's old packet pointers), within the frame
 // [Packet.HardStart, Packet.HardEnd) (see skbroom.go for where that frame
 // is smaller than Linux's reallocated skb).
 //
@@ -29,7 +39,7 @@
 // routing table (bpf_clone_redirect, bpf_fib_lookup); without them the
 // host has the loopback device alone, with forwarding disabled.
 //
-// The runtime must add to Env.Regions the map memory (MapTable.Regions)
-// and the Run's scratch region (Run.ScratchRegion), which holds the keys
-// bpf_for_each_map_elem hands callbacks, and call Run.Reset between runs.
+// The runtime gives lddw map references the MapTable's handles
+// (MapTable.Handle, interp.Config.Pointers), sets the packet's bounds
+// with Packet.SetBounds, and calls Run.Release and Run.Reset between runs.
 package helpers

@@ -56,7 +56,6 @@ func newFrame(t *testing.T, pktLen, metaLen int, withMeta bool) *frame {
 	f.regions = []interp.Region{
 		{Addr: start, Size: f.end - start, Writable: true, Name: "packet"},
 		{Addr: addr(f.ctx), Size: 24, Name: "ctx"},
-		h.run.ScratchRegion(),
 	}
 	return f
 }

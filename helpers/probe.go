@@ -25,8 +25,8 @@ type ProbeReader interface {
 }
 
 // RegionReader is the default ProbeReader: both address spaces are the
-// memory the run itself may access (its stack and Env.Regions), checked in
-// every interpreter mode.
+// memory the run itself may access (in checked mode its objects, in fast
+// mode its stack and Env.Regions), checked in every interpreter mode.
 type RegionReader struct{}
 
 // ReadAt implements ProbeReader.

@@ -143,8 +143,7 @@ const (
 // Reset between them) but not shared by concurrent runs.
 //
 // Callback helpers (bpf_for_each_map_elem) hand programs pointers into a
-// scratch block the Run owns: add ScratchRegion to Env.Regions, along with
-// the map regions (MapTable.Regions), so that checked runs accept them.
+// scratch block the Run owns, as read-only key objects.
 type Run struct {
 	// CPU is the CPU index the run uses for per-CPU maps and
 	// bpf_get_smp_processor_id; it stays fixed for the run.
@@ -250,15 +249,6 @@ func (r *Run) Close() error {
 	err := r.scratch.Free()
 	r.scratch, r.scratchB = nil, nil
 	return err
-}
-
-// ScratchRegion returns the region holding the keys that
-// bpf_for_each_map_elem passes to callbacks (read-only for programs).
-func (r *Run) ScratchRegion() interp.Region {
-	if r.scratch == nil {
-		return interp.Region{Name: "helper scratch"}
-	}
-	return interp.Region{Addr: uint64(r.scratch.Addr()), Size: scratchSize, Name: "helper scratch"}
 }
 
 // Reset clears what one run leaves behind: the redirect target, the tail
