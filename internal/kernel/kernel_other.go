@@ -14,6 +14,9 @@ var errOS = fmt.Errorf("%w: needs Linux, this is %s", ErrUnavailable, runtime.GO
 // Linux can. The error wraps ErrUnavailable.
 func Available() error { return errOS }
 
+// Release returns "none": this OS runs no Linux kernel.
+func Release() string { return "none" }
+
 // Collection is an object loaded into the kernel; on this OS none can be.
 type Collection struct{}
 
