@@ -46,6 +46,9 @@ var (
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
 	ErrClosed          = errors.New("collection is closed")
+	// ErrLockHeld reports a run that ended holding a bpf_spin_lock (which
+	// the run releases); a verifier would have refused the program.
+	ErrLockHeld = errors.New("program exited holding a bpf_spin_lock")
 )
 
 // maxRawContext bounds the context of raw-memory programs.
@@ -317,7 +320,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
 	if held {
-		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrLockHeld)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {

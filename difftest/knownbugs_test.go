@@ -1,43 +1,13 @@
 package difftest
 
 import (
-	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"testing"
-
-	"github.com/xebpf/xebpf"
 )
 
-// strict turns off the known-bug filters below (DIFFTEST_STRICT=1): every
-// difference then fails, and the TestKnownBug reproductions run.
-var strict = os.Getenv("DIFFTEST_STRICT") != ""
-
-// knownBug is a difference with the kernel traced to a bug outside
-// difftest, reproduced by the test named in repro.
-type knownBug struct {
-	id, location, repro string
-}
-
-// knownTally counts how often each known bug was met.
-type knownTally map[*knownBug]int
-
-func (kt knownTally) String() string {
-	var parts []string
-	for b, n := range kt {
-		parts = append(parts, fmt.Sprintf("%s ×%d (%s; %s)", b.id, n, b.location, b.repro))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "\n\t")
-}
-
-// runBug returns the known bug behind a run's difference, or nil. Every
-// difference the suite found so far has been fixed; a newly found one gets
-// a knownBug value, a reproduction test and a case here until its fix.
-func runBug(ps *xebpf.ProgramSpec, x outcome) *knownBug {
-	return nil
-}
+// The tests of this file reproduce differences with the kernel that the
+// suite once found, in xebpf bugs since fixed; they stay as regression
+// tests.
 
 // compareKnown runs one program of testdata/known_bugs.c on pkt in both
 // engines. It checks the kernel's result against what Linux documents

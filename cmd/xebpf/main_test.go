@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -247,5 +246,4 @@ func TestCrossCompile(t *testing.T) {
 			}
 		}
 	}
-	_ = runtime.GOOS
 }
