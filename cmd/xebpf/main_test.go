@@ -230,20 +230,3 @@ func TestCLIErrors(t *testing.T) {
 		}
 	}
 }
-
-// TestCrossCompile checks that the core builds without cgo for every
-// supported platform.
-func TestCrossCompile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: cross-compiles the tree")
-	}
-	for _, goos := range []string{"linux", "windows", "darwin"} {
-		for _, arch := range []string{"amd64", "arm64"} {
-			cmd := exec.Command("go", "build", "-o", os.DevNull, "../../...")
-			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+arch, "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("%s/%s: %v\n%s", goos, arch, err, out)
-			}
-		}
-	}
-}
