@@ -55,3 +55,8 @@ func (c *Collection) DumpMaps() (map[string]MapState, error) { return nil, errOS
 
 // ValueMasks returns nil.
 func (c *Collection) ValueMasks() map[string][]ByteRange { return nil }
+
+// ProbeLayout fails with ErrUnavailable: only Linux has the frame.
+func ProbeLayout() (Layout, error) { return Layout{}, errOS }
+
+func probeLayoutOnce() (Layout, error) { return Layout{}, errOS }
