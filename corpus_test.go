@@ -65,4 +65,10 @@ func TestCorpusInstantiates(t *testing.T) {
 	}
 	t.Logf("%d of %d objects instantiated; %d with unresolved references, %d with map types xebpf lacks",
 		ok, len(files), unresolved, unsupported)
+	// Floors, measured on ../shared/corpus: fewer means objects silently
+	// stopped loading or instantiating.
+	const minObjects, minInstantiated = 145, 140
+	if len(files) < minObjects || ok < minInstantiated {
+		t.Errorf("%d of %d objects instantiated: want at least %d of %d", ok, len(files), minInstantiated, minObjects)
+	}
 }

@@ -2,6 +2,8 @@ package xebpf_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -9,11 +11,14 @@ import (
 
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/elf"
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/interp"
 )
 
 // FuzzLoadAndRun loads arbitrary objects, instantiates them and runs every
 // program in checked mode on a small packet: whatever the bytes, each step
-// ends with a result or an error, never a crash.
+// ends with a result or an error of the kinds its API documents, never a
+// crash (loadAndRun).
 func FuzzLoadAndRun(f *testing.F) {
 	for _, p := range []string{"examples/xdpfilter/xdpfilter.o", "examples/hostplugin/bpf/filter.o"} {
 		if b, err := os.ReadFile(p); err == nil {
@@ -30,30 +35,67 @@ func FuzzLoadAndRun(f *testing.F) {
 			}
 		}
 	}
-	f.Fuzz(func(t *testing.T, obj []byte) { loadAndRun(obj) })
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		if err := loadAndRun(obj); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
-// loadAndRun loads, instantiates and runs obj, ignoring every error.
-func loadAndRun(obj []byte) {
+// loadAndRun loads, instantiates and runs obj. Errors are allowed at every
+// step; loadAndRun reports a step that breaks its contract: a spec or
+// collection together with an error, or neither; a load error that is not
+// an *elf.Error; a run error that is neither a fault of the program
+// (*interp.Fault) nor one of Program.Run's own errors.
+func loadAndRun(obj []byte) error {
 	spec, err := elf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if (err == nil) != (spec != nil) {
+		return fmt.Errorf("load: spec %v with error %v", spec != nil, err)
+	}
 	if err != nil {
-		return
+		if e := (*elf.Error)(nil); !errors.As(err, &e) {
+			return fmt.Errorf("load: error %v (%T) is not an *elf.Error", err, err)
+		}
+		return nil
 	}
 	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{InstructionBudget: 1 << 12})
+	if (err == nil) != (c != nil) {
+		return fmt.Errorf("instantiate: collection %v with error %v", c != nil, err)
+	}
 	if err != nil {
-		return
+		return nil
 	}
 	defer c.Close()
 	pkt := make([]byte, 64)
 	pkt[12], pkt[13] = 0x08, 0x00
-	for _, p := range c.Programs {
-		p.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096), Context: make([]byte, 8)})
+	for name, p := range c.Programs {
+		_, _, err := p.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096), Context: make([]byte, 8)})
+		if err != nil && !isRunError(err) {
+			return fmt.Errorf("run %s: error %v (%T) is neither a fault nor an error of Program.Run", name, err, err)
+		}
 	}
+	return nil
+}
+
+// isRunError reports whether err is one Program.Run returns for a run
+// of a program that instantiated: a fault of the run, or the input and
+// state errors it documents.
+func isRunError(err error) bool {
+	var f *interp.Fault
+	if errors.As(err, &f) {
+		return true
+	}
+	for _, e := range []error{xebpf.ErrShortPacket, xebpf.ErrDataOutTooSmall, xebpf.ErrContextTooLarge, helpers.ErrSpinLock, helpers.ErrLeakedReservation} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestMutatedObjects runs a fixed number of randomly corrupted corpus and
 // example objects through the whole load-and-run path: each must end, well
-// within a few seconds, without a crash. (This found a context-analysis
+// within a few seconds, without a crash and within loadAndRun's contract. (This found a context-analysis
 // panic, a run that hung on a spin lock left taken, and slow instantiation
 // of objects with thousands of programs.)
 func TestMutatedObjects(t *testing.T) {
@@ -80,13 +122,13 @@ func TestMutatedObjects(t *testing.T) {
 		for k := rng.IntN(8) + 1; k > 0; k-- {
 			obj[rng.IntN(len(obj))] = byte(rng.Uint32())
 		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			loadAndRun(obj)
-		}()
+		done := make(chan error, 1)
+		go func() { done <- loadAndRun(obj) }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("mutated input %d (deterministic: rerun to reproduce): %v", i, err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("mutated input %d (deterministic: rerun to reproduce) did not finish in 10 s", i)
 		}

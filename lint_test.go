@@ -1,6 +1,7 @@
 package xebpf_test
 
 import (
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -54,5 +55,32 @@ func TestStaticcheck(t *testing.T) {
 	}
 	if s := strings.TrimSpace(string(out)); s != "" {
 		t.Errorf("files not gofmt'ed:\n%s", s)
+	}
+}
+
+// TestCrossPlatform builds the tree without cgo and runs go vet over it,
+// tests included, for every supported platform: Linux, Windows and macOS
+// on amd64 and arm64, so that code behind build constraints keeps
+// compiling and stays vet-clean.
+func TestCrossPlatform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: builds and vets the tree for six platforms")
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not available: %v", err)
+	}
+	for _, goos := range []string{"linux", "windows", "darwin"} {
+		for _, goarch := range []string{"amd64", "arm64"} {
+			t.Run(goos+"/"+goarch, func(t *testing.T) {
+				for _, args := range [][]string{{"build", "-o", os.DevNull, "./..."}, {"vet", "./..."}} {
+					cmd := exec.Command(goCmd, args...)
+					cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+					if out, err := cmd.CombinedOutput(); err != nil {
+						t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+					}
+				}
+			})
+		}
 	}
 }

@@ -7,9 +7,8 @@
 // loaded into the kernel from xebpf's own parse (kernel.LoadSpec), with
 // programs in untyped sections typed as their object's loader types them.
 //
-// Differences traced to known xebpf bugs are tallied, not failed; each has
-// a TestKnownBug reproduction. DIFFTEST_STRICT=1 fails on them and runs
-// the reproductions.
+// Every difference fails; the differences found so far, all fixed, have
+// regression tests (knownbugs_test.go, testdata/known_bugs.c).
 //
 // The package holds tests only: go test ./difftest.
 package difftest

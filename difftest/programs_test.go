@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"testing"
-
-	"github.com/xebpf/xebpf/internal/kernel"
 )
 
 // XDP and TC verdicts used in the expectations below.
@@ -107,7 +105,7 @@ var progCases = []progCase{
 // sequence, in xebpf and in the kernel, and compares the return value, the
 // output packet and context, and all maps after every run.
 func TestPrograms(t *testing.T) {
-	kerr := kernel.Available()
+	kerr := kernelSide()
 	if kerr != nil {
 		t.Logf("kernel side skipped, xebpf results checked alone: %v", kerr)
 	}

@@ -90,6 +90,12 @@ func TestCorpus(t *testing.T) {
 		sum += loaded[d]
 	}
 	t.Logf("total            %3d/%d loaded", sum, len(valid))
+	// The corpus has 145 valid objects (../shared/corpus outside
+	// invalid/), all of which load.
+	const minLoaded = 145
+	if sum < minLoaded {
+		t.Errorf("%d of %d valid corpus objects loaded: want at least %d", sum, len(valid), minLoaded)
+	}
 }
 
 // TestCorpusInvalid checks that hostile files load or fail with an *Error.

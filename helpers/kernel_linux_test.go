@@ -39,6 +39,11 @@ func loadKernelObject(t *testing.T, name string, preload map[string][][2][]byte)
 	if err := kernel.Available(); err != nil {
 		t.Skipf("kernel test-run unavailable: %v", err)
 	}
+	// xebpf's frames, whose sizes the packet-moving helpers' limits and
+	// results show, are Linux 6.18's on 4 KiB pages.
+	if err := kernel.CheckLayout(); err != nil {
+		t.Skip(err)
+	}
 	clang, err := exec.LookPath("clang-19")
 	if err != nil {
 		t.Skip("clang-19 not installed")

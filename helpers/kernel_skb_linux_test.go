@@ -85,11 +85,85 @@ func TestKernelChangeTailHead(t *testing.T) {
 		}
 		cases = append(cases, skbCase{"tc_tail", [5]uint32{0, 200, 0, l}})
 	}
+	var trims []skbCase
 	for _, h := range []uint32{0, 1, 14, 63, 64, 65, 100, 256, 1000, 3690, 0x7fffffff, 0x80000000, 0xffffffff} {
 		for _, f := range []uint32{0, 1} {
 			cases = append(cases, skbCase{"tc_head", [5]uint32{0, h, f}})
 		}
-		cases = append(cases, skbCase{"tc_head", [5]uint32{0, h, 0, 3}})
+		c := skbCase{"tc_head", [5]uint32{0, h, 0, 3}}
+		if h > testRunHeadroom && h <= 3690 {
+			trims = append(trims, c) // the push reallocates
+		} else {
+			cases = append(cases, c)
+		}
+	}
+	compareSkb(t, p, cases)
+	t.Run("trim after reallocation", func(t *testing.T) {
+		skipUnlessMinLenTakesLarger(t, p)
+		compareSkb(t, p, trims)
+	})
+}
+
+// testRunHeadroom is the headroom of the test-run skb (NET_SKB_PAD): a
+// push of more bytes reallocates it.
+const testRunHeadroom = 64
+
+// skipUnlessMinLenTakesLarger skips unless the kernel's
+// bpf_skb_change_tail keeps both the network and the transport header
+// once a reallocation has set the transport header (one byte before the
+// old buffer start) ahead of the network header, as Linux 6.18.44 does and
+// xebpf follows: after bpf_skb_change_head(100) on the 74-byte IPv4 frame
+// the network header is 114 bytes in and the transport header 35, so a
+// trim to 113 bytes fails with -EINVAL. A kernel whose __bpf_skb_min_len
+// lets any set transport header replace the network header (the source of
+// its December 2024 fix reads so) trims instead.
+func skipUnlessMinLenTakesLarger(t *testing.T, p *kernelPair) {
+	t.Helper()
+	cb := [5]uint32{0, 0, 113, 100}
+	k, _ := p.run(t, "tc_min_len", skbFrames()["ipv4"], &cb)
+	if want := uint32(neg(22)) << 16; k.ret != want {
+		t.Skipf("kernel %s: bpf_skb_change_head(100) then bpf_skb_change_tail(113) on a 74-byte IPv4 frame gives r0 %#x, not %#x: "+
+			"its __bpf_skb_min_len lets a transport header set by reallocation replace the network header, "+
+			"where Linux 6.18.44 (which xebpf follows) keeps the larger offset", kernel.Release(), k.ret, want)
+	}
+}
+
+// TestKernelChangeTailMinLen compares the shortest length
+// bpf_skb_change_tail accepts once bpf_skb_change_head or
+// bpf_skb_adjust_room (twice, at the MAC header) moved the headers, within
+// the headroom and past it, where the reallocation sets the transport
+// header. It relies on the kernel keeping the larger of the network and
+// transport offsets (skipUnlessMinLenTakesLarger).
+func TestKernelChangeTailMinLen(t *testing.T) {
+	p := loadSkbPair(t)
+	skipUnlessMinLenTakesLarger(t, p)
+	var cases []skbCase
+	around := func(ls ...int) []uint32 {
+		var out []uint32
+		for _, l := range ls {
+			for _, d := range []int{-1, 0, 1} {
+				if l+d >= 0 {
+					out = append(out, uint32(l+d))
+				}
+			}
+		}
+		return out
+	}
+	for _, h := range []int{0, 1, 63, 64, 65, 66, 100, 1000} {
+		// The network header ends up h+14 bytes in, a transport header
+		// set by reallocation h-65.
+		for _, l := range around(h+14, h-65) {
+			cases = append(cases, skbCase{"tc_min_len", [5]uint32{0, 0, l, uint32(h)}})
+		}
+	}
+	for _, d1 := range []int{20, 64, 65, 66, 100, 200} {
+		for _, d2 := range []int{0, -10, -20, -30, -34, -40} {
+			// The network header stays 14 bytes in; a transport header
+			// set by reallocation ends up d1+d2-65.
+			for _, l := range around(14, d1+d2-65) {
+				cases = append(cases, skbCase{"tc_min_len", [5]uint32{0, 1, l, uint32(d1), uint32(d2)}})
+			}
+		}
 	}
 	compareSkb(t, p, cases)
 }

@@ -137,6 +137,64 @@ func TestSkbChangeTailHead(t *testing.T) {
 	}
 }
 
+// TestSkbChangeTailMinLen checks the shortest length bpf_skb_change_tail
+// accepts after helpers that move the headers: the larger of the network
+// and transport header offsets, the transport header being set by a
+// reallocation (a push past the 64-byte headroom) one byte before the old
+// buffer start, as Linux 6.18 does.
+func TestSkbChangeTailMinLen(t *testing.T) {
+	type call struct {
+		id   int32
+		args []uint64
+	}
+	head := func(n uint64) call { return call{helpers.IDSkbChangeHead, []uint64{n, 0}} }
+	room := func(diff int32) call {
+		return call{helpers.IDSkbAdjustRoom, []uint64{uint64(uint32(diff)), 1, 0}}
+	}
+	for _, tc := range []struct {
+		name   string
+		before []call
+		min    uint64 // the shortest length accepted
+	}{
+		{"untouched", nil, 14},
+		{"head within the headroom", []call{head(64)}, 78},
+		{"head one past the headroom", []call{head(65)}, 79},
+		// The transport header lands 35 bytes after data, before the
+		// network header at 114.
+		{"head past the headroom", []call{head(100)}, 114},
+		{"head far past the headroom", []call{head(1000)}, 1014},
+		// The network header stays 14 bytes after data; the transport
+		// header lands at 35.
+		{"room past the headroom", []call{room(100)}, 35},
+		{"room past the headroom, shrunk", []call{room(100), room(-20)}, 15},
+		{"room past the headroom, shrunk before the network header", []call{room(100), room(-30)}, 14},
+		{"room within the headroom", []call{room(64)}, 14},
+	} {
+		for _, l := range []uint64{tc.min - 1, tc.min} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, l), func(t *testing.T) {
+				h := newHarness(t)
+				f := newRoomFrame(t, h, helpers.HookTC, ipv4Frame())
+				for _, c := range tc.before {
+					if r0, _ := f.callEnv(c.id, c.args...); r0 != 0 {
+						t.Fatalf("helper %d%v: r0 = %#x", c.id, c.args, r0)
+					}
+				}
+				want := uint64(0)
+				if l < tc.min {
+					want = neg(22)
+				}
+				r0, env := f.callEnv(helpers.IDSkbChangeTail, l, 0)
+				if r0 != want {
+					t.Fatalf("change_tail(%d) = %#x, want %#x", l, r0, want)
+				}
+				if got := uint64(len(f.packet(t, env))); want == 0 && got != l {
+					t.Errorf("packet of %d bytes, want %d", got, l)
+				}
+			})
+		}
+	}
+}
+
 func TestSkbChangeProto(t *testing.T) {
 	v4 := ipv4Frame()
 	v6 := append(append(append([]byte(nil), v4[:14]...), make([]byte, 20)...), v4[14:]...)

@@ -74,7 +74,8 @@ func cmdConformance(args []string, sio stdio) error {
 
 // cmdPlugin implements the bpf_conformance plugin protocol: the program on
 // stdin as hex bytes, the input memory as the first non-flag argument, r0
-// printed in hex.
+// printed in hex. The runner puts the memory before the command name;
+// runnerOrder moves it after.
 func cmdPlugin(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
 	var memHex string
@@ -84,7 +85,7 @@ func cmdPlugin(args []string, sio stdio) error {
 		case a == "--elf":
 			isELF = true
 		case a == "-h" || a == "--help":
-			fmt.Fprintln(stderr, "usage: xebpf conformance-plugin [MEMORY_HEX] [--elf] < PROGRAM_HEX")
+			fmt.Fprintln(stderr, "usage: xebpf conformance-plugin [MEMORY_HEX] [--elf] < PROGRAM_HEX\n       xebpf MEMORY_HEX conformance-plugin [--elf] < PROGRAM_HEX  (the runner's order)")
 			return nil
 		case strings.HasPrefix(a, "--"):
 			// Other runner options (such as --cpu_version) do not change xebpf.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/xebpf/xebpf/internal/conformance"
 )
 
 // command is one subcommand.
@@ -53,6 +55,7 @@ func run(args []string, sio stdio) int {
 		}
 		return 0
 	}
+	args = runnerOrder(args)
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "xebpf: unknown command %q\n", args[0])
@@ -73,6 +76,26 @@ func run(args []string, sio stdio) int {
 	}
 	fmt.Fprintf(stderr, "xebpf %s: %v\n", args[0], err)
 	return 1
+}
+
+// runnerOrder puts the arguments of the bpf_conformance runner into
+// xebpf's order. The runner (bpf_conformance_runner --plugin_path xebpf
+// --plugin_options conformance-plugin) starts its plugin with the test's
+// input memory in hex first, when the test has any, then the plugin
+// options, then --elf: [MEMORY_HEX conformance-plugin ARGS...] becomes
+// [conformance-plugin MEMORY_HEX ARGS...]. Other lists are returned as
+// they are.
+func runnerOrder(args []string) []string {
+	if len(args) < 2 || args[1] != "conformance-plugin" {
+		return args
+	}
+	if _, isCommand := commands[args[0]]; isCommand {
+		return args
+	}
+	if _, err := conformance.ParseHexBytes(args[0]); err != nil {
+		return args
+	}
+	return append([]string{args[1], args[0]}, args[2:]...)
 }
 
 func usage(w io.Writer) {

@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,37 +90,69 @@ func runnerHex(b []byte) string {
 	return s.String()
 }
 
-// TestPluginPassesSuite drives the built binary through the plugin protocol,
-// one process per test, as the upstream runner does.
+// TestPluginPassesSuite drives the built binary through the plugin
+// protocol, one process per test, with the argument list and input of the
+// upstream runner's process executor (bpf_conformance_runner --plugin_path
+// xebpf --plugin_options conformance-plugin): the memory in hex first when
+// the test has any, then the plugin options; the program in hex on stdin,
+// ended by a newline. The tests with memory also run with xebpf's own
+// order, conformance-plugin MEMORY_HEX.
 func TestPluginPassesSuite(t *testing.T) {
 	files, err := conformance.Files([]string{suiteDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	passed := 0
+	passed, withMem := 0, 0
 	for _, f := range files {
 		test, err := conformance.ParseFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		args := []string{"conformance-plugin"}
+		argLists := [][]string{{"conformance-plugin"}}
 		if len(test.Mem) > 0 {
-			args = append(args, hex.EncodeToString(test.Mem))
+			withMem++
+			mem := runnerHex(test.Mem)
+			argLists = [][]string{{mem, "conformance-plugin"}, {"conformance-plugin", mem}}
 		}
-		cmd := exec.Command(xebpfBin, args...)
-		cmd.Stdin = strings.NewReader(runnerHex(isa.Encode(nil, test.Program)))
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err = cmd.Run()
-		got := strings.TrimSpace(stdout.String())
-		if want := fmt.Sprintf("%x", test.Result); err != nil || got != want {
-			t.Errorf("%s: got %q (err %v, stderr %q), want %q", filepath.Base(f), got, err, stderr.String(), want)
-			continue
+		ok := true
+		for _, args := range argLists {
+			cmd := exec.Command(xebpfBin, args...)
+			cmd.Stdin = strings.NewReader(runnerHex(isa.Encode(nil, test.Program)) + "\n")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Run()
+			got := strings.TrimSpace(stdout.String())
+			if want := fmt.Sprintf("%x", test.Result); err != nil || got != want {
+				t.Errorf("%s, arguments %q: got %q (err %v, stderr %q), want %q", filepath.Base(f), args, got, err, stderr.String(), want)
+				ok = false
+			}
 		}
-		passed++
+		if ok {
+			passed++
+		}
 	}
-	if passed != 313 {
-		t.Errorf("plugin passed %d of %d", passed, len(files))
+	if passed != 313 || withMem == 0 {
+		t.Errorf("plugin passed %d of %d (%d with memory)", passed, len(files), withMem)
+	}
+}
+
+func TestRunnerOrder(t *testing.T) {
+	for _, tc := range []struct {
+		args, want []string
+	}{
+		{[]string{"01  02  ", "conformance-plugin"}, []string{"conformance-plugin", "01  02  "}},
+		{[]string{"01  02  ", "conformance-plugin", "--elf"}, []string{"conformance-plugin", "01  02  ", "--elf"}},
+		{[]string{"conformance-plugin", "01  02  "}, []string{"conformance-plugin", "01  02  "}},
+		{[]string{"conformance-plugin"}, []string{"conformance-plugin"}},
+		{[]string{"conformance-plugin", "--elf"}, []string{"conformance-plugin", "--elf"}},
+		// Only hex memory before conformance-plugin is moved.
+		{[]string{"zz", "conformance-plugin"}, []string{"zz", "conformance-plugin"}},
+		{[]string{"asm", "conformance-plugin"}, []string{"asm", "conformance-plugin"}},
+		{[]string{"01", "run"}, []string{"01", "run"}},
+	} {
+		if got := runnerOrder(tc.args); !slices.Equal(got, tc.want) {
+			t.Errorf("runnerOrder(%q) = %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }
 
@@ -130,9 +161,11 @@ func TestPluginRuntimeError(t *testing.T) {
 		{OpCode: isa.OpCode(isa.ClassLDX) | isa.OpCode(isa.ModeMem) | isa.OpCode(isa.SizeW), Dst: isa.R0, Src: isa.R1, Offset: 8},
 		{OpCode: isa.OpExit},
 	})
-	out, errout, rc := runCmd([]string{"conformance-plugin", "01 02 03 04"}, runnerHex(code))
-	if rc == 0 || out != "" || !strings.Contains(errout, "memory access out of bounds") {
-		t.Errorf("exit %d, stdout %q, stderr %q", rc, out, errout)
+	for _, args := range [][]string{{"conformance-plugin", "01 02 03 04"}, {"01 02 03 04", "conformance-plugin"}} {
+		out, errout, rc := runCmd(args, runnerHex(code))
+		if rc == 0 || out != "" || !strings.Contains(errout, "memory access out of bounds") {
+			t.Errorf("arguments %q: exit %d, stdout %q, stderr %q", args, rc, out, errout)
+		}
 	}
 }
 
@@ -196,22 +229,4 @@ func TestCLIErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args, code, errout, tt.code, tt.wantErr)
 		}
 	}
-}
-
-// TestCrossCompile checks that the core builds without cgo for every
-// supported platform.
-func TestCrossCompile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: cross-compiles the tree")
-	}
-	for _, goos := range []string{"linux", "windows", "darwin"} {
-		for _, arch := range []string{"amd64", "arm64"} {
-			cmd := exec.Command("go", "build", "-o", os.DevNull, "../../...")
-			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+arch, "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("%s/%s: %v\n%s", goos, arch, err, out)
-			}
-		}
-	}
-	_ = runtime.GOOS
 }

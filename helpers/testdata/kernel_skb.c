@@ -92,6 +92,27 @@ int tc_head(struct __sk_buff *skb)
 	return (r1 & 0xffff) | (r2 & 0xffff) << 16;
 }
 
+/* change_tail(cb[2]) after change_head(cb[3]) (cb[1] = 0) or after
+ * adjust_room(cb[3]) and, if cb[4], adjust_room(cb[4]) at the MAC header
+ * (cb[1] = 1): where __bpf_skb_min_len puts the shortest length once the
+ * headers have moved. */
+SEC("tc")
+int tc_min_len(struct __sk_buff *skb)
+{
+	__u32 op = skb->cb[1], l = skb->cb[2];
+	long r1;
+	if (op == 0) {
+		r1 = change_head(skb, skb->cb[3], 0);
+	} else {
+		r1 = adjust_room(skb, (__s32)skb->cb[3], 1, 0);
+		if (!r1 && skb->cb[4])
+			r1 = adjust_room(skb, (__s32)skb->cb[4], 1, 0);
+	}
+	long r2 = change_tail(skb, l, 0);
+	report(skb);
+	return (r1 & 0xffff) | (r2 & 0xffff) << 16;
+}
+
 /* adjust_room(cb[1], cb[2] & 0xff, cb[3] | cb[4] << 32); with cb[2] bit 8
  * then the same call again, with bit 9 change_tail(len, 0), with bit 10
  * change_proto to IPv4 and with bit 11 change_tail(len - 1, 0). */

@@ -18,7 +18,11 @@
 //
 // Observed on Linux 6.18 (x86_64, 4 KiB pages) with the programs of
 // testdata/env_probe.c; TestEnvironmentXDP and TestEnvironmentSkb assert
-// every fact below.
+// every fact below on a kernel whose test-run frame has that layout
+// (CheckLayout, which ProbeLayout measures), and skip elsewhere. Tests
+// that compare xebpf with the running kernel likewise state the Linux
+// behaviour they rely on and skip, naming the kernel's Release, where it
+// differs in a way known to vary between versions.
 //
 // All packet programs: the data must hold at least 14 bytes (an Ethernet
 // header); 0 or 13 bytes fail with EINVAL (Run returns ErrShortPacket

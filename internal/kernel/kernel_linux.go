@@ -45,6 +45,17 @@ func Available() error {
 	return nil
 }
 
+// Release returns the running kernel's release, as uname -r prints it
+// (from /proc/sys/kernel/osrelease), or "unknown". Tests name it when they
+// skip over a known difference between kernel versions.
+func Release() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return "unknown"
+	}
+	return string(bytes.TrimSpace(b))
+}
+
 // Collection is an object file loaded into the kernel: its maps and the
 // programs that loaded. Close releases them.
 type Collection struct {

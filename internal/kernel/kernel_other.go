@@ -14,6 +14,9 @@ var errOS = fmt.Errorf("%w: needs Linux, this is %s", ErrUnavailable, runtime.GO
 // Linux can. The error wraps ErrUnavailable.
 func Available() error { return errOS }
 
+// Release returns "none": this OS runs no Linux kernel.
+func Release() string { return "none" }
+
 // Collection is an object loaded into the kernel; on this OS none can be.
 type Collection struct{}
 
@@ -52,3 +55,8 @@ func (c *Collection) DumpMaps() (map[string]MapState, error) { return nil, errOS
 
 // ValueMasks returns nil.
 func (c *Collection) ValueMasks() map[string][]ByteRange { return nil }
+
+// ProbeLayout fails with ErrUnavailable: only Linux has the frame.
+func ProbeLayout() (Layout, error) { return Layout{}, errOS }
+
+func probeLayoutOnce() (Layout, error) { return Layout{}, errOS }

