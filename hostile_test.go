@@ -501,6 +501,7 @@ var hostileCases = []*hostileCase{
 
 	// Packet pointers and views after the packet moved.
 	{file: "packet_stale", name: "stale_after_adjust_head", prog: "stale_after_adjust_head", want: wantOOB},
+	{file: "packet_stale", name: "stale_after_failed_adjust_head", prog: "stale_after_failed_adjust_head", want: wantOOB},
 	{file: "packet_stale", name: "ld_abs_after_change_tail", prog: "ld_abs_after_change_tail", want: returns(0)},
 
 	// Map pointers.

@@ -7,13 +7,10 @@ import (
 	"github.com/xebpf/xebpf/helpers"
 )
 
-// packetMovers are the Linux helpers that change where the packet lies
+// packetMover reports whether helper id changes where the packet lies
 // (the kernel's bpf_helper_changes_pkt_data), plus bpf_tail_call, whose
 // target may call them.
-var packetMovers = map[int32]bool{
-	9: true, 10: true, 11: true, 12: true, 13: true, 18: true, 19: true, 31: true, 38: true,
-	39: true, 43: true, 44: true, 50: true, 54: true, 65: true, 73: true, 74: true, 75: true, 76: true,
-}
+func packetMover(id int32) bool { return id == 12 || helpers.ChangesPacket(id) }
 
 // checkPacket refuses packets the kernel's test run refuses and splits off
 // what does not fit the linear part of an XDP frame.

@@ -119,7 +119,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		}
 	}
 	for i, ins := range insns {
-		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && packetMovers[ins.Imm()] {
+		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && packetMover(ins.Imm()) {
 			np.movesPacket = true
 		}
 		if ins.OpCode == isa.OpCallX || ins.OpCode == isa.OpCall && ins.Src != isa.CallLocal ||

@@ -300,13 +300,44 @@ func Config(filter func(Func) bool) map[int32]interp.Helper {
 	m := make(map[int32]interp.Helper, len(linux))
 	for _, f := range linux {
 		if filter == nil || filter(f) {
-			m[f.ID] = f.Impl
-			if f.ID != IDSpinUnlock {
-				m[f.ID] = notUnderLock(f.Proto.Name, f.Impl)
+			h := f.Impl
+			if ChangesPacket(f.ID) {
+				h = renewsPacket(h)
 			}
+			if f.ID != IDSpinUnlock {
+				h = notUnderLock(f.Proto.Name, h)
+			}
+			m[f.ID] = h
 		}
 	}
 	return m
+}
+
+// changesPacket are the helpers that may change the packet's data or
+// place, as Linux's bpf_helper_changes_pkt_data lists them.
+var changesPacket = map[int32]bool{
+	9: true, 10: true, 11: true, 13: true, 18: true, 19: true, 31: true, 38: true,
+	39: true, 43: true, 44: true, 50: true, 54: true, 65: true, 73: true, 74: true, 75: true, 76: true,
+}
+
+// ChangesPacket reports whether the helper with Linux id id may change the
+// packet (bpf_helper_changes_pkt_data): after a call, the program's packet
+// pointers are no longer valid.
+func ChangesPacket(id int32) bool { return changesPacket[id] }
+
+// renewsPacket wraps helper h so that every call, whatever it returns,
+// moves the packet region to where the packet is (perhaps its old place):
+// in checked mode the program's packet pointers die, as Linux's verifier
+// invalidates them after any call of such a helper.
+func renewsPacket(h interp.Helper) interp.Helper {
+	return func(c *interp.HelperCall) (uint64, error) {
+		r0, err := h(c)
+		if r, ok := c.Env().Context.(*Run); ok && r.Packet != nil && err == nil {
+			p := r.Packet
+			p.sync(c.Env(), p.bMeta, p.bData, p.bEnd)
+		}
+		return r0, err
+	}
 }
 
 // notUnderLock wraps helper h so that calling it while the run holds a

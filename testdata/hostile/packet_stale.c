@@ -15,6 +15,21 @@ int stale_after_adjust_head(struct xdp_md *ctx)
 	return *(volatile __u8 *)data == 0x5a ? ESCAPED : NOT_REACHED;
 }
 
+/* The same after a bpf_xdp_adjust_head that fails: Linux invalidates the
+ * packet pointers after any call of a helper that may change the packet,
+ * whatever it returns. */
+SEC("xdp")
+int stale_after_failed_adjust_head(struct xdp_md *ctx)
+{
+	__u8 *data = (void *)(long)ctx->data;
+	__u8 *end = (void *)(long)ctx->data_end;
+	if (data + 14 > end)
+		return NOT_REACHED;
+	if (!bpf_xdp_adjust_head(ctx, 1 << 20))
+		return NOT_REACHED;
+	return *(volatile __u8 *)data == 0x5a ? ESCAPED : NOT_REACHED;
+}
+
 /* LD_ABS past the end of a packet that bpf_skb_change_tail shortened:
  * Linux ends the program with 0. The harness's packet holds 0x5a at
  * offset 60. */
