@@ -58,6 +58,13 @@ type Collection struct {
 	Programs map[string]*Program
 	Maps     map[string]*Map
 
+	// life counts the open handle and the Programs and Maps not yet
+	// freed: the maps, the map table and the scratch block are freed
+	// with the collection, after the last run of its programs.
+	life  lifetime
+	progs []*Program // the programs and maps Close closes, whatever
+	maps  []*Map     // callers do with Programs and Maps
+
 	opts    CollectionOptions
 	byIndex []maps.Map // by CollectionSpec.MapOrder index
 	table   *helpers.MapTable
@@ -83,6 +90,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		epoch:    maps.DefaultEpoch(),
 		cpus:     newCPUSlots(maps.NumCPU()),
 	}
+	c.life.init(c.free)
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -102,7 +110,8 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
 		c.byIndex[i] = m
-		c.Maps[name] = &Map{name: name, m: m}
+		c.Maps[name] = c.newMapHandle(name, m)
+		c.maps = append(c.maps, c.Maps[name])
 		if _, err := c.table.Add(m); err != nil {
 			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
@@ -123,6 +132,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 			return nil, fmt.Errorf("program %s: %w", name, err)
 		}
 		c.Programs[name] = p
+		c.progs = append(c.progs, p)
 	}
 	// Initial contents last: program arrays refer to programs.
 	for i, name := range spec.MapOrder {
@@ -290,14 +300,28 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, er
 	return out, nil
 }
 
-// Close releases the collection's maps and programs and all their memory.
-// No run of its programs may be in progress (Close does not wait for
-// them); a Run after Close returns ErrClosed.
+// Close closes the collection's programs (and their Runners) and maps,
+// like cilium/ebpf's Collection.Close: later runs and map operations
+// return ErrClosed. Close does not wait for the runs and map operations in
+// progress: they finish, and the last one to end frees the memory of the
+// programs and maps (Close frees it at once when none is in progress).
+// Close is safe to call concurrently with runs, and more than once.
 func (c *Collection) Close() error {
 	var errs []error
-	for _, p := range c.Programs {
-		errs = append(errs, p.close())
+	for _, p := range c.progs {
+		errs = append(errs, p.Close())
 	}
+	for _, m := range c.maps {
+		errs = append(errs, m.Close())
+	}
+	_, err := c.life.close()
+	return errors.Join(append(errs, err)...)
+}
+
+// free releases the maps and all the collection's memory, once it is
+// closed and its programs and maps are freed.
+func (c *Collection) free() error {
+	var errs []error
 	for _, m := range c.byIndex {
 		if m != nil {
 			errs = append(errs, m.Close())

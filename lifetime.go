@@ -54,11 +54,16 @@ func (l *lifetime) release() error {
 // last release. It reports whether this call closed the object (false if
 // it was closed already) and returns free's error if it freed it.
 func (l *lifetime) close() (bool, error) {
-	if l.n.Or(lifeClosed)&lifeClosed != 0 {
+	if !l.shut() {
 		return false, nil
 	}
 	return true, l.release()
 }
+
+// shut is the first half of close: it marks the object closed and reports
+// whether this call did, keeping the open reference, which the caller
+// drops with release once it has closed the object's children.
+func (l *lifetime) shut() bool { return l.n.Or(lifeClosed)&lifeClosed == 0 }
 
 // closed reports whether close was called.
 func (l *lifetime) closed() bool { return l.n.Load()&lifeClosed != 0 }

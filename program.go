@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode"
 	"weak"
 
@@ -28,9 +27,13 @@ type Program struct {
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
 	pool  sync.Pool         // of *runState
 
-	mu     sync.Mutex
-	states []weak.Pointer[runState] // the pool's run states, freed by close
-	closed atomic.Bool
+	// life counts the open handle, the runs in progress and the Runners
+	// not yet freed; the program holds a reference on its collection
+	// until it is freed. Its closed bit is set under mu.
+	life    lifetime
+	mu      sync.Mutex
+	states  []weak.Pointer[runState] // the pool's run states, freed with the program
+	runners []weak.Pointer[runner]   // closed by Close
 
 	pk     packetKind
 	ctxMem int    // the context's memory size (typ.Context.MemorySize())
@@ -105,6 +108,10 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		return nil, withLine(ps, err)
 	}
 	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize()}
+	if !c.life.acquire() {
+		return nil, ErrClosed
+	}
+	np.life.init(np.free)
 	for i, k := range [3]FieldKind{PacketStart, PacketEnd, PacketMeta} {
 		np.ptrOff[i] = -1
 		if off, ok := typ.Context.PointerOffset(k); ok {

@@ -45,8 +45,11 @@ var (
 	ErrShortPacket     = errors.New("packet too short")
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
-	ErrClosed          = errors.New("collection is closed")
 )
+
+// ErrClosed is returned by runs of a closed Program, Runner or Collection
+// and by operations on a closed Map.
+var ErrClosed = errors.New("closed")
 
 // maxRawContext bounds the context of raw-memory programs.
 const maxRawContext = 1 << 20
@@ -75,10 +78,9 @@ const (
 	maxLinearData = frameSize - xdpHeadroom - helpers.SkbSharedInfoSize // 3520
 )
 
-func (p *Program) acquire(ctxSize int) (*runState, error) {
-	if p.closed.Load() {
-		return nil, ErrClosed
-	}
+// state returns a run state with room for a context of ctxSize bytes,
+// from the pool or new. The caller holds a reference on p.
+func (p *Program) state(ctxSize int) (*runState, error) {
 	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
 		return rs, nil
 	}
@@ -86,8 +88,9 @@ func (p *Program) acquire(ctxSize int) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Close frees every run state at once: off-heap memory does not make
-	// the garbage collector run, so waiting for cleanups could pile it up.
+	// The program frees every run state at once: off-heap memory does
+	// not make the garbage collector run, so waiting for cleanups could
+	// pile it up.
 	p.mu.Lock()
 	p.states = platform.AppendWeak(p.states, rs)
 	p.mu.Unlock()
@@ -133,9 +136,39 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 	return rs, nil
 }
 
-// close frees the program's run states; runs must have ended.
-func (p *Program) close() error {
-	p.closed.Store(true)
+// Close closes the program, like closing a program's file descriptor in
+// cilium/ebpf: later runs and NewRunner return ErrClosed, and the
+// program's Runners are closed. Close does not wait for the runs in
+// progress: they finish, and the last one to end frees the program's
+// memory (Close frees it at once when none is in progress). A program
+// array slot holding the program keeps it callable by tail calls, as
+// Linux's program arrays hold references on their programs. Close is
+// safe to call concurrently with runs, and more than once.
+func (p *Program) Close() error {
+	// The closed bit is set under mu so that NewRunner, which registers
+	// runners under mu, either finishes before Close takes the list or
+	// sees the program closed.
+	p.mu.Lock()
+	first := p.life.shut()
+	runners := p.runners
+	p.runners = nil
+	p.mu.Unlock()
+	if !first {
+		return nil
+	}
+	var errs []error
+	for _, w := range runners {
+		if r := w.Value(); r != nil {
+			_, err := r.life.close()
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, p.life.release())...)
+}
+
+// free frees the program's run states once it is closed and its last run
+// and Runner have ended, then drops its reference on the collection.
+func (p *Program) free() error {
 	p.mu.Lock()
 	states := p.states
 	p.states = nil
@@ -146,11 +179,12 @@ func (p *Program) close() error {
 			errs = append(errs, rs.free())
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, p.coll.life.release())...)
 }
 
 // Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
-// return value and the mean duration of one run.
+// return value and the mean duration of one run. After Close (of the
+// program or its collection) it returns ErrClosed.
 func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if opts == nil {
 		opts = &RunOptions{}
@@ -159,7 +193,11 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	rs, err := p.acquire(ctxSize)
+	if !p.life.acquire() {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
+	}
+	defer p.life.release()
+	rs, err := p.state(ctxSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
 	}
@@ -192,53 +230,81 @@ func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err e
 
 // Runner runs one program from one goroutine with run state of its own:
 // the cheapest way to call a program over and over, as an embedding
-// daemon does per request. A Runner is not safe for concurrent use; make
-// one per goroutine.
-type Runner struct {
-	p  *Program
-	rs *runState
+// daemon does per request. Run is not safe for concurrent use (make one
+// Runner per goroutine); Close is, from any goroutine at any time.
+type Runner struct{ *runner }
+
+// runner is a Runner's state, apart from the Runner so that a cleanup can
+// close a Runner dropped without Close.
+type runner struct {
+	// life counts the open handle and the run in progress; the runner
+	// holds a reference on its program until it is freed.
+	life lifetime
+	p    *Program
+	rs   *runState
 }
 
-// NewRunner returns a Runner for p. Close frees it.
+// NewRunner returns a Runner for p. Close frees it; so do closing p or
+// its collection, and dropping the Runner.
 func (p *Program) NewRunner() (*Runner, error) {
 	rs, err := p.newRunState(p.ctxMem)
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", p.name, err)
 	}
-	return &Runner{p: p, rs: rs}, nil
+	r := &runner{p: p, rs: rs}
+	r.life.init(r.free)
+	p.mu.Lock()
+	if p.life.closed() {
+		p.mu.Unlock()
+		rs.free()
+		return nil, fmt.Errorf("runner %s: %w", p.name, ErrClosed)
+	}
+	p.life.acquire() // cannot fail: the closed bit is set under mu
+	p.runners = platform.AppendWeak(p.runners, r)
+	p.mu.Unlock()
+	rr := &Runner{r}
+	runtime.AddCleanup(rr, func(r *runner) { r.life.close() }, r)
+	return rr, nil
 }
 
-// Run is Program.Run on the runner's own state.
+// Run is Program.Run on the runner's own state. After Close (of the
+// runner, its program or its collection) it returns ErrClosed.
 func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
-	if r.p.closed.Load() || r.rs == nil {
-		return 0, 0, fmt.Errorf("run %s: %w", r.p.name, ErrClosed)
+	p := r.p
+	if !r.life.acquire() {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
+	defer r.life.release()
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	ctxSize, in, tail, err := r.p.prepare(opts)
+	ctxSize, in, tail, err := p.prepare(opts)
 	if err != nil {
 		return 0, 0, err
 	}
 	if ctxSize > r.rs.ctxSize { // a raw context bigger than any before
-		rs, err := r.p.newRunState(ctxSize)
+		rs, err := p.newRunState(ctxSize)
 		if err != nil {
-			return 0, 0, fmt.Errorf("run %s: %w", r.p.name, err)
+			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
 		r.rs.free()
 		r.rs = rs
 	}
-	return r.p.run(r.rs, opts, ctxSize, in, tail)
+	return p.run(r.rs, opts, ctxSize, in, tail)
 }
 
-// Close frees the runner's memory.
+// Close closes the runner: later runs return ErrClosed. A run in progress
+// on another goroutine finishes, and its end frees the runner's memory;
+// otherwise Close frees it at once. Close may be called more than once.
 func (r *Runner) Close() error {
-	if r.rs == nil {
-		return nil
-	}
-	err := r.rs.free()
-	r.rs = nil
+	_, err := r.life.close()
 	return err
+}
+
+// free frees the runner's run state once it is closed and its last run
+// has ended, then drops its reference on the program.
+func (r *runner) free() error {
+	return errors.Join(r.rs.free(), r.p.life.release())
 }
 
 // run sets up the run state for opts, runs the program and fills the
