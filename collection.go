@@ -134,10 +134,16 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		c.Programs[name] = p
 		c.progs = append(c.progs, p)
 	}
-	// Initial contents last: program arrays refer to programs.
+	// Initial contents last: program arrays refer to programs. Read-only
+	// maps (.rodata, .kconfig) are then frozen, as libbpf freezes them.
 	for i, name := range spec.MapOrder {
 		if err := c.fill(c.byIndex[i], spec.Maps[name]); err != nil {
 			return nil, fmt.Errorf("map %s: initial contents: %w", name, err)
+		}
+		if spec.Maps[name].ReadOnly {
+			if err := c.byIndex[i].Freeze(); err != nil {
+				return nil, fmt.Errorf("map %s: freeze: %w", name, err)
+			}
 		}
 	}
 	return c, nil

@@ -84,6 +84,26 @@ func (m *Map) ValueSize() int { return m.m.ValueSize() }
 // MaxEntries returns the map's capacity.
 func (m *Map) MaxEntries() int { return m.m.MaxEntries() }
 
+// Freeze makes the map read-only from Go, like cilium/ebpf's Map.Freeze
+// (BPF_MAP_FREEZE): later Update and Delete return an error wrapping
+// maps.ErrFrozen (EPERM). The collection freezes the maps the object file
+// declares read-only (.rodata, .kconfig) once it has filled them.
+func (m *Map) Freeze() error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
+	return m.wrap(m.m.Freeze())
+}
+
+// Frozen reports whether the map is frozen (Freeze). Programs may write a
+// frozen map unless its flags include BPF_F_RDONLY_PROG, as in Linux; the
+// read-only maps of object files have both.
+func (m *Map) Frozen() bool { return m.m.Frozen() }
+
+// Flags returns the map's flags (BPF_F_*, see maps.FlagRdonlyProg).
+func (m *Map) Flags() uint32 { return m.m.Spec().Flags }
+
 // Underlying returns the maps.Map behind m, for operations this type does
 // not wrap (ring buffer readers, map-in-map slots). Its operations are
 // not guarded by Close: they must end before the collection is closed,
