@@ -50,6 +50,15 @@ type CollectionOptions struct {
 	Probe helpers.ProbeReader
 	// Clock answers the time helpers (nil: the system's clocks).
 	Clock helpers.Clock
+	// MemoryLimit bounds the memory the collection allocates, in bytes:
+	// its maps (with their per-CPU values and ring buffers), the tables
+	// the runtime keeps for them, and the run states (stack, frame,
+	// context, helper state) of runs and Runners. A map that would take
+	// the collection past it fails NewCollectionWithOptions with a
+	// *MemoryLimitError naming the map, before it is allocated; a run
+	// that needs a new run state past it fails the same way. 0 means
+	// DefaultMemoryLimit.
+	MemoryLimit int64
 }
 
 // Collection is an instantiated CollectionSpec: live maps and runnable
@@ -66,6 +75,7 @@ type Collection struct {
 	maps  []*Map     // callers do with Programs and Maps
 
 	opts    CollectionOptions
+	mem     *memAccount
 	byIndex []maps.Map // by CollectionSpec.MapOrder index
 	table   *helpers.MapTable
 	scratch *platform.Memory // staging for keys the collection passes by address
@@ -91,12 +101,24 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		cpus:     newCPUSlots(maps.NumCPU()),
 	}
 	c.life.init(c.free)
+	switch {
+	case opts.MemoryLimit == 0:
+		c.mem = &memAccount{limit: DefaultMemoryLimit}
+	case opts.MemoryLimit < 0:
+		return nil, fmt.Errorf("CollectionOptions.MemoryLimit %d is negative", opts.MemoryLimit)
+	default:
+		c.mem = &memAccount{limit: opts.MemoryLimit}
+	}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
-	if c.table, err = helpers.NewMapTable(len(spec.MapOrder) + 256); err != nil {
+	tableSize := len(spec.MapOrder) + 256
+	if err := c.mem.charge("create map table", pages(tableSize*helpers.DescriptorSize)+platform.PageSize); err != nil {
+		return nil, err
+	}
+	if c.table, err = helpers.NewMapTable(tableSize); err != nil {
 		return nil, err
 	}
 	if c.scratch, err = platform.Alloc(platform.PageSize); err != nil {
@@ -105,9 +127,9 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	c.byIndex = make([]maps.Map, len(spec.MapOrder))
 	for i, name := range spec.MapOrder {
 		ms := spec.Maps[name]
-		m, err := newMap(ms)
+		m, err := c.newMap(name, ms)
 		if err != nil {
-			return nil, fmt.Errorf("map %s: %w", name, err)
+			return nil, err
 		}
 		c.byIndex[i] = m
 		c.Maps[name] = c.newMapHandle(name, m)
@@ -149,6 +171,12 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	return c, nil
 }
 
+// MemoryUsed returns the memory the collection has allocated and not yet
+// freed, the figure CollectionOptions.MemoryLimit bounds: its maps (as
+// estimated before they are created) and tables, and the run states of
+// its programs and Runners.
+func (c *Collection) MemoryUsed() int64 { return c.mem.used.Load() }
+
 // ErrUnresolved is returned by NewCollection for a program with references
 // the loader could not resolve: an unknown extern function or a CO-RE
 // relocation against a type or field xebpf's context types lack.
@@ -182,10 +210,23 @@ func TypeOf(ps *ProgramSpec) *ProgramType {
 	return RawMemory
 }
 
-// newMap creates the map of a spec.
-func newMap(ms *MapSpec) (maps.Map, error) {
+// newMap creates the map of a spec, within the collection's memory limit.
+func (c *Collection) newMap(name string, ms *MapSpec) (maps.Map, error) {
 	s := mapsSpec(ms)
-	return maps.New(s)
+	need, err := maps.MemoryNeeded(s)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	if err := c.mem.charge(fmt.Sprintf("create map %q", name), int64(need)); err != nil {
+		return nil, err
+	}
+	// The collection's limit replaces the per-map one.
+	m, err := maps.New(s, maps.WithMaxMemory(c.mem.limit))
+	if err != nil {
+		c.mem.uncharge(int64(need))
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	return m, nil
 }
 
 func mapsSpec(ms *MapSpec) *maps.Spec {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/xebpf/xebpf/helpers"
@@ -56,7 +57,7 @@ const maxRawContext = 1 << 20
 
 // runState is the memory and helper state of one run in progress.
 type runState struct {
-	runMemory
+	*runMemory
 	frame   uint64 // packet buffer (packet types)
 	ctx     uint64 // context memory
 	ctxSize int
@@ -96,18 +97,26 @@ func (p *Program) state(ctxSize int) (*runState, error) {
 	p.mu.Unlock()
 	// The run state's memory is outside the Go heap: free it when the pool
 	// drops rs.
-	runtime.AddCleanup(rs, func(r runMemory) { r.free() }, rs.runMemory)
+	runtime.AddCleanup(rs, func(r *runMemory) { r.free() }, rs.runMemory)
 	return rs, nil
 }
 
-// runMemory is what a run state holds outside the Go heap.
+// runMemory is what a run state holds outside the Go heap, charged to its
+// collection's memory account.
 type runMemory struct {
-	mem  *platform.Memory
-	hrun *helpers.Run
-	mc   *interp.Machine
+	mem   *platform.Memory
+	hrun  *helpers.Run
+	mc    *interp.Machine
+	acct  *memAccount
+	size  int64
+	freed atomic.Bool // free ran: by the program, the runner or a cleanup
 }
 
-func (r runMemory) free() error {
+func (r *runMemory) free() error {
+	if r.freed.Swap(true) {
+		return nil
+	}
+	r.acct.uncharge(r.size)
 	return errors.Join(r.mem.Free(), r.hrun.Close(), r.mc.Close())
 }
 
@@ -131,7 +140,13 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 		hrun.Close()
 		return nil, err
 	}
-	rs := &runState{runMemory: runMemory{mem, hrun, mc}, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
+	r := &runMemory{mem: mem, hrun: hrun, mc: mc, acct: p.coll.mem,
+		size: pages(mem.Len()) + pages(int(hrun.ScratchRegion().Size)) + pages(mc.MemorySize())}
+	if err := r.acct.charge("run state", r.size); err != nil {
+		r.freed.Store(true)
+		return nil, errors.Join(err, mem.Free(), hrun.Close(), mc.Close())
+	}
+	rs := &runState{runMemory: r, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
 	rs.env.Context = hrun
 	return rs, nil
 }
