@@ -408,3 +408,28 @@ func TestMapCloseKeepsMemoryForPrograms(t *testing.T) {
 		t.Fatalf("the map's memory is gone while the collection is open: %v", err)
 	}
 }
+
+// TestDroppedRunnerIsFreed: a Runner dropped without Close is freed by a
+// cleanup once the garbage collector finds it unreachable, without
+// waiting for its program to be closed.
+func TestDroppedRunnerIsFreed(t *testing.T) {
+	c, err := xebpf.NewCollection(loadBusy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	base := platform.Live()
+	func() {
+		r, err := c.Programs["leaf"].NewRunner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := r.Run(&xebpf.RunOptions{Context: make([]byte, 8)}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if platform.Live() == base {
+		t.Fatal("the runner allocated nothing")
+	}
+	checkFreed(t, base)
+}
