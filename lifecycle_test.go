@@ -137,10 +137,14 @@ func newWorkers(t *testing.T) *workers { return &workers{t: t, stop: make(chan s
 
 // loop calls op until it fails or the workers stop; a failure must be
 // ErrClosed.
-func (w *workers) loop(name string, op func() error) {
+func (w *workers) loop(name string, op func() error) { w.loopThen(name, op, func() {}) }
+
+// loopThen is loop, calling done at the end on the worker's goroutine.
+func (w *workers) loopThen(name string, op func() error, done func()) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
+		defer done()
 		for {
 			select {
 			case <-w.stop:
@@ -202,8 +206,8 @@ func runRunner(r *xebpf.Runner, want uint32) func() error {
 }
 
 // startBusy starts, on c, runs of both programs through Program.Run and a
-// Runner (never closed: Collection.Close must free it), Go-side updates
-// and lookups, and a ring buffer consumer.
+// Runner (closed by its goroutine once its runs fail), Go-side updates and
+// lookups, and a ring buffer consumer.
 func startBusy(t *testing.T, c *xebpf.Collection, w *workers) {
 	for range 2 {
 		w.loop("Program.Run(entry)", runEntry(c.Programs["entry"], 3))
@@ -213,7 +217,7 @@ func startBusy(t *testing.T, c *xebpf.Collection, w *workers) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.loop("Runner.Run(entry)", runRunner(r, 3))
+	w.loopThen("Runner.Run(entry)", runRunner(r, 3), func() { r.Close() })
 	counts := c.Maps["counts"]
 	w.loop("Map.Update", func() error { return counts.Update(uint32(100), uint64(1), maps.UpdateAny) })
 	w.loop("Map.Lookup", func() error {
@@ -310,7 +314,7 @@ func TestProgramCloseDuringRuns(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				failing.loop("Runner.Run("+closed+")", runRunner(r, 3))
+				failing.loopThen("Runner.Run("+closed+")", runRunner(r, 3), func() { r.Close() })
 				running.loop("Program.Run("+other+")", runEntry(c.Programs[other], 3))
 				failing.waitFor(20)
 				if err := c.Programs[closed].Close(); err != nil {
@@ -335,39 +339,44 @@ func TestProgramCloseDuringRuns(t *testing.T) {
 	checkFreed(t, before)
 }
 
-// TestRunnerCloseDuringRun: Runner.Close may be called from another
-// goroutine while the runner runs; the run in progress finishes, later
-// runs return ErrClosed, and the runner's memory is freed when the run
-// ends.
-func TestRunnerCloseDuringRun(t *testing.T) {
+// TestRunnerOutlivesCollection: a Runner running while its collection
+// is closed finishes its run, then gets ErrClosed; the memory it runs in
+// stays until the Runner is closed, and closing it frees everything.
+func TestRunnerOutlivesCollection(t *testing.T) {
 	spec := loadBusy(t)
-	c, err := xebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p := c.Programs["entry"]
-	base := platform.Live() // the collection's
-	for range busyIterations() * 5 {
-		r, err := p.NewRunner()
+	before := platform.Live()
+	for range busyIterations() {
+		c, err := xebpf.NewCollection(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.Programs["entry"].NewRunner()
 		if err != nil {
 			t.Fatal(err)
 		}
 		w := newWorkers(t)
 		w.loop("Runner.Run", runRunner(r, 3))
 		w.waitFor(3)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w.wg.Wait() // the runner's runs end with ErrClosed
+		close(w.stop)
+		if _, _, err := r.Run(nil); !errors.Is(err, xebpf.ErrClosed) {
+			t.Fatalf("run of a closed collection's runner: %v, want ErrClosed", err)
+		}
+		if platform.Live() == before {
+			t.Fatal("the collection's memory was freed while a Runner could still run in it")
+		}
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
-		w.wg.Wait()
-		close(w.stop)
-		if _, _, err := r.Run(nil); !errors.Is(err, xebpf.ErrClosed) {
-			t.Fatalf("run of a closed runner: %v, want ErrClosed", err)
+		if err := r.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
 		}
-		// The runner's memory is freed by its last run (or Close), not by
-		// a cleanup: no waiting.
-		if after := platform.Live(); after != base {
-			t.Fatalf("%d off-heap blocks left after the runner's last run", after-base)
+		// Freed by Close, not by a cleanup: no waiting.
+		if after := platform.Live(); after != before {
+			t.Fatalf("%d off-heap blocks left after the runner's Close", after-before)
 		}
 	}
 }

@@ -6,9 +6,9 @@ import "sync/atomic"
 // may reach, and frees the object when the last reference is dropped after
 // close. The references are the object's open handle (one, dropped by
 // close), the runs or operations in progress on it, and its children not
-// yet freed (a Program holds one on its Collection, a Runner one on its
-// Program), so each run touches only the counter of the object it runs
-// on: one atomic add to enter, one to leave.
+// yet freed (a Program and a Map hold one on their Collection, a Runner
+// one on its Program), so each run touches only the counter of the object
+// it runs on: one atomic add to enter, one to leave.
 //
 // The count lives in the low bits of one word, with a closed bit and a
 // freed bit above it. Once closed, acquire fails; an acquire racing with
@@ -54,19 +54,11 @@ func (l *lifetime) release() error {
 // last release. It reports whether this call closed the object (false if
 // it was closed already) and returns free's error if it freed it.
 func (l *lifetime) close() (bool, error) {
-	if !l.shut() {
+	if l.n.Or(lifeClosed)&lifeClosed != 0 {
 		return false, nil
 	}
 	return true, l.release()
 }
-
-// shut is the first half of close: it marks the object closed and reports
-// whether this call did, keeping the open reference, which the caller
-// drops with release once it has closed the object's children.
-func (l *lifetime) shut() bool { return l.n.Or(lifeClosed)&lifeClosed == 0 }
-
-// closed reports whether close was called.
-func (l *lifetime) closed() bool { return l.n.Load()&lifeClosed != 0 }
 
 // freed reports whether the object was freed.
 func (l *lifetime) freed() bool { return l.n.Load()&lifeFreed != 0 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"weak"
 
@@ -27,13 +28,18 @@ type Program struct {
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
 	pool  sync.Pool         // of *runState
 
-	// life counts the open handle, the runs in progress and the Runners
-	// not yet freed; the program holds a reference on its collection
-	// until it is freed. Its closed bit is set under mu.
-	life    lifetime
-	mu      sync.Mutex
-	states  []weak.Pointer[runState] // the pool's run states, freed with the program
-	runners []weak.Pointer[runner]   // closed by Close
+	// life counts the open handle, the runs of Program.Run in progress
+	// and the Runners not yet freed; the program holds a reference on its
+	// collection until it is freed. Every Program.Run writes it, so it
+	// has a cache line of its own.
+	_    [64]byte
+	life lifetime
+	_    [64]byte
+	// closed is set by Close, for Runners to read: a cache line nothing
+	// writes while the program runs.
+	closed atomic.Bool
+	mu     sync.Mutex
+	states []weak.Pointer[runState] // the pool's run states, freed with the program
 
 	pk     packetKind
 	ctxMem int    // the context's memory size (typ.Context.MemorySize())

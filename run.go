@@ -152,33 +152,18 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 }
 
 // Close closes the program, like closing a program's file descriptor in
-// cilium/ebpf: later runs and NewRunner return ErrClosed, and the
-// program's Runners are closed. Close does not wait for the runs in
+// cilium/ebpf: later runs (Program.Run, and Runner.Run of its Runners) and
+// NewRunner return ErrClosed. Close does not wait for the runs in
 // progress: they finish, and the last one to end frees the program's
-// memory (Close frees it at once when none is in progress). A program
-// array slot holding the program keeps it callable by tail calls, as
-// Linux's program arrays hold references on their programs. Close is
-// safe to call concurrently with runs, and more than once.
+// memory (Close frees it at once when none is in progress and the
+// program has no Runner left open). A program array slot holding the
+// program keeps it callable by tail calls, as Linux's program arrays hold
+// references on their programs. Close is safe to call concurrently with
+// runs, and more than once.
 func (p *Program) Close() error {
-	// The closed bit is set under mu so that NewRunner, which registers
-	// runners under mu, either finishes before Close takes the list or
-	// sees the program closed.
-	p.mu.Lock()
-	first := p.life.shut()
-	runners := p.runners
-	p.runners = nil
-	p.mu.Unlock()
-	if !first {
-		return nil
-	}
-	var errs []error
-	for _, w := range runners {
-		if r := w.Value(); r != nil {
-			_, err := r.life.close()
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(append(errs, p.life.release())...)
+	p.closed.Store(true)
+	_, err := p.life.close()
+	return err
 }
 
 // free frees the program's run states once it is closed and its last run
@@ -245,51 +230,48 @@ func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err e
 
 // Runner runs one program from one goroutine with run state of its own:
 // the cheapest way to call a program over and over, as an embedding
-// daemon does per request. Run is not safe for concurrent use (make one
-// Runner per goroutine); Close is, from any goroutine at any time.
+// daemon does per request. A Runner is not safe for concurrent use: make
+// one per goroutine, and do not Close it while its Run is in progress.
+// Closing its program or collection is safe at any time, also during a
+// Run: the run finishes and later runs return ErrClosed; the memory the
+// Runner shares with them stays until the Runner is closed (or dropped).
 type Runner struct{ *runner }
 
 // runner is a Runner's state, apart from the Runner so that a cleanup can
-// close a Runner dropped without Close.
+// free a Runner dropped without Close.
 type runner struct {
-	// life counts the open handle and the run in progress; the runner
-	// holds a reference on its program until it is freed.
-	life lifetime
-	p    *Program
-	rs   *runState
+	p     *Program
+	rs    *runState
+	freed atomic.Bool
 }
 
-// NewRunner returns a Runner for p. Close frees it; so do closing p or
-// its collection, and dropping the Runner.
+// NewRunner returns a Runner for p. Close frees it (a cleanup does if it
+// is dropped without Close). It holds a reference on p, so that closing p
+// or its collection frees the memory it runs in only once it is closed.
 func (p *Program) NewRunner() (*Runner, error) {
+	if !p.life.acquire() {
+		return nil, fmt.Errorf("runner %s: %w", p.name, ErrClosed)
+	}
 	rs, err := p.newRunState(p.ctxMem)
 	if err != nil {
+		p.life.release()
 		return nil, fmt.Errorf("runner %s: %w", p.name, err)
 	}
 	r := &runner{p: p, rs: rs}
-	r.life.init(r.free)
-	p.mu.Lock()
-	if p.life.closed() {
-		p.mu.Unlock()
-		rs.free()
-		return nil, fmt.Errorf("runner %s: %w", p.name, ErrClosed)
-	}
-	p.life.acquire() // cannot fail: the closed bit is set under mu
-	p.runners = platform.AppendWeak(p.runners, r)
-	p.mu.Unlock()
 	rr := &Runner{r}
-	runtime.AddCleanup(rr, func(r *runner) { r.life.close() }, r)
+	runtime.AddCleanup(rr, func(r *runner) { r.free() }, r)
 	return rr, nil
 }
 
 // Run is Program.Run on the runner's own state. After Close (of the
-// runner, its program or its collection) it returns ErrClosed.
+// runner, its program or its collection) it returns ErrClosed. Its check
+// of them is one atomic load: a Runner costs a run no reference counting,
+// its reference on the program covers its runs.
 func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	p := r.p
-	if !r.life.acquire() {
+	if r.freed.Load() || p.closed.Load() {
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
-	defer r.life.release()
 	if opts == nil {
 		opts = &RunOptions{}
 	}
@@ -308,17 +290,18 @@ func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	return p.run(r.rs, opts, ctxSize, in, tail)
 }
 
-// Close closes the runner: later runs return ErrClosed. A run in progress
-// on another goroutine finishes, and its end frees the runner's memory;
-// otherwise Close frees it at once. Close may be called more than once.
-func (r *Runner) Close() error {
-	_, err := r.life.close()
-	return err
-}
+// Close frees the runner's memory and drops its reference on its program
+// (which frees the program and its collection if they are closed and
+// nothing else runs them). Later runs return ErrClosed. It must not be
+// called while the runner's Run is in progress; it may be called more
+// than once.
+func (r *Runner) Close() error { return r.free() }
 
-// free frees the runner's run state once it is closed and its last run
-// has ended, then drops its reference on the program.
+// free is Close, and the cleanup of a Runner dropped without Close.
 func (r *runner) free() error {
+	if r.freed.Swap(true) {
+		return nil
+	}
 	return errors.Join(r.rs.free(), r.p.life.release())
 }
 
