@@ -69,7 +69,8 @@ type Collection struct {
 
 	// life counts the open handle and the Programs and Maps not yet
 	// freed: the maps, the map table and the scratch block are freed
-	// with the collection, after the last run of its programs.
+	// with the collection, after the last run of its programs and the
+	// last of their Runners.
 	life  lifetime
 	progs []*Program // the programs and maps Close closes, whatever
 	maps  []*Map     // callers do with Programs and Maps
@@ -347,12 +348,14 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, er
 	return out, nil
 }
 
-// Close closes the collection's programs (and their Runners) and maps,
-// like cilium/ebpf's Collection.Close: later runs and map operations
-// return ErrClosed. Close does not wait for the runs and map operations in
-// progress: they finish, and the last one to end frees the memory of the
-// programs and maps (Close frees it at once when none is in progress).
-// Close is safe to call concurrently with runs, and more than once.
+// Close closes the collection's programs and maps, like cilium/ebpf's
+// Collection.Close: later runs (also those of the programs' Runners) and
+// map operations return ErrClosed. Close does not wait for the runs and
+// map operations in progress: they finish, and the last one to end frees
+// the memory of the programs and maps (Close frees it at once when none
+// is in progress). Runners still open keep that memory until they are
+// closed. Close is safe to call concurrently with runs, and more than
+// once.
 func (c *Collection) Close() error {
 	var errs []error
 	for _, p := range c.progs {
