@@ -50,6 +50,15 @@ type CollectionOptions struct {
 	Probe helpers.ProbeReader
 	// Clock answers the time helpers (nil: the system's clocks).
 	Clock helpers.Clock
+	// MemoryLimit bounds the memory the collection allocates, in bytes:
+	// its maps (with their per-CPU values and ring buffers), the tables
+	// the runtime keeps for them, and the run states (stack, frame,
+	// context, helper state) of runs and Runners. A map that would take
+	// the collection past it fails NewCollectionWithOptions with a
+	// *MemoryLimitError naming the map, before it is allocated; a run
+	// that needs a new run state past it fails the same way. 0 means
+	// DefaultMemoryLimit.
+	MemoryLimit int64
 }
 
 // Collection is an instantiated CollectionSpec: live maps and runnable
@@ -58,7 +67,16 @@ type Collection struct {
 	Programs map[string]*Program
 	Maps     map[string]*Map
 
+	// life counts the open handle and the Programs and Maps not yet
+	// freed: the maps, the map table and the scratch block are freed
+	// with the collection, after the last run of its programs and the
+	// last of their Runners.
+	life  lifetime
+	progs []*Program // the programs and maps Close closes, whatever
+	maps  []*Map     // callers do with Programs and Maps
+
 	opts    CollectionOptions
+	mem     *memAccount
 	byIndex []maps.Map // by CollectionSpec.MapOrder index
 	table   *helpers.MapTable
 	scratch *platform.Memory // staging for keys the collection passes by address
@@ -83,12 +101,25 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		epoch:    maps.DefaultEpoch(),
 		cpus:     newCPUSlots(maps.NumCPU()),
 	}
+	c.life.init(c.free)
+	switch {
+	case opts.MemoryLimit == 0:
+		c.mem = &memAccount{limit: DefaultMemoryLimit}
+	case opts.MemoryLimit < 0:
+		return nil, fmt.Errorf("CollectionOptions.MemoryLimit %d is negative", opts.MemoryLimit)
+	default:
+		c.mem = &memAccount{limit: opts.MemoryLimit}
+	}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
-	if c.table, err = helpers.NewMapTable(len(spec.MapOrder) + 256); err != nil {
+	tableSize := len(spec.MapOrder) + 256
+	if err := c.mem.charge("create map table", pages(tableSize*helpers.DescriptorSize)+platform.PageSize); err != nil {
+		return nil, err
+	}
+	if c.table, err = helpers.NewMapTable(tableSize); err != nil {
 		return nil, err
 	}
 	if c.scratch, err = platform.Alloc(platform.PageSize); err != nil {
@@ -97,12 +128,13 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	c.byIndex = make([]maps.Map, len(spec.MapOrder))
 	for i, name := range spec.MapOrder {
 		ms := spec.Maps[name]
-		m, err := newMap(ms)
+		m, err := c.newMap(name, ms)
 		if err != nil {
-			return nil, fmt.Errorf("map %s: %w", name, err)
+			return nil, err
 		}
 		c.byIndex[i] = m
-		c.Maps[name] = &Map{name: name, m: m}
+		c.Maps[name] = c.newMapHandle(name, m)
+		c.maps = append(c.maps, c.Maps[name])
 		if _, err := c.table.Add(m); err != nil {
 			return nil, fmt.Errorf("map %s: %w", name, err)
 		}
@@ -123,15 +155,28 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 			return nil, fmt.Errorf("program %s: %w", name, err)
 		}
 		c.Programs[name] = p
+		c.progs = append(c.progs, p)
 	}
-	// Initial contents last: program arrays refer to programs.
+	// Initial contents last: program arrays refer to programs. Read-only
+	// maps (.rodata, .kconfig) are then frozen, as libbpf freezes them.
 	for i, name := range spec.MapOrder {
 		if err := c.fill(c.byIndex[i], spec.Maps[name]); err != nil {
 			return nil, fmt.Errorf("map %s: initial contents: %w", name, err)
 		}
+		if spec.Maps[name].ReadOnly {
+			if err := c.byIndex[i].Freeze(); err != nil {
+				return nil, fmt.Errorf("map %s: freeze: %w", name, err)
+			}
+		}
 	}
 	return c, nil
 }
+
+// MemoryUsed returns the memory the collection has allocated and not yet
+// freed, the figure CollectionOptions.MemoryLimit bounds: its maps (as
+// estimated before they are created) and tables, and the run states of
+// its programs and Runners.
+func (c *Collection) MemoryUsed() int64 { return c.mem.used.Load() }
 
 // ErrUnresolved is returned by NewCollection for a program with references
 // the loader could not resolve: an unknown extern function or a CO-RE
@@ -166,10 +211,23 @@ func TypeOf(ps *ProgramSpec) *ProgramType {
 	return RawMemory
 }
 
-// newMap creates the map of a spec.
-func newMap(ms *MapSpec) (maps.Map, error) {
+// newMap creates the map of a spec, within the collection's memory limit.
+func (c *Collection) newMap(name string, ms *MapSpec) (maps.Map, error) {
 	s := mapsSpec(ms)
-	return maps.New(s)
+	need, err := maps.MemoryNeeded(s)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	if err := c.mem.charge(fmt.Sprintf("create map %q", name), int64(need)); err != nil {
+		return nil, err
+	}
+	// The collection's limit replaces the per-map one.
+	m, err := maps.New(s, maps.WithMaxMemory(c.mem.limit))
+	if err != nil {
+		c.mem.uncharge(int64(need))
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	return m, nil
 }
 
 func mapsSpec(ms *MapSpec) *maps.Spec {
@@ -302,14 +360,30 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, ma
 	return out, ptrs, nil
 }
 
-// Close releases the collection's maps and programs and all their memory.
-// No run of its programs may be in progress (Close does not wait for
-// them); a Run after Close returns ErrClosed.
+// Close closes the collection's programs and maps, like cilium/ebpf's
+// Collection.Close: later runs (also those of the programs' Runners) and
+// map operations return ErrClosed. Close does not wait for the runs and
+// map operations in progress: they finish, and the last one to end frees
+// the memory of the programs and maps (Close frees it at once when none
+// is in progress). Runners still open keep that memory until they are
+// closed. Close is safe to call concurrently with runs, and more than
+// once.
 func (c *Collection) Close() error {
 	var errs []error
-	for _, p := range c.Programs {
-		errs = append(errs, p.close())
+	for _, p := range c.progs {
+		errs = append(errs, p.Close())
 	}
+	for _, m := range c.maps {
+		errs = append(errs, m.Close())
+	}
+	_, err := c.life.close()
+	return errors.Join(append(errs, err)...)
+}
+
+// free releases the maps and all the collection's memory, once it is
+// closed and its programs and maps are freed.
+func (c *Collection) free() error {
+	var errs []error
 	for _, m := range c.byIndex {
 		if m != nil {
 			errs = append(errs, m.Close())

@@ -13,10 +13,49 @@ import (
 // key and value size, or fixed-size values that encoding/binary can
 // marshal in native byte order (uint32, structs of fixed-size fields,
 // arrays).
+//
+// A Map is safe for concurrent use. Close may be called while other
+// goroutines use the map and while programs run.
 type Map struct {
 	name string
 	m    maps.Map
+	coll *Collection
+	// life counts the open handle and the Go-side operations in
+	// progress; the map holds a reference on its collection until it is
+	// freed, and the collection frees the map's memory.
+	life lifetime
 	bufs sync.Pool // of *mapBuf
+}
+
+// newMapHandle returns the Map of m, a map of c.
+func (c *Collection) newMapHandle(name string, m maps.Map) *Map {
+	h := &Map{name: name, m: m, coll: c}
+	c.life.acquire() // cannot fail: c is being created
+	h.life.init(h.free)
+	return h
+}
+
+// free drops the map's reference on its collection once it is closed and
+// its last Go-side operation has ended.
+func (m *Map) free() error { return m.coll.life.release() }
+
+// Close closes the map, like closing a map's file descriptor in
+// cilium/ebpf: later Go-side operations on m return ErrClosed. The map's
+// memory stays as long as its collection's programs can reach it: the
+// collection frees it (Collection.Close). Close may be called more than
+// once.
+func (m *Map) Close() error {
+	_, err := m.life.close()
+	return err
+}
+
+// enter takes a reference for one Go-side operation; the caller calls
+// m.life.release when it ends.
+func (m *Map) enter() error {
+	if !m.life.acquire() {
+		return fmt.Errorf("map %s: %w", m.name, ErrClosed)
+	}
+	return nil
 }
 
 // mapBuf is scratch space for one Go-side operation.
@@ -45,16 +84,43 @@ func (m *Map) ValueSize() int { return m.m.ValueSize() }
 // MaxEntries returns the map's capacity.
 func (m *Map) MaxEntries() int { return m.m.MaxEntries() }
 
+// Freeze makes the map read-only from Go, like cilium/ebpf's Map.Freeze
+// (BPF_MAP_FREEZE): later Update and Delete return an error wrapping
+// maps.ErrFrozen (EPERM). The collection freezes the maps the object file
+// declares read-only (.rodata, .kconfig) once it has filled them.
+func (m *Map) Freeze() error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
+	return m.wrap(m.m.Freeze())
+}
+
+// Frozen reports whether the map is frozen (Freeze). Programs may write a
+// frozen map unless its flags include BPF_F_RDONLY_PROG, as in Linux; the
+// read-only maps of object files have both.
+func (m *Map) Frozen() bool { return m.m.Frozen() }
+
+// Flags returns the map's flags (BPF_F_*, see maps.FlagRdonlyProg).
+func (m *Map) Flags() uint32 { return m.m.Spec().Flags }
+
 // Underlying returns the maps.Map behind m, for operations this type does
-// not wrap (ring buffer readers, map-in-map slots).
+// not wrap (ring buffer readers, map-in-map slots). Its operations are
+// not guarded by Close: they must end before the collection is closed,
+// except those of ring buffers (RingBufMap's consumer side is safe
+// against its Close).
 func (m *Map) Underlying() maps.Map { return m.m }
 
 // Lookup copies the value of key into valueOut (a []byte or a pointer to
 // a fixed-size value). Per-CPU maps fill one value per CPU.
 func (m *Map) Lookup(key, valueOut any) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
 	if kb, ok := key.([]byte); ok {
 		if out, ok := valueOut.([]byte); ok {
-			return m.LookupBytes(kb, out)
+			return m.lookupBytes(kb, out)
 		}
 	}
 	b := m.buf()
@@ -76,6 +142,19 @@ func (m *Map) Lookup(key, valueOut any) error {
 // LookupBytes copies the value of key into valueOut without marshalling:
 // the fastest Go-side lookup (no allocation, no interface conversion).
 func (m *Map) LookupBytes(key, valueOut []byte) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	err := m.m.Lookup(key, valueOut)
+	m.life.release()
+	if err != nil {
+		return m.wrap(err)
+	}
+	return nil
+}
+
+// lookupBytes is LookupBytes for a caller holding a reference.
+func (m *Map) lookupBytes(key, valueOut []byte) error {
 	if err := m.m.Lookup(key, valueOut); err != nil {
 		return m.wrap(err)
 	}
@@ -85,6 +164,10 @@ func (m *Map) LookupBytes(key, valueOut []byte) error {
 // Update sets key to value with flags (maps.UpdateAny, UpdateNoExist,
 // UpdateExist, UpdateLock).
 func (m *Map) Update(key, value any, flags maps.UpdateFlags) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
 	b := m.buf()
 	defer m.bufs.Put(b)
 	k, err := marshalInto(b.key, key)
@@ -100,6 +183,10 @@ func (m *Map) Update(key, value any, flags maps.UpdateFlags) error {
 
 // Delete removes key.
 func (m *Map) Delete(key any) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
 	b := m.buf()
 	defer m.bufs.Put(b)
 	k, err := marshalInto(b.key, key)
@@ -109,9 +196,14 @@ func (m *Map) Delete(key any) error {
 	return m.wrap(m.m.Delete(k))
 }
 
-// Iterate yields every entry's key and value bytes in key order.
+// Iterate yields every entry's key and value bytes in key order; it
+// yields nothing once the map is closed.
 func (m *Map) Iterate() iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
+		if m.enter() != nil {
+			return
+		}
+		defer m.life.release()
 		m.m.Iterate(func(e maps.Entry) bool { return yield(e.Key, e.Value) })
 	}
 }

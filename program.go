@@ -28,9 +28,18 @@ type Program struct {
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
 	pool  sync.Pool         // of *runState
 
-	mu     sync.Mutex
-	states []weak.Pointer[runState] // the pool's run states, freed by close
+	// life counts the open handle, the runs of Program.Run in progress
+	// and the Runners not yet freed; the program holds a reference on its
+	// collection until it is freed. Every Program.Run writes it, so it
+	// has a cache line of its own.
+	_    [64]byte
+	life lifetime
+	_    [64]byte
+	// closed is set by Close, for Runners to read: a cache line nothing
+	// writes while the program runs.
 	closed atomic.Bool
+	mu     sync.Mutex
+	states []weak.Pointer[runState] // the pool's run states, freed with the program
 
 	pk     packetKind
 	ctxMem int    // the context's memory size (typ.Context.MemorySize())
@@ -112,6 +121,10 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		return nil, withLine(ps, err)
 	}
 	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
+	if !c.life.acquire() {
+		return nil, ErrClosed
+	}
+	np.life.init(np.free)
 	for i, k := range [3]FieldKind{PacketStart, PacketEnd, PacketMeta} {
 		np.ptrOff[i] = -1
 		if off, ok := typ.Context.PointerOffset(k); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/xebpf/xebpf/helpers"
@@ -45,15 +46,18 @@ var (
 	ErrShortPacket     = errors.New("packet too short")
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
-	ErrClosed          = errors.New("collection is closed")
 )
+
+// ErrClosed is returned by runs of a closed Program, Runner or Collection
+// and by operations on a closed Map.
+var ErrClosed = errors.New("closed")
 
 // maxRawContext bounds the context of raw-memory programs.
 const maxRawContext = 1 << 20
 
 // runState is the memory and helper state of one run in progress.
 type runState struct {
-	runMemory
+	*runMemory
 	frame   uint64 // packet buffer (packet types)
 	ctx     uint64 // context memory
 	ctxSize int
@@ -75,10 +79,9 @@ const (
 	maxLinearData = frameSize - xdpHeadroom - helpers.SkbSharedInfoSize // 3520
 )
 
-func (p *Program) acquire(ctxSize int) (*runState, error) {
-	if p.closed.Load() {
-		return nil, ErrClosed
-	}
+// state returns a run state with room for a context of ctxSize bytes,
+// from the pool or new. The caller holds a reference on p.
+func (p *Program) state(ctxSize int) (*runState, error) {
 	if rs, ok := p.pool.Get().(*runState); ok && rs.ctxSize >= ctxSize {
 		return rs, nil
 	}
@@ -86,25 +89,34 @@ func (p *Program) acquire(ctxSize int) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Close frees every run state at once: off-heap memory does not make
-	// the garbage collector run, so waiting for cleanups could pile it up.
+	// The program frees every run state at once: off-heap memory does
+	// not make the garbage collector run, so waiting for cleanups could
+	// pile it up.
 	p.mu.Lock()
 	p.states = platform.AppendWeak(p.states, rs)
 	p.mu.Unlock()
 	// The run state's memory is outside the Go heap: free it when the pool
 	// drops rs.
-	runtime.AddCleanup(rs, func(r runMemory) { r.free() }, rs.runMemory)
+	runtime.AddCleanup(rs, func(r *runMemory) { r.free() }, rs.runMemory)
 	return rs, nil
 }
 
-// runMemory is what a run state holds outside the Go heap.
+// runMemory is what a run state holds outside the Go heap, charged to its
+// collection's memory account.
 type runMemory struct {
-	mem  *platform.Memory
-	hrun *helpers.Run
-	mc   *interp.Machine
+	mem   *platform.Memory
+	hrun  *helpers.Run
+	mc    *interp.Machine
+	acct  *memAccount
+	size  int64
+	freed atomic.Bool // free ran: by the program, the runner or a cleanup
 }
 
-func (r runMemory) free() error {
+func (r *runMemory) free() error {
+	if r.freed.Swap(true) {
+		return nil
+	}
+	r.acct.uncharge(r.size)
 	return errors.Join(r.mem.Free(), r.hrun.Close(), r.mc.Close())
 }
 
@@ -128,14 +140,35 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 		hrun.Close()
 		return nil, err
 	}
-	rs := &runState{runMemory: runMemory{mem, hrun, mc}, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
+	r := &runMemory{mem: mem, hrun: hrun, mc: mc, acct: p.coll.mem,
+		size: pages(mem.Len()) + pages(hrun.MemorySize()) + pages(mc.MemorySize())}
+	if err := r.acct.charge("run state", r.size); err != nil {
+		r.freed.Store(true)
+		return nil, errors.Join(err, mem.Free(), hrun.Close(), mc.Close())
+	}
+	rs := &runState{runMemory: r, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
 	rs.env.Context = hrun
 	return rs, nil
 }
 
-// close frees the program's run states; runs must have ended.
-func (p *Program) close() error {
+// Close closes the program, like closing a program's file descriptor in
+// cilium/ebpf: later runs (Program.Run, and Runner.Run of its Runners) and
+// NewRunner return ErrClosed. Close does not wait for the runs in
+// progress: they finish, and the last one to end frees the program's
+// memory (Close frees it at once when none is in progress and the
+// program has no Runner left open). A program array slot holding the
+// program keeps it callable by tail calls, as Linux's program arrays hold
+// references on their programs. Close is safe to call concurrently with
+// runs, and more than once.
+func (p *Program) Close() error {
 	p.closed.Store(true)
+	_, err := p.life.close()
+	return err
+}
+
+// free frees the program's run states once it is closed and its last run
+// and Runner have ended, then drops its reference on the collection.
+func (p *Program) free() error {
 	p.mu.Lock()
 	states := p.states
 	p.states = nil
@@ -146,11 +179,12 @@ func (p *Program) close() error {
 			errs = append(errs, rs.free())
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, p.coll.life.release())...)
 }
 
 // Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
-// return value and the mean duration of one run.
+// return value and the mean duration of one run. After Close (of the
+// program or its collection) it returns ErrClosed.
 func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if opts == nil {
 		opts = &RunOptions{}
@@ -159,7 +193,11 @@ func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	rs, err := p.acquire(ctxSize)
+	if !p.life.acquire() {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
+	}
+	defer p.life.release()
+	rs, err := p.state(ctxSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
 	}
@@ -192,53 +230,79 @@ func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err e
 
 // Runner runs one program from one goroutine with run state of its own:
 // the cheapest way to call a program over and over, as an embedding
-// daemon does per request. A Runner is not safe for concurrent use; make
-// one per goroutine.
-type Runner struct {
-	p  *Program
-	rs *runState
+// daemon does per request. A Runner is not safe for concurrent use: make
+// one per goroutine, and do not Close it while its Run is in progress.
+// Closing its program or collection is safe at any time, also during a
+// Run: the run finishes and later runs return ErrClosed; the memory the
+// Runner shares with them stays until the Runner is closed (or dropped).
+type Runner struct{ *runner }
+
+// runner is a Runner's state, apart from the Runner so that a cleanup can
+// free a Runner dropped without Close.
+type runner struct {
+	p     *Program
+	rs    *runState
+	freed atomic.Bool
 }
 
-// NewRunner returns a Runner for p. Close frees it.
+// NewRunner returns a Runner for p. Close frees it (a cleanup does if it
+// is dropped without Close). It holds a reference on p, so that closing p
+// or its collection frees the memory it runs in only once it is closed.
 func (p *Program) NewRunner() (*Runner, error) {
+	if !p.life.acquire() {
+		return nil, fmt.Errorf("runner %s: %w", p.name, ErrClosed)
+	}
 	rs, err := p.newRunState(p.ctxMem)
 	if err != nil {
+		p.life.release()
 		return nil, fmt.Errorf("runner %s: %w", p.name, err)
 	}
-	return &Runner{p: p, rs: rs}, nil
+	r := &runner{p: p, rs: rs}
+	rr := &Runner{r}
+	runtime.AddCleanup(rr, func(r *runner) { r.free() }, r)
+	return rr, nil
 }
 
-// Run is Program.Run on the runner's own state.
+// Run is Program.Run on the runner's own state. After Close (of the
+// runner, its program or its collection) it returns ErrClosed. Its check
+// of them is one atomic load: a Runner costs a run no reference counting,
+// its reference on the program covers its runs.
 func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
-	if r.p.closed.Load() || r.rs == nil {
-		return 0, 0, fmt.Errorf("run %s: %w", r.p.name, ErrClosed)
+	p := r.p
+	if r.freed.Load() || p.closed.Load() {
+		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	ctxSize, in, tail, err := r.p.prepare(opts)
+	ctxSize, in, tail, err := p.prepare(opts)
 	if err != nil {
 		return 0, 0, err
 	}
 	if ctxSize > r.rs.ctxSize { // a raw context bigger than any before
-		rs, err := r.p.newRunState(ctxSize)
+		rs, err := p.newRunState(ctxSize)
 		if err != nil {
-			return 0, 0, fmt.Errorf("run %s: %w", r.p.name, err)
+			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
 		r.rs.free()
 		r.rs = rs
 	}
-	return r.p.run(r.rs, opts, ctxSize, in, tail)
+	return p.run(r.rs, opts, ctxSize, in, tail)
 }
 
-// Close frees the runner's memory.
-func (r *Runner) Close() error {
-	if r.rs == nil {
+// Close frees the runner's memory and drops its reference on its program
+// (which frees the program and its collection if they are closed and
+// nothing else runs them). Later runs return ErrClosed. It must not be
+// called while the runner's Run is in progress; it may be called more
+// than once.
+func (r *Runner) Close() error { return r.free() }
+
+// free is Close, and the cleanup of a Runner dropped without Close.
+func (r *runner) free() error {
+	if r.freed.Swap(true) {
 		return nil
 	}
-	err := r.rs.free()
-	r.rs = nil
-	return err
+	return errors.Join(r.rs.free(), r.p.life.release())
 }
 
 // run sets up the run state for opts, runs the program and fills the

@@ -351,9 +351,7 @@ func TestCloseFreesEverything(t *testing.T) {
 		r.Close()
 		c.Close()
 	}
-	if after := platform.Live(); after != before {
-		t.Fatalf("%d off-heap blocks left after closing every collection", after-before)
-	}
+	checkFreed(t, before)
 	if _, _, err := func() (uint32, time.Duration, error) {
 		c, _ := xebpf.NewCollection(spec)
 		p := c.Programs["xdp_filter"]

@@ -241,6 +241,14 @@ func NewRun(t *MapTable) (*Run, error) {
 	return &Run{Maps: t, scratch: mem, scratchB: mem.Bytes()[:scratchSize]}, nil
 }
 
+// MemorySize returns the bytes of memory the Run holds outside the Go heap.
+func (r *Run) MemorySize() int {
+	if r.scratch == nil {
+		return 0
+	}
+	return scratchSize
+}
+
 // Close frees the scratch memory. The Run must not be used afterwards.
 func (r *Run) Close() error {
 	if r.scratch == nil {

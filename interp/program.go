@@ -421,6 +421,10 @@ func NewMachine() (*Machine, error) {
 	return &Machine{m: m}, nil
 }
 
+// MemorySize returns the size of the machine's off-heap memory: its stack
+// and the unused guard pages around it.
+func (mc *Machine) MemorySize() int { return mc.m.stack.Len() }
+
 // Close frees the machine's stack. It must not be used afterwards.
 func (mc *Machine) Close() error {
 	if mc.m == nil {

@@ -64,6 +64,9 @@ func (m *arrayMap) Lookup(key, valueOut []byte) error {
 }
 
 func (m *arrayMap) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	i, err := m.u32Key(key)
 	if err != nil {
 		return err
@@ -106,6 +109,9 @@ func (m *arrayMap) store(i uint32, cpu int, v []byte, flags UpdateFlags) {
 }
 
 func (m *arrayMap) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if _, err := m.u32Key(key); err != nil {
 		return err
 	}

@@ -91,6 +91,9 @@ func (m *devMapHash) Lookup(key, valueOut []byte) error {
 // key to exist (as in Linux), an ifindex of 0 is EINVAL (no such device),
 // any other ifindex is stored.
 func (m *devMapHash) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	k, err := m.u32Key(key)
 	if err != nil {
 		return err
@@ -148,6 +151,9 @@ func (m *devMapHash) unlink(k uint32) {
 }
 
 func (m *devMapHash) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	k, err := m.u32Key(key)
 	if err != nil {
 		return err

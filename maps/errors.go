@@ -50,7 +50,9 @@ var (
 	ErrTooBig       = &Error{errno: E2BIG, msg: "size too big"}
 	ErrBusy         = &Error{errno: EBUSY, msg: "resource busy"}
 	ErrClosed       = &Error{errno: EINVAL, msg: "map closed"}
-	ErrNoSpace      = &Error{errno: EAGAIN, msg: "no space in ring buffer"}
+	// ErrFrozen is the EPERM of Go-side writes to a frozen map (Freeze).
+	ErrFrozen  = &Error{errno: EPERM, msg: "map is frozen"}
+	ErrNoSpace = &Error{errno: EAGAIN, msg: "no space in ring buffer"}
 	// ErrNoDevice is the ENODEV of a CPUMap update for a CPU that does
 	// not exist.
 	ErrNoDevice = &Error{errno: ENODEV, msg: "no such CPU"}

@@ -323,6 +323,9 @@ func (m *hashMap) Lookup(key, valueOut []byte) error {
 }
 
 func (m *hashMap) LookupAndDelete(key, valueOut []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkKey(key); err != nil {
 		return err
 	}
@@ -336,6 +339,9 @@ func (m *hashMap) LookupAndDelete(key, valueOut []byte) error {
 }
 
 func (m *hashMap) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if m.objs != nil {
 		return fmt.Errorf("update of %v with a value: use SetMap: %w", m.spec.Type, ErrNotSupported)
 	}
@@ -352,6 +358,9 @@ func (m *hashMap) Update(key, value []byte, flags UpdateFlags) error {
 }
 
 func (m *hashMap) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkKey(key); err != nil {
 		return err
 	}
@@ -495,6 +504,9 @@ func (m *hashMap) Close() error {
 func (m *hashMap) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
 
 func (m *hashMap) SetMap(key []byte, inner Map, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if m.objs == nil {
 		return ErrNotSupported
 	}

@@ -206,6 +206,9 @@ func (m *lpmMap) Lookup(key, valueOut []byte) error {
 }
 
 func (m *lpmMap) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkKey(key); err != nil {
 		return err
 	}
@@ -219,6 +222,9 @@ func (m *lpmMap) Update(key, value []byte, flags UpdateFlags) error {
 }
 
 func (m *lpmMap) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkKey(key); err != nil {
 		return err
 	}

@@ -75,6 +75,16 @@ type Map interface {
 	// PeekAddr is bpf_map_peek_elem.
 	PeekAddr(valueAddr uintptr) int64
 
+	// Freeze makes the map read-only for Go-side callers, like Linux's
+	// BPF_MAP_FREEZE: later Update, Delete, LookupAndDelete, SetProgram
+	// and SetMap return ErrFrozen (EPERM). Program-side operations are not
+	// affected: whether programs may write a map is its BPF_F_RDONLY_PROG
+	// flag. Freezing a frozen map returns ErrBusy, and maps with a
+	// bpf_spin_lock cannot be frozen (ErrNotSupported), as in Linux.
+	Freeze() error
+	// Frozen reports whether the map is frozen.
+	Frozen() bool
+
 	// Close releases the map's memory. No operation may run concurrently
 	// with or after Close; later calls return ErrClosed or -EINVAL.
 	Close() error
@@ -104,6 +114,7 @@ type base struct {
 	spec   Spec
 	id     uint32
 	closed atomic.Bool
+	frozen atomic.Bool
 }
 
 func (b *base) sealed()            {}
@@ -132,12 +143,25 @@ func cloneSpec(s *Spec) *Spec {
 	return &c
 }
 
-func (b *base) Lookup(key, valueOut []byte) error          { return ErrNotSupported }
-func (b *base) LookupAndDelete(key, valueOut []byte) error { return ErrNotSupported }
-func (b *base) Update(key, value []byte, flags UpdateFlags) error {
+func (b *base) Lookup(key, valueOut []byte) error { return ErrNotSupported }
+func (b *base) LookupAndDelete(key, valueOut []byte) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	return ErrNotSupported
 }
-func (b *base) Delete(key []byte) error                 { return ErrNotSupported }
+func (b *base) Update(key, value []byte, flags UpdateFlags) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
+	return ErrNotSupported
+}
+func (b *base) Delete(key []byte) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
+	return ErrNotSupported
+}
 func (b *base) NextKey(key, nextOut []byte) error       { return ErrNotSupported }
 func (b *base) Iterate(yield func(Entry) bool) error    { return ErrNotSupported }
 func (b *base) LookupAddr(keyAddr uintptr) uintptr      { return 0 }
@@ -151,6 +175,27 @@ func (b *base) PushAddr(uintptr, uint64) int64 { return -int64(EOPNOTSUPP) }
 func (b *base) PopAddr(uintptr) int64          { return -int64(EOPNOTSUPP) }
 func (b *base) PeekAddr(uintptr) int64         { return -int64(EOPNOTSUPP) }
 func (b *base) Close() error                   { b.closed.Store(true); return nil }
+
+func (b *base) Freeze() error {
+	if b.spec.spinLockOffset() >= 0 {
+		return fmt.Errorf("freeze of a map with a bpf_spin_lock: %w", ErrNotSupported)
+	}
+	if b.frozen.Swap(true) {
+		return fmt.Errorf("freeze of a frozen map: %w", ErrBusy)
+	}
+	return nil
+}
+
+func (b *base) Frozen() bool { return b.frozen.Load() }
+
+// writable fails Go-side writes of a frozen map, first of all their
+// checks as in Linux.
+func (b *base) writable() error {
+	if b.frozen.Load() {
+		return ErrFrozen
+	}
+	return nil
+}
 
 // checkKey validates a Go-side key.
 func (b *base) checkKey(key []byte) error {

@@ -91,6 +91,9 @@ func (m *slotArray) Lookup(key, valueOut []byte) error {
 }
 
 func (m *slotArray) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	i, err := m.u32Key(key)
 	if err != nil {
 		return err
@@ -186,6 +189,9 @@ func (m *slotArray) set(i uint32, value []byte) {
 }
 
 func (m *slotArray) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	i, err := m.u32Key(key)
 	if err != nil {
 		return err

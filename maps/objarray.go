@@ -90,6 +90,9 @@ func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
 }
 
 func (m *objArray) SetProgram(idx uint32, p any) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if m.spec.Type != ProgramArray {
 		return ErrNotSupported
 	}
@@ -106,6 +109,9 @@ func (m *objArray) Program(idx uint32) any {
 func (m *objArray) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
 
 func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if m.spec.Type != ArrayOfMaps {
 		return ErrNotSupported
 	}
@@ -163,10 +169,16 @@ func (m *objArray) Lookup(key, valueOut []byte) error {
 }
 
 func (m *objArray) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	return fmt.Errorf("update of %v with a value: use SetProgram or SetMap: %w", m.spec.Type, ErrNotSupported)
 }
 
 func (m *objArray) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	i, err := m.u32Key(key)
 	if err != nil {
 		return err

@@ -95,6 +95,9 @@ func (m *queueMap) checkNoKey(key []byte) error {
 
 // Push pushes value (Update with a nil key).
 func (m *queueMap) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkNoKey(key); err != nil {
 		return err
 	}
@@ -117,6 +120,9 @@ func (m *queueMap) Lookup(key, valueOut []byte) error {
 
 // LookupAndDelete pops.
 func (m *queueMap) LookupAndDelete(key, valueOut []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if err := m.checkNoKey(key); err != nil {
 		return err
 	}
@@ -126,7 +132,13 @@ func (m *queueMap) LookupAndDelete(key, valueOut []byte) error {
 	return m.take(valueOut, true)
 }
 
-func (m *queueMap) Delete([]byte) error        { return ErrInvalid }
+func (m *queueMap) Delete([]byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
+	return ErrInvalid
+}
+
 func (m *queueMap) NextKey(_, _ []byte) error  { return ErrInvalid }
 func (m *queueMap) DeleteAddr(uintptr) int64   { return -int64(EINVAL) }
 func (m *queueMap) LookupAddr(uintptr) uintptr { return 0 }

@@ -79,23 +79,13 @@ var nextID atomic.Uint32
 // BPF_MAP_CREATE. Errors wrap ErrInvalid (bad attributes), ErrTooBig
 // (sizes above the limits) or ErrNotSupported (map type).
 func New(spec *Spec, opts ...Option) (Map, error) {
-	if spec == nil {
-		return nil, fmt.Errorf("nil spec: %w", ErrInvalid)
-	}
 	o := options{maxMemory: DefaultMaxMemory, epoch: defaultEpoch}
 	for _, f := range opts {
 		f(&o)
 	}
-	s := *spec
-	if s.InnerMap != nil {
-		in := *s.InnerMap
-		s.InnerMap = &in
-	}
-	if s.Type == PerfEventArray && s.MaxEntries == 0 {
-		s.MaxEntries = uint32(numCPU)
-	}
-	if err := validate(&s); err != nil {
-		return nil, fmt.Errorf("map %q (%v): %w", s.Name, s.Type, err)
+	s, err := checked(spec)
+	if err != nil {
+		return nil, err
 	}
 	mem := memoryNeeded(&s)
 	if mem > uint64(o.maxMemory) {
@@ -103,7 +93,6 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 	}
 	id := nextID.Add(1)
 	var m Map
-	var err error
 	switch s.Type {
 	case Array, PerCPUArray:
 		m, err = newArray(s, id)
@@ -134,13 +123,45 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 	return m, nil
 }
 
+// checked returns a copy of spec with defaults applied, validated.
+func checked(spec *Spec) (Spec, error) {
+	if spec == nil {
+		return Spec{}, fmt.Errorf("nil spec: %w", ErrInvalid)
+	}
+	s := *spec
+	if s.InnerMap != nil {
+		in := *s.InnerMap
+		s.InnerMap = &in
+	}
+	if s.Type == PerfEventArray && s.MaxEntries == 0 {
+		s.MaxEntries = uint32(numCPU)
+	}
+	if err := validate(&s); err != nil {
+		return Spec{}, fmt.Errorf("map %q (%v): %w", s.Name, s.Type, err)
+	}
+	return s, nil
+}
+
+// MemoryNeeded returns an estimate of the memory New allocates for spec,
+// in and outside the Go heap, rounded up to whole pages. It validates spec
+// as New does.
+func MemoryNeeded(spec *Spec) (uint64, error) {
+	s, err := checked(spec)
+	if err != nil {
+		return 0, err
+	}
+	return (memoryNeeded(&s) + pageSize - 1) &^ (pageSize - 1), nil
+}
+
 func roundup8(n uint64) uint64 { return (n + 7) &^ 7 }
 
 // hashSlack is the number of spare hash slots beyond MaxEntries: slots
 // released during a run stay unusable until the run ends.
 func hashSlack(n uint64) uint64 { return min(max(n, 8), 4096) }
 
-// memoryNeeded estimates the bytes New allocates for s (s is valid).
+// memoryNeeded estimates the bytes New allocates for s (s is valid): the
+// off-heap elements and the Go-heap bookkeeping that grows with them
+// (hash buckets and chains: the 24 bytes per slot).
 func memoryNeeded(s *Spec) uint64 {
 	k, v, n := uint64(s.KeySize), uint64(s.ValueSize), uint64(s.MaxEntries)
 	cpus := uint64(numCPU)

@@ -85,6 +85,29 @@ func TestMemoryLimitOption(t *testing.T) {
 	}
 }
 
+func TestMemoryNeeded(t *testing.T) {
+	cpus := uint64(NumCPU())
+	for _, tc := range []struct {
+		spec Spec
+		want uint64
+		err  error
+	}{
+		{Spec{Type: Array, KeySize: 4, ValueSize: 1024, MaxEntries: 1024}, 1 << 20, nil},
+		{Spec{Type: Array, KeySize: 4, ValueSize: 1, MaxEntries: 1}, pageSize, nil}, // whole pages
+		{Spec{Type: PerCPUArray, KeySize: 4, ValueSize: 4096, MaxEntries: 256}, cpus << 20, nil},
+		// 25 million entries and 4096 spare slots of 8 + 8 + 24 bytes.
+		{Spec{Type: Hash, KeySize: 4, ValueSize: 8, MaxEntries: 25_000_000}, ((25_000_000+4096)*40 + pageSize - 1) &^ (pageSize - 1), nil},
+		{Spec{Type: RingBuf, MaxEntries: 1 << 20}, 1<<20 + pageSize, nil},
+		{Spec{Type: Array, KeySize: 8, ValueSize: 8, MaxEntries: 1}, 0, ErrInvalid},
+		{Spec{Type: Arena, MaxEntries: 1}, 0, ErrNotSupported},
+	} {
+		got, err := MemoryNeeded(&tc.spec)
+		if !errors.Is(err, tc.err) || got != tc.want {
+			t.Errorf("%v %d×%d: MemoryNeeded = %d, %v; want %d, %v", tc.spec.Type, tc.spec.MaxEntries, tc.spec.ValueSize, got, err, tc.want, tc.err)
+		}
+	}
+}
+
 func TestErrnoOf(t *testing.T) {
 	for _, tc := range []struct {
 		err  error

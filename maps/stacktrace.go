@@ -40,9 +40,17 @@ func (m *stackTrace) Lookup(key, valueOut []byte) error {
 	return ErrKeyNotExist
 }
 
-func (m *stackTrace) LookupAndDelete(key, valueOut []byte) error { return m.Lookup(key, valueOut) }
+func (m *stackTrace) LookupAndDelete(key, valueOut []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
+	return m.Lookup(key, valueOut)
+}
 
 func (m *stackTrace) Update(key, value []byte, flags UpdateFlags) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	if _, err := m.id(key); err != nil {
 		return err
 	}
@@ -50,6 +58,9 @@ func (m *stackTrace) Update(key, value []byte, flags UpdateFlags) error {
 }
 
 func (m *stackTrace) Delete(key []byte) error {
+	if err := m.writable(); err != nil {
+		return err
+	}
 	i, err := m.id(key)
 	if err != nil {
 		return err

@@ -77,15 +77,17 @@ func cmdRun(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
+	late, err := mapfile.Preload(spec, states)
+	if err != nil {
+		return err
+	}
 	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast})
 	if err != nil {
 		return err
 	}
 	defer coll.Close()
-	if states != nil {
-		if err := mapfile.Load(coll, states); err != nil {
-			return err
-		}
+	if err := mapfile.Load(coll, late); err != nil {
+		return err
 	}
 	prog := coll.Programs[name]
 	opts := &xebpf.RunOptions{Data: data, Context: ctx, Repeat: *repeat}

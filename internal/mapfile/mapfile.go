@@ -6,9 +6,11 @@ package mapfile
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/internal/kernel"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
@@ -72,9 +74,42 @@ func Dump(c *xebpf.Collection) (map[string]kernel.MapState, error) {
 	return out, nil
 }
 
+// Preload writes the states of the maps the collection freezes after
+// filling them (.rodata, .kconfig: MapSpec.ReadOnly) into spec's initial
+// contents, as cilium/ebpf's users set read-only data before loading, and
+// returns the other states, for Load once the collection exists.
+func Preload(spec *xebpf.CollectionSpec, states map[string]kernel.MapState) (map[string]kernel.MapState, error) {
+	late := map[string]kernel.MapState{}
+	for name, st := range states {
+		ms, ok := spec.Maps[name]
+		if !ok || !ms.ReadOnly {
+			late[name] = st
+			continue
+		}
+		if st.Type != "" && st.Type != maps.Type(ms.Type).String() {
+			return nil, fmt.Errorf("maps file: map %s is %s, the file says %s", name, maps.Type(ms.Type), st.Type)
+		}
+		contents := slices.Clone(ms.Contents)
+		for _, e := range st.Entries {
+			if e.Values != nil || e.Program != "" || e.Map != "" || len(e.Key) != int(ms.KeySize) || len(e.Value) != int(ms.ValueSize) {
+				return nil, fmt.Errorf("maps file: read-only map %s: key %x: want a %d-byte key and a %d-byte value", name, e.Key, ms.KeySize, ms.ValueSize)
+			}
+			kv := elf.MapKV{Key: slices.Clone(e.Key), Value: slices.Clone(e.Value)}
+			i := slices.IndexFunc(contents, func(c elf.MapKV) bool { return c.Ref == nil && bytes.Equal(c.Key, e.Key) })
+			if i >= 0 {
+				contents[i] = kv
+			} else {
+				contents = append(contents, kv)
+			}
+		}
+		ms.Contents = contents
+	}
+	return late, nil
+}
+
 // Load preloads map contents from a maps file: for each named map, its
 // entries replace what the object loaded. A missing map or field is left
-// as loaded.
+// as loaded. Frozen maps refuse it: Preload their states.
 func Load(c *xebpf.Collection, states map[string]kernel.MapState) error {
 	names := make([]string, 0, len(states))
 	for n := range states {

@@ -1,10 +1,13 @@
 package mapfile
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/internal/kernel"
+	"github.com/xebpf/xebpf/maps"
 )
 
 func TestDumpLoadRoundTrip(t *testing.T) {
@@ -61,4 +64,44 @@ func compact(b []byte) string {
 		out = append(out, c)
 	}
 	return string(out)
+}
+
+// TestPreloadReadOnly: read-only maps are frozen once the collection
+// exists, so their states go into the spec; the others stay for Load.
+func TestPreloadReadOnly(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec("../../elf/testdata/xdp_global.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := []byte{7, 0, 0, 0}
+	states := map[string]kernel.MapState{
+		".rodata": {Entries: []kernel.Entry{{Key: []byte{0, 0, 0, 0}, Value: limit}}},
+		".bss":    {Entries: []kernel.Entry{{Key: []byte{0, 0, 0, 0}, Value: []byte{5, 0, 0, 0}}}},
+	}
+	late, err := Preload(spec, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := late[".rodata"]; ok || len(late) != 1 {
+		t.Fatalf("states left for Load: %v, want .bss only", late)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := Load(c, states); !errors.Is(err, maps.ErrFrozen) {
+		t.Fatalf("Load into .rodata after instantiation: %v, want ErrFrozen", err)
+	}
+	if err := Load(c, late); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if err := c.Maps[".rodata"].Lookup(uint32(0), got); err != nil || !bytes.Equal(got, limit) {
+		t.Fatalf(".rodata = %x, %v; want the preloaded %x", got, err, limit)
+	}
+	bad := map[string]kernel.MapState{".rodata": {Entries: []kernel.Entry{{Key: []byte{0, 0, 0, 0}, Value: []byte{1}}}}}
+	if _, err := Preload(spec, bad); err == nil {
+		t.Fatal("Preload of a 1-byte value into a 4-byte .rodata: no error")
+	}
 }
