@@ -34,11 +34,7 @@ const hostileDeadline = 20 * time.Second
 // knownEscapes are the cases that fail on the current code, with what
 // happens instead of the wanted outcome. Delete an entry when its fix
 // lands.
-var knownEscapes = map[string]string{
-	"rodata/rodata_go_update":     "wrong success: Map.Update changes .rodata after load",
-	"memcap/memcap":               "loads: 64 maps of 1 GiB reserve 64 GiB",
-	"close_race/close_during_run": "SIGSEGV: Close frees the stack of a run in flight",
-}
+var knownEscapes = map[string]string{}
 
 // hostileCase is one attack and the outcome it must get.
 type hostileCase struct {
@@ -406,7 +402,7 @@ var hostileCases = []*hostileCase{
 
 	// Memory of a collection. WANT(lead): maps.ErrTooBig is the error of a
 	// map over its own limit; a collection-wide limit may get its own.
-	{file: "memcap", name: "memcap", want: loadError(maps.ErrTooBig)},
+	{file: "memcap", name: "memcap", want: loadError(xebpf.ErrMemoryLimit)},
 
 	// Collection.Close with runs in flight: either Close waits for them
 	// or they end with ErrClosed; the process survives.
