@@ -86,7 +86,19 @@
 //  4. Nothing flows between runs: each checked run starts with a cleared
 //     stack and no tags from an earlier run, and objects live only for the
 //     run (a pointer a program stores in a map is a scalar when loaded).
-//  5. No panic escapes: faults are errors.
+//  5. No panic escapes: faults are errors, and a helper that panics ends
+//     the run with a fault (ErrPanic) instead of taking the process down.
+//
+// The runtime built on this package (package xebpf) adds the rest of what
+// a hostile program must not break: spin locks only on a map value's
+// bpf_spin_lock field, one at a time, never across another helper call and
+// released whatever the run's end; ring buffer records submitted or
+// discarded once, and discarded if a run leaves them; memory released only
+// after the last run that can reach it has ended (closing a collection,
+// program, map or runner while runs are in flight is safe, and later runs
+// get ErrClosed); and a memory limit per collection
+// (CollectionOptions.MemoryLimit) covering maps, ring buffers, per-CPU
+// copies and run states.
 //
 // Fast mode gives none of these: it is only for programs a verifier
 // accepted or a caller explicitly trusts (Config.UnsafeTrustProgram).
