@@ -18,6 +18,13 @@
 // one program from one goroutine without per-call pooling, for hosts that
 // call a program per request.
 //
+// Collection.Close (and Program.Close, Map.Close) may be called while other
+// goroutines still run the programs and use the maps: runs in progress
+// finish, later ones return ErrClosed, and the memory is freed when the
+// last run ends. A collection allocates at most
+// CollectionOptions.MemoryLimit bytes (DefaultMemoryLimit, 1 GiB), maps
+// and run states together.
+//
 // Every program has a ProgramType: its context struct, the helpers it may
 // call and the meaning of its return value. The built-in types are XDP,
 // SocketFilter, SchedCLS and RawMemory; a host declares its own to run

@@ -22,8 +22,11 @@ type Map struct {
 	coll *Collection
 	// life counts the open handle and the Go-side operations in
 	// progress; the map holds a reference on its collection until it is
-	// freed, and the collection frees the map's memory.
+	// freed, and the collection frees the map's memory. Every operation
+	// writes it, so it has a cache line of its own.
+	_    [64]byte
 	life lifetime
+	_    [64]byte
 	bufs sync.Pool // of *mapBuf
 }
 
