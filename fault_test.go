@@ -13,6 +13,22 @@ import (
 )
 
 // buildC compiles a C program of the test with clang-19.
+// mustCollection loads the object at path and instantiates it with opts;
+// the collection is closed when the test ends.
+func mustCollection(t testing.TB, path string, opts xebpf.CollectionOptions) *xebpf.Collection {
+	t.Helper()
+	spec, err := xebpf.LoadCollectionSpec(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollectionWithOptions(spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func buildC(t testing.TB, name, src string) string {
 	t.Helper()
 	if _, err := exec.LookPath("clang-19"); err != nil {
@@ -40,16 +56,8 @@ int peek(unsigned char *ctx)
 }
 char LICENSE[] SEC("license") = "GPL";
 `)
-	spec, err := xebpf.LoadCollectionSpec(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, _, err = c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	c := mustCollection(t, obj, xebpf.CollectionOptions{})
+	_, _, err := c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 	var f *interp.Fault
 	if !errors.As(err, &f) || !errors.Is(err, interp.ErrOutOfBounds) {
 		t.Fatalf("got %v, want an out-of-bounds fault", err)

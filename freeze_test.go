@@ -24,15 +24,7 @@ int f(void *ctx)
 }
 char LICENSE[] SEC("license") = "GPL";
 `)
-	spec, err := xebpf.LoadCollectionSpec(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustCollection(t, obj, xebpf.CollectionOptions{})
 	if ret, _, err := c.Programs["f"].Run(nil); err != nil || ret != 43 {
 		t.Fatalf("run: %d, %v; want 43 (the initial .rodata and .kconfig values)", ret, err)
 	}

@@ -18,15 +18,7 @@ import (
 
 func loadExample(t testing.TB, opts xebpf.CollectionOptions) (*xebpf.Collection, []byte) {
 	t.Helper()
-	spec, err := xebpf.LoadCollectionSpec("examples/xdpfilter/xdpfilter.o")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollectionWithOptions(spec, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := mustCollection(t, "examples/xdpfilter/xdpfilter.o", opts)
 	pkt, err := os.ReadFile("examples/xdpfilter/packet.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -166,15 +158,7 @@ int who(void *ctx)
 }
 char LICENSE[] SEC("license") = "GPL";
 `)
-	spec, err := xebpf.LoadCollectionSpec(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Clock: fixedClock(7)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustCollection(t, obj, xebpf.CollectionOptions{Clock: fixedClock(7)})
 	ret, _, err := c.Programs["who"].Run(&xebpf.RunOptions{Task: &helpers.Task{PID: 11, TGID: 1000}})
 	if err != nil || ret != 1007 {
 		t.Fatalf("got %d, %v; want tgid 1000 + clock 7", ret, err)
@@ -253,16 +237,8 @@ int f(void *ctx)
 }
 char LICENSE[] SEC("license") = "GPL";
 `)
-	spec, err := xebpf.LoadCollectionSpec(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, _, err = c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	c := mustCollection(t, obj, xebpf.CollectionOptions{})
+	_, _, err := c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 	if !errors.Is(err, xebpf.ErrHelperNotImplemented) || !strings.Contains(err.Error(), "bpf_sock_map_update (53)") {
 		t.Fatalf("got %v", err)
 	}
@@ -294,15 +270,7 @@ int f(unsigned char *ctx)
 }
 char LICENSE[] SEC("license") = "GPL";
 `)
-	spec, err := xebpf.LoadCollectionSpec(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := xebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustCollection(t, obj, xebpf.CollectionOptions{})
 	p := c.Programs["f"]
 	if _, _, err := p.Run(&xebpf.RunOptions{}); err == nil {
 		t.Fatal("the read of an empty context did not fault")
