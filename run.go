@@ -307,9 +307,15 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	// Nothing the run state's off-heap memory owns may point back into
 	// the run state, or its cleanup could never run.
 	h.Packet = nil
-	// A run that ends holding a bpf_spin_lock (a fault in the critical
-	// section, or a program a verifier would refuse) must not leave the
-	// lock taken for the next run: Reset releases it.
+	// A run that ends holding a bpf_spin_lock or ring-buffer records (a
+	// fault in the critical section, or a program a verifier would
+	// refuse) must not leave the lock taken or the ring buffer stuck
+	// behind the records: Reset releases the lock, DiscardRecords the
+	// records.
+	records := 0
+	if p.usesMaps {
+		records = h.DiscardRecords()
+	}
 	held := p.usesMaps && h.Reset()
 	if err != nil {
 		rs.dirty = true
@@ -317,6 +323,9 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	}
 	if held {
 		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+	}
+	if records > 0 {
+		return 0, 0, fmt.Errorf("run %s: %w: program exited with %d reserved", p.name, helpers.ErrUnreleasedRecord, records)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {

@@ -455,6 +455,45 @@ exit`, p))
 	}
 }
 
+// TestRingbufRecordsLeftReserved: records a run reserved and neither
+// submitted nor discarded (it exited or faulted) are discarded when the
+// run ends, so that the consumer is not stuck behind them.
+func TestRingbufRecordsLeftReserved(t *testing.T) {
+	h := newHarness(t)
+	m, p := h.addMap(maps.Spec{Type: maps.RingBuf, MaxEntries: 4096})
+	rb := m.(*maps.RingBufMap)
+	reserve := fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 8\nmov %%r3, 0\ncall 131\n", p)
+	submit := "mov %r1, %r0\nmov %r2, 0\ncall 132\n"
+	for _, tc := range []struct {
+		desc string
+		src  string
+		left int // records left reserved
+	}{
+		{"Reserve and exit", reserve + "exit", 1},
+		{"Reserve twice, submit one and fault", reserve + reserve + submit + "ldxdw %r0, [%r0+0]\nexit", 1},
+		{"Reserve and submit", reserve + submit + "exit", 0},
+	} {
+		h.exec(tc.src)
+		if n := h.run.DiscardRecords(); n != tc.left {
+			t.Errorf("%s: %d records left reserved, want %d", tc.desc, n, tc.left)
+		}
+		for {
+			if _, ok := rb.Next(nil); !ok {
+				break
+			}
+		}
+		if n := rb.Query(maps.RBAvailData); n != 0 {
+			t.Errorf("%s: %d bytes the consumer cannot pass", tc.desc, n)
+		}
+	}
+	// Reset discards them too.
+	h.exec(reserve + "exit")
+	h.run.Reset()
+	if _, ok := rb.Next(nil); ok || rb.Query(maps.RBAvailData) != 0 {
+		t.Errorf("after Reset: %d bytes pending", rb.Query(maps.RBAvailData))
+	}
+}
+
 // forEachProgram sums value+key over the map's elements into a stack
 // counter, stopping when the callback sees key STOP; it returns
 // sum<<16 | calls.

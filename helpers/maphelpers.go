@@ -419,6 +419,7 @@ func ringbufReserve(c *interp.HelperCall) (uint64, error) {
 		return 0, nil
 	}
 	r, _ := runOf(c)
+	r.records = append(r.records, heldRecord{rb, uintptr(rec)})
 	return rec, returnObject(c, &r.Maps.kindsOf(c.Args[0]).record, rec, c.Args[1])
 }
 
@@ -442,12 +443,14 @@ func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
 			return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
 		}
 		c.Kill(c.ArgTag(0))
+		r.release(uintptr(a))
 		return rb, nil
 	}
 	rb := r.Maps.ringFor(a)
 	if rb == nil {
 		return nil, fmt.Errorf("%w: %#x", ErrBadRingbufMem, a)
 	}
+	r.release(uintptr(a))
 	return rb, nil
 }
 

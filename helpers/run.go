@@ -21,6 +21,9 @@ var (
 	ErrSpinLock        = errors.New("bad bpf_spin_lock use")
 	ErrBadRingbufMem   = errors.New("argument is not a reserved ring buffer record")
 	ErrCallbackNesting = errors.New("callback helpers nested too deeply")
+	// ErrUnreleasedRecord reports a program that ended with a ring-buffer
+	// record reserved, neither submitted nor discarded.
+	ErrUnreleasedRecord = errors.New("ring buffer record neither submitted nor discarded")
 )
 
 // Task is the identity of the task a tracing hook runs for, what the
@@ -178,7 +181,8 @@ type Run struct {
 	hdr       skbHeaders
 	tunnel    tunnelInfo
 	lock      uintptr // spin lock held, 0 if none
-	nesting   int     // callback helpers in progress
+	records   []heldRecord
+	nesting   int // callback helpers in progress
 	rng       uint64
 	scratch   *platform.Memory
 	scratchB  []byte
@@ -187,6 +191,38 @@ type Run struct {
 	chunk     [64]byte
 	fmtArgs   [maxPrintfArgs]uint64
 	prep      [maxPrintfArgs]prepared
+}
+
+// heldRecord is a ring-buffer record the run reserved and has not yet
+// submitted or discarded.
+type heldRecord struct {
+	rb   *maps.RingBufMap
+	addr uintptr
+}
+
+// release forgets the reserved record at addr.
+func (r *Run) release(addr uintptr) {
+	for i := len(r.records) - 1; i >= 0; i-- {
+		if r.records[i].addr == addr {
+			r.records = append(r.records[:i], r.records[i+1:]...)
+			return
+		}
+	}
+}
+
+// DiscardRecords discards the ring-buffer records the run reserved and
+// neither submitted nor discarded (a program that exited or faulted with
+// them, which a verifier forbids): a record left reserved would stop the
+// buffer's consumer, and then its producers, for good. It returns how
+// many there were. Reset calls it.
+func (r *Run) DiscardRecords() int {
+	n := len(r.records)
+	for _, h := range r.records {
+		h.rb.Discard(h.addr, maps.RBNoWakeup)
+	}
+	clear(r.records)
+	r.records = r.records[:0]
+	return n
 }
 
 // NewRun returns a Run using maps, with its scratch memory allocated.
@@ -222,12 +258,14 @@ func (r *Run) ScratchRegion() interp.Region {
 // call count, callback nesting, the skb's hash state, header positions and
 // tunnel metadata, and the socket cookie (a test run's skb and socket are
 // new each time). A spin lock still held (a program that
-// exited with it, which a verifier forbids) is released and reported.
+// exited with it, which a verifier forbids) is released and reported;
+// ring-buffer records still reserved are discarded (DiscardRecords).
 func (r *Run) Reset() (heldLock bool) {
 	r.Redirect = Redirect{}
 	r.tailCalls, r.nesting = 0, 0
 	r.hashValid, r.cookie = false, 0
 	r.hdr, r.tunnel = skbHeaders{}, tunnelInfo{}
+	r.DiscardRecords()
 	if r.lock != 0 {
 		maps.SpinUnlock(r.lock)
 		r.lock = 0
