@@ -322,7 +322,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.spec, err))
 	}
 	if held {
-		return 0, 0, fmt.Errorf("run %s: program exited holding a bpf_spin_lock", p.name)
+		return 0, 0, fmt.Errorf("run %s: %w: program exited holding a bpf_spin_lock", p.name, helpers.ErrSpinLock)
 	}
 	if records > 0 {
 		return 0, 0, fmt.Errorf("run %s: %w: program exited with %d reserved", p.name, helpers.ErrUnreleasedRecord, records)
