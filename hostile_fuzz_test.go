@@ -138,7 +138,7 @@ func typedError(err error) bool {
 	if errors.As(err, &f) {
 		return true
 	}
-	for _, e := range []error{helpers.ErrSpinLock, helpers.ErrBadMap, helpers.ErrWrongMapType, helpers.ErrBadContext,
+	for _, e := range []error{helpers.ErrSpinLock, helpers.ErrBadMap, helpers.ErrWrongMapType, helpers.ErrReadOnlyMap, helpers.ErrBadContext,
 		helpers.ErrBadRingbufMem, helpers.ErrCallbackNesting, helpers.ErrUnreleasedRecord, interp.ErrBadPointer, xebpf.ErrHelperNotImplemented} {
 		if errors.Is(err, e) {
 			return true
