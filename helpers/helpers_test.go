@@ -725,6 +725,17 @@ func TestTailCall(t *testing.T) {
 	if got := h.mustExec(fmt.Sprintf(call, p, 3)); got != 42 {
 		t.Errorf("resolver: r0 = %d, want 42", got)
 	}
+	// Only bpf_tail_call takes a program array: programs neither look
+	// up, update nor delete its slots, which the host fills.
+	key := fmt.Sprintf("stw [%%r10-4], 1\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\nmov %%r3, %%r10\nadd %%r3, -4\nmov %%r4, 0\n", p)
+	for _, id := range []int{1, 2, 3} {
+		if _, err := h.exec(fmt.Sprintf("%scall %d\nexit", key, id)); !errors.Is(err, helpers.ErrWrongMapType) {
+			t.Errorf("helper %d on a program array: %v, want ErrWrongMapType", id, err)
+		}
+	}
+	if pa.Program(1) != target {
+		t.Errorf("slot 1 holds %v after the runs, want its program", pa.Program(1))
+	}
 }
 
 func TestSpinLock(t *testing.T) {

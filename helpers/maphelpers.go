@@ -28,14 +28,15 @@ func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
 
 // progAccess reports whether a program may pass maps of type t to the
 // generic element helpers (lookup, or update and delete), as the kernel's
-// check_map_func_compatibility allows: DevMap, DevMapHash and XSKMap
-// only to lookups, CPUMap, StackTrace and CgroupArray to none of them
-// (their own helpers use them).
+// check_map_func_compatibility allows: DevMap, DevMapHash, XSKMap and
+// maps of maps only to lookups, CPUMap, StackTrace, CgroupArray and
+// ProgramArray to none of them (their own helpers use them; the host
+// alone fills program arrays and maps of maps).
 func progAccess(t maps.Type, update bool) bool {
 	switch t {
-	case maps.DevMap, maps.DevMapHash, maps.XSKMap:
+	case maps.DevMap, maps.DevMapHash, maps.XSKMap, maps.ArrayOfMaps, maps.HashOfMaps:
 		return !update
-	case maps.CPUMap, maps.StackTrace, maps.CgroupArray:
+	case maps.CPUMap, maps.StackTrace, maps.CgroupArray, maps.ProgramArray:
 		return false
 	}
 	return true
