@@ -106,6 +106,9 @@ func runHostile(t *testing.T, input []byte) {
 			t.Fatalf("after the second run (r0 %d, err %v): %s\n%s", r0, err, msg, listing(progs))
 		}
 	}
+	if msg := w.checkCount(); msg != "" {
+		t.Fatalf("%s\n%s", msg, listing(progs))
+	}
 	if err := w.close(); err != nil {
 		t.Fatal(err)
 	}
@@ -598,6 +601,25 @@ func (w *world) checkShadow(s *shadow) string {
 	}
 	if n != len(seen) {
 		return fmt.Sprintf("map %s: NextKey walks %d keys, iterating %d", s.name, n, len(seen))
+	}
+	return ""
+}
+
+// checkCount checks the hash map's count of elements, which decides
+// when it is full: it must take exactly as many new keys as it has room
+// for.
+func (w *world) checkCount() string {
+	s := w.shadows[w.maps[mHash]]
+	room := hashEntries - len(s.vals)
+	v := make([]byte, hashValue)
+	for i := range room + 1 {
+		err := s.m.Update(u64(0xf000_0000_0000_0000+uint64(i)), v, maps.UpdateNoExist)
+		switch {
+		case i < room && err != nil:
+			return fmt.Sprintf("map hash: adding key %d of the %d it has room for: %v", i+1, room, err)
+		case i == room && !errors.Is(err, maps.ErrMapFull):
+			return fmt.Sprintf("map hash: adding a key past max_entries: %v, want ErrMapFull", err)
+		}
 	}
 	return ""
 }

@@ -691,6 +691,16 @@ func (g *gen) access(f *fn) {
 		g.ctxLoad(f)
 		return
 	}
+	if g.s.chance(8) { // a legacy packet load (XDP has no packet for them)
+		size := sizes[g.s.intn(3)]
+		if g.s.chance(128) {
+			f.emit(isa.Instruction{OpCode: isa.OpCode(isa.ClassLD) | isa.OpCode(isa.ModeAbs) | isa.OpCode(size), Constant: int64(g.imm())})
+		} else {
+			f.emit(isa.Instruction{OpCode: isa.OpCode(isa.ClassLD) | isa.OpCode(isa.ModeInd) | isa.OpCode(size), Src: g.reg(f), Constant: int64(g.imm())})
+		}
+		g.clobber(f)
+		return
+	}
 	b := f.regs[r]
 	wi := g.s.intn(4)
 	size, w := sizes[wi], 1<<wi
