@@ -455,6 +455,97 @@ exit`, p))
 	}
 }
 
+// TestReadOnlyMap: programs read a BPF_F_RDONLY_PROG map's elements and
+// change none, through value pointers or helpers.
+func TestReadOnlyMap(t *testing.T) {
+	h := newHarness(t)
+	arr, ap := h.addMap(maps.Spec{Name: "ro", Type: maps.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, Flags: maps.FlagRdonlyProg})
+	hash, hp := h.addMap(maps.Spec{Name: "roh", Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 1, Flags: maps.FlagRdonlyProg})
+	q, qp := h.addMap(maps.Spec{Name: "roq", Type: maps.Queue, ValueSize: 8, MaxEntries: 2, Flags: maps.FlagRdonlyProg})
+	val := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	for _, m := range []maps.Map{arr, hash} {
+		if err := m.Update([]byte{0, 0, 0, 0}, val, maps.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Update(nil, val, maps.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	key := "stw [%%r10-4], 0\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\n"
+	for _, tc := range []struct {
+		desc string
+		src  string
+		want error // nil: r0 is 0x0807060504030201
+	}{
+		{"A lookup reads the value", key + "call 1\nldxdw %%r0, [%%r0+0]\nexit", nil},
+		{"A store through the value faults", key + "call 1\nstdw [%%r0+0], 0\nexit", interp.ErrReadOnly},
+		{"An update is refused", key + "mov %%r3, %%r10\nadd %%r3, -4\nmov %%r4, 0\ncall 2\nexit", helpers.ErrReadOnlyMap},
+		{"A delete is refused", key + "call 3\nexit", helpers.ErrReadOnlyMap},
+	} {
+		for _, p := range []uint64{ap, hp} {
+			r0, err := h.exec(fmt.Sprintf(tc.src, p))
+			if tc.want == nil && (err != nil || r0 != 0x0807060504030201) || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("%s: r0 %#x, %v; want %v", tc.desc, r0, err, tc.want)
+			}
+		}
+	}
+	buf := "lddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -8\n"
+	if _, err := h.exec(fmt.Sprintf(buf+"stdw [%%r10-8], 0\nmov %%r3, 0\ncall 87\nexit", qp)); !errors.Is(err, helpers.ErrReadOnlyMap) {
+		t.Errorf("push: %v, want ErrReadOnlyMap", err)
+	}
+	if _, err := h.exec(fmt.Sprintf(buf+"call 88\nexit", qp)); !errors.Is(err, helpers.ErrReadOnlyMap) {
+		t.Errorf("pop: %v, want ErrReadOnlyMap", err)
+	}
+	if r0, err := h.exec(fmt.Sprintf(buf+"call 89\nldxdw %%r0, [%%r10-8]\nexit", qp)); err != nil || r0 != 0x0807060504030201 {
+		t.Errorf("peek: r0 %#x, %v", r0, err)
+	}
+	for _, m := range []maps.Map{arr, hash} {
+		got := make([]byte, 8)
+		if err := m.Lookup([]byte{0, 0, 0, 0}, got); err != nil || !bytes.Equal(got, val) {
+			t.Errorf("map %s after the runs: %x, %v; want %x", m.Spec().Name, got, err, val)
+		}
+	}
+}
+
+// TestRingbufRecordsLeftReserved: records a run reserved and neither
+// submitted nor discarded (it exited or faulted) are discarded when the
+// run ends, so that the consumer is not stuck behind them.
+func TestRingbufRecordsLeftReserved(t *testing.T) {
+	h := newHarness(t)
+	m, p := h.addMap(maps.Spec{Type: maps.RingBuf, MaxEntries: 4096})
+	rb := m.(*maps.RingBufMap)
+	reserve := fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 8\nmov %%r3, 0\ncall 131\n", p)
+	submit := "mov %r1, %r0\nmov %r2, 0\ncall 132\n"
+	for _, tc := range []struct {
+		desc string
+		src  string
+		left int // records left reserved
+	}{
+		{"Reserve and exit", reserve + "exit", 1},
+		{"Reserve twice, submit one and fault", reserve + reserve + submit + "ldxdw %r0, [%r0+0]\nexit", 1},
+		{"Reserve and submit", reserve + submit + "exit", 0},
+	} {
+		h.exec(tc.src)
+		if err := h.run.Release(); (err != nil) != (tc.left > 0) || tc.left > 0 && !errors.Is(err, helpers.ErrLeakedReservation) {
+			t.Errorf("%s: Release: %v, want ErrLeakedReservation: %v", tc.desc, err, tc.left > 0)
+		}
+		for {
+			if _, ok := rb.Next(nil); !ok {
+				break
+			}
+		}
+		if n := rb.Query(maps.RBAvailData); n != 0 {
+			t.Errorf("%s: %d bytes the consumer cannot pass", tc.desc, n)
+		}
+	}
+	// Reset discards them too.
+	h.exec(reserve + "exit")
+	h.run.Reset()
+	if _, ok := rb.Next(nil); ok || rb.Query(maps.RBAvailData) != 0 {
+		t.Errorf("after Reset: %d bytes pending", rb.Query(maps.RBAvailData))
+	}
+}
+
 // forEachProgram sums value+key over the map's elements into a stack
 // counter, stopping when the callback sees key STOP; it returns
 // sum<<16 | calls.
@@ -638,6 +729,17 @@ func TestTailCall(t *testing.T) {
 	// The context argument must be the run's context.
 	if _, err := h.exec(fmt.Sprintf("mov %%r1, %%r10\nadd %%r1, -8\n"+call, p, 1), ctx); !errors.Is(err, helpers.ErrBadContext) {
 		t.Errorf("tail call with a stack pointer as context: %v, want ErrBadContext", err)
+	}
+	// Only bpf_tail_call takes a program array: programs neither look
+	// up, update nor delete its slots, which the host fills.
+	key := fmt.Sprintf("stw [%%r10-4], 1\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\nmov %%r3, %%r10\nadd %%r3, -4\nmov %%r4, 0\n", p)
+	for _, id := range []int{1, 2, 3} {
+		if _, err := h.exec(fmt.Sprintf("%scall %d\nexit", key, id)); !errors.Is(err, helpers.ErrWrongMapType) {
+			t.Errorf("helper %d on a program array: %v, want ErrWrongMapType", id, err)
+		}
+	}
+	if pa.Program(1) != target {
+		t.Errorf("slot 1 holds %v after the runs, want its program", pa.Program(1))
 	}
 }
 

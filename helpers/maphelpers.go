@@ -28,14 +28,15 @@ func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
 
 // progAccess reports whether a program may pass maps of type t to the
 // generic element helpers (lookup, or update and delete), as the kernel's
-// check_map_func_compatibility allows: DevMap, DevMapHash and XSKMap
-// only to lookups, CPUMap, StackTrace and CgroupArray to none of them
-// (their own helpers use them).
+// check_map_func_compatibility allows: DevMap, DevMapHash, XSKMap and
+// maps of maps only to lookups, CPUMap, StackTrace, CgroupArray and
+// ProgramArray to none of them (their own helpers use them; the host
+// alone fills program arrays and maps of maps).
 func progAccess(t maps.Type, update bool) bool {
 	switch t {
-	case maps.DevMap, maps.DevMapHash, maps.XSKMap:
+	case maps.DevMap, maps.DevMapHash, maps.XSKMap, maps.ArrayOfMaps, maps.HashOfMaps:
 		return !update
-	case maps.CPUMap, maps.StackTrace, maps.CgroupArray:
+	case maps.CPUMap, maps.StackTrace, maps.CgroupArray, maps.ProgramArray:
 		return false
 	}
 	return true
@@ -43,6 +44,17 @@ func progAccess(t maps.Type, update bool) bool {
 
 func wrongType(name string, m maps.Map) error {
 	return fmt.Errorf("%s on %v map %q: %w", name, m.Type(), m.Spec().Name, ErrWrongMapType)
+}
+
+// changeable returns an error for a helper that changes the elements of
+// the map in argument i when it is read-only for programs
+// (BPF_F_RDONLY_PROG): Linux's verifier refuses update, delete, push and
+// pop on such maps ("write into map forbidden").
+func changeable(c *interp.HelperCall, r *Run, i int, name string, m maps.Map) error {
+	if r.Maps.kindsOf(c.Args[i]).readOnly {
+		return fmt.Errorf("%s on map %q: %w", name, m.Spec().Name, ErrReadOnlyMap)
+	}
+	return nil
 }
 
 // bpf_map_lookup_elem: the value's address for the run's CPU, or 0. For
@@ -119,6 +131,9 @@ func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
 	if !progAccess(m.Type(), true) {
 		return 0, wrongType("map_update_elem", m)
 	}
+	if err := changeable(c, r, 0, "map_update_elem", m); err != nil {
+		return 0, err
+	}
 	key, val := c.Args[1], c.Args[2]
 	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
 		return 0, err
@@ -131,12 +146,15 @@ func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
 
 // bpf_map_delete_elem.
 func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
-	_, m, err := mapArg(c, 0)
+	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
 	}
 	if !progAccess(m.Type(), true) {
 		return 0, wrongType("map_delete_elem", m)
+	}
+	if err := changeable(c, r, 0, "map_delete_elem", m); err != nil {
+		return 0, err
 	}
 	key := c.Args[1]
 	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
@@ -147,26 +165,31 @@ func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
 
 // bpf_map_push_elem.
 func mapPushElem(c *interp.HelperCall) (uint64, error) {
-	return valueOp(c, false, func(m maps.Map, val uintptr) int64 { return m.PushAddr(val, c.Args[2]) })
+	return valueOp(c, "map_push_elem", false, func(m maps.Map, val uintptr) int64 { return m.PushAddr(val, c.Args[2]) })
 }
 
 // bpf_map_pop_elem.
 func mapPopElem(c *interp.HelperCall) (uint64, error) {
-	return valueOp(c, true, maps.Map.PopAddr)
+	return valueOp(c, "map_pop_elem", true, maps.Map.PopAddr)
 }
 
 // bpf_map_peek_elem.
 func mapPeekElem(c *interp.HelperCall) (uint64, error) {
-	return valueOp(c, true, maps.Map.PeekAddr)
+	return valueOp(c, "", true, maps.Map.PeekAddr)
 }
 
 // valueOp runs op on the map in r1 with the value buffer in r2 (of the
 // map's value size; written to if write is set), for the queue and stack
-// helpers.
-func valueOp(c *interp.HelperCall, write bool, op func(m maps.Map, val uintptr) int64) (uint64, error) {
-	_, m, err := mapArg(c, 0)
+// helpers. A helper with a name changes the map.
+func valueOp(c *interp.HelperCall, name string, write bool, op func(m maps.Map, val uintptr) int64) (uint64, error) {
+	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
+	}
+	if name != "" {
+		if err := changeable(c, r, 0, name, m); err != nil {
+			return 0, err
+		}
 	}
 	val := c.Args[1]
 	if _, err := c.ArgMemory(1, uint64(m.ValueSize()), write); err != nil {

@@ -47,6 +47,9 @@ type MapTable struct {
 // bpf_for_each_map_elem passes.
 type mapKinds struct {
 	handle, value, key, record interp.Region
+	// readOnly maps (BPF_F_RDONLY_PROG) are not changed by programs,
+	// through value pointers or helpers.
+	readOnly bool
 }
 
 func newMapKinds(m maps.Map) *mapKinds {
@@ -56,10 +59,11 @@ func newMapKinds(m maps.Map) *mapKinds {
 		writable = writable && !r.ReadOnly
 	}
 	k := &mapKinds{
-		handle: interp.Region{Name: fmt.Sprintf("map %q", s.Name), Handle: true, Owner: m},
-		value:  interp.Region{Name: fmt.Sprintf("map %q value", s.Name), Writable: writable, Owner: m},
-		key:    interp.Region{Name: fmt.Sprintf("map %q key (a copy)", s.Name), Owner: m},
-		record: interp.Region{Name: fmt.Sprintf("ring buffer %q record", s.Name), Writable: true, Owner: m},
+		readOnly: s.Flags&maps.FlagRdonlyProg != 0,
+		handle:   interp.Region{Name: fmt.Sprintf("map %q", s.Name), Handle: true, Owner: m},
+		value:    interp.Region{Name: fmt.Sprintf("map %q value", s.Name), Writable: writable, Owner: m},
+		key:      interp.Region{Name: fmt.Sprintf("map %q key (a copy)", s.Name), Owner: m},
+		record:   interp.Region{Name: fmt.Sprintf("ring buffer %q record", s.Name), Writable: true, Owner: m},
 	}
 	if s.HasSpinLock {
 		k.value.Reserved = []interp.Span{{Off: uint64(s.SpinLockOffset), Len: 4}}

@@ -2,6 +2,7 @@ package helpers_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -116,6 +117,17 @@ mov %%r0, -1
 exit`, op))
 	if got != 99 {
 		t.Errorf("inner value = %d, want 99 (inner map at %#x)", int64(got), ia)
+	}
+	// Programs neither update nor delete a map of maps' slots, which the
+	// host fills.
+	key := fmt.Sprintf("stw [%%r10-4], 0\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\nmov %%r3, %%r10\nadd %%r3, -4\nmov %%r4, 0\n", op)
+	for _, id := range []int{2, 3} {
+		if _, err := h.exec(fmt.Sprintf("%scall %d\nexit", key, id)); !errors.Is(err, helpers.ErrWrongMapType) {
+			t.Errorf("helper %d on an array of maps: %v, want ErrWrongMapType", id, err)
+		}
+	}
+	if m, err := outer.(maps.MapOfMaps).GetMap([]byte{0, 0, 0, 0}); err != nil || m != inner {
+		t.Errorf("slot 0 after the runs: %v, %v; want the inner map", m, err)
 	}
 }
 

@@ -17,6 +17,7 @@ var (
 	ErrNoRun           = errors.New("helpers: env.Context is not a *helpers.Run")
 	ErrBadMap          = errors.New("argument is not a map pointer")
 	ErrWrongMapType    = errors.New("helper does not accept this map type")
+	ErrReadOnlyMap     = errors.New("map is read-only for programs")
 	ErrBadContext      = errors.New("argument is not the packet context")
 	ErrSpinLock        = errors.New("bad bpf_spin_lock use")
 	ErrBadRingbufMem   = errors.New("argument is not a reserved ring buffer record")

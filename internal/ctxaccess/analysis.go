@@ -168,6 +168,9 @@ func (a *analysis) step(i int) []successor {
 	scalar := value{kind: kindScalar}
 	op := ins.OpCode
 	switch c := op.Class(); {
+	case c.IsALU() && op.ALUOp() == isa.Mov && (op.Source() == isa.SourceImm || s.regs[ins.Src].kind == kindScalar):
+		// A constant, or a scalar's bits, replace the register's value.
+		s.regs[ins.Dst] = scalar
 	case c == isa.ClassALU64:
 		d := &s.regs[ins.Dst]
 		switch {
