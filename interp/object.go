@@ -20,8 +20,10 @@ const (
 
 // MaxObjects bounds the objects one checked run may hold (the stack, the
 // regions, the program's static objects and every distinct pointer helpers
-// return). Reaching it ends the run with ErrTooManyObjects.
-const MaxObjects = 1 << 18
+// return: a run that looks up or walks over a million distinct map values
+// reaches it). Reaching it ends the run with ErrTooManyObjects. A table
+// that grew large is dropped when its run ends.
+const MaxObjects = 1 << 20
 
 // Span is a byte range of an object: Len bytes from Off.
 type Span struct {

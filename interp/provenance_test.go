@@ -157,7 +157,7 @@ func TestProvenance(t *testing.T) {
 			"call local sub\nexit\nsub:\nstb [%r10+8], 1\nexit", interp.ErrOutOfBounds, 2},
 		{"A misaligned atomic faults", "mov %r4, 1\nlock add [%r1+2], %r4\nexit", interp.ErrMisaligned, 1},
 		{"Too many objects end the run",
-			"mov %r6, 0\nloop:\ncall 6\nadd %r6, 1\njlt %r6, 300000, loop\nexit", interp.ErrTooManyObjects, 1},
+			"mov %r6, 0\nloop:\ncall 6\nadd %r6, 1\njlt %r6, 1100000, loop\nexit", interp.ErrTooManyObjects, 1},
 	}
 	for _, tt := range tests {
 		for _, mode := range modes {
