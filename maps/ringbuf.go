@@ -94,7 +94,9 @@ func (r *RingBufMap) Reserve(size, flags uint64) uintptr {
 // commit clears the BUSY bit of the sample at addr; samples not reserved
 // from this buffer are ignored.
 func (r *RingBufMap) commit(addr uintptr, flags uint64, discard bool) {
-	if addr < r.addr+RingBufHeaderSize || addr-r.addr >= uintptr(r.size) || (addr-r.addr)%8 != 0 || r.closed.Load() {
+	// The sample of an empty record reserved at the end of the area
+	// starts at the area's end: its header is the last 8 bytes.
+	if addr < r.addr+RingBufHeaderSize || addr-r.addr > uintptr(r.size) || (addr-r.addr)%8 != 0 || r.closed.Load() {
 		return
 	}
 	h := r.hdr(uint64(addr-r.addr) - RingBufHeaderSize)
