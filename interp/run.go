@@ -50,6 +50,9 @@ func (p *Program) callChecked(m *machine, h Helper, reg *[16]uint64, tag *[16]Ta
 	c.depth, c.stop, c.retTag = depth, false, NoTag
 	m.executed = uint64(executed)
 	r0, err := h(c)
+	if int(c.retTag) >= len(m.objs.list) { // not a tag of this run
+		c.retTag = NoTag
+	}
 	tag[0] = c.retTag
 	tag[1], tag[2], tag[3], tag[4], tag[5] = NoTag, NoTag, NoTag, NoTag, NoTag
 	return r0, err
