@@ -97,7 +97,11 @@ func (p *Program) state(ctxSize int) (*runState, error) {
 	p.mu.Unlock()
 	// The run state's memory is outside the Go heap: free it when the pool
 	// drops rs.
-	runtime.AddCleanup(rs, func(r *runMemory) { r.free() }, rs.runMemory)
+	// free stops the cleanup: the run state's memory, through the map
+	// table, can reach program arrays, their programs, the host's helper
+	// closures and so the collection and this run state; while the
+	// cleanup is registered, that chain would keep them all alive.
+	rs.cleanup = runtime.AddCleanup(rs, func(r *runMemory) { r.free() }, rs.runMemory)
 	return rs, nil
 }
 
@@ -110,12 +114,15 @@ type runMemory struct {
 	acct  *memAccount
 	size  int64
 	freed atomic.Bool // free ran: by the program, the runner or a cleanup
+	// cleanup is the cleanup of a pooled run state, stopped by free.
+	cleanup runtime.Cleanup
 }
 
 func (r *runMemory) free() error {
 	if r.freed.Swap(true) {
 		return nil
 	}
+	r.cleanup.Stop()
 	r.acct.uncharge(r.size)
 	return errors.Join(r.mem.Free(), r.hrun.Close(), r.mc.Close())
 }
@@ -240,9 +247,10 @@ type Runner struct{ *runner }
 // runner is a Runner's state, apart from the Runner so that a cleanup can
 // free a Runner dropped without Close.
 type runner struct {
-	p     *Program
-	rs    *runState
-	freed atomic.Bool
+	p       *Program
+	rs      *runState
+	freed   atomic.Bool
+	cleanup runtime.Cleanup // stopped by free, so that nothing it reaches is kept
 }
 
 // NewRunner returns a Runner for p. Close frees it (a cleanup does if it
@@ -259,7 +267,7 @@ func (p *Program) NewRunner() (*Runner, error) {
 	}
 	r := &runner{p: p, rs: rs}
 	rr := &Runner{r}
-	runtime.AddCleanup(rr, func(r *runner) { r.free() }, r)
+	r.cleanup = runtime.AddCleanup(rr, func(r *runner) { r.free() }, r)
 	return rr, nil
 }
 
@@ -302,6 +310,7 @@ func (r *runner) free() error {
 	if r.freed.Swap(true) {
 		return nil
 	}
+	r.cleanup.Stop()
 	return errors.Join(r.rs.free(), r.p.life.release())
 }
 
