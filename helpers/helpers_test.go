@@ -507,6 +507,49 @@ func TestReadOnlyMap(t *testing.T) {
 	}
 }
 
+// TestRingbufEmptyRecords: a program fills the ring buffer with empty
+// records, the last one's sample at the buffer's end, and submits them
+// all, in both modes.
+func TestRingbufEmptyRecords(t *testing.T) {
+	h := newHarness(t)
+	m, p := h.addMap(maps.Spec{Type: maps.RingBuf, MaxEntries: 4096})
+	rb := m.(*maps.RingBufMap)
+	src := fmt.Sprintf(`
+mov %%r6, 512
+loop:
+lddw %%r1, %#x
+mov %%r2, 0
+mov %%r3, 0
+call 131
+jeq %%r0, 0, fail
+mov %%r1, %%r0
+mov %%r2, 0
+call 132
+add %%r6, -1
+jne %%r6, 0, loop
+mov %%r0, 0
+exit
+fail:
+mov %%r0, 1
+exit`, p)
+	for _, mode := range []interp.Mode{interp.Checked, interp.Fast} {
+		h.run.Reset()
+		if r0, err := h.compile(src, mode).Run(h.env()); r0 != 0 || err != nil {
+			t.Fatalf("%v: r0 %d, %v", mode, r0, err)
+		}
+		n := 0
+		for {
+			if _, ok := rb.Next(nil); !ok {
+				break
+			}
+			n++
+		}
+		if n != 512 || rb.Query(maps.RBAvailData) != 0 {
+			t.Errorf("%v: %d samples consumed, %d bytes left; want 512, 0", mode, n, rb.Query(maps.RBAvailData))
+		}
+	}
+}
+
 // TestRingbufRecordsLeftReserved: records a run reserved and neither
 // submitted nor discarded (it exited or faulted) are discarded when the
 // run ends, so that the consumer is not stuck behind them.

@@ -185,7 +185,9 @@ func (t *MapTable) Addr(m maps.Map) (uint64, bool) {
 // Len returns the number of maps in the table.
 func (t *MapTable) Len() int { return int(t.n.Load()) }
 
-// ringFor returns the ring buffer whose data area holds addr.
+// ringFor returns the ring buffer whose data area holds the sample at
+// addr: inside the area, or at its end (an empty sample whose header
+// fills the area's last 8 bytes).
 func (t *MapTable) ringFor(addr uint64) *maps.RingBufMap {
 	p := t.rings.Load()
 	if p == nil {
@@ -193,6 +195,11 @@ func (t *MapTable) ringFor(addr uint64) *maps.RingBufMap {
 	}
 	for _, r := range *p {
 		if addr >= r.addr && addr-r.addr < r.size {
+			return r.rb
+		}
+	}
+	for _, r := range *p {
+		if addr == r.addr+r.size {
 			return r.rb
 		}
 	}

@@ -92,10 +92,9 @@ func (r *RingBufMap) Reserve(size, flags uint64) uintptr {
 }
 
 // commit clears the BUSY bit of the sample at addr; samples not reserved
-// from this buffer are ignored.
+// from this buffer are ignored. An empty sample whose header fills the
+// buffer's last 8 bytes is at the buffer's end.
 func (r *RingBufMap) commit(addr uintptr, flags uint64, discard bool) {
-	// The sample of an empty record reserved at the end of the area
-	// starts at the area's end: its header is the last 8 bytes.
 	if addr < r.addr+RingBufHeaderSize || addr-r.addr > uintptr(r.size) || (addr-r.addr)%8 != 0 || r.closed.Load() {
 		return
 	}

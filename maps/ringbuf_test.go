@@ -104,6 +104,47 @@ func TestRingBufFullAndWrap(t *testing.T) {
 	}
 }
 
+// TestRingBufEmptyRecordAtEnd: an empty record in the last 8 bytes of the
+// buffer has its sample at the buffer's end; it is submitted and
+// discarded like any other.
+func TestRingBufEmptyRecordAtEnd(t *testing.T) {
+	for _, discard := range []bool{false, true} {
+		r := newRing(t, 4096)
+		end := r.Regions()[0].Addr + 4096
+		for i := range 4096 / 8 {
+			a := r.Reserve(0, 0)
+			if a == 0 {
+				t.Fatalf("reservation %d failed", i)
+			}
+			if discard {
+				r.Discard(a, 0)
+			} else {
+				r.Submit(a, 0)
+			}
+			if i == 4096/8-1 && a != end {
+				t.Fatalf("last sample at %#x, want the buffer's end %#x", a, end)
+			}
+		}
+		n := 0
+		for {
+			if _, ok := r.Next(nil); !ok {
+				break
+			}
+			n++
+		}
+		want := 4096 / 8
+		if discard {
+			want = 0
+		}
+		if n != want {
+			t.Errorf("discard %v: %d samples consumed, want %d", discard, n, want)
+		}
+		if left := r.Query(RBAvailData); left != 0 {
+			t.Errorf("discard %v: %d bytes left behind a record still reserved", discard, left)
+		}
+	}
+}
+
 func TestRingBufIterate(t *testing.T) {
 	r := newRing(t, 4096)
 	for _, s := range []string{"a", "bb", "ccc"} {
