@@ -193,39 +193,3 @@ func TestRingBufProgramSideAllocs(t *testing.T) {
 		buf, _ = r.Next(buf[:0])
 	})
 }
-
-// TestRingBufEmptyRecordAtTheEnd: an empty record whose header is the
-// area's last 8 bytes has its sample address at the area's end; it must
-// still be submitted and consumed, or the consumer stops there for good
-// (FuzzHostilePrograms).
-func TestRingBufEmptyRecordAtTheEnd(t *testing.T) {
-	for _, discard := range []bool{false, true} {
-		r := newRing(t, 4096)
-		if err := r.Write(make([]byte, 4096-16), 0); err != nil {
-			t.Fatal(err)
-		}
-		a := r.Reserve(0, 0)
-		if a != r.addr+4096 {
-			t.Fatalf("empty record's sample at offset %d, want 4096", a-r.addr)
-		}
-		if discard {
-			r.Discard(a, 0)
-		} else {
-			r.Submit(a, 0)
-		}
-		want := 2
-		if discard {
-			want = 1
-		}
-		n := 0
-		for {
-			if _, ok := r.Next(nil); !ok {
-				break
-			}
-			n++
-		}
-		if n != want || r.Query(RBAvailData) != 0 {
-			t.Fatalf("discard %v: read %d records, %d bytes left; want %d and 0", discard, n, r.Query(RBAvailData), want)
-		}
-	}
-}
