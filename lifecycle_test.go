@@ -181,23 +181,17 @@ func (w *workers) end() {
 	w.wg.Wait()
 }
 
-// runEntry returns an operation running p, checking its result.
-func runEntry(p *xebpf.Program, want uint32) func() error {
+// runner is what runs a program: a *xebpf.Program or a *xebpf.Runner.
+type runner interface {
+	Run(*xebpf.RunOptions) (uint32, time.Duration, error)
+}
+
+// runEntry returns an operation running p (a program or a Runner),
+// checking its result.
+func runEntry(p runner, want uint32) func() error {
 	ctx := make([]byte, 8)
 	return func() error {
 		ret, _, err := p.Run(&xebpf.RunOptions{Context: ctx})
-		if err == nil && ret != want {
-			return errors.New("unexpected return value")
-		}
-		return err
-	}
-}
-
-// runRunner returns an operation running r, checking its result.
-func runRunner(r *xebpf.Runner, want uint32) func() error {
-	ctx := make([]byte, 8)
-	return func() error {
-		ret, _, err := r.Run(&xebpf.RunOptions{Context: ctx})
 		if err == nil && ret != want {
 			return errors.New("unexpected return value")
 		}
@@ -217,7 +211,7 @@ func startBusy(t *testing.T, c *xebpf.Collection, w *workers) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.loopThen("Runner.Run(entry)", runRunner(r, 3), func() { r.Close() })
+	w.loopThen("Runner.Run(entry)", runEntry(r, 3), func() { r.Close() })
 	counts := c.Maps["counts"]
 	w.loop("Map.Update", func() error { return counts.Update(uint32(100), uint64(1), maps.UpdateAny) })
 	w.loop("Map.Lookup", func() error {
@@ -314,7 +308,7 @@ func TestProgramCloseDuringRuns(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				failing.loopThen("Runner.Run("+closed+")", runRunner(r, 3), func() { r.Close() })
+				failing.loopThen("Runner.Run("+closed+")", runEntry(r, 3), func() { r.Close() })
 				running.loop("Program.Run("+other+")", runEntry(c.Programs[other], 3))
 				failing.waitFor(20)
 				if err := c.Programs[closed].Close(); err != nil {
@@ -355,7 +349,7 @@ func TestRunnerOutlivesCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := newWorkers(t)
-		w.loop("Runner.Run", runRunner(r, 3))
+		w.loop("Runner.Run", runEntry(r, 3))
 		w.waitFor(3)
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
