@@ -22,6 +22,7 @@ import (
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
@@ -84,6 +85,13 @@ func runHostile(t *testing.T, input []byte) {
 	progs := [2][]isa.Instruction{g.program(), g.program()}
 	live := platform.Live()
 	w, err := newWorld(ge, progs)
+	var ce *ctxaccess.Error
+	if errors.As(err, &ce) {
+		// The generator does not keep the context in one register on
+		// every path to a load through it: Linux's verifier refuses such
+		// programs too (a mixed pointer), and so does the loader.
+		t.Skipf("refused at load, as Linux refuses it: %v", err)
+	}
 	if err != nil {
 		t.Fatalf("instantiating the generated programs: %v\n%s", err, listing(progs))
 	}
