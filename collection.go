@@ -340,7 +340,9 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, ma
 					return nil, nil, fmt.Errorf("insn %d: map %s is not in the map table", pc, m.Spec().Name)
 				}
 				v = a
-				ptrs[i] = interp.Region{Addr: a, Handle: true, Name: kind.Name, Owner: kind.Owner}
+				h := *kind
+				h.Addr = a
+				ptrs[i] = h
 			} else {
 				off := uint64(uint32(uint64(ins.Constant) >> 32))
 				clear(c.scratch.Bytes()[:8]) // key 0

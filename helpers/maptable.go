@@ -37,8 +37,8 @@ type MapTable struct {
 	slots     []maps.Map
 	kindSlots []*mapKinds // parallel to slots
 	n         atomic.Int64
-	mu        sync.Mutex
-	index     map[maps.Map]uint64
+	mu        sync.Mutex                 // serialises Add
+	index     sync.Map                   // maps.Map -> its pointer (uint64); read without mu
 	rings     atomic.Pointer[[]ringArea] // copy-on-write, for ringbuf_submit/discard
 }
 
@@ -86,8 +86,7 @@ func NewMapTable(capacity int) (*MapTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map table: %w", err)
 	}
-	return &MapTable{mem: mem, base: uint64(mem.Addr()), slots: make([]maps.Map, capacity), kindSlots: make([]*mapKinds, capacity),
-		index: make(map[maps.Map]uint64)}, nil
+	return &MapTable{mem: mem, base: uint64(mem.Addr()), slots: make([]maps.Map, capacity), kindSlots: make([]*mapKinds, capacity)}, nil
 }
 
 // Add registers m and returns its map pointer. Adding a map again returns
@@ -98,8 +97,8 @@ func (t *MapTable) Add(m maps.Map) (uint64, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if a, ok := t.index[m]; ok {
-		return a, nil
+	if a, ok := t.index.Load(m); ok {
+		return a.(uint64), nil
 	}
 	if t.mem == nil {
 		return 0, fmt.Errorf("add map: %w", maps.ErrClosed)
@@ -117,7 +116,7 @@ func (t *MapTable) Add(m maps.Map) (uint64, error) {
 	t.slots[i] = m
 	t.kindSlots[i] = newMapKinds(m)
 	addr := t.base + uint64(i)*DescriptorSize
-	t.index[m] = addr
+	t.index.Store(m, addr)
 	if rb, ok := m.(*maps.RingBufMap); ok {
 		var rings []ringArea
 		if p := t.rings.Load(); p != nil {
@@ -176,10 +175,11 @@ func (t *MapTable) kinds(m maps.Map) *mapKinds {
 
 // Addr returns the map pointer of m, if m is in the table.
 func (t *MapTable) Addr(m maps.Map) (uint64, bool) {
-	t.mu.Lock()
-	a, ok := t.index[m]
-	t.mu.Unlock()
-	return a, ok
+	a, ok := t.index.Load(m)
+	if !ok {
+		return 0, false
+	}
+	return a.(uint64), true
 }
 
 // Len returns the number of maps in the table.

@@ -1026,7 +1026,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 	memory:
 		// Every access the inline checks did not allow comes here: the
 		// slow path performs it or returns the fault.
-		if f := p.slowMemory(m, env, depth, in, &reg, &tag); f != nil {
+		if f := p.slowMemory(m, in, &reg, &tag); f != nil {
 			m.executed = uint64(acc + int64(pc))
 			return 0, f
 		}

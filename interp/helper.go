@@ -188,11 +188,8 @@ func (c *HelperCall) objectAllows(t Tag, addr, size uint64, write bool) bool {
 	if !o.contains(addr, size) || o.region == nil || o.region.Fields != nil || o.region.Handle || write && !o.region.Writable {
 		return false
 	}
-	off := addr - o.lo
-	for _, s := range o.region.Reserved {
-		if off < s.Off+s.Len && s.Off < off+size {
-			return false
-		}
+	if o.region.touchesReserved(addr-o.lo, size) {
+		return false
 	}
 	if write {
 		c.m.wroteRange(t, addr, size)
@@ -211,7 +208,7 @@ func (c *HelperCall) allowed(addr, size uint64, write bool) bool {
 }
 
 func (c *HelperCall) memoryFault(t Tag, addr, size uint64, write bool) *Fault {
-	f := c.p.objectFault(c.m, c.env, c.depth, 0, t, addr, size, write, ErrBadHelperMemory)
+	f := c.p.objectFault(c.m, 0, t, addr, size, write, ErrBadHelperMemory)
 	f.PC, f.Insn = 0, c.p.insnAt(-1)
 	return f
 }

@@ -358,7 +358,7 @@ func (m *machine) moveRegion(env *Env, i int, addr, size uint64) error {
 // slowAccess performs, or refuses, a memory access the inline checks did
 // not allow: context fields, reserved spans, read-only objects and every
 // out-of-bounds access. It returns the loaded value and its tag.
-func (p *Program) slowAccess(m *machine, env *Env, depth, pc int, t Tag, addr, n uint64, write bool, store func(addr uint64)) (uint64, Tag, *Fault) {
+func (p *Program) slowAccess(m *machine, pc int, t Tag, addr, n uint64, write bool, store func(addr uint64)) (uint64, Tag, *Fault) {
 	o := &m.objs.list[t]
 	if o.contains(addr, n) {
 		r := o.region
@@ -367,7 +367,7 @@ func (p *Program) slowAccess(m *machine, env *Env, depth, pc int, t Tag, addr, n
 		case r.Fields != nil:
 			f, ok := r.Fields.access(off, n, write)
 			if !ok {
-				return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrBadContextAccess)
+				return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrBadContextAccess)
 			}
 			if write {
 				store(addr)
@@ -379,12 +379,10 @@ func (p *Program) slowAccess(m *machine, env *Env, depth, pc int, t Tag, addr, n
 			}
 			return v, NoTag, nil
 		case write && !r.Writable:
-			return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrReadOnly)
+			return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrReadOnly)
 		default:
-			for _, s := range r.Reserved {
-				if off < s.Off+s.Len && s.Off < off+n {
-					return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrReservedField)
-				}
+			if r.touchesReserved(off, n) {
+				return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrReservedField)
 			}
 			if write {
 				store(addr)
@@ -393,7 +391,18 @@ func (p *Program) slowAccess(m *machine, env *Env, depth, pc int, t Tag, addr, n
 			return loadN(addr, n), NoTag, nil
 		}
 	}
-	return 0, 0, p.objectFault(m, env, depth, pc, t, addr, n, write, ErrOutOfBounds)
+	return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrOutOfBounds)
+}
+
+// touchesReserved reports whether n bytes at offset off of an object of
+// kind r overlap one of its reserved spans.
+func (r *Region) touchesReserved(off, n uint64) bool {
+	for _, s := range r.Reserved {
+		if off < s.Off+s.Len && s.Off < off+n {
+			return true
+		}
+	}
+	return false
 }
 
 func loadN(addr, n uint64) uint64 {
@@ -409,7 +418,7 @@ func loadN(addr, n uint64) uint64 {
 }
 
 // objectFault builds the fault of an access through tag t.
-func (p *Program) objectFault(m *machine, env *Env, depth, pc int, t Tag, addr, n uint64, write bool, reason *Reason) *Fault {
+func (p *Program) objectFault(m *machine, pc int, t Tag, addr, n uint64, write bool, reason *Reason) *Fault {
 	f := p.fault(reason, pc)
 	f.Addr, f.Size, f.Write = addr, int(n), write
 	o := &m.objs.list[t]

@@ -60,12 +60,12 @@ func (p *Program) callChecked(m *machine, h Helper, reg *[16]uint64, tag *[16]Ta
 
 // slowMemory performs the load, store or atomic operation in, which the
 // inline checks did not allow, or returns its fault.
-func (p *Program) slowMemory(m *machine, env *Env, depth int, in *insn, reg *[16]uint64, tag *[16]Tag) *Fault {
+func (p *Program) slowMemory(m *machine, in *insn, reg *[16]uint64, tag *[16]Tag) *Fault {
 	pc := p.codeIndex(in)
 	size := [4]uint64{4, 2, 1, 8}[in.op>>3&3]
 	if in.op&7 == 1 { // LDX
 		addr := reg[in.src&15] + uint64(in.off)
-		v, t, f := p.slowAccess(m, env, depth, pc, tag[in.src&15], addr, size, false, nil)
+		v, t, f := p.slowAccess(m, pc, tag[in.src&15], addr, size, false, nil)
 		if f != nil {
 			return f
 		}
@@ -80,13 +80,13 @@ func (p *Program) slowMemory(m *machine, env *Env, depth int, in *insn, reg *[16
 	t := tag[in.dst&15]
 	if in.op&0xe0 == 0xc0 { // atomic
 		if addr&(size-1) != 0 {
-			f := p.objectFault(m, env, depth, pc, t, addr, size, true, ErrMisaligned)
+			f := p.objectFault(m, pc, t, addr, size, true, ErrMisaligned)
 			return f
 		}
 		if o := &m.objs.list[t]; o.region != nil && o.region.Fields != nil {
-			return p.objectFault(m, env, depth, pc, t, addr, size, true, ErrBadContextAccess)
+			return p.objectFault(m, pc, t, addr, size, true, ErrBadContextAccess)
 		}
-		_, _, f := p.slowAccess(m, env, depth, pc, t, addr, size, true, func(a uint64) {
+		_, _, f := p.slowAccess(m, pc, t, addr, size, true, func(a uint64) {
 			if size == 4 {
 				reg[in.src&15], reg[0] = atomicOp32(a, in.imm, reg[in.src&15], reg[0])
 			} else {
@@ -102,7 +102,7 @@ func (p *Program) slowMemory(m *machine, env *Env, depth int, in *insn, reg *[16
 	if in.op&7 == 3 { // STX
 		v = reg[in.src&15]
 	}
-	_, _, f := p.slowAccess(m, env, depth, pc, t, addr, size, true, func(a uint64) {
+	_, _, f := p.slowAccess(m, pc, t, addr, size, true, func(a uint64) {
 		switch size {
 		case 1:
 			store8(a, v)
