@@ -104,4 +104,18 @@ func TestPreloadReadOnly(t *testing.T) {
 	if _, err := Preload(spec, bad); err == nil {
 		t.Fatal("Preload of a 1-byte value into a 4-byte .rodata: no error")
 	}
+	// A key past the one-element .rodata loads into the spec, and the
+	// collection then refuses it with an error, not a crash.
+	spec, err = xebpf.LoadCollectionSpec("../../elf/testdata/xdp_global.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := map[string]kernel.MapState{".rodata": {Entries: []kernel.Entry{{Key: []byte{1, 0, 0, 0}, Value: limit}}}}
+	if _, err := Preload(spec, outside); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := xebpf.NewCollection(spec); err == nil {
+		c.Close()
+		t.Fatal("a .rodata element past max_entries: NewCollection succeeded")
+	}
 }
