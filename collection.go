@@ -84,6 +84,7 @@ type Collection struct {
 	cpus    *cpuSlots
 
 	helperSets map[*ProgramType]map[int32]interp.Helper // built by helperSet
+	ctxFields  map[*Context]*interp.Fields              // built by contextFields
 }
 
 // NewCollection instantiates spec with default options.

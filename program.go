@@ -108,7 +108,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		}
 		pc += ins.Slots()
 	}
-	fields, err := contextFields(typ.Context)
+	fields, err := c.contextFields(typ.Context)
 	if err != nil {
 		return nil, fmt.Errorf("program type %s: %w", typ.Name, err)
 	}
@@ -149,10 +149,13 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 // struct that loads are rewritten to, packet pointers pointing into the
 // packet region (Env.Regions[0]). The C slots of pointer fields are not
 // accessible: every load of them was rewritten. A layout without fields
-// (raw memory) has no policy.
-func contextFields(l *Context) (*interp.Fields, error) {
+// (raw memory) has no policy. It is built once per layout and collection.
+func (c *Collection) contextFields(l *Context) (*interp.Fields, error) {
 	if l == nil || len(l.Fields) == 0 {
 		return nil, nil
+	}
+	if fs, ok := c.ctxFields[l]; ok {
+		return fs, nil
 	}
 	word := (l.Size + 7) &^ 7
 	var fs []interp.Field
@@ -169,7 +172,15 @@ func contextFields(l *Context) (*interp.Fields, error) {
 		fs = append(fs, interp.Field{Name: f.Name, Offset: word, Size: 8, Points: points})
 		word += 8
 	}
-	return interp.NewFields(l.MemorySize(), fs)
+	policy, err := interp.NewFields(l.MemorySize(), fs)
+	if err != nil {
+		return nil, err
+	}
+	if c.ctxFields == nil {
+		c.ctxFields = map[*Context]*interp.Fields{}
+	}
+	c.ctxFields[l] = policy
+	return policy, nil
 }
 
 // ErrHelperNotAllowed is returned by NewCollection for a program calling a
