@@ -58,7 +58,8 @@ func (pe *provenanceEnv) env(t *testing.T) *interp.Env {
 // helpers: 1 returns a pointer to an 8-byte "value" object; 2 moves region
 // 0 ("mem") to its first 32 bytes; 3 calls the callback in r1 r2 times
 // with r2 = the pointer in r3; 4 kills the object of r1; 5 does nothing;
-// 6 returns a new object on every call.
+// 6 returns a new object on every call; 7 returns a pointer with a tag
+// that is not the run's.
 func (pe *provenanceEnv) helpers() map[int32]interp.Helper {
 	n := uint64(0)
 	return map[int32]interp.Helper{
@@ -83,6 +84,10 @@ func (pe *provenanceEnv) helpers() map[int32]interp.Helper {
 			return 0, nil
 		},
 		5: func(c *interp.HelperCall) (uint64, error) { return 0, nil },
+		7: func(c *interp.HelperCall) (uint64, error) {
+			c.Return(interp.Tag(1 << 30))
+			return pe.base + memOff, nil
+		},
 		6: func(c *interp.HelperCall) (uint64, error) {
 			n++
 			tag, err := c.Object(&pe.valueKind, pe.base+valueOff, n)
@@ -153,6 +158,8 @@ func TestProvenance(t *testing.T) {
 			"call local sub\nldxb %r0, [%r0+0]\nexit\nsub:\nstb [%r10-8], 1\nmov %r0, %r10\nadd %r0, -8\nexit", interp.ErrOutOfBounds, 1},
 		{"A callee may use its caller's stack through a pointer",
 			"stb [%r10-8], 9\nmov %r1, %r10\nadd %r1, -8\ncall local sub\nexit\nsub:\nldxb %r0, [%r1+0]\nexit", nil, 0},
+		{"A helper's return tag that is not the run's makes a scalar",
+			"call 7\nldxb %r0, [%r0+0]\nexit", interp.ErrOutOfBounds, 1},
 		{"A callee's frame pointer does not reach its caller's frame",
 			"call local sub\nexit\nsub:\nstb [%r10+8], 1\nexit", interp.ErrOutOfBounds, 2},
 		{"A misaligned atomic faults", "mov %r4, 1\nlock add [%r1+2], %r4\nexit", interp.ErrMisaligned, 1},
