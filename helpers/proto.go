@@ -140,7 +140,7 @@ var linux = []Func{
 	{IDMapDeleteElem, proto("map_delete_elem", RetInteger, ArgConstMapPtr, ArgMapKey), mapDeleteElem},
 	{IDProbeRead, proto("probe_read", RetInteger, ArgUninitMem, ArgConstSizeOrZero, ArgAnything), probeReadKernel},
 	{IDKtimeGetNs, proto("ktime_get_ns", RetInteger), ktimeGetNs},
-	{IDTracePrintk, proto("trace_printk", RetInteger, ArgMem, ArgConstSize, ArgAnything, ArgAnything, ArgAnything), tracePrintk},
+	{IDTracePrintk, proto("trace_printk", RetInteger, ArgMem, ArgConstSize), tracePrintk},
 	{IDGetPrandomU32, proto("get_prandom_u32", RetInteger), getPrandomU32},
 	{IDGetSmpProcessorID, proto("get_smp_processor_id", RetInteger), getSmpProcessorID},
 	{IDSkbStoreBytes, proto("skb_store_bytes", RetInteger, ArgCtx, ArgAnything, ArgMem, ArgConstSize, ArgAnything), skbStoreBytes},

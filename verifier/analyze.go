@@ -1,0 +1,439 @@
+package verifier
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xebpf/xebpf/isa"
+)
+
+// verifier is one verification in progress.
+type verifier struct {
+	cfg      *Config
+	insns    []isa.Instruction // by index
+	at       []int32           // slot -> instruction index, -1 inside an lddw
+	slotOf   []int             // instruction index -> slot
+	funcs    map[int]*function // by entry slot
+	th       thresholds
+	steps    int
+	maxSteps int
+	deadline time.Time
+	blocks   int
+	loops    bool
+	maps     []*Map // cfg.Maps, then inner-map templates
+	inner    map[*Map]int32
+}
+
+// function is a function of the program: its entry and its basic blocks.
+type function struct {
+	entry  int // slot
+	blocks []*block
+	byPC   map[int]*block
+	exits  bool
+}
+
+// block is a basic block: instructions [start, end) by index.
+type block struct {
+	start, end int
+	succ       []*block // fall-through first
+	rpo        int
+	head       bool // target of a back edge: widened
+}
+
+func reject(pc int, ins isa.Instruction, format string, args ...any) *Error {
+	return &Error{PC: pc, Insn: ins, Reason: fmt.Sprintf(format, args...), Kind: ErrRejected}
+}
+
+func newVerifier(insns []isa.Instruction, cfg *Config) (*verifier, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if len(insns) == 0 {
+		return nil, &Error{PC: -1, Reason: "empty program", Kind: ErrRejected}
+	}
+	for i, ins := range insns {
+		if err := ins.Validate(); err != nil {
+			return nil, &Error{PC: -1, Reason: fmt.Sprintf("instruction %d: %v", i, err), Kind: ErrRejected}
+		}
+	}
+	if err := isa.CheckProgram(insns); err != nil {
+		return nil, &Error{PC: -1, Reason: err.Error(), Kind: ErrRejected}
+	}
+	v := &verifier{cfg: cfg, insns: insns, funcs: map[int]*function{}, maxSteps: cfg.MaxSteps}
+	if v.maxSteps == 0 {
+		v.maxSteps = DefaultMaxSteps
+	}
+	if cfg.Timeout > 0 {
+		v.deadline = time.Now().Add(cfg.Timeout)
+	}
+	v.maps = slices.Clone(cfg.Maps)
+	v.inner = map[*Map]int32{}
+	for _, m := range cfg.Maps {
+		if m != nil && m.Inner != nil {
+			if _, ok := v.inner[m.Inner]; !ok {
+				v.inner[m.Inner] = int32(len(v.maps))
+				v.maps = append(v.maps, m.Inner)
+			}
+		}
+	}
+	pc := 0
+	for i, ins := range insns {
+		v.slotOf = append(v.slotOf, pc)
+		v.at = append(v.at, int32(i))
+		if ins.IsLDDW() {
+			v.at = append(v.at, -1)
+		}
+		pc += ins.Slots()
+	}
+	v.slotOf = append(v.slotOf, pc)
+	// Function entries: 0, local call targets, code addresses.
+	entries := []int{0}
+	cs := map[int]bool{}
+	for i, ins := range insns {
+		var lo, hi int64
+		if ins.OpCode.Class().IsJump() && ins.OpCode.JumpOp().IsConditional() && ins.OpCode.Source() == isa.SourceImm {
+			lo, hi = ins.Constant, ins.Constant
+			cs[int(lo-1)], cs[int(lo)], cs[int(hi+1)] = true, true, true
+		}
+		if t, ok := ins.JumpTarget(v.slotOf[i]); ok && (ins.OpCode == isa.OpCall || ins.IsLDDW()) {
+			entries = append(entries, t)
+		}
+	}
+	for c := range cs {
+		v.th.c = append(v.th.c, int64(c))
+	}
+	slices.Sort(v.th.c)
+	slices.Sort(entries)
+	entries = slices.Compact(entries)
+	for k, e := range entries {
+		end := pc
+		if k+1 < len(entries) {
+			end = entries[k+1]
+		}
+		f, err := v.buildFunction(e, end)
+		if err != nil {
+			return nil, err
+		}
+		v.funcs[e] = f
+	}
+	return v, nil
+}
+
+// buildFunction splits the function at slots [entry, end) into blocks,
+// ordered in reverse post-order, and marks loop heads.
+func (v *verifier) buildFunction(entry, end int) (*function, error) {
+	first, last := int(v.at[entry]), int(v.at[end-1])
+	if last < 0 {
+		last = int(v.at[end-2])
+	}
+	last++
+	leader := map[int]bool{first: true}
+	for i := first; i < last; i++ {
+		ins := v.insns[i]
+		op := ins.OpCode
+		if !op.Class().IsJump() || op == isa.OpCall || op == isa.OpCallX {
+			continue
+		}
+		if op == isa.OpExit {
+			leader[i+1] = true
+			continue
+		}
+		t, _ := ins.JumpTarget(v.slotOf[i])
+		if t < entry || t >= end {
+			return nil, reject(v.slotOf[i], ins, "jump to %d leaves the function at %d", t, entry)
+		}
+		leader[int(v.at[t])] = true
+		leader[i+1] = true
+	}
+	f := &function{entry: entry, byPC: map[int]*block{}}
+	starts := make([]int, 0, len(leader))
+	for s := range leader {
+		if s < last {
+			starts = append(starts, s)
+		}
+	}
+	slices.Sort(starts)
+	byIdx := map[int]*block{}
+	var all []*block
+	for k, s := range starts {
+		e := last
+		if k+1 < len(starts) {
+			e = starts[k+1]
+		}
+		b := &block{start: s, end: e}
+		byIdx[s] = b
+		all = append(all, b)
+	}
+	for _, b := range all {
+		lastIns := v.insns[b.end-1]
+		op := lastIns.OpCode
+		isJump := op.Class().IsJump() && op != isa.OpCall && op != isa.OpCallX
+		switch {
+		case op == isa.OpExit:
+			f.exits = true
+		case isJump && (op == isa.OpJA || op == isa.OpJA32):
+			t, _ := lastIns.JumpTarget(v.slotOf[b.end-1])
+			b.succ = []*block{byIdx[int(v.at[t])]}
+		case isJump:
+			t, _ := lastIns.JumpTarget(v.slotOf[b.end-1])
+			if b.end >= last {
+				return nil, reject(v.slotOf[b.end-1], lastIns, "the function at %d can fall off its end", entry)
+			}
+			b.succ = []*block{byIdx[b.end], byIdx[int(v.at[t])]}
+		default:
+			if b.end >= last {
+				return nil, reject(v.slotOf[b.end-1], lastIns, "the function at %d falls off its end", entry)
+			}
+			b.succ = []*block{byIdx[b.end]}
+		}
+	}
+	// Depth-first order from the entry: post-order, back edges.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[*block]int{}
+	var post []*block
+	type item struct {
+		b    *block
+		next int
+	}
+	stack := []item{{all[0], 0}}
+	color[all[0]] = grey
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.next < len(top.b.succ) {
+			s := top.b.succ[top.next]
+			top.next++
+			switch color[s] {
+			case white:
+				color[s] = grey
+				stack = append(stack, item{s, 0})
+			case grey:
+				s.head = true
+				v.loops = true
+			}
+			continue
+		}
+		color[top.b] = black
+		post = append(post, top.b)
+		stack = stack[:len(stack)-1]
+	}
+	slices.Reverse(post)
+	for i, b := range post {
+		b.rpo = i
+		f.byPC[b.start] = b
+	}
+	f.blocks = post
+	v.blocks += len(post)
+	return f, nil
+}
+
+// run verifies the program from its entry.
+func (v *verifier) run() error {
+	st := &state{frames: []*frame{new(frame)}, owned: 1}
+	st.regs[1] = pointer(kindCtx, 0, 0)
+	st.regs[10] = pointer(kindStack, 0, 0)
+	exit, err := v.analyze(v.funcs[0], st, nil)
+	if err != nil {
+		return v.withLine(err)
+	}
+	if exit == nil {
+		return nil // no path exits: every path ends in a tail call or ... nothing
+	}
+	return nil
+}
+
+func (v *verifier) withLine(err error) error {
+	if e, ok := err.(*Error); ok && e.Line == nil && e.PC >= 0 && v.cfg.LineInfo != nil {
+		if l, ok := v.cfg.LineInfo(e.PC); ok {
+			e.Line = &l
+		}
+	}
+	return err
+}
+
+// maxDepth is the deepest call chain, as interp.MaxCallDepth.
+const maxDepth = 8
+
+// widenAfter is how many times a loop head's state may grow before it is
+// widened.
+const widenAfter = 2
+
+// analyze computes the fixpoint of function f from state entry (whose
+// deepest frame is f's) and returns the join of the states at its exits,
+// nil if no path exits. chain lists the functions being analyzed.
+func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state, error) {
+	if slices.Contains(chain, f) {
+		return nil, reject(f.entry, v.insns[v.at[f.entry]], "recursive call of the function at %d", f.entry)
+	}
+	if len(chain) >= maxDepth {
+		return nil, reject(f.entry, v.insns[v.at[f.entry]], "call chain deeper than %d", maxDepth)
+	}
+	chain = append(chain, f)
+	n := len(f.blocks)
+	in := make([]*state, n)
+	visits := make([]int, n)
+	pending := make([]bool, n)
+	entry.renumber()
+	in[0] = entry
+	pending[0] = true
+	var exit *state
+	next := 0 // lowest pending index is >= next
+	for {
+		for next < n && !pending[next] {
+			next++
+		}
+		if next == n {
+			break
+		}
+		b := f.blocks[next]
+		pending[next] = false
+		st := in[next].clone()
+		outs, ex, err := v.block(b, st, chain)
+		if err != nil {
+			return nil, err
+		}
+		if ex != nil {
+			if exit == nil {
+				exit = ex
+			} else {
+				exit = join(exit, ex)
+			}
+		}
+		for k, o := range outs {
+			if o == nil {
+				continue
+			}
+			s := b.succ[k]
+			i := s.rpo
+			switch {
+			case in[i] == nil:
+				o.renumber()
+				in[i] = o
+			default:
+				j := join(in[i], o)
+				if j.equal(in[i]) {
+					continue
+				}
+				visits[i]++
+				if s.head && visits[i] > widenAfter {
+					j = widen(in[i], j, &v.th)
+					j.renumber()
+				}
+				in[i] = j
+			}
+			pending[i] = true
+			if i < next {
+				next = i
+			}
+		}
+	}
+	return exit, nil
+}
+
+// block runs block b from state st. It returns the states for b's
+// successors (nil where a branch cannot be taken) and the state at the
+// exit if the block ends in one.
+func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *state, error) {
+	for i := b.start; i < b.end; i++ {
+		v.steps++
+		if v.steps > v.maxSteps {
+			return nil, nil, &Error{PC: v.slotOf[i], Insn: v.insns[i], Reason: fmt.Sprintf("too complex: more than %d instructions processed", v.maxSteps), Kind: ErrTooComplex}
+		}
+		if v.steps&0xfff == 0 && !v.deadline.IsZero() && time.Now().After(v.deadline) {
+			return nil, nil, &Error{PC: v.slotOf[i], Insn: v.insns[i], Reason: fmt.Sprintf("too complex: verification took longer than %v", v.cfg.Timeout), Kind: ErrTooComplex}
+		}
+		pc := v.slotOf[i]
+		ins := v.insns[i]
+		if v.cfg.Log != nil && v.cfg.LogLevel > 0 {
+			fmt.Fprintf(v.cfg.Log, "%d: %v\t; %s\n", pc, ins, st.describe())
+		}
+		op := ins.OpCode
+		switch {
+		case op == isa.OpExit:
+			if err := v.exit(st, pc, ins, len(chain) == 1); err != nil {
+				return nil, nil, err
+			}
+			return nil, st, nil
+		case op == isa.OpJA || op == isa.OpJA32:
+			return []*state{st}, nil, nil
+		case op.Class().IsJump() && op.JumpOp().IsConditional():
+			taken, fall, err := v.branch(st, pc, ins)
+			if err != nil {
+				return nil, nil, err
+			}
+			return []*state{fall, taken}, nil, nil
+		default:
+			ok, err := v.step(st, pc, ins, chain)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return nil, nil, nil // the path ends here (a tail call that cannot fail)
+			}
+		}
+	}
+	return []*state{st}, nil, nil
+}
+
+// exit checks the state at an exit instruction.
+func (v *verifier) exit(st *state, pc int, ins isa.Instruction, main bool) error {
+	r0 := st.regs[0]
+	if r0.kind == kindUninit {
+		return reject(pc, ins, "r0 is not initialized at exit")
+	}
+	if !main {
+		if r0.kind == kindStack && int(r0.aux) == len(st.frames)-1 {
+			return reject(pc, ins, "returns a pointer to its own stack: r0 is %v", r0)
+		}
+		return nil
+	}
+	if r0.kind != kindScalar {
+		return reject(pc, ins, "leaks a pointer as the return value: r0 is %v", r0)
+	}
+	if st.lock != 0 {
+		return reject(pc, ins, "exits holding the bpf_spin_lock of map %s", v.mapName(st.lock-1))
+	}
+	if len(st.refs) > 0 {
+		return reject(pc, ins, "exits with a ring-buffer record neither submitted nor discarded")
+	}
+	return nil
+}
+
+func (v *verifier) mapName(m int32) string {
+	if m < 0 || int(m) >= len(v.maps) || v.maps[m] == nil {
+		return fmt.Sprintf("#%d", m)
+	}
+	if v.maps[m].Name == "" {
+		return fmt.Sprintf("#%d", m)
+	}
+	return fmt.Sprintf("%q", v.maps[m].Name)
+}
+
+// describe prints the state's initialized registers.
+func (s *state) describe() string {
+	var b strings.Builder
+	for i, r := range s.regs {
+		if r.kind == kindUninit {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "r%d=%v", i, r)
+		if r.id != 0 {
+			fmt.Fprintf(&b, "#%d", r.id)
+		}
+	}
+	if s.pmin > 0 {
+		fmt.Fprintf(&b, " packet>=%d", s.pmin)
+	}
+	return b.String()
+}
+
+var _ = math.MaxInt64

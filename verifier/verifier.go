@@ -1,0 +1,171 @@
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xebpf/xebpf/api"
+	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/isa"
+	"github.com/xebpf/xebpf/maps"
+)
+
+// Map is what the verifier knows of a map a program references (lddw
+// with src PseudoMapIndex or PseudoMapIndexValue, by index in
+// Config.Maps).
+type Map struct {
+	Name       string
+	Type       maps.Type
+	KeySize    uint32
+	ValueSize  uint32
+	MaxEntries uint32
+	// ReadOnly maps (.rodata, frozen or BPF_F_RDONLY_PROG) refuse
+	// program stores.
+	ReadOnly bool
+	// SpinLock is the offset of the value's bpf_spin_lock, or -1.
+	SpinLock int
+	// Inner is the template of the inner maps of a map of maps.
+	Inner *Map
+	// Data is the content of a read-only map's single value (.rodata),
+	// for checking constant strings; nil if unknown.
+	Data []byte
+}
+
+// Line is a source line of a program.
+type Line struct {
+	File string
+	Line int
+	Text string
+}
+
+// Config describes a program's environment: its context, the helpers it
+// may call and the maps it references.
+type Config struct {
+	// Context is the C struct r1 points to. A layout without fields is
+	// raw memory of ContextSize bytes.
+	Context *ctxaccess.Layout
+	// ContextSize is the size of a raw context.
+	ContextSize int
+	// ContextWritable lets programs write a raw context.
+	ContextWritable bool
+	// PacketWritable lets programs write packet data through packet
+	// pointers (XDP, TC); socket filters may only read.
+	PacketWritable bool
+	// Helper returns the prototype of the helper with Linux id id, if
+	// the program type offers it.
+	Helper func(id int32) (api.Prototype, bool)
+	// ChangesPacket reports whether helper id may move the packet: packet
+	// pointers die at its calls.
+	ChangesPacket func(id int32) bool
+	// Maps are the maps the program references, by index.
+	Maps []*Map
+	// LineInfo returns the source line of the instruction at slot pc.
+	LineInfo func(pc int) (Line, bool)
+	// Log, if set, receives the verifier's trace at LogLevel: 1 prints the
+	// invariant before every instruction.
+	Log      io.Writer
+	LogLevel int
+	// MaxSteps bounds the instructions the analysis may process; zero
+	// means DefaultMaxSteps. Past it the program is too complex.
+	MaxSteps int
+	// Timeout bounds the analysis' time; zero means none.
+	Timeout time.Duration
+}
+
+// DefaultMaxSteps is the default bound on instructions processed, which
+// makes verification of the largest corpus programs take well under a
+// second.
+const DefaultMaxSteps = 20_000_000
+
+// Program is a program the verifier accepted, with the facts it proved.
+// Only Verify makes one.
+type Program struct {
+	insns []isa.Instruction
+	stats Stats
+	loops bool
+}
+
+// Stats describes a verification.
+type Stats struct {
+	Instructions int // instructions of the program
+	Steps        int // instructions processed
+	Blocks       int // basic blocks, inlined calls included
+	Duration     time.Duration
+}
+
+// Instructions returns the program's instructions (a copy).
+func (p *Program) Instructions() []isa.Instruction { return append([]isa.Instruction(nil), p.insns...) }
+
+// Stats returns the verification's statistics.
+func (p *Program) Stats() Stats { return p.stats }
+
+// HasLoops reports whether the program has a backward jump or a loop
+// callback: its running time is bounded by its loops' bounds rather than
+// by its length.
+func (p *Program) HasLoops() bool { return p.loops }
+
+// Errors the verifier returns, for errors.Is.
+var (
+	// ErrRejected is every rejection of an unsafe or unprovable program.
+	ErrRejected = errors.New("program rejected")
+	// ErrTooComplex is a program whose analysis exceeds the limits.
+	ErrTooComplex = errors.New("too complex")
+)
+
+// Error is a rejection: the first instruction the verifier could not prove
+// safe, and why.
+type Error struct {
+	PC     int             // slot of the instruction
+	Insn   isa.Instruction // the instruction
+	Reason string          // what could not be proven
+	// Values describes the abstract values of the registers involved.
+	Values string
+	// Line is the instruction's source line, if known.
+	Line *Line
+	// Kind is ErrRejected or ErrTooComplex.
+	Kind error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Line != nil {
+		fmt.Fprintf(&b, "%s:%d: ", e.Line.File, e.Line.Line)
+	}
+	if e.PC >= 0 {
+		fmt.Fprintf(&b, "pc %d: %v: ", e.PC, e.Insn)
+	}
+	b.WriteString(e.Reason)
+	if e.Values != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Values)
+	}
+	if e.Line != nil && e.Line.Text != "" {
+		fmt.Fprintf(&b, "\n\t%s", strings.TrimSpace(e.Line.Text))
+	}
+	return b.String()
+}
+
+// Unwrap returns the error's kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Verify checks that insns, run in the environment cfg describes, access
+// only the memory they may, read nothing uninitialized, leak no pointer,
+// call helpers with arguments of the kinds their prototypes require,
+// check lookups for NULL, release what they acquire and return a scalar.
+// It returns the verified program, or an *Error.
+func Verify(insns []isa.Instruction, cfg *Config) (*Program, error) {
+	start := time.Now()
+	v, err := newVerifier(insns, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.run(); err != nil {
+		return nil, err
+	}
+	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops}
+	p.stats = Stats{Instructions: len(insns), Steps: v.steps, Blocks: v.blocks, Duration: time.Since(start)}
+	return p, nil
+}

@@ -1,0 +1,462 @@
+package verifier
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/xebpf/xebpf/api"
+	"github.com/xebpf/xebpf/asm"
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/maps"
+)
+
+var xdpContext = &ctxaccess.Layout{Name: "xdp_md", Size: 24, Fields: []ctxaccess.Field{
+	{Name: "data", Offset: 0, Size: 4, Kind: ctxaccess.PacketStart},
+	{Name: "data_end", Offset: 4, Size: 4, Kind: ctxaccess.PacketEnd},
+	{Name: "data_meta", Offset: 8, Size: 4, Kind: ctxaccess.PacketMeta},
+	{Name: "ingress_ifindex", Offset: 12, Size: 4},
+	{Name: "rx_queue_index", Offset: 16, Size: 4},
+	{Name: "egress_ifindex", Offset: 20, Size: 4},
+}}
+
+func linuxHelper(id int32) (api.Prototype, bool) {
+	f, ok := helpers.ByID(id)
+	return f.Proto, ok
+}
+
+func testConfig() *Config {
+	return &Config{
+		Context:        xdpContext,
+		PacketWritable: true,
+		Helper:         linuxHelper,
+		ChangesPacket:  helpers.ChangesPacket,
+		Maps: []*Map{
+			{Name: "flows", Type: maps.Hash, KeySize: 4, ValueSize: 16, MaxEntries: 16, SpinLock: -1},
+			{Name: "events", Type: maps.RingBuf, MaxEntries: 4096, SpinLock: -1},
+			{Name: "locked", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, SpinLock: 8},
+			{Name: ".rodata", Type: maps.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1, ReadOnly: true, SpinLock: -1, Data: []byte("%d\x00\x00\x00\x00\x00\x00")},
+		},
+	}
+}
+
+func verifyAsm(t *testing.T, src string) error {
+	t.Helper()
+	insns, err := asm.Assemble("test.s", []byte(src))
+	if err != nil {
+		t.Fatalf("assemble: %v", err)
+	}
+	_, err = Verify(insns, testConfig())
+	return err
+}
+
+// packetPrologue loads data into r2 and data_end into r3.
+const packetPrologue = `
+	ldxw %r2, [%r1+0]
+	ldxw %r3, [%r1+4]
+`
+
+var cases = []struct {
+	name   string
+	src    string
+	reject string // substring of the error; "" to accept
+}{
+	{"return constant", "mov %r0, 2\nexit", ""},
+	{"uninitialized r0", "exit", "r0 is not initialized"},
+	{"uninitialized register", "mov %r0, %r5\nexit", "r5 is not initialized"},
+	{"return pointer", "mov %r0, %r10\nexit", "leaks a pointer"},
+	{"stack spill fill", "stxdw [%r10-8], %r1\nldxdw %r0, [%r10-8]\nldxw %r0, [%r0+12]\nexit", ""},
+	{"stack uninitialized read", "ldxdw %r0, [%r10-8]\nexit", "uninitialized stack"},
+	{"stack out of bounds", "stdw [%r10-520], 1\nmov %r0, 0\nexit", "outside the 512-byte stack"},
+	{"stack above frame", "stdw [%r10+0], 1\nmov %r0, 0\nexit", "outside the 512-byte stack"},
+	{"partial init", "stw [%r10-8], 1\nldxdw %r0, [%r10-8]\nexit", "uninitialized stack byte at offset -4"},
+	{"packet checked", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	ldxh %r0, [%r2+12]
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet off by one", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	ldxh %r0, [%r2+13]
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
+	{"packet unchecked", packetPrologue + "ldxb %r0, [%r2+0]\nexit", "not proven inside the packet"},
+	{"packet wrong branch", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	mov %r0, 0
+	exit
+out:
+	ldxb %r0, [%r2+0]
+	exit`, "not proven inside the packet"},
+	{"packet variable offset", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	ldxb %r5, [%r2+0]
+	and %r5, 15
+	lsh %r5, 2
+	add %r2, %r5
+	mov %r4, %r2
+	add %r4, 8
+	jgt %r4, %r3, out
+	ldxdw %r0, [%r2+0]
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet variable offset unchecked", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	ldxb %r5, [%r2+0]
+	and %r5, 15
+	add %r2, %r5
+	ldxb %r0, [%r2+0]
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
+	{"packet end arithmetic", packetPrologue + "add %r3, 1\nmov %r0, 0\nexit", "arithmetic on packet_end"},
+	{"map lookup checked", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	jeq %r0, 0, out
+	ldxdw %r0, [%r0+8]
+	exit
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"map lookup unchecked", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	ldxdw %r0, [%r0+8]
+	exit`, "not checked for NULL"},
+	{"map value overrun", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	jeq %r0, 0, out
+	ldxdw %r0, [%r0+9]
+	exit
+out:
+	mov %r0, 0
+	exit`, "outside the 16-byte value"},
+	{"map key uninitialized", `
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	mov %r0, 0
+	exit`, "uninitialized stack byte"},
+	{"map pointer is a handle", `
+	lddw %r1, map_idx 0
+	ldxdw %r0, [%r1+0]
+	exit`, "map_ptr"},
+	{"null check through copy", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	mov %r6, %r0
+	jne %r0, 0, ok
+	mov %r0, 0
+	exit
+ok:
+	ldxdw %r0, [%r6+0]
+	exit`, ""},
+	{"pointer stored in map", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	jeq %r0, 0, out
+	stxdw [%r0+0], %r10
+out:
+	mov %r0, 0
+	exit`, "leaks a pointer"},
+	{"bounded loop", `
+	mov %r1, 0
+	stdw [%r10-64], 0
+	stdw [%r10-56], 0
+	stdw [%r10-48], 0
+	stdw [%r10-40], 0
+	stdw [%r10-32], 0
+	stdw [%r10-24], 0
+	stdw [%r10-16], 0
+	stdw [%r10-8], 0
+loop:
+	mov %r2, %r10
+	add %r2, -64
+	add %r2, %r1
+	ldxb %r3, [%r2+0]
+	add %r1, 1
+	jlt %r1, 64, loop
+	mov %r0, 0
+	exit`, ""},
+	{"loop overrun", `
+	mov %r1, 0
+	stdw [%r10-64], 0
+	stdw [%r10-56], 0
+	stdw [%r10-48], 0
+	stdw [%r10-40], 0
+	stdw [%r10-32], 0
+	stdw [%r10-24], 0
+	stdw [%r10-16], 0
+	stdw [%r10-8], 0
+loop:
+	mov %r2, %r10
+	add %r2, -64
+	add %r2, %r1
+	ldxb %r3, [%r2+0]
+	add %r1, 1
+	jle %r1, 64, loop
+	mov %r0, 0
+	exit`, "outside the 512-byte stack"},
+	{"ringbuf submit", `
+	lddw %r1, map_idx 1
+	mov %r2, 8
+	mov %r3, 0
+	call 131
+	jeq %r0, 0, out
+	stdw [%r0+0], 1
+	mov %r1, %r0
+	mov %r2, 0
+	call 132
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"ringbuf leak", `
+	lddw %r1, map_idx 1
+	mov %r2, 8
+	mov %r3, 0
+	call 131
+	jeq %r0, 0, out
+	stdw [%r0+0], 1
+out:
+	mov %r0, 0
+	exit`, "neither submitted nor discarded"},
+	{"ringbuf double submit", `
+	lddw %r1, map_idx 1
+	mov %r2, 8
+	mov %r3, 0
+	call 131
+	jeq %r0, 0, out
+	mov %r6, %r0
+	mov %r1, %r0
+	mov %r2, 0
+	call 132
+	mov %r1, %r6
+	mov %r2, 0
+	call 132
+out:
+	mov %r0, 0
+	exit`, "not initialized"},
+	{"ringbuf record overrun", `
+	lddw %r1, map_idx 1
+	mov %r2, 8
+	mov %r3, 0
+	call 131
+	jeq %r0, 0, out
+	stdw [%r0+4], 1
+	mov %r1, %r0
+	mov %r2, 0
+	call 133
+out:
+	mov %r0, 0
+	exit`, "outside a 8-byte ring-buffer record"},
+	{"spin lock", `
+	stw [%r10-4], 0
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 2
+	call 1
+	jeq %r0, 0, out
+	mov %r6, %r0
+	mov %r1, %r0
+	add %r1, 8
+	call 93
+	stdw [%r6+0], 1
+	mov %r1, %r6
+	add %r1, 8
+	call 94
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"spin lock not released", `
+	stw [%r10-4], 0
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 2
+	call 1
+	jeq %r0, 0, out
+	mov %r1, %r0
+	add %r1, 8
+	call 93
+out:
+	mov %r0, 0
+	exit`, "holding the bpf_spin_lock"},
+	{"spin lock word written", `
+	stw [%r10-4], 0
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 2
+	call 1
+	jeq %r0, 0, out
+	stw [%r0+8], 1
+out:
+	mov %r0, 0
+	exit`, "bpf_spin_lock"},
+	{"read-only map write", `
+	lddw %r1, map_idx_value 3, 0
+	stb [%r1+0], 1
+	mov %r0, 0
+	exit`, "read-only map"},
+	{"ctx field not writable", "stw [%r1+12], 1\nmov %r0, 0\nexit", "may only read"},
+	{"ctx out of fields", "ldxw %r0, [%r1+24]\nexit", "not a field"},
+	{"ctx variable offset", "ldxw %r2, [%r1+12]\nand %r2, 4\nadd %r1, %r2\nldxw %r0, [%r1+12]\nexit", "variable offset added to the context"},
+	{"helper not allowed", "call 9999\nmov %r0, 0\nexit", "not available"},
+	{"helper arg uninit", "call 6\nmov %r0, 0\nexit", "uninitialized"},
+	{"division keeps bounds", `
+	ldxw %r1, [%r1+12]
+	mod %r1, 8
+	mov %r2, %r10
+	add %r2, -8
+	add %r2, %r1
+	stb [%r2+0], 1
+	mov %r0, 0
+	exit`, ""},
+	{"unbounded stack index", `
+	ldxw %r1, [%r1+12]
+	mov %r2, %r10
+	add %r2, -8
+	add %r2, %r1
+	stb [%r2+0], 1
+	mov %r0, 0
+	exit`, "unbounded scalar"},
+	{"subprogram", `
+	mov %r1, 5
+	call local double
+	exit
+double:
+	mov %r0, %r1
+	add %r0, %r1
+	exit`, ""},
+	{"subprogram writes caller stack", `
+	mov %r1, %r10
+	add %r1, -8
+	call local fill
+	ldxdw %r0, [%r10-8]
+	exit
+fill:
+	stdw [%r1+0], 3
+	mov %r0, 0
+	exit`, ""},
+	{"recursion", `
+	call local f
+	exit
+f:
+	call local f
+	mov %r0, 0
+	exit`, "recursive"},
+	{"returns own stack", `
+	call local f
+	ldxdw %r0, [%r0+0]
+	exit
+f:
+	stdw [%r10-8], 1
+	mov %r0, %r10
+	add %r0, -8
+	exit`, "own stack"},
+	{"32-bit pointer arithmetic", "add32 %r1, 4\nmov %r0, 0\nexit", "32-bit arithmetic on a pointer"},
+	{"helper memory size unbounded", `
+	ldxw %r2, [%r1+12]
+	mov %r1, %r10
+	add %r1, -16
+	stdw [%r10-16], 0
+	stdw [%r10-8], 0
+	call 6
+	mov %r0, 0
+	exit`, "may be 0"},
+	{"trace_printk", `
+	stdw [%r10-8], 0x6425
+	mov %r1, %r10
+	add %r1, -8
+	mov %r2, 8
+	mov %r3, 1
+	call 6
+	mov %r0, 0
+	exit`, ""},
+	{"dead code is not checked", `
+	mov %r1, 1
+	jeq %r1, 1, ok
+	ldxdw %r0, [%r5+0]
+ok:
+	mov %r0, 0
+	exit`, ""},
+	{"linked scalar bounds", `
+	ldxw %r1, [%r1+12]
+	mov %r2, %r1
+	jgt %r1, 7, out
+	mov %r3, %r10
+	add %r3, -8
+	add %r3, %r2
+	stb [%r3+0], 1
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"spilled scalar bounds", `
+	ldxw %r1, [%r1+12]
+	stxdw [%r10-16], %r1
+	jgt %r1, 7, out
+	ldxdw %r2, [%r10-16]
+	mov %r3, %r10
+	add %r3, -8
+	add %r3, %r2
+	stb [%r3+0], 1
+out:
+	mov %r0, 0
+	exit`, ""},
+}
+
+func TestVerify(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := verifyAsm(t, tc.src)
+			switch {
+			case tc.reject == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.reject != "" && err == nil:
+				t.Fatalf("accepted; want a rejection with %q", tc.reject)
+			case tc.reject != "" && !strings.Contains(err.Error(), tc.reject):
+				t.Fatalf("rejected with %v; want %q", err, tc.reject)
+			}
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("error is %T, not *Error", err)
+				}
+			}
+		})
+	}
+}
