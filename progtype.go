@@ -3,6 +3,7 @@ package xebpf
 import (
 	"fmt"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/interp"
 )
@@ -47,6 +48,9 @@ type ProgramType struct {
 	// Helpers are extra helpers the type offers, by id. They take
 	// precedence over xebpf's Linux helpers with the same id.
 	Helpers map[int32]Helper
+	// Prototypes are the verifier's prototypes of Helpers, by id. A
+	// helper without one cannot be called from a verified program.
+	Prototypes map[int32]api.Prototype
 	// LinuxHelpers selects which of xebpf's Linux helpers the type allows;
 	// nil allows none.
 	LinuxHelpers func(id int32) bool

@@ -210,15 +210,15 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 			if x.kind == kindScalar && x.id == 0 && ins.OpCode.Class() == isa.ClassSTX && (size == 8 || truncate(x, size).sameNum(x)) {
 				// Link the spilled copy to its register, so that bounds
 				// learned on one apply to the other.
-				x.id = st.newID()
-				st.regs[ins.Src].id = x.id
+				x.id, x.off = st.newID(), 0
+				st.regs[ins.Src].id, st.regs[ins.Src].off = x.id, 0
 			}
 			sv := x
 			if x.kind == kindScalar && size < 8 {
 				sv = truncate(x, size)
-				sv.id = 0
+				sv.id, sv.off = 0, 0
 				if sv.sameNum(x) {
-					sv.id = x.id
+					sv.id, sv.off = x.id, x.off
 				}
 			}
 			fr.slots[s].v, fr.slots[s].vo, fr.slots[s].vw = sv, uint8(b), uint8(size)

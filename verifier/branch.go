@@ -197,17 +197,31 @@ func learnPacket(st *state, r isa.Register, p value, extra int64) {
 	st.update(func(x *value) bool { return x.kind == kindPacket && x.id == p.id }, func(x *value) { x.rng = max(x.rng, n) })
 }
 
-// setScalar gives register r (and every value linked to it) the bounds of x.
+// setScalar gives register r the bounds of x, and every value linked to
+// it (base + another offset) the bounds that follow.
 func setScalar(st *state, r isa.Register, x value) {
 	old := st.regs[r]
 	x.deduce()
+	x.id, x.off = old.id, old.off
+	st.regs[r] = x
 	if old.id == 0 {
-		x.id = 0
-		st.regs[r] = x
 		return
 	}
 	st.update(func(y *value) bool { return y.kind == kindScalar && y.id == old.id }, func(y *value) {
-		y.smin, y.smax, y.umin, y.umax = x.smin, x.smax, x.umin, x.umax
+		if y.off == old.off {
+			y.smin, y.smax, y.umin, y.umax = x.smin, x.smax, x.umin, x.umax
+			return
+		}
+		// y = x + (y.off - x.off), if that does not wrap.
+		d := y.off - old.off
+		if wraps(x, d, true) {
+			return
+		}
+		n := addBounds(value{kind: kindScalar, smin: x.smin, smax: x.smax, umin: x.umin, umax: x.umax}, constant(uint64(d)))
+		m := meet(*y, n)
+		if !m.empty() {
+			y.smin, y.smax, y.umin, y.umax = m.smin, m.smax, m.umin, m.umax
+		}
 	})
 }
 

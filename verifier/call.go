@@ -258,7 +258,9 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 	v.clobber(st)
 	switch proto.Ret {
 	case api.RetVoid:
-		st.regs[0] = uninit
+		// xebpf's helpers always set r0 (bpf_tail_call: the failed
+		// call's result), so it is a scalar, as PREVAIL has it.
+		st.regs[0] = unknown
 	case api.RetMapValueOrNull:
 		mm := v.maps[m]
 		r0 := value{kind: kindMapValue, aux: m, null: true, id: st.newID(), defPC: int32(pc)}

@@ -229,19 +229,24 @@ func (s *state) renumber() {
 type joiner struct {
 	s, o  *state
 	out   *state
-	pairs map[[3]uint64]uint64
+	pairs map[[4]uint64]uint64
 }
 
 // Kinds of id pairs, so that the same pair of ids used for different
 // relations gets different ids.
 const (
-	pairScalar uint64 = iota
+	pairLinked uint64 = iota // scalars and packet pointers: base + offset
 	pairNull
-	pairPacket
 )
 
 func (j *joiner) pair(kind, a, b uint64) uint64 {
-	k := [3]uint64{kind, a, b}
+	return j.pairDelta(kind, a, b, 0)
+}
+
+// pairDelta is the id in the join of values with ids a and b whose
+// offsets from their bases differ by delta.
+func (j *joiner) pairDelta(kind, a, b uint64, delta int64) uint64 {
+	k := [4]uint64{kind, a, b, uint64(delta)}
 	if v, ok := j.pairs[k]; ok {
 		return v
 	}
@@ -254,7 +259,7 @@ func (j *joiner) pair(kind, a, b uint64) uint64 {
 // holds. Both must be at the same program point (same call depth).
 func join(s, o *state) *state {
 	out := &state{lock: max(s.lock, o.lock), pmin: min(s.pmin, o.pmin)}
-	j := &joiner{s: s, o: o, out: out, pairs: map[[3]uint64]uint64{}}
+	j := &joiner{s: s, o: o, out: out, pairs: map[[4]uint64]uint64{}}
 	for i := range s.regs {
 		out.regs[i] = j.value(s.regs[i], o.regs[i])
 	}
@@ -341,19 +346,23 @@ func (j *joiner) value(a, b value) value {
 	case kindScalar:
 		v.joinNum(a, b)
 		if a.id != 0 && b.id != 0 {
-			v.id = j.pair(pairScalar, a.id, b.id)
+			// Values linked to one base on both sides stay linked: the
+			// join's base is a's, and b's shifted by the difference.
+			v.id = j.pairDelta(pairLinked, a.id, b.id, a.off-b.off)
+			v.off = a.off
 		}
 	case kindPacket:
 		switch {
 		case a.id == 0 && b.id == 0 && a.off == b.off:
 			v.off = a.off
-		case a.off == b.off:
-			// Same constant offset from each side's base: pointers
-			// with the same pair of ids still share their base.
-			v.joinNum(a, b)
+		case a.id != 0 && b.id != 0:
+			// Pointers built on one base on both sides share the
+			// join's base (a's, and b's shifted by delta).
+			delta := b.off - a.off
+			v.joinNum(a, shiftNum(b, delta))
 			v.off = a.off
-			v.id = j.pair(pairPacket, a.id, b.id)
-			v.rng = min(baseRange(a, j.s), baseRange(b, j.o))
+			v.id = j.pairDelta(pairLinked, a.id, b.id, -delta)
+			v.rng = min(baseRange(a, j.s), baseRange(b, j.o)-delta)
 		default:
 			// Fold the constant offsets into the variable part, under
 			// an id of its own whose base is the pointer itself.

@@ -50,7 +50,7 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 	if dst == isa.R10 {
 		return reject(pc, ins, "r10 is read-only")
 	}
-	var src value
+	src := constant(0) // neg and byte swaps have no source
 	if aluOp != isa.Neg && aluOp != isa.End {
 		if op.Source() == isa.SourceReg {
 			var err error
@@ -77,14 +77,15 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 			return nil
 		}
 		r := movBounds(ins.Offset, alu64, src)
-		if alu64 && ins.Offset == 0 && op.Source() == isa.SourceReg {
+		r.id, r.off = 0, 0
+		if op.Source() == isa.SourceReg && ins.Offset == 0 && (alu64 || src.fits32()) {
 			// Link the copy to its source, so that bounds learned on one
 			// apply to the other.
 			if src.id == 0 {
-				src.id = st.newID()
-				st.regs[ins.Src].id = src.id
+				src.id, src.off = st.newID(), 0
+				st.regs[ins.Src].id, st.regs[ins.Src].off = src.id, 0
 			}
-			r.id = src.id
+			r.id, r.off = src.id, src.off
 		}
 		st.set(dst, r)
 		return nil
@@ -111,7 +112,23 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 	}
 	if d.kind == kindScalar && src.kind == kindScalar {
 		r := scalarALU(aluOp, ins.Offset, alu64, d, src)
-		r.id = 0
+		r.id, r.off = 0, 0
+		if d.id != 0 && src.isConst() && (aluOp == isa.Add || aluOp == isa.Sub) {
+			// d + c stays linked to d's base if it cannot wrap.
+			c := int64(src.umin)
+			if aluOp == isa.Sub {
+				c = -c
+			}
+			if !alu64 {
+				c = int64(int32(uint32(src.umin)))
+				if aluOp == isa.Sub {
+					c = -c
+				}
+			}
+			if wraps(d, c, alu64) == false && c > -maxOffset && c < maxOffset {
+				r.id, r.off = d.id, d.off+c
+			}
+		}
 		st.set(dst, r)
 		return nil
 	}
@@ -151,6 +168,15 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 			return reject(pc, ins, "subtracts a pointer from a scalar: r%d is %v", ins.Src, src)
 		}
 		// pointer - pointer into the same object: a scalar.
+		packets := func(k kind) bool { return k == kindPacket || k == kindPacketEnd || k == kindPacketMeta }
+		if packets(d.kind) && packets(src.kind) {
+			r := signedRange(-maxPacket, maxPacket)
+			if d.kind == kindPacket && src.kind == kindPacket && d.id == src.id {
+				r = constant(uint64(d.off - src.off))
+			}
+			st.set(dst, r)
+			return nil
+		}
 		if d.kind != src.kind || d.aux != src.aux || d.null || src.null {
 			return reject(pc, ins, "subtracts pointers into different objects: r%d is %v, r%d is %v", dst, d, ins.Src, src)
 		}
@@ -168,6 +194,40 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 		bad, which = src, ins.Src
 	}
 	return reject(pc, ins, "%v on a pointer: r%d is %v", aluOp, which, bad)
+}
+
+// wraps reports whether d + c may wrap around (in 32 bits for 32-bit
+// operations), breaking the link between d and its base.
+func wraps(d value, c int64, alu64 bool) bool {
+	if !alu64 {
+		if !d.fits32() {
+			return true
+		}
+		lo, hi := int64(d.umin)+c, int64(d.umax)+c
+		return lo < 0 || hi > math.MaxUint32
+	}
+	if _, o := addOverflows(d.smin, c); o {
+		return true
+	}
+	if _, o := addOverflows(d.smax, c); o {
+		return true
+	}
+	if c >= 0 {
+		return d.umax+uint64(c) < d.umax
+	}
+	return d.umin < uint64(-c)
+}
+
+// packetRange is the range proven from the base of packet pointers with
+// id id, if any holds one.
+func (v *verifier) packetRange(st *state, id uint64) int64 {
+	r := int64(0)
+	st.each(func(x *value) {
+		if x.kind == kindPacket && x.id == id {
+			r = max(r, x.rng)
+		}
+	})
+	return r
 }
 
 // maxOffset bounds the variable offsets of pointers, as Linux's
@@ -210,6 +270,17 @@ func (v *verifier) movePointer(st *state, pc int, ins isa.Instruction, p, s valu
 		return p, reject(pc, ins, "pointer offset out of range: %v", p)
 	}
 	if p.kind == kindPacket {
+		if p.id == 0 && p.smin == 0 && p.smax == 0 && s.id != 0 && s.off > -maxOffset && s.off < maxOffset {
+			// data + c + s, where s is base(s.id) + s.off: the pointer's
+			// variable part is that base, so that comparisons through
+			// any pointer built on it prove accesses through the others.
+			b := shiftNum(s, -s.off)
+			p.smin, p.smax, p.umin, p.umax = b.smin, b.smax, b.umin, b.umax
+			p.off += s.off
+			p.id = s.id
+			p.rng = v.packetRange(st, s.id)
+			return p, nil
+		}
 		// A new variable base: nothing is proven from it yet.
 		p.id = st.newID()
 		p.rng = 0

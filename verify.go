@@ -1,0 +1,150 @@
+package xebpf
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xebpf/xebpf/api"
+	"github.com/xebpf/xebpf/elf"
+	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/maps"
+	"github.com/xebpf/xebpf/verifier"
+)
+
+// VerifyOptions controls VerifyProgram.
+type VerifyOptions struct {
+	// Type is the program type to verify the program as; nil means the
+	// type its section implies (TypeOf).
+	Type *ProgramType
+	// Log receives the verifier's trace at LogLevel (1: the invariant
+	// before every instruction).
+	Log      io.Writer
+	LogLevel int
+	// Timeout bounds the verification; zero means none.
+	Timeout time.Duration
+}
+
+// VerifyProgram runs xebpf's verifier on the named program of spec. It
+// returns the verified program, or a *verifier.Error naming the first
+// instruction it could not prove safe and its source line.
+func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*verifier.Program, error) {
+	ps, ok := spec.Programs[name]
+	if !ok {
+		return nil, fmt.Errorf("verify: no program %q", name)
+	}
+	if len(ps.Unresolved) > 0 {
+		return nil, unresolvedError(ps)
+	}
+	for _, w := range spec.Warnings {
+		if strings.HasPrefix(w, "BTF") || strings.HasPrefix(w, "section .BTF") {
+			// Without its BTF the verifier cannot tell where map values
+			// keep their bpf_spin_lock, nor trust the object's layout.
+			return nil, &verifier.Error{PC: -1, Reason: "the object's BTF is malformed: " + w, Kind: verifier.ErrRejected}
+		}
+	}
+	typ := opts.Type
+	if typ == nil {
+		typ = TypeOf(ps)
+	}
+	cfg := verifierConfig(spec, ps, typ)
+	cfg.Log, cfg.LogLevel, cfg.Timeout = opts.Log, opts.LogLevel, opts.Timeout
+	return verifier.Verify(ps.Instructions, cfg)
+}
+
+// verifierConfig describes program ps of spec, of type typ, to the
+// verifier.
+func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *verifier.Config {
+	cfg := &verifier.Config{
+		Context:        typ.Context,
+		PacketWritable: typ.packet == packetXDP || typ.packet == packetSkbL2 || typ.packet == packetCustom,
+		ChangesPacket:  helpers.ChangesPacket,
+		Maps:           verifierMaps(spec),
+		LineInfo: func(pc int) (verifier.Line, bool) {
+			l, ok := ps.LineInfo(pc)
+			return verifier.Line{File: l.File, Line: l.Line, Text: l.Text}, ok
+		},
+	}
+	if typ.Context == nil || len(typ.Context.Fields) == 0 {
+		cfg.ContextSize, cfg.ContextWritable = rawContextSize(ps.Type), true
+		if typ.Context != nil && typ.Context.Size > 0 {
+			cfg.ContextSize = typ.Context.Size
+		}
+	}
+	cfg.Helper = func(id int32) (api.Prototype, bool) {
+		if p, ok := typ.Prototypes[id]; ok {
+			return p, true
+		}
+		if _, host := typ.Helpers[id]; host {
+			return api.Prototype{}, false
+		}
+		if typ.LinuxHelpers == nil || !typ.LinuxHelpers(id) {
+			return api.Prototype{}, false
+		}
+		f, ok := helpers.ByID(id)
+		return f.Proto, ok
+	}
+	return cfg
+}
+
+// rawContextSize is the size of the context of program types xebpf gives
+// raw memory: the kernel's struct for the type, or an upper bound where it
+// varies (pt_regs across architectures, tracepoint records), as PREVAIL
+// bounds them.
+func rawContextSize(t elf.ProgramType) int {
+	const ptRegs = (3 + 63 + 8 + 2) * 8
+	switch t {
+	case elf.Kprobe:
+		return ptRegs
+	case elf.PerfEvent:
+		return 3*8 + ptRegs
+	case elf.TracePoint, elf.RawTracepoint, elf.RawTracepointWritable, elf.Tracing:
+		return 2048
+	case elf.CGroupDevice:
+		return 12
+	case elf.CGroupSock:
+		return 80 // struct bpf_sock
+	case elf.SockOps:
+		return 224 // struct bpf_sock_ops
+	case elf.CGroupSockAddr:
+		return 72 // struct bpf_sock_addr
+	case elf.SkMsg:
+		return 72 // struct sk_msg_md
+	case elf.SkSKB, elf.LWTIn, elf.LWTOut, elf.LWTXmit, elf.LWTSeg6Local, elf.Unspec:
+		// struct __sk_buff; sections that follow no convention (iproute2's
+		// "tail-1", "filter") are mostly TC programs.
+		return 192
+	}
+	return 0
+}
+
+// verifierMaps describes spec's maps, in MapOrder, as the loader creates
+// them.
+func verifierMaps(spec *CollectionSpec) []*verifier.Map {
+	out := make([]*verifier.Map, len(spec.MapOrder))
+	for i, name := range spec.MapOrder {
+		out[i] = verifierMap(spec.Maps[name])
+	}
+	return out
+}
+
+func verifierMap(ms *MapSpec) *verifier.Map {
+	s := mapsSpec(ms)
+	m := &verifier.Map{
+		Name: ms.Name, Type: s.Type, KeySize: s.KeySize, ValueSize: s.ValueSize, MaxEntries: s.MaxEntries,
+		ReadOnly: ms.ReadOnly || ms.Name == ".kconfig" || s.Flags&maps.FlagRdonlyProg != 0, SpinLock: -1,
+	}
+	if s.HasSpinLock || s.SpinLockOffset > 0 {
+		m.SpinLock = s.SpinLockOffset
+	}
+	if ms.InnerMap != nil {
+		m.Inner = verifierMap(ms.InnerMap)
+	}
+	if m.ReadOnly && len(ms.Contents) == 1 && ms.Contents[0].Ref == nil {
+		d := make([]byte, m.ValueSize)
+		copy(d, ms.Contents[0].Value)
+		m.Data = d
+	}
+	return m
+}
