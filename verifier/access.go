@@ -17,7 +17,7 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	if write {
 		what = "write"
 	}
-	if write && x.kind.isPointer() && base.kind != kindStack {
+	if write && x.kind.mayBePointer() && base.kind != kindStack {
 		return value{}, reject(pc, ins, "leaks a pointer into %v memory: r%d is %v", base.kind, ins.Src, x)
 	}
 	if base.null {
@@ -29,16 +29,18 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	case kindStack:
 		return v.stackAccess(st, pc, ins, r, base, lo, hi, size, write, x)
 	case kindMapValue:
-		m := v.maps[base.aux]
-		if lo < 0 || hi > int64(m.ValueSize) {
+		vs, ro, locks := v.valueBounds(base.aux)
+		if lo < 0 || hi > vs {
 			return value{}, reject(pc, ins, "%s of %d bytes at offset [%d, %d) outside the %d-byte value of map %s: r%d is %v",
-				what, size, lo, hi-int64(size), m.ValueSize, v.mapName(base.aux), r, base)
+				what, size, lo, hi-int64(size), vs, v.mapName(base.aux), r, base)
 		}
-		if write && m.ReadOnly {
+		if write && ro {
 			return value{}, reject(pc, ins, "write to read-only map %s", v.mapName(base.aux))
 		}
-		if m.SpinLock >= 0 && lo < int64(m.SpinLock)+4 && hi > int64(m.SpinLock) {
-			return value{}, reject(pc, ins, "direct access to the bpf_spin_lock of map %s", v.mapName(base.aux))
+		for _, l := range locks {
+			if lo < int64(l)+4 && hi > int64(l) {
+				return value{}, reject(pc, ins, "direct access to the bpf_spin_lock of map %s", v.mapName(base.aux))
+			}
 		}
 		return truncate(unknown, size), nil
 	case kindRingbuf:
@@ -120,7 +122,7 @@ func (v *verifier) ctxAccess(st *state, pc int, ins isa.Instruction, r isa.Regis
 		if write && !v.cfg.ContextWritable {
 			return value{}, reject(pc, ins, "write to the context, which this program type may only read")
 		}
-		if write && x.kind.isPointer() {
+		if write && x.kind.mayBePointer() {
 			return value{}, reject(pc, ins, "leaks a pointer into the context: r%d is %v", ins.Src, x)
 		}
 		return truncate(unknown, size), nil
@@ -156,7 +158,7 @@ func (v *verifier) ctxAccess(st *state, pc int, ins isa.Instruction, r isa.Regis
 			if !f.Writable {
 				return value{}, reject(pc, ins, "write to %s.%s, which this program type may only read", l.Name, f.Name)
 			}
-			if x.kind.isPointer() {
+			if x.kind.mayBePointer() {
 				return value{}, reject(pc, ins, "leaks a pointer into the context: r%d is %v", ins.Src, x)
 			}
 		}
@@ -181,7 +183,7 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 	if write {
 		fr := st.frameW(f)
 		if !constOff {
-			if x.kind.isPointer() {
+			if x.kind.mayBePointer() {
 				return value{}, reject(pc, ins, "spills a pointer at a variable stack offset: r%d is %v", r, base)
 			}
 			// Any slot in the range may be written: no spilled value
@@ -192,7 +194,7 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 			return value{}, nil
 		}
 		s, b := a/8, a%8
-		if x.kind.isPointer() {
+		if x.kind.mayBePointer() {
 			if size != 8 || b != 0 {
 				return value{}, reject(pc, ins, "spills a pointer with a %d-byte store at stack offset %d", size, lo)
 			}
@@ -235,7 +237,7 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 	}
 	if !constOff {
 		for s := a / 8; s <= (int(hi+512)-1)/8; s++ {
-			if fr.slots[s].v.kind.isPointer() {
+			if fr.slots[s].v.kind.mayBePointer() {
 				return value{}, reject(pc, ins, "reads a spilled pointer at a variable stack offset: r%d is %v", r, base)
 			}
 		}
@@ -253,7 +255,7 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 		}
 	}
 	for k := a / 8; k <= (a+size-1)/8; k++ {
-		if fr.slots[k].v.kind.isPointer() {
+		if fr.slots[k].v.kind.mayBePointer() {
 			return value{}, reject(pc, ins, "reads part of a spilled pointer at stack offset %d: r%d is %v", lo, r, base)
 		}
 	}
@@ -263,7 +265,7 @@ func (v *verifier) stackAccess(st *state, pc int, ins isa.Instruction, r isa.Reg
 // killSpill forgets a slot's spilled value; the bytes of a spilled pointer
 // are no longer readable.
 func killSpill(sl *slot) {
-	if sl.v.kind.isPointer() {
+	if sl.v.kind.mayBePointer() {
 		sl.init = 0
 	}
 	sl.v, sl.vo, sl.vw = value{}, 0, 0
@@ -310,21 +312,23 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 			if sl.init&(1<<(k%8)) == 0 {
 				return reject(pc, ins, "passes uninitialized stack byte at offset %d to a helper: r%d is %v", k-512, r, p)
 			}
-			if sl.v.kind.isPointer() {
+			if sl.v.kind.mayBePointer() {
 				return reject(pc, ins, "passes a spilled pointer (stack offset %d) to a helper: r%d is %v", k-512, r, p)
 			}
 		}
 		return nil
 	case kindMapValue:
-		m := v.maps[p.aux]
-		if lo < 0 || hi > int64(m.ValueSize) {
-			return reject(pc, ins, "helper %s of up to %d bytes at offset [%d, %d) outside the %d-byte value of map %s: r%d is %v", what, sizeMax, lo, hi, m.ValueSize, v.mapName(p.aux), r, p)
+		vs, ro, locks := v.valueBounds(p.aux)
+		if lo < 0 || hi > vs {
+			return reject(pc, ins, "helper %s of up to %d bytes at offset [%d, %d) outside the %d-byte value of map %s: r%d is %v", what, sizeMax, lo, hi, vs, v.mapName(p.aux), r, p)
 		}
-		if write && m.ReadOnly {
+		if write && ro {
 			return reject(pc, ins, "helper writes read-only map %s", v.mapName(p.aux))
 		}
-		if m.SpinLock >= 0 && lo < int64(m.SpinLock)+4 && hi > int64(m.SpinLock) {
-			return reject(pc, ins, "helper memory covers the bpf_spin_lock of map %s", v.mapName(p.aux))
+		for _, l := range locks {
+			if lo < int64(l)+4 && hi > int64(l) {
+				return reject(pc, ins, "helper memory covers the bpf_spin_lock of map %s", v.mapName(p.aux))
+			}
 		}
 		return nil
 	case kindRingbuf:

@@ -25,6 +25,7 @@ type verifier struct {
 	loops    bool
 	maps     []*Map // cfg.Maps, then inner-map templates
 	inner    map[*Map]int32
+	sets     mapSets
 }
 
 // function is a function of the program: its entry and its basic blocks.
@@ -302,7 +303,7 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 			if exit == nil {
 				exit = ex
 			} else {
-				exit = join(exit, ex)
+				exit = join(exit, ex, &v.sets)
 			}
 		}
 		for k, o := range outs {
@@ -316,7 +317,7 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 				o.renumber()
 				in[i] = o
 			default:
-				j := join(in[i], o)
+				j := join(in[i], o, &v.sets)
 				if j.equal(in[i]) {
 					continue
 				}
@@ -403,16 +404,6 @@ func (v *verifier) exit(st *state, pc int, ins isa.Instruction, main bool) error
 		return reject(pc, ins, "exits with a ring-buffer record neither submitted nor discarded")
 	}
 	return nil
-}
-
-func (v *verifier) mapName(m int32) string {
-	if m < 0 || int(m) >= len(v.maps) || v.maps[m] == nil {
-		return fmt.Sprintf("#%d", m)
-	}
-	if v.maps[m].Name == "" {
-		return fmt.Sprintf("#%d", m)
-	}
-	return fmt.Sprintf("%q", v.maps[m].Name)
 }
 
 // describe prints the state's initialized registers.

@@ -147,9 +147,14 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			if m < 0 {
 				return false, reject(pc, ins, "%s: %v argument without a map", name, k)
 			}
-			n := int64(v.maps[m].KeySize)
-			if k != api.ArgMapKey {
-				n = int64(v.maps[m].ValueSize)
+			// The largest key or value of the maps r1 may be.
+			n := int64(0)
+			for _, i := range v.sets.of(m) {
+				if k == api.ArgMapKey {
+					n = max(n, int64(v.maps[i].KeySize))
+				} else {
+					n = max(n, int64(v.maps[i].ValueSize))
+				}
 			}
 			if err := v.helperMemory(st, pc, ins, r, x, n, n, k == api.ArgUninitMapValue); err != nil {
 				return false, err
@@ -205,8 +210,8 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			if x.kind != kindMapValue || x.null {
 				return false, reject(pc, ins, "%s: r%d must point to a map value's bpf_spin_lock: it is %v", name, r, x)
 			}
-			mm := v.maps[x.aux]
-			if mm.SpinLock < 0 || x.smin != x.smax || x.off+x.smin != int64(mm.SpinLock) {
+			mm, one := v.single(x.aux)
+			if !one || mm.SpinLock < 0 || x.smin != x.smax || x.off+x.smin != int64(mm.SpinLock) {
 				return false, reject(pc, ins, "%s: r%d does not point to the bpf_spin_lock of map %s: it is %v", name, r, v.mapName(x.aux), x)
 			}
 			if id == helperSpinLock {
@@ -262,14 +267,25 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 		// call's result), so it is a scalar, as PREVAIL has it.
 		st.regs[0] = unknown
 	case api.RetMapValueOrNull:
-		mm := v.maps[m]
 		r0 := value{kind: kindMapValue, aux: m, null: true, id: st.newID(), defPC: int32(pc)}
-		if mm.Type == maps.ArrayOfMaps || mm.Type == maps.HashOfMaps {
+		for k, i := range v.sets.of(m) {
+			mm := v.maps[i]
+			isMapOfMaps := mm.Type == maps.ArrayOfMaps || mm.Type == maps.HashOfMaps
+			if k > 0 && isMapOfMaps != (r0.kind == kindMapHandle) {
+				return false, reject(pc, ins, "%s: r1 may be a map of maps or another map: %s", name, v.mapName(m))
+			}
+			if !isMapOfMaps {
+				continue
+			}
 			inner, ok := v.inner[mm.Inner]
 			if !ok {
 				return false, reject(pc, ins, "%s: map of maps %s has no inner map template", name, v.mapName(m))
 			}
-			r0.kind, r0.aux = kindMapHandle, inner
+			if k == 0 {
+				r0.kind, r0.aux = kindMapHandle, inner
+			} else {
+				r0.aux = v.sets.union(r0.aux, inner)
+			}
 		}
 		st.regs[0] = r0
 	case api.RetRingbufMemOrNull:
@@ -288,7 +304,16 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 
 // mapAllowed checks that helper id may take map m (Linux's
 // check_map_func_compatibility, for the helpers whose map kind matters).
-func (v *verifier) mapAllowed(pc int, ins isa.Instruction, id int32, name string, m int32) error {
+func (v *verifier) mapAllowed(pc int, ins isa.Instruction, id int32, name string, aux int32) error {
+	for _, m := range v.sets.of(aux) {
+		if err := v.mapAllowed1(pc, ins, id, name, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *verifier) mapAllowed1(pc int, ins isa.Instruction, id int32, name string, m int32) error {
 	t := v.maps[m].Type
 	ok := true
 	switch id {
@@ -327,8 +352,8 @@ func (v *verifier) constString(st *state, pc int, ins isa.Instruction, name stri
 	if x.kind != kindMapValue || x.null || x.smin != x.smax {
 		return reject(pc, ins, "%s: r%d must point to a constant string in a read-only map: it is %v", name, r, x)
 	}
-	m := v.maps[x.aux]
-	if !m.ReadOnly {
+	m, one := v.single(x.aux)
+	if !one || !m.ReadOnly {
 		return reject(pc, ins, "%s: the string r%d points to is in map %s, which is not read-only", name, r, v.mapName(x.aux))
 	}
 	o := x.off + x.smin
@@ -350,6 +375,9 @@ func (v *verifier) callback(st *state, pc int, ins isa.Instruction, id int32, na
 		cbArgs[0] = unsignedRange(0, maxLoops-1)
 		cbArgs[1] = args[2]
 	case helperForEachMapElem:
+		if m < 0 {
+			return reject(pc, ins, "%s: r1 may be one of several maps: %s", name, v.mapName(m))
+		}
 		cbArgs[0] = pointer(kindMapHandle, m, 0)
 		// The key is a read-only copy; the value is the map's.
 		cbArgs[1] = pointer(kindMapValue, int32(v.keyMap(m)), 0)
@@ -376,7 +404,7 @@ func (v *verifier) callback(st *state, pc int, ins isa.Instruction, id int32, na
 			return reject(pc, ins, "%s: the callback at %d must return a scalar: r0 is %v", name, cb.entry, r0)
 		}
 		next.regs[0] = uninit
-		j := join(cur, next)
+		j := join(cur, next, &v.sets)
 		if round > widenAfter {
 			j = widen(cur, j, &v.th)
 			j.renumber()

@@ -227,6 +227,7 @@ func (s *state) renumber() {
 // form the same pair hold equal (or equally based) values on both sides,
 // and share an id in the join.
 type joiner struct {
+	sets  *mapSets
 	s, o  *state
 	out   *state
 	pairs map[[4]uint64]uint64
@@ -257,9 +258,9 @@ func (j *joiner) pairDelta(kind, a, b uint64, delta int64) uint64 {
 
 // join returns the join of s and o: a state holding every value either
 // holds. Both must be at the same program point (same call depth).
-func join(s, o *state) *state {
+func join(s, o *state, sets *mapSets) *state {
 	out := &state{lock: max(s.lock, o.lock), pmin: min(s.pmin, o.pmin)}
-	j := &joiner{s: s, o: o, out: out, pairs: map[[4]uint64]uint64{}}
+	j := &joiner{sets: sets, s: s, o: o, out: out, pairs: map[[4]uint64]uint64{}}
 	for i := range s.regs {
 		out.regs[i] = j.value(s.regs[i], o.regs[i])
 	}
@@ -289,7 +290,7 @@ func join(s, o *state) *state {
 				}
 			}
 			// No value survives; a pointer's bytes are not data.
-			if x.v.kind.isPointer() || y.v.kind.isPointer() {
+			if x.v.kind.mayBePointer() || y.v.kind.mayBePointer() {
 				z.init = 0
 			}
 			z.v, z.vo, z.vw = value{}, 0, 0
@@ -328,6 +329,11 @@ func (j *joiner) value(a, b value) value {
 	}
 	if a.kind == kindUninit || b.kind == kindUninit {
 		return uninit
+	}
+	if a.kind == b.kind && a.aux != b.aux && (a.kind == kindMapHandle || a.kind == kindMapValue) && j.sets != nil {
+		// Pointers to different maps: a pointer to either.
+		b.aux = j.sets.union(a.aux, b.aux)
+		a.aux = b.aux
 	}
 	if a.kind != b.kind || a.aux != b.aux && a.kind != kindScalar {
 		// NULL joins a pointer that may be NULL.

@@ -350,7 +350,7 @@ func (v *verifier) store(st *state, pc int, ins isa.Instruction) error {
 		if x, err = v.reg(st, pc, ins, ins.Src); err != nil {
 			return err
 		}
-		if x.kind == kindMixed {
+		if x.kind == kindMixed && base.kind != kindStack {
 			return reject(pc, ins, "stores r%d, which holds different kinds of values on different paths", ins.Src)
 		}
 	}

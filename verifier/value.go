@@ -34,6 +34,10 @@ func (k kind) String() string { return kindNames[k] }
 // must not leak.
 func (k kind) isPointer() bool { return k >= kindCtx && k <= kindFunc }
 
+// mayBePointer reports whether values of kind k may hold an address on
+// some path: their bytes are not data.
+func (k kind) mayBePointer() bool { return k.isPointer() || k == kindMixed }
+
 // value is an abstract value. For scalars the interval fields bound the
 // number; for pointers they bound the variable part of the offset, and
 // off is the constant part (off + var is the offset into the object).
