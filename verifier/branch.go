@@ -194,7 +194,7 @@ func learnPacket(st *state, r isa.Register, p value, extra int64) {
 		// The base is at least smin bytes in.
 		st.pmin = max(st.pmin, min(p.smin+n, maxPacket))
 	}
-	st.update(func(x *value) bool { return x.kind == kindPacket && x.id == p.id }, func(x *value) { x.rng = max(x.rng, n) })
+	st.update(func(x *value) bool { return (x.kind == kindPacket || x.kind == kindScalar) && x.id == p.id }, func(x *value) { x.rng = max(x.rng, n) })
 }
 
 // setScalar gives register r the bounds of x, and every value linked to

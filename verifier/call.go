@@ -114,7 +114,8 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 		return false, reject(pc, ins, "%s called while holding a bpf_spin_lock", name)
 	}
 	var (
-		m       int32 = -1 // the map argument
+		m       int32 // the map argument (see mapSets)
+		hasMap  bool
 		args    [5]value
 		release uint64 // reservation released
 		cb      *function
@@ -139,12 +140,12 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			if x.null {
 				return false, reject(pc, ins, "%s: r%d may be NULL: the inner map from the lookup at pc %d is not checked for NULL", name, r, x.defPC)
 			}
-			m = x.aux
+			m, hasMap = x.aux, true
 			if err := v.mapAllowed(pc, ins, id, name, m); err != nil {
 				return false, err
 			}
 		case api.ArgMapKey, api.ArgMapValue, api.ArgUninitMapValue:
-			if m < 0 {
+			if !hasMap {
 				return false, reject(pc, ins, "%s: %v argument without a map", name, k)
 			}
 			// The largest key or value of the maps r1 may be.
@@ -259,6 +260,7 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			return x.kind == kindPacket || x.kind == kindPacketEnd || x.kind == kindPacketMeta
 		})
 		st.pmin = 0
+		st.update(func(x *value) bool { return x.kind == kindScalar && x.rng != 0 }, func(x *value) { x.rng = 0 })
 	}
 	v.clobber(st)
 	switch proto.Ret {

@@ -356,6 +356,7 @@ func (j *joiner) value(a, b value) value {
 			// join's base is a's, and b's shifted by the difference.
 			v.id = j.pairDelta(pairLinked, a.id, b.id, a.off-b.off)
 			v.off = a.off
+			v.rng = min(a.rng, b.rng-(b.off-a.off))
 		}
 	case kindPacket:
 		switch {
@@ -469,7 +470,7 @@ func widenValue(v *value, old value, th *thresholds) {
 			v.umax = uint64(a)
 		}
 	}
-	if v.kind == kindPacket && v.rng < old.rng {
+	if (v.kind == kindPacket || v.kind == kindScalar) && v.rng < old.rng {
 		v.rng = math.MinInt32
 	}
 	v.deduce()

@@ -126,7 +126,7 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 				}
 			}
 			if wraps(d, c, alu64) == false && c > -maxOffset && c < maxOffset {
-				r.id, r.off = d.id, d.off+c
+				r.id, r.off, r.rng = d.id, d.off+c, d.rng
 			}
 		}
 		st.set(dst, r)
@@ -218,12 +218,12 @@ func wraps(d value, c int64, alu64 bool) bool {
 	return d.umin < uint64(-c)
 }
 
-// packetRange is the range proven from the base of packet pointers with
-// id id, if any holds one.
+// packetRange is the range proven from the base id: packet pointers built
+// on it, and the scalars linked to it, hold it.
 func (v *verifier) packetRange(st *state, id uint64) int64 {
 	r := int64(0)
 	st.each(func(x *value) {
-		if x.kind == kindPacket && x.id == id {
+		if (x.kind == kindPacket || x.kind == kindScalar) && x.id == id {
 			r = max(r, x.rng)
 		}
 	})
@@ -261,6 +261,7 @@ func (v *verifier) movePointer(st *state, pc int, ins isa.Instruction, p, s valu
 	if p.kind == kindCtx {
 		return p, reject(pc, ins, "variable offset added to the context pointer")
 	}
+	constBase := p.id == 0 && p.smin == 0 && p.smax == 0
 	if s.smin < -maxOffset || s.smax > maxOffset {
 		return p, reject(pc, ins, "pointer arithmetic with an unbounded scalar: %v plus %v", p, s)
 	}
@@ -270,7 +271,7 @@ func (v *verifier) movePointer(st *state, pc int, ins isa.Instruction, p, s valu
 		return p, reject(pc, ins, "pointer offset out of range: %v", p)
 	}
 	if p.kind == kindPacket {
-		if p.id == 0 && p.smin == 0 && p.smax == 0 && s.id != 0 && s.off > -maxOffset && s.off < maxOffset {
+		if constBase && s.id != 0 && s.off > -maxOffset && s.off < maxOffset {
 			// data + c + s, where s is base(s.id) + s.off: the pointer's
 			// variable part is that base, so that comparisons through
 			// any pointer built on it prove accesses through the others.

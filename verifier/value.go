@@ -48,7 +48,8 @@ type value struct {
 	off int64
 	// rng, for packet pointers, is how many bytes from the pointer's
 	// variable base (the position with off = 0) are proven to be inside
-	// the packet; for map values and records it is unused.
+	// the packet. Scalars linked to a base keep it too, for the packet
+	// pointers later built on that base; for other kinds it is unused.
 	rng int64
 	// id links values: scalars with the same id are equal; packet
 	// pointers with the same id share their variable part; pointers that
