@@ -231,6 +231,8 @@ type joiner struct {
 	s, o  *state
 	out   *state
 	pairs map[[4]uint64]uint64
+	// leaked is the id of reservations nothing holds.
+	leaked uint64
 }
 
 // Kinds of id pairs, so that the same pair of ids used for different
@@ -316,7 +318,12 @@ func (j *joiner) refsOf(refs []uint64, side int) []uint64 {
 			}
 		}
 		if !found {
-			out = append(out, j.out.newID())
+			// Held by nothing: one id stands for every such reservation,
+			// which can only end in a rejection at exit.
+			if j.leaked == 0 {
+				j.leaked = j.out.newID()
+			}
+			out = append(out, j.leaked)
 		}
 	}
 	return out
