@@ -7,11 +7,12 @@ import (
 	"github.com/xebpf/xebpf/interp"
 )
 
-// Prototype types live in package api, shared with the verifier.
+// Prototype types live in package api, shared with the verifier. (The
+// name Prototype is the function that returns any Linux helper's
+// prototype; the type is api.Prototype.)
 type (
-	ArgKind   = api.ArgKind
-	RetKind   = api.RetKind
-	Prototype = api.Prototype
+	ArgKind = api.ArgKind
+	RetKind = api.RetKind
 )
 
 // Argument and return kinds, from package api.
@@ -46,7 +47,7 @@ const (
 // implementation.
 type Func struct {
 	ID    int32
-	Proto Prototype
+	Proto api.Prototype
 	Impl  interp.Helper
 }
 
@@ -127,8 +128,8 @@ const (
 	IDKtimeGetTaiNs       int32 = 208
 )
 
-func proto(name string, ret RetKind, args ...ArgKind) Prototype {
-	p := Prototype{Name: name, Ret: ret}
+func proto(name string, ret RetKind, args ...ArgKind) api.Prototype {
+	p := api.Prototype{Name: name, Ret: ret}
 	copy(p.Args[:], args)
 	return p
 }
