@@ -26,6 +26,12 @@ var commands = map[string]command{
 	"conformance-plugin": {"run one program for the bpf_conformance runner", cmdPlugin},
 	"run":                {"run a program of an ELF object like BPF_PROG_TEST_RUN", cmdRun},
 	"inspect":            {"list the programs and maps of an ELF object", cmdInspect},
+	"verify":             {"check that the programs of an ELF object are safe, with xebpf's verifier", cmdVerify},
+}
+
+// hiddenCommands are commands for xebpf's own use, not listed by usage.
+var hiddenCommands = map[string]command{
+	"verify-child": {"verify one program for xebpf verify --isolate", cmdVerifyChild},
 }
 
 // stdio is a command's standard streams.
@@ -57,6 +63,9 @@ func run(args []string, sio stdio) int {
 	}
 	args = runnerOrder(args)
 	c, ok := commands[args[0]]
+	if !ok {
+		c, ok = hiddenCommands[args[0]]
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "xebpf: unknown command %q\n", args[0])
 		usage(stderr)

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// xebpf verify --isolate starts its children from the xebpf binary,
+	// not from the test binary.
+	selfExecutable = func() (string, error) { return xebpfBin, nil }
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

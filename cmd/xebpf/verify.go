@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/verifier"
+)
+
+// verifyResult is a program's verdict: a line of xebpf verify --json, and
+// what a verify-child prints for its parent.
+type verifyResult struct {
+	Object       string       `json:"object"`
+	Section      string       `json:"section"`
+	Program      string       `json:"program"`
+	Type         string       `json:"type"`
+	Accepted     bool         `json:"accepted"`
+	Error        *verifyError `json:"error"`
+	Instructions int          `json:"instructions"`
+	Seconds      float64      `json:"seconds"`
+	MaxRSSKB     int64        `json:"max_rss_kb"`
+}
+
+// verifyError is a rejection. PC is -1, File "" and Line 0 when the error
+// is not about one instruction; Message is the verifier's whole message,
+// the quoted source line included.
+type verifyError struct {
+	PC      int    `json:"pc"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// Limits of the child processes of xebpf verify --isolate.
+const (
+	defaultVerifyTimeout = 60 * time.Second
+	defaultMemoryLimit   = 4096 // MiB of address space (RLIMIT_AS)
+	// progressMin is the number of programs from which xebpf verify shows
+	// its progress on a terminal.
+	progressMin = 20
+)
+
+// selfExecutable returns the path of the xebpf binary that --isolate
+// starts its children from; tests point it at the binary they build.
+var selfExecutable = os.Executable
+
+// programTypes are the types --type accepts.
+var programTypes = map[string]*xebpf.ProgramType{
+	"xdp":           xebpf.XDP,
+	"sched_cls":     xebpf.SchedCLS,
+	"socket_filter": xebpf.SocketFilter,
+	"raw":           xebpf.RawMemory,
+}
+
+// verifyConfig is what xebpf verify does to each program.
+type verifyConfig struct {
+	typ       *xebpf.ProgramType // nil: the section's
+	verbose   bool
+	asJSON    bool
+	isolate   bool
+	timeout   time.Duration
+	memoryMiB uint64
+}
+
+func cmdVerify(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
+	fs := newFlags("verify", "FILE.o [--program NAME] [--type xdp|sched_cls|socket_filter|raw] [--json] [-v] [--isolate] [--timeout D] [--memory-limit MiB]", stderr)
+	progName := fs.String("program", "", "verify only this program (default: every program, by name)")
+	typeName := fs.String("type", "", "verify as this program type: xdp, sched_cls, socket_filter or raw (default: the section's)")
+	asJSON := fs.Bool("json", false, "print one JSON object per program")
+	verbose := fs.Bool("v", false, "print the verifier's state before every instruction (to standard error with --json)")
+	isolate := fs.Bool("isolate", false, "verify each program in a child process, killed past --timeout or --memory-limit")
+	timeout := fs.Duration("timeout", defaultVerifyTimeout, "time limit per program")
+	memory := fs.Uint64("memory-limit", defaultMemoryLimit, "address space limit per child process in MiB, with --isolate (Linux only)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *timeout <= 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg := verifyConfig{verbose: *verbose, asJSON: *asJSON, isolate: *isolate, timeout: *timeout, memoryMiB: *memory}
+	if *typeName != "" {
+		if cfg.typ = programTypes[*typeName]; cfg.typ == nil {
+			fmt.Fprintf(stderr, "xebpf verify: unknown program type %q (want xdp, sched_cls, socket_filter or raw)\n", *typeName)
+			return errUsage
+		}
+	}
+	path := pos[0]
+	spec, err := xebpf.LoadCollectionSpec(path)
+	if err != nil {
+		return loadError(stderr, err)
+	}
+	names, err := programsToVerify(spec, *progName)
+	if err != nil {
+		return loadError(stderr, err)
+	}
+	progress := len(names) > progressMin && isTerminal(stderr)
+	rejected := 0
+	for i, name := range names {
+		var r verifyResult
+		if cfg.isolate {
+			r = verifyIsolated(path, spec, name, cfg, sio)
+		} else {
+			r = verifyInProcess(path, spec, name, cfg, sio)
+		}
+		if !r.Accepted {
+			rejected++
+		}
+		if progress {
+			fmt.Fprint(stderr, "\r\x1b[K") // the results go where the progress was
+		}
+		printVerdict(stdout, r, cfg.asJSON)
+		if progress {
+			fmt.Fprintf(stderr, "\rverified %d/%d", i+1, len(names))
+		}
+	}
+	if progress {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if rejected > 0 {
+		return &exitError{1}
+	}
+	return nil
+}
+
+// loadError reports an error loading the object: exit status 2.
+func loadError(stderr io.Writer, err error) error {
+	fmt.Fprintf(stderr, "xebpf verify: %v\n", err)
+	return &exitError{2}
+}
+
+// programsToVerify returns the named program, or every program of spec
+// sorted by name.
+func programsToVerify(spec *xebpf.CollectionSpec, only string) ([]string, error) {
+	names := make([]string, 0, len(spec.Programs))
+	for n := range spec.Programs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if only != "" {
+		if _, ok := spec.Programs[only]; !ok {
+			return nil, fmt.Errorf("no program %q (have %s)", only, strings.Join(names, ", "))
+		}
+		return []string{only}, nil
+	}
+	if len(names) == 0 {
+		return nil, errors.New("the object has no programs")
+	}
+	return names, nil
+}
+
+// newResult returns the verdict on program name of spec before
+// verification: its identity.
+func newResult(path string, spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramType) verifyResult {
+	ps := spec.Programs[name]
+	if typ == nil {
+		typ = xebpf.TypeOf(ps)
+	}
+	return verifyResult{Object: path, Section: ps.SectionName, Program: name, Type: typ.Name, Instructions: len(ps.Instructions)}
+}
+
+// verifyInProcess verifies program name of spec in this process.
+func verifyInProcess(path string, spec *xebpf.CollectionSpec, name string, cfg verifyConfig, sio stdio) verifyResult {
+	r := newResult(path, spec, name, cfg.typ)
+	opts := xebpf.VerifyOptions{Type: cfg.typ, Timeout: cfg.timeout}
+	if cfg.verbose {
+		opts.Log, opts.LogLevel = sio.out, 1
+		if cfg.asJSON {
+			opts.Log = sio.errout
+		}
+	}
+	start := time.Now()
+	p, err := verifySafely(spec, name, opts)
+	r.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		r.Error = errorOf(err)
+	} else {
+		r.Accepted = true
+		r.Instructions = p.Stats().Instructions
+	}
+	r.MaxRSSKB = maxRSSKB()
+	return r
+}
+
+// verifySafely is xebpf.VerifyProgram, with a panic of the verifier
+// turned into an error.
+func verifySafely(spec *xebpf.CollectionSpec, name string, opts xebpf.VerifyOptions) (p *verifier.Program, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("verifier crashed: panic: %v", v)
+		}
+	}()
+	return xebpf.VerifyProgram(spec, name, opts)
+}
+
+// errorOf describes a verification error.
+func errorOf(err error) *verifyError {
+	e := &verifyError{PC: -1, Message: err.Error()}
+	var ve *verifier.Error
+	if errors.As(err, &ve) {
+		e.PC = ve.PC
+		if ve.Line != nil {
+			e.File, e.Line = ve.Line.File, ve.Line.Line
+		}
+	}
+	return e
+}
+
+// printVerdict prints a program's verdict as text or as a JSON line.
+func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	if r.Accepted {
+		fmt.Fprintf(w, "%s: accepted (%d instructions, %.1f ms)\n", r.Program, r.Instructions, r.Seconds*1000)
+		return
+	}
+	fmt.Fprintf(w, "%s: rejected\n", r.Program)
+	if r.Error == nil {
+		return
+	}
+	for i, l := range strings.Split(strings.TrimRight(r.Error.Message, "\n"), "\n") {
+		if i == 0 {
+			fmt.Fprintf(w, "  %s\n", l)
+		} else {
+			fmt.Fprintf(w, "      %s\n", strings.TrimSpace(l)) // the source line
+		}
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// verifyIsolated verifies program name of the object at path in a child
+// process, xebpf verify-child, which it kills past cfg.timeout and whose
+// address space verify-child limits to cfg.memoryMiB (on Linux). A child
+// that crashes, runs out of memory or is killed gives a rejection.
+func verifyIsolated(path string, spec *xebpf.CollectionSpec, name string, cfg verifyConfig, sio stdio) verifyResult {
+	r := newResult(path, spec, name, cfg.typ)
+	fail := func(format string, args ...any) verifyResult {
+		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf(format, args...)}
+		return r
+	}
+	exe, err := selfExecutable()
+	if err != nil {
+		return fail("cannot start the verifier: %v", err)
+	}
+	args := []string{"verify-child", "--type", r.Type, "--memory-limit", strconv.FormatUint(cfg.memoryMiB, 10)}
+	if cfg.verbose {
+		args = append(args, "-v")
+	}
+	cmd := exec.Command(exe, append(args, "--", path, name)...)
+	var out bytes.Buffer
+	errout := &tailBuffer{max: 1 << 20}
+	cmd.Stdout, cmd.Stderr = &out, errout
+	if cfg.verbose {
+		// The child prints its trace to its standard error.
+		log := sio.out
+		if cfg.asJSON {
+			log = sio.errout
+		}
+		cmd.Stderr = io.MultiWriter(log, errout)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fail("cannot start the verifier: %v", err)
+	}
+	var killed atomic.Bool
+	timer := time.AfterFunc(cfg.timeout, func() {
+		killed.Store(true)
+		cmd.Process.Kill()
+	})
+	err = cmd.Wait()
+	timer.Stop()
+	r.Seconds = time.Since(start).Seconds()
+	if cmd.ProcessState != nil {
+		r.MaxRSSKB = childMaxRSSKB(cmd.ProcessState)
+	}
+	switch {
+	case killed.Load():
+		return fail("verifier killed after %v", cfg.timeout)
+	case err != nil && outOfMemory(errout.String()):
+		return fail("verifier exceeded its memory limit (%d MiB)", cfg.memoryMiB)
+	case err != nil:
+		if l := crashLine(errout.String()); l != "" {
+			return fail("verifier crashed (%v): %s", err, l)
+		}
+		return fail("verifier crashed (%v)", err)
+	}
+	var child verifyResult
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &child); err != nil {
+		return fail("the verifier gave no verdict: %v: %q", err, out.String())
+	}
+	child.Object, child.MaxRSSKB = path, r.MaxRSSKB
+	return child
+}
+
+// outOfMemory reports whether a child's standard error shows that the Go
+// runtime could not get memory: with RLIMIT_AS, mmap fails.
+func outOfMemory(stderr string) bool {
+	return strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")
+}
+
+// crashLine returns the line of a child's standard error that says what
+// happened: the first line of a Go crash, or else the last line.
+func crashLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, "runtime: ") {
+			return l
+		}
+	}
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// tailBuffer keeps the last max bytes written to it, and at least the
+// last max/2.
+type tailBuffer struct {
+	b   []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max/2:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// cmdVerifyChild is the child process of xebpf verify --isolate: it limits
+// its own address space, verifies one program and prints its verdict as a
+// JSON line on standard output, and the -v trace on standard error.
+func cmdVerifyChild(args []string, sio stdio) error {
+	stdout, stderr := sio.out, sio.errout
+	fs := newFlags("verify-child", "[--type TYPE] [--memory-limit MiB] [-v] FILE.o PROGRAM", stderr)
+	typeName := fs.String("type", "", "program type")
+	memory := fs.Uint64("memory-limit", 0, "address space limit in MiB (0: none)")
+	verbose := fs.Bool("v", false, "print the verifier's trace on standard error")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return errUsage
+	}
+	if *memory > 0 {
+		if err := limitMemory(*memory << 20); err != nil {
+			return err
+		}
+	}
+	cfg := verifyConfig{verbose: *verbose}
+	if *typeName != "" {
+		if cfg.typ = programTypes[*typeName]; cfg.typ == nil {
+			return fmt.Errorf("unknown program type %q", *typeName)
+		}
+	}
+	spec, err := xebpf.LoadCollectionSpec(pos[0])
+	if err != nil {
+		return err
+	}
+	if _, ok := spec.Programs[pos[1]]; !ok {
+		return fmt.Errorf("no program %q", pos[1])
+	}
+	// The trace goes to standard error, the verdict alone to standard
+	// output; the parent enforces the time limit.
+	r := verifyInProcess(pos[0], spec, pos[1], cfg, stdio{sio.in, stderr, stderr})
+	printVerdict(stdout, r, true)
+	return nil
+}
