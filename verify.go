@@ -82,8 +82,9 @@ func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *ve
 		if typ.LinuxHelpers == nil || !typ.LinuxHelpers(id) {
 			return api.Prototype{}, false
 		}
-		f, ok := helpers.ByID(id)
-		return f.Proto, ok
+		// Every Linux helper has a prototype, also those xebpf does not
+		// implement: calling one fails at run time, not at load.
+		return helpers.Prototype(id)
 	}
 	return cfg
 }

@@ -83,7 +83,8 @@ func (k ArgKind) String() string {
 // IsMem reports whether the argument is a pointer to memory whose size the
 // next argument gives.
 func (k ArgKind) IsMem() bool {
-	return k == ArgMem || k == ArgMemOrNull || k == ArgUninitMem || k == ArgUninitMemOrNull
+	return k == ArgMem || k == ArgMemOrNull || k == ArgUninitMem || k == ArgUninitMemOrNull ||
+		k == ArgWritableMem || k == ArgWritableMemOrNull
 }
 
 // IsSize reports whether the argument is the size of the previous one.

@@ -160,7 +160,7 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			if err := v.helperMemory(st, pc, ins, r, x, n, n, k == api.ArgUninitMapValue); err != nil {
 				return false, err
 			}
-		case api.ArgMem, api.ArgMemOrNull, api.ArgUninitMem, api.ArgUninitMemOrNull:
+		case api.ArgMem, api.ArgMemOrNull, api.ArgUninitMem, api.ArgUninitMemOrNull, api.ArgWritableMem, api.ArgWritableMemOrNull:
 			sz := st.regs[r+1]
 			if sz.kind != kindScalar {
 				return false, reject(pc, ins, "%s: the size r%d of memory argument r%d must be a scalar: it is %v", name, r+1, r, sz)
@@ -171,7 +171,7 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 			if sz.umax > maxHelperMem {
 				return false, reject(pc, ins, "%s: the size r%d of memory argument r%d is unbounded: %v", name, r+1, r, sz)
 			}
-			nullable := k == api.ArgMemOrNull || k == api.ArgUninitMemOrNull
+			nullable := k == api.ArgMemOrNull || k == api.ArgUninitMemOrNull || k == api.ArgWritableMemOrNull
 			if nullable && x.kind == kindScalar && x.isConst() && x.umin == 0 {
 				if sz.umax != 0 {
 					return false, reject(pc, ins, "%s: NULL memory argument r%d with a size that may not be 0: %v", name, r, sz)
@@ -179,7 +179,47 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 				continue
 			}
 			write := k == api.ArgUninitMem || k == api.ArgUninitMemOrNull
+			if k == api.ArgWritableMem || k == api.ArgWritableMemOrNull {
+				// Read, then written: initialized and writable.
+				if err := v.helperMemory(st, pc, ins, r, x, int64(sz.umin), int64(sz.umax), false); err != nil {
+					return false, err
+				}
+				write = true
+			}
 			if err := v.helperMemory(st, pc, ins, r, x, int64(sz.umin), int64(sz.umax), write); err != nil {
+				return false, err
+			}
+		case api.ArgPtrToLong, api.ArgPtrToInt, api.ArgFixedMem20, api.ArgFixedMem40:
+			n := map[api.ArgKind]int64{api.ArgPtrToLong: 8, api.ArgPtrToInt: 4, api.ArgFixedMem20: 20, api.ArgFixedMem40: 40}[k]
+			if k != api.ArgPtrToLong {
+				if err := v.helperMemory(st, pc, ins, r, x, n, n, false); err != nil {
+					return false, err
+				}
+			}
+			if k == api.ArgPtrToLong || k == api.ArgPtrToInt {
+				if err := v.helperMemory(st, pc, ins, r, x, n, n, true); err != nil {
+					return false, err
+				}
+			}
+		case api.ArgCtxOrNull:
+			if x.kind == kindScalar && x.isConst() && x.umin == 0 {
+				continue
+			}
+			if x.kind != kindCtx || x.off != 0 || x.smin != 0 || x.smax != 0 {
+				return false, reject(pc, ins, "%s: r%d must be the context or NULL: it is %v", name, r, x)
+			}
+		case api.ArgMapValueOrNull:
+			if x.kind == kindScalar && x.isConst() && x.umin == 0 {
+				continue
+			}
+			if !hasMap {
+				return false, reject(pc, ins, "%s: %v argument without a map", name, k)
+			}
+			n := int64(0)
+			for _, i := range v.sets.of(m) {
+				n = max(n, int64(v.maps[i].ValueSize))
+			}
+			if err := v.helperMemory(st, pc, ins, r, x, n, n, false); err != nil {
 				return false, err
 			}
 		case api.ArgConstSize, api.ArgConstSizeOrZero:
@@ -243,7 +283,9 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 				return false, err
 			}
 		default:
-			return false, reject(pc, ins, "%s: argument kind %v is not supported by the verifier", name, k)
+			// Sockets, kernel (BTF) objects, timers and dynptrs: the
+			// verifier does not model them yet.
+			return false, reject(pc, ins, "%s: arguments of kind %v are not supported by the verifier yet", name, k)
 		}
 	}
 	if cb != nil {
@@ -333,6 +375,20 @@ func (v *verifier) mapAllowed1(pc int, ins isa.Instruction, id int32, name strin
 		ok = t == maps.Queue || t == maps.Stack || t == maps.BloomFilter
 	case helperMapPop, helperMapPeek:
 		ok = t == maps.Queue || t == maps.Stack || t == maps.BloomFilter && id == helperMapPeek
+	case 52, 53, 60: // sk_redirect_map, sock_map_update, msg_redirect_map
+		ok = t == maps.SockMap
+	case 70, 71, 72: // sock_hash_update, msg_redirect_hash, sk_redirect_hash
+		ok = t == maps.SockHash
+	case 82: // sk_select_reuseport
+		ok = t == maps.ReusePortSockArray || t == maps.SockMap || t == maps.SockHash
+	case 41, 55: // perf_event_read, perf_event_read_value
+		ok = t == maps.PerfEventArray
+	case 33, 37: // skb_under_cgroup, current_task_under_cgroup
+		ok = t == maps.CgroupArray
+	case 81: // get_local_storage
+		ok = t == maps.CGroupStorage || t == maps.PerCPUCGroupStorage
+	case 107, 108: // sk_storage_get, sk_storage_delete
+		ok = t == maps.SkStorage
 	case helperMapLookup, 2, 3, helperLookupPercpu, helperForEachMapElem:
 		switch t {
 		case maps.ProgramArray, maps.PerfEventArray, maps.RingBuf, maps.Queue, maps.Stack, maps.StackTrace, maps.CgroupArray, maps.BloomFilter:

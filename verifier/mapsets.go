@@ -2,6 +2,8 @@ package verifier
 
 import (
 	"fmt"
+
+	"github.com/xebpf/xebpf/maps"
 	"slices"
 	"strings"
 )
@@ -67,6 +69,12 @@ func (v *verifier) valueBounds(aux int32) (size int64, readOnly bool, locks []in
 		m := v.maps[i]
 		if size < 0 || int64(m.ValueSize) < size {
 			size = int64(m.ValueSize)
+		}
+		// Values of maps of devices, sockets and CPUs hold kernel
+		// references: programs only read them (BPF_F_RDONLY_PROG).
+		switch m.Type {
+		case maps.DevMap, maps.DevMapHash, maps.CPUMap, maps.XSKMap, maps.SockMap, maps.SockHash, maps.ReusePortSockArray:
+			readOnly = true
 		}
 		readOnly = readOnly || m.ReadOnly
 		if m.SpinLock >= 0 {
