@@ -3,6 +3,7 @@ package xebpf
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,8 +32,14 @@ type VerifyOptions struct {
 // instruction it could not prove safe and its source line.
 func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*verifier.Program, error) {
 	ps, ok := spec.Programs[name]
+	base := 0 // slot of the verified function in ps
 	if !ok {
-		return nil, fmt.Errorf("verify: no program %q", name)
+		// A function linked into a program (a .text function), verified
+		// on its own as PREVAIL does: from its first slot on.
+		ps, base = functionProgram(spec, name)
+		if ps == nil {
+			return nil, fmt.Errorf("verify: no program or function %q", name)
+		}
 	}
 	if len(ps.Unresolved) > 0 {
 		return nil, unresolvedError(ps)
@@ -49,8 +56,42 @@ func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*veri
 		typ = TypeOf(ps)
 	}
 	cfg := verifierConfig(spec, ps, typ)
+	if base > 0 {
+		inner := cfg.LineInfo
+		cfg.LineInfo = func(pc int) (verifier.Line, bool) { return inner(pc + base) }
+	}
 	cfg.Log, cfg.LogLevel, cfg.Timeout = opts.Log, opts.LogLevel, opts.Timeout
 	return verifier.Verify(ps.Instructions, cfg)
+}
+
+// functionProgram returns a program made of the named function of one of
+// spec's programs and the functions after it, and the function's slot in
+// that program; nil if no program has such a function.
+func functionProgram(spec *CollectionSpec, name string) (*ProgramSpec, int) {
+	names := make([]string, 0, len(spec.Programs))
+	for n := range spec.Programs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ps := spec.Programs[n]
+		for _, f := range ps.Functions {
+			if f.Name != name || f.Slot == 0 {
+				continue
+			}
+			slot := 0
+			for i, ins := range ps.Instructions {
+				if slot == f.Slot {
+					fp := *ps
+					fp.Name = name
+					fp.Instructions = ps.Instructions[i:]
+					return &fp, f.Slot
+				}
+				slot += ins.Slots()
+			}
+		}
+	}
+	return nil, 0
 }
 
 // verifierConfig describes program ps of spec, of type typ, to the

@@ -93,14 +93,17 @@ func verifyCorpus(t testing.TB) []verdict {
 
 // anchorType is the program type PREVAIL verified a program as: its
 // section's, except for sections that follow no naming convention, which
-// PREVAIL takes for XDP in objects whose name says so and for TC
-// classifiers otherwise (Cilium's "from-netdev", iproute2's "tail-1").
+// PREVAIL takes for XDP in objects whose name says so (unless the section
+// says "tc") and for TC classifiers otherwise (Cilium's "from-netdev", iproute2's "tail-1").
 func anchorType(spec *xebpf.CollectionSpec, name string, r anchorRow) *xebpf.ProgramType {
 	ps, ok := spec.Programs[name]
-	if !ok || ps.Type != 0 {
+	if ok && ps.Type != 0 {
 		return nil
 	}
-	if strings.Contains(filepath.Base(r.Object), "xdp") {
+	if r.Section == ".text" {
+		return xebpf.RawMemory // a function verified on its own
+	}
+	if !strings.HasPrefix(r.Section, "tc") && strings.Contains(filepath.Base(r.Object), "xdp") {
 		return xebpf.XDP
 	}
 	return xebpf.SchedCLS

@@ -277,24 +277,27 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 	}
 	chain = append(chain, f)
 	n := len(f.blocks)
-	in := make([]*state, n)
+	// in[i] are the states at block i's entry not known to hold each
+	// other: up to maxDisjuncts of them, so that a join does not lose what
+	// tells two paths apart (a flag set with a bounds check, a length
+	// set with the bytes it covers). Loop heads keep one state, widened.
+	in := make([][]*state, n)
+	done := make([]int, n) // in[i][:done[i]] have been run
 	visits := make([]int, n)
-	pending := make([]bool, n)
 	entry.renumber()
-	in[0] = entry
-	pending[0] = true
+	in[0] = []*state{entry}
 	var exit *state
-	next := 0 // lowest pending index is >= next
+	next := 0 // lowest block with states to run is >= next
 	for {
-		for next < n && !pending[next] {
+		for next < n && done[next] == len(in[next]) {
 			next++
 		}
 		if next == n {
 			break
 		}
 		b := f.blocks[next]
-		pending[next] = false
-		st := in[next].clone()
+		st := in[next][done[next]].clone()
+		done[next]++
 		outs, ex, err := v.block(b, st, chain)
 		if err != nil {
 			return nil, err
@@ -312,29 +315,61 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 			}
 			s := b.succ[k]
 			i := s.rpo
-			switch {
-			case in[i] == nil:
-				o.renumber()
-				in[i] = o
-			default:
-				j := join(in[i], o, &v.sets)
-				if j.equal(in[i]) {
-					continue
-				}
-				visits[i]++
-				if s.head && visits[i] > widenAfter {
-					j = widen(in[i], j, &v.th)
-					j.renumber()
-				}
-				in[i] = j
+			if !v.add(s, o, in, done, visits) {
+				continue
 			}
-			pending[i] = true
 			if i < next {
 				next = i
 			}
 		}
 	}
 	return exit, nil
+}
+
+// maxDisjuncts is how many states a block that is not a loop head keeps
+// before joining them.
+const maxDisjuncts = 16
+
+// add adds state o at the entry of block s and reports whether s has new
+// states to run.
+func (v *verifier) add(s *block, o *state, in [][]*state, done, visits []int) bool {
+	i := s.rpo
+	o.renumber()
+	if len(in[i]) == 0 {
+		in[i] = append(in[i], o)
+		return true
+	}
+	if s.head {
+		old := in[i][0]
+		j := join(old, o, &v.sets)
+		if j.equal(old) {
+			return false
+		}
+		visits[i]++
+		if visits[i] > widenAfter {
+			j = widen(old, j, &v.th)
+			j.renumber()
+		}
+		in[i] = []*state{j}
+		done[i] = 0
+		return true
+	}
+	for _, x := range in[i] {
+		if x.equal(o) || join(x, o, &v.sets).equal(x) {
+			return false // nothing new
+		}
+	}
+	if len(in[i]) < maxDisjuncts {
+		in[i] = append(in[i], o)
+		return true
+	}
+	j := o
+	for _, x := range in[i] {
+		j = join(j, x, &v.sets)
+	}
+	in[i] = []*state{j}
+	done[i] = 0
+	return true
 }
 
 // block runs block b from state st. It returns the states for b's
