@@ -65,6 +65,15 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 				what, size, a, r, base, v.packetProven(st, base))
 		}
 		return truncate(unknown, size), nil
+	case kindPacketMeta:
+		if write && !v.cfg.PacketWritable {
+			return value{}, reject(pc, ins, "write to the packet metadata, which this program type may only read")
+		}
+		if lo < 0 || hi > st.mmin {
+			return value{}, reject(pc, ins, "metadata %s of %d bytes at offset [%d, %d) not proven before the packet's start (compare with data first): r%d is %v; proven: %d bytes",
+				what, size, lo, hi-int64(size), r, base, st.mmin)
+		}
+		return truncate(unknown, size), nil
 	case kindCtx:
 		return v.ctxAccess(st, pc, ins, r, base, off, size, write, x)
 	case kindScalar:

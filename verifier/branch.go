@@ -99,6 +99,26 @@ func (v *verifier) branch(st *state, pc int, ins isa.Instruction) (taken, fall *
 		}
 		return taken, fall, nil
 	}
+	// The metadata pointer compared with a constant-offset packet pointer.
+	if a.kind == kindPacketMeta && b.kind == kindPacket || a.kind == kindPacket && b.kind == kindPacketMeta {
+		m, p, swapped := a, b, false
+		if a.kind == kindPacket {
+			m, p, swapped = b, a, true
+		}
+		if p.id != 0 || p.smin != 0 || p.smax != 0 || m.smin != m.smax {
+			return taken, fall, nil
+		}
+		// Where meta + extra <= data + p.off.
+		inT, extraT, inF, extraF := packetFacts(op, swapped)
+		n := m.off + m.smin - p.off
+		if inT {
+			taken.mmin = max(taken.mmin, min(n+extraT, maxPacket))
+		}
+		if inF {
+			fall.mmin = max(fall.mmin, min(n+extraF, maxPacket))
+		}
+		return taken, fall, nil
+	}
 	return taken, fall, nil
 }
 

@@ -35,6 +35,9 @@ type state struct {
 	// pmin is the number of bytes from the packet's start proven to be in
 	// the packet (the range of packet pointers with id 0).
 	pmin int64
+	// mmin is the number of bytes from the packet metadata's start proven
+	// to be before the packet's start.
+	mmin int64
 	// refs are the ids of ring-buffer records reserved and not yet
 	// submitted or discarded, sorted.
 	refs []uint64
@@ -145,7 +148,7 @@ func (s *state) kill(match func(v *value) bool) {
 
 // equal reports whether a and b are the same state.
 func (a *state) equal(b *state) bool {
-	if a.regs != b.regs || a.pmin != b.pmin || a.lock != b.lock || !slices.Equal(a.refs, b.refs) || len(a.frames) != len(b.frames) {
+	if a.regs != b.regs || a.pmin != b.pmin || a.mmin != b.mmin || a.lock != b.lock || !slices.Equal(a.refs, b.refs) || len(a.frames) != len(b.frames) {
 		return false
 	}
 	for i := range a.frames {
@@ -261,7 +264,7 @@ func (j *joiner) pairDelta(kind, a, b uint64, delta int64) uint64 {
 // join returns the join of s and o: a state holding every value either
 // holds. Both must be at the same program point (same call depth).
 func join(s, o *state, sets *mapSets) *state {
-	out := &state{lock: max(s.lock, o.lock), pmin: min(s.pmin, o.pmin)}
+	out := &state{lock: max(s.lock, o.lock), pmin: min(s.pmin, o.pmin), mmin: min(s.mmin, o.mmin)}
 	j := &joiner{sets: sets, s: s, o: o, out: out, pairs: map[[4]uint64]uint64{}}
 	for i := range s.regs {
 		out.regs[i] = j.value(s.regs[i], o.regs[i])
@@ -451,6 +454,9 @@ func widen(old, cur *state, th *thresholds) *state {
 	}
 	if w.pmin < old.pmin {
 		w.pmin = 0
+	}
+	if w.mmin < old.mmin {
+		w.mmin = 0
 	}
 	return w
 }
