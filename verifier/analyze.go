@@ -456,6 +456,19 @@ func (s *state) describe() string {
 			fmt.Fprintf(&b, "#%d", r.id)
 		}
 	}
+	if len(s.frames) > 0 {
+		fr := s.frames[len(s.frames)-1]
+		for i := len(fr.slots) - 1; i >= 0; i-- {
+			sl := &fr.slots[i]
+			if sl.v.kind == kindUninit {
+				continue
+			}
+			fmt.Fprintf(&b, " fp%d=%v", -512+8*i+int(sl.vo), sl.v)
+			if sl.v.id != 0 {
+				fmt.Fprintf(&b, "#%d", sl.v.id)
+			}
+		}
+	}
 	if s.pmin > 0 {
 		fmt.Fprintf(&b, " packet>=%d", s.pmin)
 	}

@@ -47,11 +47,13 @@ type state struct {
 	nextID uint64
 }
 
+// clone returns a copy of s. The two share their frames until either
+// writes one: neither owns them any more.
 func (s *state) clone() *state {
+	s.owned = 0
 	c := *s
 	c.frames = slices.Clone(s.frames)
 	c.refs = slices.Clone(s.refs)
-	c.owned = 0
 	return &c
 }
 

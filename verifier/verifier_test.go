@@ -184,6 +184,92 @@ out:
 ok:
 	ldxdw %r0, [%r6+0]
 	exit`, ""},
+	{"spilled copy is NULL on the NULL branch", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	stxdw [%r10-16], %r0
+	jne %r0, 0, ok
+	ldxdw %r1, [%r10-16]
+	ldxdw %r0, [%r1+0]
+	exit
+ok:
+	mov %r0, 0
+	exit`, "not a pointer"},
+	{"spilled copy is checked on the other branch", `
+	stw [%r10-4], 7
+	mov %r2, %r10
+	add %r2, -4
+	lddw %r1, map_idx 0
+	call 1
+	stxdw [%r10-16], %r0
+	jeq %r0, 0, out
+	ldxdw %r1, [%r10-16]
+	ldxdw %r0, [%r1+0]
+	exit
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"a check proves nothing on its failing branch", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 1
+	jgt %r4, %r3, out
+	ldxb %r5, [%r2+0]
+	and %r5, 15
+	add %r5, %r2
+	stxdw [%r10-8], %r5
+	mov %r4, %r5
+	add %r4, 4
+	jle %r4, %r3, out
+	ldxdw %r6, [%r10-8]
+	ldxb %r0, [%r6+0]
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
+	{"metadata checked", `
+	ldxw %r2, [%r1+8]
+	ldxw %r3, [%r1+0]
+	mov %r4, %r2
+	add %r4, 4
+	jgt %r4, %r3, out
+	stw [%r2+0], 1
+out:
+	mov %r0, 2
+	exit`, ""},
+	{"metadata unchecked", `
+	ldxw %r2, [%r1+8]
+	ldxw %r3, [%r1+0]
+	mov %r4, %r2
+	add %r4, 2
+	jgt %r4, %r3, out
+	stw [%r2+0], 1
+out:
+	mov %r0, 2
+	exit`, "not proven before the packet"},
+	{"header length from two paths", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 14
+	jgt %r4, %r3, out
+	ldxb %r5, [%r2+12]
+	mov %r6, 14
+	jeq %r5, 129, skip
+	mov %r6, 18
+skip:
+	mov %r7, %r6
+	add %r7, 4
+	mov %r8, %r2
+	add %r8, %r7
+	jgt %r8, %r3, out
+	mov %r8, %r2
+	add %r8, %r6
+	ldxw %r0, [%r8+0]
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
 	{"pointer stored in map", `
 	stw [%r10-4], 7
 	mov %r2, %r10
