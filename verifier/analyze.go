@@ -244,7 +244,7 @@ func (v *verifier) run() error {
 		return v.withLine(err)
 	}
 	if exit == nil {
-		return nil // no path exits: every path ends in a tail call or ... nothing
+		return &Error{PC: -1, Reason: "no path of the program reaches an exit: it never terminates", Kind: ErrRejected}
 	}
 	return nil
 }
