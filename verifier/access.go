@@ -23,6 +23,9 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	if base.null {
 		return value{}, reject(pc, ins, "r%d may be NULL: %v from the call at pc %d is not checked for NULL", r, base, base.defPC)
 	}
+	if err := v.noteAccess(pc, ins, base); err != nil {
+		return value{}, err
+	}
 	lo := base.off + base.smin + off
 	hi := base.off + base.smax + off + int64(size) // exclusive
 	switch base.kind {
@@ -82,6 +85,27 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 		return value{}, reject(pc, ins, "%s through r%d, which holds different kinds of values on different paths", what, r)
 	}
 	return value{}, reject(pc, ins, "%s through r%d, which is %v", what, r, base)
+}
+
+// noteAccess records which loads and stores go through the context, and
+// at which offset of it their base points: the facts context rewriting
+// uses. An instruction that reaches the context on one path and other
+// memory (or another context offset) on another cannot be rewritten.
+func (v *verifier) noteAccess(pc int, ins isa.Instruction, base value) error {
+	i := int(v.at[pc])
+	k, seen := v.ctxBase[i]
+	isCtx := base.kind == kindCtx
+	switch {
+	case !seen && !v.notCtx[i]:
+		if isCtx {
+			v.ctxBase[i] = base.off
+		} else {
+			v.notCtx[i] = true
+		}
+	case isCtx && (!seen || k != base.off), !isCtx && seen:
+		return reject(pc, ins, "the base register is the context on some paths and other memory (or another context offset) on others")
+	}
+	return nil
 }
 
 func (v *verifier) packetProven(st *state, p value) string {

@@ -26,6 +26,11 @@ type verifier struct {
 	maps     []*Map // cfg.Maps, then inner-map templates
 	inner    map[*Map]int32
 	sets     mapSets
+	// ctxBase maps the loads and stores through the context (by
+	// instruction index) to their base's context offset; notCtx are the
+	// other loads and stores.
+	ctxBase map[int]int64
+	notCtx  map[int]bool
 }
 
 // function is a function of the program: its entry and its basic blocks.
@@ -63,7 +68,8 @@ func newVerifier(insns []isa.Instruction, cfg *Config) (*verifier, error) {
 	if err := isa.CheckProgram(insns); err != nil {
 		return nil, &Error{PC: -1, Reason: err.Error(), Kind: ErrRejected}
 	}
-	v := &verifier{cfg: cfg, insns: insns, funcs: map[int]*function{}, maxSteps: cfg.MaxSteps}
+	v := &verifier{cfg: cfg, insns: insns, funcs: map[int]*function{}, maxSteps: cfg.MaxSteps,
+		ctxBase: map[int]int64{}, notCtx: map[int]bool{}}
 	if v.maxSteps == 0 {
 		v.maxSteps = DefaultMaxSteps
 	}

@@ -11,18 +11,18 @@ import (
 type kind uint8
 
 const (
-	kindUninit    kind = iota // never written (or clobbered by a call)
-	kindScalar                // a number
-	kindCtx                   // the program's context + offset
-	kindStack                 // a frame's stack + offset (aux: frame)
-	kindPacket                // the packet's first byte + offset
-	kindPacketEnd             // one past the packet's last byte
-	kindPacketMeta            // the packet metadata's first byte + offset
-	kindMapValue              // a value of map aux + offset
-	kindMapHandle             // map aux itself (lddw map reference)
-	kindRingbuf               // a ring-buffer record of aux bytes + offset
-	kindFunc                  // a code address (lddw src 4; aux: pc)
-	kindMixed                 // different kinds on different paths
+	kindUninit     kind = iota // never written (or clobbered by a call)
+	kindScalar                 // a number
+	kindCtx                    // the program's context + offset
+	kindStack                  // a frame's stack + offset (aux: frame)
+	kindPacket                 // the packet's first byte + offset
+	kindPacketEnd              // one past the packet's last byte
+	kindPacketMeta             // the packet metadata's first byte + offset
+	kindMapValue               // a value of map aux + offset
+	kindMapHandle              // map aux itself (lddw map reference)
+	kindRingbuf                // a ring-buffer record of aux bytes + offset
+	kindFunc                   // a code address (lddw src 4; aux: pc)
+	kindMixed                  // different kinds on different paths
 )
 
 var kindNames = [...]string{"uninitialized", "scalar", "ctx", "stack", "packet", "packet_end",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdmaps "maps"
 	"strings"
 	"time"
 
@@ -86,7 +87,49 @@ type Program struct {
 	insns []isa.Instruction
 	stats Stats
 	loops bool
+	// ctxBase maps the context accesses (by instruction index) to the
+	// offset into the context their base register holds.
+	ctxBase map[int]int64
+	lowered bool
 }
+
+// Lower returns the program as an interpreter runs it: every lddw map
+// reference replaced by the constant resolve returns for it, and every
+// context access rewritten for layout's in-memory form (see
+// ctxaccess.Layout), using the verifier's facts about which accesses go
+// through the context. It is the only way to change a verified program's
+// instructions.
+func (p *Program) Lower(resolve func(i int, ins isa.Instruction) (uint64, error), layout *ctxaccess.Layout) (*Program, error) {
+	if p.lowered {
+		return nil, errors.New("verifier: program already lowered")
+	}
+	out := *p
+	out.insns = append([]isa.Instruction(nil), p.insns...)
+	out.lowered = true
+	pc := 0
+	for i, ins := range p.insns {
+		if ins.IsLDDW() && ins.Src != isa.PseudoImm64 && ins.Src != isa.PseudoFunc {
+			c, err := resolve(i, ins)
+			if err != nil {
+				return nil, fmt.Errorf("insn %d: %w", pc, err)
+			}
+			out.insns[i] = isa.Instruction{OpCode: isa.OpLDDW, Dst: ins.Dst, Constant: int64(c)}
+		}
+		if k, ok := p.ctxBase[i]; ok && layout != nil {
+			r, err := layout.RewriteAccess(ins, int(k))
+			if err != nil {
+				return nil, fmt.Errorf("insn %d (%v): %w", pc, ins, err)
+			}
+			out.insns[i] = r
+		}
+		pc += ins.Slots()
+	}
+	return &out, nil
+}
+
+// ContextAccesses returns the loads and stores through the context, by
+// instruction index, with the offset into the context of their base.
+func (p *Program) ContextAccesses() map[int]int64 { return stdmaps.Clone(p.ctxBase) }
 
 // Stats describes a verification.
 type Stats struct {
@@ -165,7 +208,7 @@ func Verify(insns []isa.Instruction, cfg *Config) (*Program, error) {
 	if err := v.run(); err != nil {
 		return nil, err
 	}
-	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops}
+	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops, ctxBase: v.ctxBase}
 	p.stats = Stats{Instructions: len(insns), Steps: v.steps, Blocks: v.blocks, Duration: time.Since(start)}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/xebpf/xebpf/asm"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -544,5 +545,53 @@ func TestVerify(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLower checks that lowering a verified program rewrites its context
+// accesses as the loader's own analysis does, and resolves map references.
+func TestLower(t *testing.T) {
+	src := packetPrologue + `
+	mov %r6, %r1
+	ldxw %r4, [%r6+12]
+	stxdw [%r10-8], %r6
+	ldxdw %r7, [%r10-8]
+	ldxw %r5, [%r7+16]
+	lddw %r1, map_idx 0
+	mov %r0, 2
+	exit`
+	insns, err := asm.Assemble("lower.s", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Verify(insns, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := p.Lower(func(i int, ins isa.Instruction) (uint64, error) { return 0x1000 + uint64(ins.Constant), nil }, xdpContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ctxaccess.Rewrite(insns, xdpContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lp.Instructions()
+	for i := range want {
+		if want[i].IsLDDW() && want[i].Src == isa.PseudoMapIndex {
+			if got[i].Src != isa.PseudoImm64 || got[i].Constant != 0x1000 {
+				t.Errorf("insn %d: %v, want the resolved map address", i, got[i])
+			}
+			continue
+		}
+		if got[i] != want[i] {
+			t.Errorf("insn %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if len(p.ContextAccesses()) != 4 {
+		t.Errorf("context accesses %v, want 4", p.ContextAccesses())
+	}
+	if _, err := lp.Lower(nil, nil); err == nil {
+		t.Error("lowered twice")
 	}
 }

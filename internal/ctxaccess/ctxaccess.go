@@ -153,6 +153,16 @@ func Rewrite(insns []isa.Instruction, l *Layout) ([]isa.Instruction, error) {
 	return out, nil
 }
 
+// RewriteAccess checks one access through a base pointing k bytes into
+// the context, as found by a verifier, and rewrites it for the context's
+// in-memory layout.
+func (l *Layout) RewriteAccess(ins isa.Instruction, k int) (isa.Instruction, error) {
+	if len(l.Fields) == 0 {
+		return ins, nil
+	}
+	return l.access(ins, k)
+}
+
 // memBase returns the base register of a memory access.
 func memBase(ins isa.Instruction) (isa.Register, bool) {
 	switch ins.OpCode.Class() {
