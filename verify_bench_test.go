@@ -1,0 +1,99 @@
+package xebpf_test
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xebpf/xebpf"
+)
+
+// corpusJob is one anchored program ready to verify.
+type corpusJob struct {
+	row  anchorRow
+	spec *xebpf.CollectionSpec
+	name string
+	typ  *xebpf.ProgramType
+}
+
+func corpusJobs(b *testing.B) []corpusJob {
+	rows := loadAnchors(b)
+	specs := map[string]*xebpf.CollectionSpec{}
+	var jobs []corpusJob
+	for _, r := range rows {
+		spec, ok := specs[r.Object]
+		if !ok {
+			spec, _ = xebpf.LoadCollectionSpec(filepath.Join("..", "shared", "corpus", r.Object))
+			specs[r.Object] = spec
+		}
+		if spec == nil {
+			continue
+		}
+		name := programName(spec, r)
+		jobs = append(jobs, corpusJob{r, spec, name, anchorType(spec, name, r)})
+	}
+	return jobs
+}
+
+// BenchmarkVerifierCorpus verifies every program of ../shared/corpus that
+// PREVAIL's anchors list, and reports the time against PREVAIL's total
+// (prevail-ratio; the target is at most 0.5), and the largest
+// ratio of one program's time to PREVAIL's (max-program-ratio; target at
+// most 2), with the program times the minimum of five runs.
+func BenchmarkVerifierCorpus(b *testing.B) {
+	jobs := corpusJobs(b)
+	var prevail float64
+	for _, j := range jobs {
+		prevail += j.row.PrevailSeconds
+	}
+	for b.Loop() {
+		for _, j := range jobs {
+			xebpf.VerifyProgram(j.spec, j.name, xebpf.VerifyOptions{Type: j.typ})
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/prevail, "prevail-ratio")
+	b.StopTimer()
+	type ratio struct {
+		name string
+		r    float64
+	}
+	var rs []ratio
+	type point struct {
+		n    int
+		d    time.Duration
+		name string
+	}
+	var scale []point
+	for _, j := range jobs {
+		if j.row.PrevailSeconds == 0 {
+			continue
+		}
+		best := time.Duration(1 << 62)
+		var err error
+		for range 5 {
+			start := time.Now()
+			_, err = xebpf.VerifyProgram(j.spec, j.name, xebpf.VerifyOptions{Type: j.typ})
+			best = min(best, time.Since(start))
+		}
+		rs = append(rs, ratio{j.row.Object + " " + j.row.Program, best.Seconds() / j.row.PrevailSeconds})
+		if ps := j.spec.Programs[j.name]; ps != nil && err == nil && len(ps.Instructions) >= 500 && strings.HasPrefix(j.row.Object, "cilium") {
+			n := len(ps.Instructions)
+			scale = append(scale, point{n, best, j.row.Object + " " + j.row.Program})
+		}
+	}
+	// Scaling: time per instruction over the large Cilium programs
+	// accepted (a rejection stops early).
+	sort.Slice(scale, func(i, k int) bool { return scale[i].n < scale[k].n })
+	for _, p := range scale {
+		b.Logf("scaling: %5d instructions %8.2f ms %6.2f µs/insn  %s", p.n, p.d.Seconds()*1e3, p.d.Seconds()*1e6/float64(p.n), p.name)
+	}
+	sort.Slice(rs, func(i, k int) bool { return rs[i].r > rs[k].r })
+	if len(rs) > 0 {
+		b.ReportMetric(rs[0].r, "max-program-ratio")
+		for _, r := range rs[:min(3, len(rs))] {
+			b.Logf("slowest against PREVAIL: %s: %.3f", r.name, r.r)
+		}
+	}
+}
