@@ -1,0 +1,94 @@
+package xebpf_test
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/elf"
+	"github.com/xebpf/xebpf/internal/kernel"
+	"github.com/xebpf/xebpf/isa"
+)
+
+// TestVerifierAgainstKernel loads the soundness test's idiom programs into
+// the running kernel too, whose verifier is a second oracle: a program
+// xebpf accepts and Linux rejects for a memory-safety reason is either a
+// xebpf bug or an imprecision of Linux's, and is shown for a human to
+// tell. Programs both accept, and those both reject, are counted.
+// It relies on Linux loading XDP programs with maps created from specs
+// (BPF_PROG_LOAD as root), and skips where bpf() is unavailable.
+func TestVerifierAgainstKernel(t *testing.T) {
+	if err := kernel.Available(); err != nil {
+		t.Skipf("kernel eBPF unavailable: %v", err)
+	}
+	n := 600
+	if testing.Short() {
+		n = 100
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var both, none, onlyXebpf, onlyKernel, misaligned int
+	for i := range n {
+		g := &soundGen{r: rng, mutate: []float64{0, 0.05, 0.2}[i%3]}
+		progs := [2][]isa.Instruction{g.program(1 + rng.IntN(8)), {movImm(isa.R0, 2), exitInsn}}
+		spec := hostileSpec(progs)
+		_, xerr := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP})
+		kc, err := kernel.LoadSpec(spec, kernel.LoadOptions{Programs: []string{"main"}, Types: map[string]elf.ProgramType{"main": elf.XDP}})
+		if err != nil {
+			t.Fatalf("program %d: %v", i, err)
+		}
+		kerrs := kc.ProgramErrors()
+		kc.Close()
+		kok := len(kerrs) == 0
+		switch {
+		case xerr == nil && kok:
+			both++
+		case xerr != nil && !kok:
+			none++
+		case xerr == nil:
+			onlyXebpf++
+			msg := kerrs[0].Error()
+			if strings.Contains(msg, "misaligned stack access") {
+				// Linux requires variable-offset stack accesses aligned
+				// to their size; xebpf's interpreters need no alignment.
+				misaligned++
+				continue
+			}
+			if memorySafety(msg) {
+				t.Errorf("program %d: xebpf accepts it, Linux rejects it for memory safety: %s\n%s", i, lastLines(msg, 6), listing(progs))
+			} else {
+				t.Logf("program %d: xebpf accepts it, Linux rejects it: %s", i, lastLines(msg, 3))
+			}
+		default:
+			onlyKernel++
+			if testing.Verbose() {
+				// Mostly uninitialized stack bytes, which Linux lets
+				// privileged programs read.
+				t.Logf("program %d: Linux accepts it, xebpf rejects it: %v", i, xerr)
+			}
+		}
+	}
+	t.Logf("%d programs: both accept %d, both reject %d, only xebpf accepts %d (%d more for Linux's alignment rule), only Linux accepts %d",
+		n, both, none, onlyXebpf, misaligned, onlyKernel)
+}
+
+// memorySafety reports whether a Linux verifier log's verdict is about
+// memory safety.
+func memorySafety(log string) bool {
+	for _, s := range []string{"invalid access", "out of bounds", "invalid mem access", "invalid read from stack",
+		"invalid indirect read", "leaks addr", "unreleased reference", "min value is negative", "unbounded memory access",
+		"invalid variable-offset", "value is outside of the allowed memory range", "cannot write into", "invalid size", "!read_ok"} {
+		if strings.Contains(log, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
