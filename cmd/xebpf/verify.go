@@ -30,6 +30,10 @@ type verifyResult struct {
 	Instructions int          `json:"instructions"`
 	Seconds      float64      `json:"seconds"`
 	MaxRSSKB     int64        `json:"max_rss_kb"`
+	// Witness, with --witness, says whether a rejected program really
+	// faults: the input that makes checked mode stop it, or why none was
+	// found.
+	Witness string `json:"witness,omitempty"`
 }
 
 // verifyError is a rejection. PC is -1, File "" and Line 0 when the error
@@ -75,7 +79,7 @@ type verifyConfig struct {
 
 func cmdVerify(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("verify", "FILE.o [--program NAME] [--type xdp|sched_cls|socket_filter|raw] [--json] [-v] [--isolate] [--timeout D] [--memory-limit MiB]", stderr)
+	fs := newFlags("verify", "FILE.o [--program NAME] [--type xdp|sched_cls|socket_filter|raw] [--json] [-v] [--isolate] [--timeout D] [--memory-limit MiB] [--witness]", stderr)
 	progName := fs.String("program", "", "verify only this program (default: every program, by name)")
 	typeName := fs.String("type", "", "verify as this program type: xdp, sched_cls, socket_filter or raw (default: the section's)")
 	asJSON := fs.Bool("json", false, "print one JSON object per program")
@@ -83,6 +87,7 @@ func cmdVerify(args []string, sio stdio) error {
 	isolate := fs.Bool("isolate", false, "verify each program in a child process, killed past --timeout or --memory-limit")
 	timeout := fs.Duration("timeout", defaultVerifyTimeout, "time limit per program")
 	memory := fs.Uint64("memory-limit", defaultMemoryLimit, "address space limit per child process in MiB, with --isolate (Linux only)")
+	witness := fs.Bool("witness", false, "for each rejected program, search for an input on which checked mode really faults")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -118,6 +123,9 @@ func cmdVerify(args []string, sio stdio) error {
 		}
 		if !r.Accepted {
 			rejected++
+			if *witness {
+				r.Witness = findWitness(spec, name, cfg.typ)
+			}
 		}
 		if progress {
 			fmt.Fprint(stderr, "\r\x1b[K") // the results go where the progress was
@@ -231,6 +239,9 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 		return
 	}
 	fmt.Fprintf(w, "%s: rejected\n", r.Program)
+	if r.Witness != "" {
+		defer fmt.Fprintf(w, "  witness: %s\n", r.Witness)
+	}
 	if r.Error == nil {
 		return
 	}
@@ -241,6 +252,19 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 			fmt.Fprintf(w, "      %s\n", strings.TrimSpace(l)) // the source line
 		}
 	}
+}
+
+// findWitness describes an input on which the program faults in checked
+// mode, or says that none was found.
+func findWitness(spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramType) string {
+	w, err := xebpf.FindWitness(spec, name, xebpf.WitnessOptions{Type: typ})
+	switch {
+	case errors.Is(err, xebpf.ErrNoWitness):
+		return "none found in 2000 runs (packets of 0 to 1514 bytes, random contexts, the maps' initial contents): the rejection may be an imprecision of the verifier"
+	case err != nil:
+		return "not searched: " + err.Error()
+	}
+	return w.String()
 }
 
 // isTerminal reports whether w is a terminal (a character device).

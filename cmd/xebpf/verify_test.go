@@ -224,3 +224,22 @@ func TestVerifyErrors(t *testing.T) {
 		t.Errorf("usage: %q", errout)
 	}
 }
+
+// TestVerifyWitness checks that --witness tells a real bug (a packet on
+// which checked mode faults) from a rejection no input confirms.
+func TestVerifyWitness(t *testing.T) {
+	dir := buildVerifyObjects(t, "witness", "bad")
+	out, _, code := verifyOutput(t, dir, "--witness", filepath.Join(dir, "witness.o"))
+	if code != 1 || !strings.Contains(out, "witness: packet of 14 bytes: pc ") || !strings.Contains(out, "out of bounds") {
+		t.Errorf("exit %d, output:\n%s\nwant a witness packet of 14 bytes", code, out)
+	}
+	// data[12] of an XDP packet, which has at least 14 bytes: no fault.
+	out, _, _ = verifyOutput(t, dir, "--witness", "--program", "xdp_unchecked", filepath.Join(dir, "bad.o"))
+	if !strings.Contains(out, "witness: none found") {
+		t.Errorf("output:\n%s\nwant no witness", out)
+	}
+	out, _, _ = verifyOutput(t, dir, "--witness", "--json", filepath.Join(dir, "witness.o"))
+	if !strings.Contains(out, `"witness":"packet of 14 bytes`) {
+		t.Errorf("--json output:\n%s\nwant the witness", out)
+	}
+}
