@@ -47,7 +47,7 @@ func (g *soundGen) size() (isa.Size, int) {
 func (g *soundGen) program(n int) []isa.Instruction {
 	g.insns, g.outs = nil, nil
 	g.emit(movReg(isa.R6, isa.R1), ldx(isa.SizeW, isa.R7, isa.R6, 0), ldx(isa.SizeW, isa.R8, isa.R6, 4))
-	blocks := []func(){g.packetConst, g.packetVar, g.joinedOffsets, g.mapLookup, g.stackVar, g.loop, g.ringbuf, g.linked, g.spilled, g.global}
+	blocks := []func(){g.packetConst, g.packetVar, g.joinedOffsets, g.mapLookup, g.stackVar, g.loop, g.ringbuf, g.linked, g.spilled, g.global, g.flag, g.spilledPacket}
 	for range n {
 		blocks[g.r.IntN(len(blocks))]()
 	}
@@ -254,4 +254,48 @@ func (g *soundGen) global() {
 	if g.wrong() {
 		g.emit(st(isa.SizeB, isa.R1, 0, 1))
 	}
+}
+
+// flag: a bounds check that sets an error code, tested later in 32 bits,
+// as Cilium's inlined xdp_load_bytes does.
+func (g *soundGen) flag() {
+	k := 1 + g.r.IntN(40)
+	s, w := g.size()
+	if w > k {
+		k = w
+	}
+	off := g.r.IntN(k - w + 1)
+	if g.wrong() {
+		off = k - w + 1
+	}
+	g.emit(movReg(isa.R4, isa.R7), addImm(isa.R4, int32(k)), movImm(isa.R3, -22))
+	j := jmpReg(isa.ClassJMP, isa.JGT, isa.R4, isa.R8)
+	j.Offset = 1
+	g.emit(j, movImm(isa.R3, 0))
+	test := isa.JNE
+	if g.wrong() {
+		test = isa.JEq // the wrong way round
+	}
+	g.jumpOut(jmpImm(isa.ClassJMP32, test, isa.R3, 0))
+	g.emit(ldx(s, isa.R5, isa.R7, int16(off)))
+}
+
+// spilledPacket: a packet pointer spilled before its check and filled
+// after it.
+func (g *soundGen) spilledPacket() {
+	g.check(isa.R1, isa.R7, 1)
+	g.emit(ldx(isa.SizeB, isa.R2, isa.R7, 0), aluImm(isa.ClassALU64, isa.And, isa.R2, 31),
+		movReg(isa.R3, isa.R7), aluReg(isa.ClassALU64, isa.Add, isa.R3, isa.R2), stx(isa.SizeDW, isa.R10, isa.R3, -88))
+	k := 1 + g.r.IntN(16)
+	s, w := g.size()
+	if w > k {
+		k = w
+	}
+	g.emit(movReg(isa.R4, isa.R3), addImm(isa.R4, int32(k)))
+	op := isa.JGT
+	if g.wrong() {
+		op = isa.JLE // the check's failing branch goes on
+	}
+	g.jumpOut(jmpReg(isa.ClassJMP, op, isa.R4, isa.R8))
+	g.emit(ldx(isa.SizeDW, isa.R5, isa.R10, -88), ldx(s, isa.R0, isa.R5, int16(g.r.IntN(k-w+1))))
 }

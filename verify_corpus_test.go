@@ -167,6 +167,20 @@ func TestVerifierCorpus(t *testing.T) {
 		t.Logf("expected %-15s accepted %d of %d", k, count[k][0], count[k][1])
 	}
 	t.Logf("time: xebpf %.2fs, PREVAIL %.2fs (ratio %.2f)", xebpfTime, prevailTime, xebpfTime/prevailTime)
+	// Every false positive xebpf accepts is argued safe, by a reader of
+	// its code, in verifier/testdata/corpus-expectations.csv.
+	args := falsePositiveArguments(t)
+	for _, v := range vs {
+		if v.row.Expected != "false_positive" || !v.accepted {
+			continue
+		}
+		key := v.row.Object + " " + v.row.Program
+		if args[key] == "" {
+			t.Errorf("%s: accepted, but no argument for its safety in corpus-expectations.csv", key)
+		} else if testing.Verbose() {
+			t.Logf("accepted false positive %s: %s", key, args[key])
+		}
+	}
 	// Floors reached so far: fewer means a precision regression.
 	if c := count["false_positive"]; c[0] < minFalsePositivesAccepted {
 		t.Errorf("%d of PREVAIL's false positives accepted, want at least %d", c[0], minFalsePositivesAccepted)
@@ -185,6 +199,27 @@ func TestVerifierCorpus(t *testing.T) {
 	}
 }
 
+// falsePositiveArguments reads, by "object program", the arguments for the
+// safety of PREVAIL's false positives.
+func falsePositiveArguments(t *testing.T) map[string]string {
+	f, err := os.Open(filepath.Join("verifier", "testdata", "corpus-expectations.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]string{}
+	for _, r := range recs[1:] {
+		if r[3] == "false_positive" {
+			args[r[0]+" "+r[2]] = r[5]
+		}
+	}
+	return args
+}
+
 // knownRejections are the programs PREVAIL accepts that xebpf rejects,
 // and why.
 var knownRejections = map[string]string{
@@ -193,8 +228,8 @@ var knownRejections = map[string]string{
 }
 
 // minFalsePositivesAccepted is how many of the programs PREVAIL wrongly
-// rejects xebpf accepts (measured: 7 of 56).
-const minFalsePositivesAccepted = 7
+// rejects xebpf accepts (measured: 30 of 56).
+const minFalsePositivesAccepted = 30
 
 // reasonKey is an error's reason without numbers, for grouping.
 func reasonKey(err error) string {

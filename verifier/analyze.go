@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -365,6 +366,21 @@ func (v *verifier) add(s *block, o *state, in [][]*state, done, visits []int) bo
 			return false // nothing new
 		}
 	}
+	// A state alike in what tells paths apart (the kinds of the registers
+	// and their constants) joins the state it is alike to.
+	sig := o.signature()
+	for k, x := range in[i] {
+		if x.signature() != sig {
+			continue
+		}
+		j := join(x, o, &v.sets)
+		in[i] = append(in[i][:k:k], in[i][k+1:]...)
+		if k < done[i] {
+			done[i]--
+		}
+		in[i] = append(in[i], j)
+		return true
+	}
 	if len(in[i]) < maxDisjuncts {
 		in[i] = append(in[i], o)
 		return true
@@ -445,6 +461,23 @@ func (v *verifier) exit(st *state, pc int, ins isa.Instruction, main bool) error
 		return reject(pc, ins, "exits with a ring-buffer record neither submitted nor discarded")
 	}
 	return nil
+}
+
+// signature sums up what most often tells paths apart: each register's
+// kind, whether a pointer may be NULL, and the value of constants.
+func (s *state) signature() string {
+	var b [11 * 10]byte
+	for i, r := range s.regs {
+		b[i*10] = byte(r.kind)
+		if r.null {
+			b[i*10+1] = 1
+		}
+		if r.kind == kindScalar && r.isConst() {
+			b[i*10+1] = 2
+			binary.LittleEndian.PutUint64(b[i*10+2:], r.umin)
+		}
+	}
+	return string(b[:])
 }
 
 // describe prints the state's initialized registers.

@@ -32,12 +32,25 @@ func (v *verifier) branch(st *state, pc int, ins isa.Instruction) (taken, fall *
 	}
 	taken, fall = st, st.clone()
 	if a.kind == kindScalar && b.kind == kindScalar {
-		if is32 && !(a.fits32() && b.fits32()) {
-			if !signed(op) || !(a.smin >= 0 && a.smax <= math.MaxInt32 && b.smin >= 0 && b.smax <= math.MaxInt32) {
-				return taken, fall, nil
+		if is32 && !(a.fits32() && b.fits32() && (!signed(op) || a.smax <= math.MaxInt32 && b.smax <= math.MaxInt32)) {
+			// Compare the low 32 bits only to find an impossible branch;
+			// the registers' bounds stay.
+			alo, ahi := a.low32()
+			blo, bhi := b.low32()
+			a32, b32 := unsignedRange(alo, ahi), unsignedRange(blo, bhi)
+			if signed(op) {
+				if alo != ahi || blo != bhi {
+					return taken, fall, nil
+				}
+				a32, b32 = constant(uint64(int64(int32(alo)))), constant(uint64(int64(int32(blo))))
 			}
-		}
-		if is32 && signed(op) && !(a.smax <= math.MaxInt32 && b.smax <= math.MaxInt32) {
+			at, bt, af, bf := refine(op, a32, b32)
+			if at.empty() || bt.empty() {
+				taken = nil
+			}
+			if af.empty() || bf.empty() {
+				fall = nil
+			}
 			return taken, fall, nil
 		}
 		at, bt, af, bf := refine(op, a, b)

@@ -397,7 +397,9 @@ func (j *joiner) value(a, b value) value {
 		} else {
 			v.joinNum(shiftNum(a, a.off), shiftNum(b, b.off))
 		}
-		if v.null {
+		if a.id != 0 && b.id != 0 {
+			// The NULL-check group, and for records the reservation
+			// the pointer holds.
 			v.id = j.pair(pairNull, a.id, b.id)
 		}
 	}
