@@ -1,6 +1,7 @@
 package xebpf_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -86,14 +87,16 @@ func BenchmarkVerifierCorpus(b *testing.B) {
 	// Scaling: time per instruction over the large Cilium programs
 	// accepted (a rejection stops early).
 	sort.Slice(scale, func(i, k int) bool { return scale[i].n < scale[k].n })
+	var table strings.Builder
 	for _, p := range scale {
-		b.Logf("scaling: %5d instructions %8.2f ms %6.2f µs/insn  %s", p.n, p.d.Seconds()*1e3, p.d.Seconds()*1e6/float64(p.n), p.name)
+		fmt.Fprintf(&table, "\nscaling: %5d instructions %8.2f ms %6.2f µs/insn  %s", p.n, p.d.Seconds()*1e3, p.d.Seconds()*1e6/float64(p.n), p.name)
 	}
 	sort.Slice(rs, func(i, k int) bool { return rs[i].r > rs[k].r })
+	defer func() { fmt.Println(table.String()) }()
 	if len(rs) > 0 {
 		b.ReportMetric(rs[0].r, "max-program-ratio")
 		for _, r := range rs[:min(3, len(rs))] {
-			b.Logf("slowest against PREVAIL: %s: %.3f", r.name, r.r)
+			fmt.Fprintf(&table, "\nslowest against PREVAIL: %s: %.3f", r.name, r.r)
 		}
 	}
 }
