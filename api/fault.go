@@ -12,6 +12,7 @@ import (
 // errors.Is(err, api.ErrOutOfBounds).
 type Reason struct{ msg string }
 
+// Error returns the reason's message.
 func (r *Reason) Error() string { return r.msg }
 
 // Runtime fault reasons.
@@ -77,6 +78,8 @@ type Fault struct {
 	Err     error // underlying error, e.g. from a helper
 }
 
+// Error describes the fault: pc, instruction, reason, the access and the
+// object it went through, and the underlying error.
 func (f *Fault) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pc %d (%v): %s", f.PC, f.Insn, f.Reason.msg)

@@ -114,6 +114,7 @@ type Region struct {
 	Owner any
 }
 
+// String returns the region as name[addr,end) and ro or rw.
 func (r Region) String() string {
 	rw := "ro"
 	if r.Writable {
