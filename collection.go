@@ -9,10 +9,10 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
-	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 )
@@ -83,8 +83,8 @@ type Collection struct {
 	epoch   *maps.Epoch
 	cpus    *cpuSlots
 
-	helperSets map[*ProgramType]map[int32]interp.Helper // built by helperSet
-	ctxFields  map[*Context]*interp.Fields              // built by contextFields
+	helperSets map[*ProgramType]map[int32]api.Helper // built by helperSet
+	ctxFields  map[*Context]*api.Fields              // built by contextFields
 }
 
 // NewCollection instantiates spec with default options.
@@ -320,9 +320,9 @@ func nativeUint32(b []byte) uint32 {
 // such constant points into, for checked runs: the map's handle, or the
 // global-data value (read-only for .rodata and other BPF_F_RDONLY_PROG
 // maps).
-func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, map[int]interp.Region, error) {
+func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, map[int]api.Region, error) {
 	out := append([]isa.Instruction(nil), insns...)
-	ptrs := map[int]interp.Region{}
+	ptrs := map[int]api.Region{}
 	pc := 0
 	for i, ins := range out {
 		if ins.IsLDDW() && ins.Src != isa.PseudoImm64 && ins.Src != isa.PseudoFunc {

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"github.com/xebpf/xebpf"
-	"github.com/xebpf/xebpf/interp"
+
+	"github.com/xebpf/xebpf/api"
 )
 
 // buildC compiles a C program of the test with clang-19.
@@ -58,8 +59,8 @@ char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{})
 	_, _, err := c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
-	var f *interp.Fault
-	if !errors.As(err, &f) || !errors.Is(err, interp.ErrOutOfBounds) {
+	var f *api.Fault
+	if !errors.As(err, &f) || !errors.Is(err, api.ErrOutOfBounds) {
 		t.Fatalf("got %v, want an out-of-bounds fault", err)
 	}
 	msg := err.Error()

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/interp"
 )
 
 // FuzzLoadAndRun loads arbitrary objects, instantiates them and runs every
@@ -46,7 +46,7 @@ func FuzzLoadAndRun(f *testing.F) {
 // step; loadAndRun reports a step that breaks its contract: a spec or
 // collection together with an error, or neither; a load error that is not
 // an *elf.Error; a run error that is neither a fault of the program
-// (*interp.Fault) nor one of Program.Run's own errors.
+// (*api.Fault) nor one of Program.Run's own errors.
 func loadAndRun(obj []byte) error {
 	spec, err := elf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if (err == nil) != (spec != nil) {
@@ -81,7 +81,7 @@ func loadAndRun(obj []byte) error {
 // of a program that instantiated: a fault of the run, or the input and
 // state errors it documents.
 func isRunError(err error) bool {
-	var f *interp.Fault
+	var f *api.Fault
 	if errors.As(err, &f) {
 		return true
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
@@ -35,7 +36,7 @@ import (
 // no program may reach laid out between guard pages. After each run it
 // checks that
 //
-//   - the run ended, with r0 or a typed error (a *interp.Fault or one of
+//   - the run ended, with r0 or a typed error (a *api.Fault or one of
 //     the runtime's error values), and did not crash the process;
 //   - the maps are consistent: iterating finds each key once, every key
 //     found by iterating is found by a lookup with the same value, the
@@ -145,12 +146,12 @@ func listing(progs [2][]isa.Instruction) string {
 // typedError reports whether a run's error is one callers can classify:
 // a fault, or one of the runtime's error values.
 func typedError(err error) bool {
-	var f *interp.Fault
+	var f *api.Fault
 	if errors.As(err, &f) {
 		return true
 	}
 	for _, e := range []error{helpers.ErrSpinLock, helpers.ErrBadMap, helpers.ErrWrongMapType, helpers.ErrReadOnlyMap, helpers.ErrBadContext,
-		helpers.ErrBadRingbufMem, helpers.ErrCallbackNesting, helpers.ErrLeakedReservation, interp.ErrBadPointer, xebpf.ErrHelperNotImplemented} {
+		helpers.ErrBadRingbufMem, helpers.ErrCallbackNesting, helpers.ErrLeakedReservation, api.ErrBadPointer, xebpf.ErrHelperNotImplemented} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -384,7 +385,7 @@ func hostileSpec(progs [2][]isa.Instruction) *xebpf.CollectionSpec {
 }
 
 // xdpHelpers are the helpers XDP programs may call.
-var xdpHelpers = sync.OnceValue(func() map[int32]interp.Helper {
+var xdpHelpers = sync.OnceValue(func() map[int32]api.Helper {
 	return helpers.Config(func(f helpers.Func) bool { return xebpf.XDP.LinuxHelpers(f.ID) })
 })
 
@@ -403,7 +404,7 @@ var hostileHelperIDs = sync.OnceValue(func() []int32 {
 func newWorld(ge *hostileEnv, progs [2][]isa.Instruction) (*world, error) {
 	w := &world{ge: ge, shadows: map[maps.Map]*shadow{}, exposed: map[uint64]bool{}, called: map[int32]bool{}}
 	typ := *xebpf.XDP
-	typ.Helpers = map[int32]interp.Helper{}
+	typ.Helpers = map[int32]api.Helper{}
 	for id, h := range xdpHelpers() {
 		typ.Helpers[id] = w.wrap(id, h)
 	}
@@ -454,8 +455,8 @@ func (w *world) close() error {
 }
 
 // wrap returns helper h recording what it does to the maps.
-func (w *world) wrap(id int32, h interp.Helper) interp.Helper {
-	return func(c *interp.HelperCall) (uint64, error) {
+func (w *world) wrap(id int32, h api.Helper) api.Helper {
+	return func(c *api.HelperCall) (uint64, error) {
 		w.called[id] = true
 		w.calls++
 		s := w.shadowOf(c, 0)
@@ -503,7 +504,7 @@ func (w *world) wrap(id int32, h interp.Helper) interp.Helper {
 
 // shadowOf returns the shadow of the map argument i is a handle of, or
 // nil.
-func (w *world) shadowOf(c *interp.HelperCall, i int) *shadow {
+func (w *world) shadowOf(c *api.HelperCall, i int) *shadow {
 	if !c.ArgHandle(i) {
 		return nil
 	}
@@ -517,7 +518,7 @@ func (w *world) shadowOf(c *interp.HelperCall, i int) *shadow {
 
 // argCopy copies n bytes of program memory at argument i, nil if the
 // program may not read them.
-func argCopy(c *interp.HelperCall, i, n int) []byte {
+func argCopy(c *api.HelperCall, i, n int) []byte {
 	b, err := c.ArgMemory(i, uint64(n), false)
 	if err != nil {
 		return nil

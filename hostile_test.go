@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -118,8 +118,8 @@ func anyError(expected string) want {
 var (
 	// A store through a laundered context pointer into the hidden packet
 	// words: read-only memory, or memory no region of the run covers.
-	wantForgedCtxFault = fault(interp.ErrBadContextAccess)
-	wantOOB            = fault(interp.ErrOutOfBounds)
+	wantForgedCtxFault = fault(api.ErrBadContextAccess)
+	wantOOB            = fault(api.ErrOutOfBounds)
 )
 
 // hostile is a case's collection, in the child.
@@ -256,8 +256,8 @@ var hostileCases = []*hostileCase{
 	{file: "ctx_forge", name: "skb_loop_ctx_write", prog: "skb_loop_ctx_write", want: wantForgedCtxFault},
 	{file: "ctx_forge", name: "skb_forge_change_tail", prog: "skb_forge_change_tail", want: wantForgedCtxFault},
 	// A helper's output buffer over the hidden words: the helper refuses it.
-	{file: "ctx_forge", name: "helper_writes_ctx_word", prog: "helper_writes_ctx_word", want: fault(interp.ErrBadHelperMemory)},
-	{file: "ctx_forge", name: "skb_load_bytes_into_ctx", prog: "skb_load_bytes_into_ctx", want: fault(interp.ErrBadHelperMemory)},
+	{file: "ctx_forge", name: "helper_writes_ctx_word", prog: "helper_writes_ctx_word", want: fault(api.ErrBadHelperMemory)},
+	{file: "ctx_forge", name: "skb_load_bytes_into_ctx", prog: "skb_load_bytes_into_ctx", want: fault(api.ErrBadHelperMemory)},
 	{
 		file: "ctx_forge", name: "forge_data_out", want: wantForgedCtxFault,
 		run: func(h *hostile) (uint32, error) {
@@ -267,9 +267,9 @@ var hostileCases = []*hostileCase{
 
 	// Instruction budget: the whole run, callbacks and tail calls
 	// included, gets one budget.
-	{file: "budget", name: "nested_loop", prog: "nested_loop", want: fault(interp.ErrBudgetExceeded)},
-	{file: "budget", name: "for_each_loop", prog: "for_each_loop", want: fault(interp.ErrBudgetExceeded)},
-	{file: "budget", name: "tail_spin", prog: "tail_spin", budget: 1 << 16, want: fault(interp.ErrBudgetExceeded)},
+	{file: "budget", name: "nested_loop", prog: "nested_loop", want: fault(api.ErrBudgetExceeded)},
+	{file: "budget", name: "for_each_loop", prog: "for_each_loop", want: fault(api.ErrBudgetExceeded)},
+	{file: "budget", name: "tail_spin", prog: "tail_spin", budget: 1 << 16, want: fault(api.ErrBudgetExceeded)},
 
 	// Spin locks.
 	{file: "spinlock", name: "lock_stack_word", prog: "lock_stack_word", want: fault(helpers.ErrSpinLock)},
@@ -277,10 +277,10 @@ var hostileCases = []*hostileCase{
 	{
 		file: "spinlock", name: "store_lock_word", prog: "store_lock_word",
 		// The lock word is not program memory: a hole in the value.
-		want: fault(interp.ErrReservedField),
+		want: fault(api.ErrReservedField),
 		post: checkLock,
 	},
-	{file: "spinlock", name: "helper_lock_word", prog: "helper_lock_word", want: fault(interp.ErrBadHelperMemory), post: checkLock},
+	{file: "spinlock", name: "helper_lock_word", prog: "helper_lock_word", want: fault(api.ErrBadHelperMemory), post: checkLock},
 
 	// Map values: an element's pointer reaches that element only.
 	{
@@ -293,7 +293,7 @@ var hostileCases = []*hostileCase{
 		},
 	},
 	{
-		file: "mapvalue", name: "array_neighbour_helper_write", want: fault(interp.ErrBadHelperMemory), post: checkArr,
+		file: "mapvalue", name: "array_neighbour_helper_write", want: fault(api.ErrBadHelperMemory), post: checkArr,
 		run: func(h *hostile) (uint32, error) {
 			if err := fillArr(h); err != nil {
 				return 0, err
@@ -386,8 +386,8 @@ var hostileCases = []*hostileCase{
 		post: func(h *hostile) error { return drainRing(h) }},
 
 	// Read-only data.
-	{file: "rodata", name: "rodata_write", prog: "rodata_write", want: fault(interp.ErrReadOnly)},
-	{file: "rodata", name: "rodata_helper_write", prog: "rodata_helper_write", want: fault(interp.ErrBadHelperMemory)},
+	{file: "rodata", name: "rodata_write", prog: "rodata_write", want: fault(api.ErrReadOnly)},
+	{file: "rodata", name: "rodata_helper_write", prog: "rodata_helper_write", want: fault(api.ErrBadHelperMemory)},
 	{
 		file: "rodata", name: "rodata_go_update", want: returns(5),
 		run: func(h *hostile) (uint32, error) {
@@ -451,7 +451,7 @@ var hostileCases = []*hostileCase{
 		want: want{
 			desc: "r0 = 0 or an out-of-bounds fault",
 			ok: func(r0 uint32, err error) bool {
-				return err == nil && r0 == 0 || errors.Is(err, interp.ErrOutOfBounds)
+				return err == nil && r0 == 0 || errors.Is(err, api.ErrOutOfBounds)
 			},
 		},
 		run: func(h *hostile) (uint32, error) {
@@ -480,12 +480,12 @@ var hostileCases = []*hostileCase{
 	{file: "stack", name: "r10_far_write", prog: "r10_far_write", want: wantOOB},
 
 	// Helper arguments larger than their buffers.
-	{file: "helper_size", name: "probe_read_big", prog: "probe_read_big", want: fault(interp.ErrBadHelperMemory)},
-	{file: "helper_size", name: "skb_load_bytes_huge", prog: "skb_load_bytes_huge", want: fault(interp.ErrBadHelperMemory)},
-	{file: "helper_size", name: "xdp_store_bytes_huge", prog: "xdp_store_bytes_huge", want: fault(interp.ErrBadHelperMemory)},
+	{file: "helper_size", name: "probe_read_big", prog: "probe_read_big", want: fault(api.ErrBadHelperMemory)},
+	{file: "helper_size", name: "skb_load_bytes_huge", prog: "skb_load_bytes_huge", want: fault(api.ErrBadHelperMemory)},
+	{file: "helper_size", name: "xdp_store_bytes_huge", prog: "xdp_store_bytes_huge", want: fault(api.ErrBadHelperMemory)},
 
 	// Pointers laundered through maps and tail calls.
-	{file: "launder", name: "tail_ctx_launder", prog: "tail_ctx_launder", want: faultAt(interp.ErrOutOfBounds, "launder.c:45:")},
+	{file: "launder", name: "tail_ctx_launder", prog: "tail_ctx_launder", want: faultAt(api.ErrOutOfBounds, "launder.c:45:")},
 	{file: "launder", name: "map_ptr_roundtrip", prog: "map_ptr_roundtrip", want: wantOOB},
 	// The tail call itself is refused: its context is not the run's.
 	{file: "launder", name: "tail_call_fake_ctx", prog: "tail_call_fake_ctx", want: fault(helpers.ErrBadContext)},
@@ -493,7 +493,7 @@ var hostileCases = []*hostileCase{
 	// the tc program's helpers refuse the XDP context.
 	{file: "launder", name: "cross_type_tail", prog: "cross_type_tail", want: fault(helpers.ErrBadContext)},
 	{file: "launder", name: "code_ptr_write", prog: "code_ptr_write", want: wantOOB},
-	{file: "launder", name: "for_each_key_write", prog: "for_each_key_write", want: fault(interp.ErrReadOnly)},
+	{file: "launder", name: "for_each_key_write", prog: "for_each_key_write", want: fault(api.ErrReadOnly)},
 
 	// Packet pointers and views after the packet moved.
 	{file: "packet_stale", name: "stale_after_adjust_head", prog: "stale_after_adjust_head", want: wantOOB},
@@ -502,7 +502,7 @@ var hostileCases = []*hostileCase{
 
 	// Map pointers.
 	{file: "mapptr", name: "map_descriptor_read", prog: "map_descriptor_read", want: wantOOB},
-	{file: "mapptr", name: "map_descriptor_write", prog: "map_descriptor_write", want: fault(interp.ErrOutOfBounds, interp.ErrReadOnly)},
+	{file: "mapptr", name: "map_descriptor_write", prog: "map_descriptor_write", want: fault(api.ErrOutOfBounds, api.ErrReadOnly)},
 	{file: "mapptr", name: "map_ptr_arith", prog: "map_ptr_arith", want: fault(helpers.ErrBadMap)},
 }
 

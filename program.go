@@ -11,6 +11,7 @@ import (
 
 	linuxasm "github.com/cilium/ebpf/asm"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/interp"
@@ -46,7 +47,7 @@ type Program struct {
 	ptrOff [3]int // context offsets of the data, data_end and data_meta words; -1 if absent
 	// ctxFields are the context's fields as checked runs enforce them
 	// (nil: raw memory).
-	ctxFields *interp.Fields
+	ctxFields *api.Fields
 	// movesPacket is set when the program may move or grow the packet
 	// (or tail-call a program that may): its frame is cleared before each
 	// run, as the kernel gives every test run a fresh frame.
@@ -150,7 +151,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 // packet region (Env.Regions[0]). The C slots of pointer fields are not
 // accessible: every load of them was rewritten. A layout without fields
 // (raw memory) has no policy. It is built once per layout and collection.
-func (c *Collection) contextFields(l *Context) (*interp.Fields, error) {
+func (c *Collection) contextFields(l *Context) (*api.Fields, error) {
 	if l == nil || len(l.Fields) == 0 {
 		return nil, nil
 	}
@@ -158,10 +159,10 @@ func (c *Collection) contextFields(l *Context) (*interp.Fields, error) {
 		return fs, nil
 	}
 	word := (l.Size + 7) &^ 7
-	var fs []interp.Field
+	var fs []api.Field
 	for _, f := range l.Fields {
 		if !f.Kind.IsPointer() {
-			fs = append(fs, interp.Field{Name: f.Name, Offset: f.Offset, Size: f.Size, Writable: f.Writable, Points: -1})
+			fs = append(fs, api.Field{Name: f.Name, Offset: f.Offset, Size: f.Size, Writable: f.Writable, Points: -1})
 			continue
 		}
 		points := -1 // a host pointer: loads give a scalar
@@ -169,15 +170,15 @@ func (c *Collection) contextFields(l *Context) (*interp.Fields, error) {
 		case PacketStart, PacketEnd, PacketMeta:
 			points = 0
 		}
-		fs = append(fs, interp.Field{Name: f.Name, Offset: word, Size: 8, Points: points})
+		fs = append(fs, api.Field{Name: f.Name, Offset: word, Size: 8, Points: points})
 		word += 8
 	}
-	policy, err := interp.NewFields(l.MemorySize(), fs)
+	policy, err := api.NewFields(l.MemorySize(), fs)
 	if err != nil {
 		return nil, err
 	}
 	if c.ctxFields == nil {
-		c.ctxFields = map[*Context]*interp.Fields{}
+		c.ctxFields = map[*Context]*api.Fields{}
 	}
 	c.ctxFields[l] = policy
 	return policy, nil
@@ -198,14 +199,14 @@ const maxLinuxHelper = 211
 
 // unimplementedHelpers are, for the Linux helper ids xebpf lacks, helpers
 // that fail with ErrHelperNotImplemented naming the helper.
-var unimplementedHelpers = sync.OnceValue(func() map[int32]interp.Helper {
-	hs := map[int32]interp.Helper{}
+var unimplementedHelpers = sync.OnceValue(func() map[int32]api.Helper {
+	hs := map[int32]api.Helper{}
 	for id := int32(1); id <= maxLinuxHelper; id++ {
 		if _, implemented := helpers.ByID(id); implemented {
 			continue
 		}
 		err := fmt.Errorf("%w: bpf_%s (%d)", ErrHelperNotImplemented, helperName(id), id)
-		hs[id] = func(*interp.HelperCall) (uint64, error) { return 0, err }
+		hs[id] = func(*api.HelperCall) (uint64, error) { return 0, err }
 	}
 	return hs
 })
@@ -213,11 +214,11 @@ var unimplementedHelpers = sync.OnceValue(func() map[int32]interp.Helper {
 // helperSet returns the helpers programs of typ may call, built once per
 // type and collection: the Linux helpers the type allows, the Linux
 // helpers xebpf lacks (failing when called), and the type's own helpers.
-func (c *Collection) helperSet(typ *ProgramType) map[int32]interp.Helper {
+func (c *Collection) helperSet(typ *ProgramType) map[int32]api.Helper {
 	if hs, ok := c.helperSets[typ]; ok {
 		return hs
 	}
-	hs := map[int32]interp.Helper{}
+	hs := map[int32]api.Helper{}
 	if typ.LinuxHelpers != nil {
 		hs = helpers.Config(func(f helpers.Func) bool { return typ.LinuxHelpers(f.ID) })
 	}
@@ -228,7 +229,7 @@ func (c *Collection) helperSet(typ *ProgramType) map[int32]interp.Helper {
 		hs[id] = h
 	}
 	if c.helperSets == nil {
-		c.helperSets = map[*ProgramType]map[int32]interp.Helper{}
+		c.helperSets = map[*ProgramType]map[int32]api.Helper{}
 	}
 	c.helperSets[typ] = hs
 	return hs
@@ -265,7 +266,7 @@ func withLine(ps *ProgramSpec, err error) error {
 	pc := -1
 	var ie *isa.Error
 	var ce *ctxaccess.Error
-	var f *interp.Fault
+	var f *api.Fault
 	switch {
 	case errors.As(err, &ce):
 		pc = ce.PC
@@ -286,7 +287,7 @@ func withLine(ps *ProgramSpec, err error) error {
 // specOf returns the spec of the program a run of p failed in: p's, or
 // that of a program p tail-called.
 func (c *Collection) specOf(p *Program, err error) *ProgramSpec {
-	var f *interp.Fault
+	var f *api.Fault
 	if errors.As(err, &f) && f.Program != nil && f.Program != p.prog {
 		for _, q := range c.Programs {
 			if q.prog == f.Program {

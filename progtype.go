@@ -5,7 +5,6 @@ import (
 
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
-	"github.com/xebpf/xebpf/interp"
 )
 
 // FieldKind is the kind of a context field.
@@ -28,10 +27,10 @@ type ContextField = ctxaccess.Field
 type Context = ctxaccess.Layout
 
 // Helper is a helper function's implementation.
-type Helper = interp.Helper
+type Helper = api.Helper
 
 // HelperCall is what a helper sees of the program that called it.
-type HelperCall = interp.HelperCall
+type HelperCall = api.HelperCall
 
 // ProgramType is a kind of program: the context it receives, the helpers it
 // may call and what its return value means. The built-in types mirror

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
@@ -61,7 +62,7 @@ type runState struct {
 	frame   uint64 // packet buffer (packet types)
 	ctx     uint64 // context memory
 	ctxSize int
-	env     interp.Env
+	env     api.Env
 	packet  helpers.Packet
 	// dirty is set when the frame may hold bytes outside the last packet
 	// (the program moved it); lastLen is the length of the last packet.
@@ -340,7 +341,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		// The run's regions: the packet (which helpers move) and the
 		// context. Map values, ring-buffer records and the like are
 		// objects helpers hand out one by one.
-		env.Regions = append(env.Regions[:0], interp.Region{Name: "packet"}, interp.Region{Name: "ctx", Writable: true})
+		env.Regions = append(env.Regions[:0], api.Region{Name: "packet"}, api.Region{Name: "ctx", Writable: true})
 	}
 	// Only the numbers change from run to run; storing whole regions
 	// (their names are strings) costs GC write barriers.

@@ -11,7 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/xebpf/xebpf"
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/isa"
 )
 
@@ -110,8 +110,8 @@ func soundnessFault(err error) string {
 	if err == nil || errors.Is(err, xebpf.ErrHelperNotImplemented) {
 		return ""
 	}
-	var f *interp.Fault
-	if errors.As(err, &f) && (f.Reason == interp.ErrBudgetExceeded || f.Reason == interp.ErrTailCallLimit) {
+	var f *api.Fault
+	if errors.As(err, &f) && (f.Reason == api.ErrBudgetExceeded || f.Reason == api.ErrTailCallLimit) {
 		return ""
 	}
 	return fmt.Sprint(err)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // Witness is an input on which a program really faults: the proof that a
@@ -15,7 +15,7 @@ type Witness struct {
 	// Packet and Context are the run's input (nil: none).
 	Packet, Context []byte
 	// Fault is what checked mode stopped the run with.
-	Fault *interp.Fault
+	Fault *api.Fault
 }
 
 func (w *Witness) String() string {
@@ -96,8 +96,8 @@ func FindWitness(spec *CollectionSpec, name string, opts WitnessOptions) (*Witne
 			}
 		}
 		_, _, err := prog.Run(&RunOptions{Data: pkt, DataOut: out, Context: ctx})
-		var f *interp.Fault
-		if errors.As(err, &f) && f.Reason != interp.ErrBudgetExceeded {
+		var f *api.Fault
+		if errors.As(err, &f) && f.Reason != api.ErrBudgetExceeded {
 			return &Witness{Packet: pkt, Context: ctx, Fault: f}, nil
 		}
 	}

@@ -1,7 +1,18 @@
-// Package api holds what a program, the helpers it calls and the verifier
-// that checks it agree on, and nothing else of xebpf: the prototypes of
-// helpers. helpers, interp and verifier all depend on it, and on none of
-// each other for these types.
+// Package api holds what the interpreter, the helpers a program calls and
+// the verifier that checks it agree on: helper prototypes and argument
+// kinds, the Helper function type and the HelperCall a helper receives,
+// the memory a run may reach (Region, Fields, Env), tags, faults and
+// their reasons, and Program, the compiled program a ProgramArray slot
+// holds. It imports nothing of xebpf but the instruction set (isa), so
+// that helpers, interp, maps and verifier depend on it and on none of
+// each other for these types, as wazero's api package is the seam
+// between its runtime and host functions.
+//
+// A HelperCall carries the call's arguments, their tags and what the
+// helper asks of the run (Stop, Return, TailCall) itself; what needs the
+// run in progress (the object table of checked mode, callbacks) goes
+// through the Runtime interface, which package interp implements. A
+// runtime drives the call through a Caller, which helpers never see.
 package api
 
 import "fmt"

@@ -3,7 +3,7 @@ package helpers
 import (
 	"encoding/binary"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // csumDiffMax is sizeof(struct bpf_scratchpad), the most bytes
@@ -17,7 +17,7 @@ const csumDiffMax = 512
 // seeded with seed: a 32-bit one's-complement sum of little-endian words,
 // not folded. CsumDiffUnfolded selects it; the default is csumDiffFolded,
 // the semantics of current kernels.
-func csumDiff(c *interp.HelperCall) (uint64, error) {
+func csumDiff(c *api.HelperCall) (uint64, error) {
 	fs, ts := uint32(c.Args[1]), uint32(c.Args[3])
 	if (fs|ts)&3 != 0 || fs+ts > csumDiffMax {
 		return errno(eINVAL), nil
@@ -81,7 +81,7 @@ func csumFrom32To16(s uint32) uint16 {
 
 // csumDiffFolded is bpf_csum_diff since Linux 6.13: any sizes, and a
 // result folded to 16 bits (not complemented).
-func csumDiffFolded(c *interp.HelperCall) (uint64, error) {
+func csumDiffFolded(c *api.HelperCall) (uint64, error) {
 	fs, ts := uint64(uint32(c.Args[1])), uint64(uint32(c.Args[3]))
 	from, err := c.ArgMemory(0, fs, false)
 	if err != nil {

@@ -2,13 +2,15 @@
 // interpreter, under their Linux ids and names, each with the prototype a
 // verifier checks calls against.
 //
-// A run's helper state is a *Run placed in interp.Env.Context: the CPU
+// A run's helper state is a *Run placed in api.Env.Context: the CPU
 // index for per-CPU maps, the MapTable that turns map pointers back into
 // maps, the trace writer, the clock, the current task, the probe-read
-// policy, the packet of packet programs and the tail-call resolver.
+// policy and the packet of packet programs. Helpers see the run through
+// an api.HelperCall and never import the interpreter; bpf_tail_call
+// continues with the api.Program a ProgramArray slot holds.
 //
 // Helpers read and write program memory only through
-// interp.HelperCall.ArgMemory, so checked runs fault on a pointer argument
+// api.HelperCall.ArgMemory, so checked runs fault on a pointer argument
 // that does not cover the memory within its own object (a map value, a
 // stack frame, a ring buffer record). Map pointers must be the handles the
 // program loaded or a lookup returned (ArgHandle); the pointers helpers

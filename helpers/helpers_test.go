@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/asm"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
@@ -22,7 +23,7 @@ type harness struct {
 	t     testing.TB
 	tab   *helpers.MapTable
 	run   *helpers.Run
-	extra []interp.Region
+	extra []api.Region
 	trace bytes.Buffer
 }
 
@@ -66,7 +67,7 @@ func (h *harness) mem(n int, writable bool) []byte {
 	}
 	h.t.Cleanup(func() { m.Free() })
 	b := m.Bytes()[:n]
-	h.extra = append(h.extra, interp.Region{Addr: uint64(m.Addr()), Size: uint64(n), Writable: writable, Name: "test"})
+	h.extra = append(h.extra, api.Region{Addr: uint64(m.Addr()), Size: uint64(n), Writable: writable, Name: "test"})
 	return b
 }
 
@@ -85,7 +86,7 @@ func (h *harness) compile(src string, mode interp.Mode) *interp.Program {
 	return p
 }
 
-func (h *harness) compileWith(src string, cfg map[int32]interp.Helper) *interp.Program {
+func (h *harness) compileWith(src string, cfg map[int32]api.Helper) *interp.Program {
 	h.t.Helper()
 	insns, err := asm.Assemble("test.s", []byte(src))
 	if err != nil {
@@ -101,15 +102,15 @@ func (h *harness) compileWith(src string, cfg map[int32]interp.Helper) *interp.P
 // handles makes every lddw of a map pointer in insns load the map's
 // handle, as the runtime's loader does, and every lddw of an address in
 // one of the test's buffers a pointer into it.
-func (h *harness) handles(insns []isa.Instruction) map[int]interp.Region {
-	ptrs := map[int]interp.Region{}
+func (h *harness) handles(insns []isa.Instruction) map[int]api.Region {
+	ptrs := map[int]api.Region{}
 	for i, ins := range insns {
 		if !ins.IsLDDW() {
 			continue
 		}
 		c := uint64(ins.Constant)
 		if m, ok := h.tab.Map(c); ok {
-			ptrs[i] = interp.Region{Addr: c, Handle: true, Name: "map " + m.Spec().Name, Owner: m}
+			ptrs[i] = api.Region{Addr: c, Handle: true, Name: "map " + m.Spec().Name, Owner: m}
 			continue
 		}
 		// The test's own buffers (h.mem): the test passes their addresses
@@ -124,8 +125,8 @@ func (h *harness) handles(insns []isa.Instruction) map[int]interp.Region {
 	return ptrs
 }
 
-func (h *harness) env(args ...uint64) *interp.Env {
-	env := &interp.Env{Context: h.run}
+func (h *harness) env(args ...uint64) *api.Env {
+	env := &api.Env{Context: h.run}
 	copy(env.Args[:], args)
 	env.Regions = append(env.Regions, h.extra...)
 	return env
@@ -309,18 +310,18 @@ func TestBadMapPointerFaults(t *testing.T) {
 	_, p := h.addMap(maps.Spec{Type: maps.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 8})
 	for _, bad := range []uint64{p + 8, p + helpers.DescriptorSize, 0x1234} {
 		_, err := h.exec(fmt.Sprintf("stw [%%r10-4], 7\nlddw %%r1, %#x\nmov %%r2, %%r10\nadd %%r2, -4\ncall 1\nexit", bad))
-		if !errors.Is(err, helpers.ErrBadMap) || !errors.Is(err, interp.ErrHelperFailed) {
+		if !errors.Is(err, helpers.ErrBadMap) || !errors.Is(err, api.ErrHelperFailed) {
 			t.Errorf("map pointer %#x: %v, want ErrBadMap fault", bad, err)
 		}
 	}
 	// A key pointer outside program memory is a helper memory fault.
 	_, err := h.exec(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 16\ncall 1\nexit", p))
-	if !errors.Is(err, interp.ErrBadHelperMemory) {
+	if !errors.Is(err, api.ErrBadHelperMemory) {
 		t.Errorf("bad key pointer: %v, want ErrBadHelperMemory", err)
 	}
 	// A Run missing from the environment is reported.
 	prog := h.compile("call 5\nexit", interp.Checked)
-	if _, err := prog.Run(&interp.Env{}); !errors.Is(err, helpers.ErrNoRun) {
+	if _, err := prog.Run(&api.Env{}); !errors.Is(err, helpers.ErrNoRun) {
 		t.Errorf("no Run: %v, want ErrNoRun", err)
 	}
 }
@@ -478,7 +479,7 @@ func TestReadOnlyMap(t *testing.T) {
 		want error // nil: r0 is 0x0807060504030201
 	}{
 		{"A lookup reads the value", key + "call 1\nldxdw %%r0, [%%r0+0]\nexit", nil},
-		{"A store through the value faults", key + "call 1\nstdw [%%r0+0], 0\nexit", interp.ErrReadOnly},
+		{"A store through the value faults", key + "call 1\nstdw [%%r0+0], 0\nexit", api.ErrReadOnly},
 		{"An update is refused", key + "mov %%r3, %%r10\nadd %%r3, -4\nmov %%r4, 0\ncall 2\nexit", helpers.ErrReadOnlyMap},
 		{"A delete is refused", key + "call 3\nexit", helpers.ErrReadOnlyMap},
 	} {
@@ -758,16 +759,11 @@ func TestTailCall(t *testing.T) {
 	if n := binary.NativeEndian.Uint64(counter); n != 34 || got != neg(16) {
 		t.Errorf("self tail calls: %d runs, r0 %#x; want 34 runs, -EBUSY", n, got)
 	}
-	// A custom resolver maps slot objects to programs.
-	pa.SetProgram(3, "forty-two")
-	h.run.Programs = func(obj any) *interp.Program {
-		if obj == "forty-two" {
-			return target
-		}
-		return nil
-	}
-	if got := h.mustExec(fmt.Sprintf(call, p, 3), ctx); got != 42 {
-		t.Errorf("resolver: r0 = %d, want 42", got)
+	// A slot holds a compiled program, but one the interpreter did not
+	// compile cannot run: the tail call to it is a fault.
+	pa.SetProgram(3, foreignProgram{})
+	if _, err := h.exec(fmt.Sprintf(call, p, 3), ctx); !errors.Is(err, api.ErrBadCallTarget) {
+		t.Errorf("tail call to a foreign program: %v, want ErrBadCallTarget", err)
 	}
 	// The context argument must be the run's context.
 	if _, err := h.exec(fmt.Sprintf("mov %%r1, %%r10\nadd %%r1, -8\n"+call, p, 1), ctx); !errors.Is(err, helpers.ErrBadContext) {
@@ -786,6 +782,12 @@ func TestTailCall(t *testing.T) {
 	}
 }
 
+// foreignProgram is an api.Program no runtime compiled.
+type foreignProgram struct{}
+
+func (foreignProgram) Instructions() []isa.Instruction { return nil }
+func (foreignProgram) InsnAt(int) isa.Instruction      { return isa.Instruction{} }
+
 func TestSpinLock(t *testing.T) {
 	h := newHarness(t)
 	locked, p := h.addMap(maps.Spec{Name: "locked", Type: maps.Array, KeySize: 4, ValueSize: 16, MaxEntries: 1, SpinLockOffset: 8, HasSpinLock: true})
@@ -802,8 +804,8 @@ func TestSpinLock(t *testing.T) {
 		held   bool  // the run ended holding the lock (Reset releases it)
 	}{
 		{"Lock, update the value, unlock", lookup(p) + lock + "stdw [%r6+0], 7\n" + unlock + "mov %r0, 0\nexit", nil, false},
-		{"A load of the lock word faults", lookup(p) + lock + "ldxw %r0, [%r6+8]\n" + unlock + "exit", interp.ErrReservedField, true},
-		{"A store to the lock word faults", lookup(p) + "stw [%r6+8], 1\nexit", interp.ErrReservedField, false},
+		{"A load of the lock word faults", lookup(p) + lock + "ldxw %r0, [%r6+8]\n" + unlock + "exit", api.ErrReservedField, true},
+		{"A store to the lock word faults", lookup(p) + "stw [%r6+8], 1\nexit", api.ErrReservedField, false},
 		{"A second lock", lookup(p) + lock + lock + "exit", helpers.ErrSpinLock, true},
 		{"An unlock without a lock", lookup(p) + unlock + "exit", helpers.ErrSpinLock, false},
 		{"A lock at another offset of the value", lookup(p) + "mov %r1, %r6\ncall 93\nexit", helpers.ErrSpinLock, false},

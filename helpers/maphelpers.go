@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -12,7 +12,7 @@ import (
 // pointer is an error that ends the run: Linux's verifier only lets
 // programs pass map pointers it loaded, so this is a fault in every mode
 // rather than an -EINVAL a program could observe.
-func mapArg(c *interp.HelperCall, i int) (*Run, maps.Map, error) {
+func mapArg(c *api.HelperCall, i int) (*Run, maps.Map, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return nil, nil, err
@@ -50,7 +50,7 @@ func wrongType(name string, m maps.Map) error {
 // the map in argument i when it is read-only for programs
 // (BPF_F_RDONLY_PROG): Linux's verifier refuses update, delete, push and
 // pop on such maps ("write into map forbidden").
-func changeable(c *interp.HelperCall, r *Run, i int, name string, m maps.Map) error {
+func changeable(c *api.HelperCall, r *Run, i int, name string, m maps.Map) error {
 	if r.Maps.kindsOf(c.Args[i]).readOnly {
 		return fmt.Errorf("%s on map %q: %w", name, m.Spec().Name, ErrReadOnlyMap)
 	}
@@ -60,7 +60,7 @@ func changeable(c *interp.HelperCall, r *Run, i int, name string, m maps.Map) er
 // bpf_map_lookup_elem: the value's address for the run's CPU, or 0. For
 // maps of maps it returns the inner map's pointer, registering the inner
 // map in the table on first use (0 if the table is full).
-func mapLookupElem(c *interp.HelperCall) (uint64, error) {
+func mapLookupElem(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -71,7 +71,7 @@ func mapLookupElem(c *interp.HelperCall) (uint64, error) {
 	return lookup(c, r, m, r.CPU)
 }
 
-func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
+func lookup(c *api.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
 	key := c.Args[1]
 	if _, err := c.ArgMemory(1, uint64(m.KeySize()), false); err != nil {
 		return 0, err
@@ -96,7 +96,7 @@ func lookup(c *interp.HelperCall, r *Run, m maps.Map, cpu int) (uint64, error) {
 
 // returnObject makes r0 a pointer to the object [addr, addr+size) of kind
 // k, in checked mode.
-func returnObject(c *interp.HelperCall, k *interp.Region, addr, size uint64) error {
+func returnObject(c *api.HelperCall, k *api.Region, addr, size uint64) error {
 	t, err := c.Object(k, addr, size)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func returnObject(c *interp.HelperCall, k *interp.Region, addr, size uint64) err
 
 // bpf_map_lookup_percpu_elem: the value of CPU cpu of a per-CPU map, or
 // 0 when cpu is out of range.
-func mapLookupPercpuElem(c *interp.HelperCall) (uint64, error) {
+func mapLookupPercpuElem(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -123,7 +123,7 @@ func mapLookupPercpuElem(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_map_update_elem: per-CPU maps update the run's CPU only, as in Linux.
-func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
+func mapUpdateElem(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -145,7 +145,7 @@ func mapUpdateElem(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_map_delete_elem.
-func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
+func mapDeleteElem(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -164,24 +164,24 @@ func mapDeleteElem(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_map_push_elem.
-func mapPushElem(c *interp.HelperCall) (uint64, error) {
+func mapPushElem(c *api.HelperCall) (uint64, error) {
 	return valueOp(c, "map_push_elem", false, func(m maps.Map, val uintptr) int64 { return m.PushAddr(val, c.Args[2]) })
 }
 
 // bpf_map_pop_elem.
-func mapPopElem(c *interp.HelperCall) (uint64, error) {
+func mapPopElem(c *api.HelperCall) (uint64, error) {
 	return valueOp(c, "map_pop_elem", true, maps.Map.PopAddr)
 }
 
 // bpf_map_peek_elem.
-func mapPeekElem(c *interp.HelperCall) (uint64, error) {
+func mapPeekElem(c *api.HelperCall) (uint64, error) {
 	return valueOp(c, "", true, maps.Map.PeekAddr)
 }
 
 // valueOp runs op on the map in r1 with the value buffer in r2 (of the
 // map's value size; written to if write is set), for the queue and stack
 // helpers. A helper with a name changes the map.
-func valueOp(c *interp.HelperCall, name string, write bool, op func(m maps.Map, val uintptr) int64) (uint64, error) {
+func valueOp(c *api.HelperCall, name string, write bool, op func(m maps.Map, val uintptr) int64) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -218,7 +218,7 @@ func forEachType(t maps.Type) bool {
 // is safe. Linux walks buckets directly; deleting an element other than
 // the current one may here restart the walk (NextKey of a deleted key
 // yields the first key), so the walk is capped at 2*max_entries+1 steps.
-func forEachMapElem(c *interp.HelperCall) (uint64, error) {
+func forEachMapElem(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err
@@ -258,7 +258,7 @@ func forEachMapElem(c *interp.HelperCall) (uint64, error) {
 				return 0, err
 			}
 			ret, cerr := c.CallWith(fn, [5]uint64{mapPtr, addrOf(cur), uint64(v), ctx},
-				[5]interp.Tag{c.ArgTag(0), kt, vt, c.ArgTag(2)})
+				[5]api.Tag{c.ArgTag(0), kt, vt, c.ArgTag(2)})
 			if cerr != nil {
 				return 0, cerr
 			}
@@ -279,7 +279,7 @@ const bpfMaxLoops = 1 << 23
 
 // bpf_loop(nr, callback, ctx, flags) calls callback(i, ctx) for i from 0
 // until nr or until it returns non-zero, and returns the number of calls.
-func loop(c *interp.HelperCall) (uint64, error) {
+func loop(c *api.HelperCall) (uint64, error) {
 	nr, fn, ctx, flags := uint32(c.Args[0]), c.Args[1], c.Args[2], c.Args[3]
 	if flags != 0 {
 		return errno(eINVAL), nil
@@ -288,7 +288,7 @@ func loop(c *interp.HelperCall) (uint64, error) {
 		return errno(e2BIG), nil
 	}
 	for i := uint32(0); i < nr; i++ {
-		ret, err := c.CallWith(fn, [5]uint64{uint64(i), ctx}, [5]interp.Tag{interp.NoTag, c.ArgTag(2)})
+		ret, err := c.CallWith(fn, [5]uint64{uint64(i), ctx}, [5]api.Tag{api.NoTag, c.ArgTag(2)})
 		if err != nil {
 			return 0, err
 		}
@@ -307,7 +307,7 @@ const maxTailCalls = 33
 // Linux, is -E2BIG (index out of range), -EBUSY (33 tail calls made
 // already) or -ENOENT (empty slot). Like the kernel, an attempt on an
 // empty slot counts toward the limit.
-func tailCall(c *interp.HelperCall) (uint64, error) {
+func tailCall(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 1)
 	if err != nil {
 		return 0, err
@@ -329,13 +329,7 @@ func tailCall(c *interp.HelperCall) (uint64, error) {
 		return errno(maps.EBUSY), nil
 	}
 	r.tailCalls++
-	obj := pa.Program(idx)
-	var next *interp.Program
-	if r.Programs != nil {
-		next = r.Programs(obj)
-	} else {
-		next, _ = obj.(*interp.Program)
-	}
+	next := pa.Program(idx)
 	if next == nil {
 		return errno(eNOENT), nil
 	}
@@ -349,7 +343,7 @@ func tailCall(c *interp.HelperCall) (uint64, error) {
 // holds at most one lock: taking a second one, releasing one not held,
 // calling another helper while holding one (see Set) or exiting with one
 // held ends the run with ErrSpinLock, and the lock is released.
-func spinLock(c *interp.HelperCall) (uint64, error) {
+func spinLock(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -367,7 +361,7 @@ func spinLock(c *interp.HelperCall) (uint64, error) {
 }
 
 // lockArg checks that argument 1 is a map value's bpf_spin_lock.
-func lockArg(c *interp.HelperCall) error {
+func lockArg(c *api.HelperCall) error {
 	a := c.Args[0]
 	if a%4 != 0 {
 		return fmt.Errorf("%w: lock at %#x is misaligned", ErrSpinLock, a)
@@ -394,7 +388,7 @@ func lockArg(c *interp.HelperCall) error {
 }
 
 // bpf_spin_unlock.
-func spinUnlock(c *interp.HelperCall) (uint64, error) {
+func spinUnlock(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -411,7 +405,7 @@ func spinUnlock(c *interp.HelperCall) (uint64, error) {
 	return 0, nil
 }
 
-func ringArg(c *interp.HelperCall, name string) (*maps.RingBufMap, error) {
+func ringArg(c *api.HelperCall, name string) (*maps.RingBufMap, error) {
 	_, m, err := mapArg(c, 0)
 	if err != nil {
 		return nil, err
@@ -424,7 +418,7 @@ func ringArg(c *interp.HelperCall, name string) (*maps.RingBufMap, error) {
 }
 
 // bpf_ringbuf_output.
-func ringbufOutput(c *interp.HelperCall) (uint64, error) {
+func ringbufOutput(c *api.HelperCall) (uint64, error) {
 	rb, err := ringArg(c, "ringbuf_output")
 	if err != nil {
 		return 0, err
@@ -437,7 +431,7 @@ func ringbufOutput(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_ringbuf_reserve: the record's address or 0.
-func ringbufReserve(c *interp.HelperCall) (uint64, error) {
+func ringbufReserve(c *api.HelperCall) (uint64, error) {
 	rb, err := ringArg(c, "ringbuf_reserve")
 	if err != nil {
 		return 0, err
@@ -455,7 +449,7 @@ func ringbufReserve(c *interp.HelperCall) (uint64, error) {
 // checked mode the very pointer bpf_ringbuf_reserve returned, to a record
 // not yet submitted or discarded. The record's object dies: it is
 // submitted or discarded once.
-func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
+func ringRecord(c *api.HelperCall) (*maps.RingBufMap, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return nil, err
@@ -483,7 +477,7 @@ func ringRecord(c *interp.HelperCall) (*maps.RingBufMap, error) {
 }
 
 // bpf_ringbuf_submit.
-func ringbufSubmit(c *interp.HelperCall) (uint64, error) {
+func ringbufSubmit(c *api.HelperCall) (uint64, error) {
 	rb, err := ringRecord(c)
 	if err != nil {
 		return 0, err
@@ -493,7 +487,7 @@ func ringbufSubmit(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_ringbuf_discard.
-func ringbufDiscard(c *interp.HelperCall) (uint64, error) {
+func ringbufDiscard(c *api.HelperCall) (uint64, error) {
 	rb, err := ringRecord(c)
 	if err != nil {
 		return 0, err
@@ -503,7 +497,7 @@ func ringbufDiscard(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_ringbuf_query.
-func ringbufQuery(c *interp.HelperCall) (uint64, error) {
+func ringbufQuery(c *api.HelperCall) (uint64, error) {
 	rb, err := ringArg(c, "ringbuf_query")
 	if err != nil {
 		return 0, err
@@ -515,7 +509,7 @@ func ringbufQuery(c *interp.HelperCall) (uint64, error) {
 // to the buffer of the index in flags' low 32 bits (BPF_F_CURRENT_CPU: the
 // run's CPU), through maps.PerfEventArrayMap.Output. Appending packet
 // bytes (BPF_F_CTXLEN_MASK) is not supported: the sample holds data only.
-func perfEventOutput(c *interp.HelperCall) (uint64, error) {
+func perfEventOutput(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 1)
 	if err != nil {
 		return 0, err

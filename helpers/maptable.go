@@ -7,8 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
-	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -46,7 +46,7 @@ type MapTable struct {
 // mode: its handle (the map pointer), its values and the keys
 // bpf_for_each_map_elem passes.
 type mapKinds struct {
-	handle, value, key, record interp.Region
+	handle, value, key, record api.Region
 	// readOnly maps (BPF_F_RDONLY_PROG) are not changed by programs,
 	// through value pointers or helpers.
 	readOnly bool
@@ -60,13 +60,13 @@ func newMapKinds(m maps.Map) *mapKinds {
 	}
 	k := &mapKinds{
 		readOnly: s.Flags&maps.FlagRdonlyProg != 0,
-		handle:   interp.Region{Name: fmt.Sprintf("map %q", s.Name), Handle: true, Owner: m},
-		value:    interp.Region{Name: fmt.Sprintf("map %q value", s.Name), Writable: writable, Owner: m},
-		key:      interp.Region{Name: fmt.Sprintf("map %q key (a copy)", s.Name), Owner: m},
-		record:   interp.Region{Name: fmt.Sprintf("ring buffer %q record", s.Name), Writable: true, Owner: m},
+		handle:   api.Region{Name: fmt.Sprintf("map %q", s.Name), Handle: true, Owner: m},
+		value:    api.Region{Name: fmt.Sprintf("map %q value", s.Name), Writable: writable, Owner: m},
+		key:      api.Region{Name: fmt.Sprintf("map %q key (a copy)", s.Name), Owner: m},
+		record:   api.Region{Name: fmt.Sprintf("ring buffer %q record", s.Name), Writable: true, Owner: m},
 	}
 	if s.HasSpinLock {
-		k.value.Reserved = []interp.Span{{Off: uint64(s.SpinLockOffset), Len: 4}}
+		k.value.Reserved = []api.Span{{Off: uint64(s.SpinLockOffset), Len: 4}}
 	}
 	return k
 }
@@ -146,7 +146,7 @@ func (t *MapTable) Map(addr uint64) (maps.Map, bool) {
 
 // Handle returns the map pointer of m and the kind of its handle object,
 // if m is in the table.
-func (t *MapTable) Handle(m maps.Map) (uint64, *interp.Region, bool) {
+func (t *MapTable) Handle(m maps.Map) (uint64, *api.Region, bool) {
 	a, ok := t.Addr(m)
 	if !ok {
 		return 0, nil, false
@@ -162,7 +162,7 @@ func (t *MapTable) kindsOf(addr uint64) *mapKinds {
 // ValueKind returns the kind of the value objects of m, which must be in
 // the table: its name, whether programs may write values, its reserved
 // bpf_spin_lock.
-func (t *MapTable) ValueKind(m maps.Map) *interp.Region { return &t.kinds(m).value }
+func (t *MapTable) ValueKind(m maps.Map) *api.Region { return &t.kinds(m).value }
 
 // kinds returns the object kinds of m, which must be in the table.
 func (t *MapTable) kinds(m maps.Map) *mapKinds {

@@ -1,6 +1,8 @@
 package helpers
 
-import "unsafe"
+import (
+	"unsafe"
+)
 
 // ptr converts a raw address of off-heap memory to a pointer. The
 // indirection keeps vet's unsafeptr check quiet: addresses handled here
@@ -11,7 +13,7 @@ func ptr(addr uint64) unsafe.Pointer {
 }
 
 // bytesAt returns n bytes of off-heap memory at addr. Callers have checked
-// the range (through interp.HelperCall.Memory or a trusted descriptor).
+// the range (through api.HelperCall.Memory or a trusted descriptor).
 func bytesAt(addr uint64, n uint64) []byte {
 	if n == 0 {
 		return nil

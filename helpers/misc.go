@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // Clock answers the time helpers, in nanoseconds (jiffies for Jiffies).
@@ -51,7 +51,7 @@ func (s SystemClock) Jiffies() uint64 { return initialJiffies + s.Monotonic()/ti
 // TAI returns the wall clock on the TAI scale.
 func (SystemClock) TAI() uint64 { return uint64(time.Now().UnixNano()) + taiOffset }
 
-func clockOf(c *interp.HelperCall) (Clock, error) {
+func clockOf(c *api.HelperCall) (Clock, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func clockOf(c *interp.HelperCall) (Clock, error) {
 	return r.Clock, nil
 }
 
-func ktimeGetNs(c *interp.HelperCall) (uint64, error) {
+func ktimeGetNs(c *api.HelperCall) (uint64, error) {
 	k, err := clockOf(c)
 	if err != nil {
 		return 0, err
@@ -70,7 +70,7 @@ func ktimeGetNs(c *interp.HelperCall) (uint64, error) {
 	return k.Monotonic(), nil
 }
 
-func ktimeGetBootNs(c *interp.HelperCall) (uint64, error) {
+func ktimeGetBootNs(c *api.HelperCall) (uint64, error) {
 	k, err := clockOf(c)
 	if err != nil {
 		return 0, err
@@ -78,7 +78,7 @@ func ktimeGetBootNs(c *interp.HelperCall) (uint64, error) {
 	return k.Boot(), nil
 }
 
-func ktimeGetCoarseNs(c *interp.HelperCall) (uint64, error) {
+func ktimeGetCoarseNs(c *api.HelperCall) (uint64, error) {
 	k, err := clockOf(c)
 	if err != nil {
 		return 0, err
@@ -86,7 +86,7 @@ func ktimeGetCoarseNs(c *interp.HelperCall) (uint64, error) {
 	return k.Coarse(), nil
 }
 
-func ktimeGetTaiNs(c *interp.HelperCall) (uint64, error) {
+func ktimeGetTaiNs(c *api.HelperCall) (uint64, error) {
 	k, err := clockOf(c)
 	if err != nil {
 		return 0, err
@@ -94,7 +94,7 @@ func ktimeGetTaiNs(c *interp.HelperCall) (uint64, error) {
 	return k.TAI(), nil
 }
 
-func jiffies64(c *interp.HelperCall) (uint64, error) {
+func jiffies64(c *api.HelperCall) (uint64, error) {
 	k, err := clockOf(c)
 	if err != nil {
 		return 0, err
@@ -105,7 +105,7 @@ func jiffies64(c *interp.HelperCall) (uint64, error) {
 // bpf_get_prandom_u32: a per-Run splitmix64 stream, seeded from the
 // runtime's random source unless SeedRandom fixed it. Linux uses a per-CPU
 // Tausworthe generator; no program can tell the difference.
-func getPrandomU32(c *interp.HelperCall) (uint64, error) {
+func getPrandomU32(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -121,7 +121,7 @@ func getPrandomU32(c *interp.HelperCall) (uint64, error) {
 	return uint64(uint32(z >> 32)), nil
 }
 
-func getSmpProcessorID(c *interp.HelperCall) (uint64, error) {
+func getSmpProcessorID(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -130,10 +130,10 @@ func getSmpProcessorID(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_get_numa_node_id: xebpf has a single NUMA node.
-func getNumaNodeID(c *interp.HelperCall) (uint64, error) { return 0, nil }
+func getNumaNodeID(c *api.HelperCall) (uint64, error) { return 0, nil }
 
 // bpf_get_current_pid_tgid: tgid << 32 | pid, or -EINVAL without a task.
-func getCurrentPidTgid(c *interp.HelperCall) (uint64, error) {
+func getCurrentPidTgid(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -145,7 +145,7 @@ func getCurrentPidTgid(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_get_current_uid_gid: gid << 32 | uid, or -EINVAL without a task.
-func getCurrentUidGid(c *interp.HelperCall) (uint64, error) {
+func getCurrentUidGid(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -158,7 +158,7 @@ func getCurrentUidGid(c *interp.HelperCall) (uint64, error) {
 
 // bpf_get_current_comm(buf, size): strscpy_pad of the task's comm; without
 // a task the buffer is zeroed and the result is -EINVAL.
-func getCurrentComm(c *interp.HelperCall) (uint64, error) {
+func getCurrentComm(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -33,7 +33,7 @@ const defaultMaxMeta = 32
 
 // packetArg returns the Run and its packet when argument 1 is the packet
 // context.
-func packetArg(c *interp.HelperCall) (*Run, *Packet, error) {
+func packetArg(c *api.HelperCall) (*Run, *Packet, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return nil, nil, err
@@ -76,15 +76,16 @@ func (p *Packet) SetBounds(meta, data, end uint64) {
 
 // sync sets the packet's bounds after a move, and the run's packet
 // region (whose old pointers die) and LD_ABS packet.
-func (p *Packet) sync(env *interp.Env, meta, data, end uint64) {
+func (p *Packet) sync(c *api.HelperCall, meta, data, end uint64) {
 	p.SetBounds(meta, data, end)
 	start := data
 	if p.DataMetaOff >= 0 && meta <= data {
 		start = meta
 	}
+	env := c.Env()
 	if p.Region >= 0 && p.Region < len(env.Regions) {
 		// The region exists (the runtime made it): moving it cannot fail.
-		_ = env.MoveRegion(p.Region, start, end-start)
+		_ = c.MoveRegion(p.Region, start, end-start)
 	}
 	if env.Packet.Addr != 0 {
 		env.Packet.Addr, env.Packet.Size = data, end-data
@@ -95,7 +96,7 @@ func (p *Packet) sync(env *interp.Env, meta, data, end uint64) {
 // the new data must stay within [hard_start + sizeof(struct xdp_frame) +
 // metalen, data_end - ETH_HLEN]; metadata moves with data; bytes exposed
 // at the head are not cleared (Linux does not clear them either).
-func xdpAdjustHead(c *interp.HelperCall) (uint64, error) {
+func xdpAdjustHead(c *api.HelperCall) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -115,7 +116,7 @@ func xdpAdjustHead(c *interp.HelperCall) (uint64, error) {
 	if metalen > 0 {
 		copy(bytesAt(uint64(int64(meta)+off), metalen), bytesAt(meta, metalen))
 	}
-	p.sync(c.Env(), uint64(int64(meta)+off), uint64(nd), end)
+	p.sync(c, uint64(int64(meta)+off), uint64(nd), end)
 	return 0, nil
 }
 
@@ -124,7 +125,7 @@ func xdpAdjustHead(c *interp.HelperCall) (uint64, error) {
 // [hard_start + sizeof(struct xdp_frame), data], -EACCES unless the
 // metadata length is a multiple of 4 no larger than Packet.MaxMeta (32
 // when zero, Linux's limit before 6.x raised it to 252).
-func xdpAdjustMeta(c *interp.HelperCall) (uint64, error) {
+func xdpAdjustMeta(c *api.HelperCall) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -147,7 +148,7 @@ func xdpAdjustMeta(c *interp.HelperCall) (uint64, error) {
 	if metalen&3 != 0 || metalen > maxMeta {
 		return errno(eACCES), nil
 	}
-	p.sync(c.Env(), uint64(nm), data, end)
+	p.sync(c, uint64(nm), data, end)
 	return 0, nil
 }
 
@@ -155,7 +156,7 @@ func xdpAdjustMeta(c *interp.HelperCall) (uint64, error) {
 // for a linear frame: data_end may grow up to xdp_data_hard_end
 // (Packet.HardEnd) and shrink down to data + ETH_HLEN; grown bytes are
 // zeroed.
-func xdpAdjustTail(c *interp.HelperCall) (uint64, error) {
+func xdpAdjustTail(c *api.HelperCall) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -170,12 +171,12 @@ func xdpAdjustTail(c *interp.HelperCall) (uint64, error) {
 		clear(bytesAt(end, uint64(off)))
 	}
 	meta, _ := p.meta(data)
-	p.sync(c.Env(), meta, data, uint64(ne))
+	p.sync(c, meta, data, uint64(ne))
 	return 0, nil
 }
 
 // bpf_xdp_get_buff_len: the packet length (frames are linear).
-func xdpGetBuffLen(c *interp.HelperCall) (uint64, error) {
+func xdpGetBuffLen(c *api.HelperCall) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -185,7 +186,7 @@ func xdpGetBuffLen(c *interp.HelperCall) (uint64, error) {
 
 // xdpBytes is bpf_xdp_pointer for a linear frame: -EFAULT for offsets or
 // lengths above 0xffff, -EINVAL past the end.
-func xdpBytes(c *interp.HelperCall, write bool) (uint64, error) {
+func xdpBytes(c *api.HelperCall, write bool) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -212,14 +213,14 @@ func xdpBytes(c *interp.HelperCall, write bool) (uint64, error) {
 }
 
 // bpf_xdp_load_bytes(ctx, offset, buf, len).
-func xdpLoadBytes(c *interp.HelperCall) (uint64, error) { return xdpBytes(c, false) }
+func xdpLoadBytes(c *api.HelperCall) (uint64, error) { return xdpBytes(c, false) }
 
 // bpf_xdp_store_bytes(ctx, offset, buf, len).
-func xdpStoreBytes(c *interp.HelperCall) (uint64, error) { return xdpBytes(c, true) }
+func xdpStoreBytes(c *api.HelperCall) (uint64, error) { return xdpBytes(c, true) }
 
 // bpf_skb_load_bytes(skb, offset, to, len): copies packet bytes from data;
 // on failure to is zeroed and the result is -EFAULT.
-func skbLoadBytes(c *interp.HelperCall) (uint64, error) {
+func skbLoadBytes(c *api.HelperCall) (uint64, error) {
 	_, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -242,7 +243,7 @@ func skbLoadBytes(c *interp.HelperCall) (uint64, error) {
 // XDP (bpf_xdp_redirect) flags must be 0 and the result is XDP_REDIRECT,
 // else XDP_ABORTED; for tc only BPF_F_INGRESS is allowed and the result
 // is TC_ACT_REDIRECT, else TC_ACT_SHOT.
-func redirect(c *interp.HelperCall) (uint64, error) {
+func redirect(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -270,7 +271,7 @@ func redirect(c *interp.HelperCall) (uint64, error) {
 // the target in Run.Redirect and gives XDP_REDIRECT. Like Linux's
 // BPF_PROG_TEST_RUN, nothing is sent: the run returns XDP_REDIRECT (4)
 // with the packet unchanged.
-func redirectMap(c *interp.HelperCall) (uint64, error) {
+func redirectMap(c *api.HelperCall) (uint64, error) {
 	r, m, err := mapArg(c, 0)
 	if err != nil {
 		return 0, err

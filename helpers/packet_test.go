@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
@@ -21,7 +22,7 @@ type frame struct {
 	base            uint64
 	ctx             []byte
 	pkt             *helpers.Packet
-	regions         []interp.Region
+	regions         []api.Region
 	data, end, meta uint64 // initial values
 }
 
@@ -53,7 +54,7 @@ func newFrame(t *testing.T, pktLen, metaLen int, withMeta bool) *frame {
 	if !withMeta {
 		start = f.data
 	}
-	f.regions = []interp.Region{
+	f.regions = []api.Region{
 		{Addr: start, Size: f.end - start, Writable: true, Name: "packet"},
 		{Addr: addr(f.ctx), Size: 24, Name: "ctx"},
 	}
@@ -68,7 +69,7 @@ func (f *frame) words() (data, end, meta uint64) {
 func (f *frame) call(id int32, delta int) uint64 {
 	f.h.t.Helper()
 	p := f.h.compile(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, %d\ncall %d\nexit", addr(f.ctx), delta, id), interp.Checked)
-	env := &interp.Env{Args: [5]uint64{addr(f.ctx)}, Regions: f.regions, Context: f.h.run}
+	env := &api.Env{Args: [5]uint64{addr(f.ctx)}, Regions: f.regions, Context: f.h.run}
 	r0, err := p.Run(env)
 	if err != nil {
 		f.h.t.Fatal(err)
@@ -198,7 +199,7 @@ func TestXDPBytesAndContext(t *testing.T) {
 	f.regions = append(f.regions, f.h.extra...)
 	load := func(id int32, off, n int) uint64 {
 		p := f.h.compile(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, %d\nlddw %%r3, %#x\nmov %%r4, %d\ncall %d\nexit", addr(f.ctx), off, addr(dst), n, id), interp.Checked)
-		r0, err := p.Run(&interp.Env{Regions: f.regions, Context: f.h.run})
+		r0, err := p.Run(&api.Env{Regions: f.regions, Context: f.h.run})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +226,7 @@ func TestXDPBytesAndContext(t *testing.T) {
 	}
 	// Another context pointer is refused.
 	p := f.h.compile("mov %r1, %r10\nmov %r2, 0\ncall 44\nexit", interp.Checked)
-	if _, err := p.Run(&interp.Env{Regions: f.regions, Context: f.h.run}); !errors.Is(err, helpers.ErrBadContext) {
+	if _, err := p.Run(&api.Env{Regions: f.regions, Context: f.h.run}); !errors.Is(err, helpers.ErrBadContext) {
 		t.Errorf("stack as context: %v, want ErrBadContext", err)
 	}
 }
@@ -405,7 +406,7 @@ func TestProbeRead(t *testing.T) {
 // fakeKernel is a ProbeReader over a few fixed blocks.
 type fakeKernel map[uint64][]byte
 
-func (k fakeKernel) ReadAt(_ *interp.HelperCall, _ helpers.Space, dst []byte, a uint64) bool {
+func (k fakeKernel) ReadAt(_ *api.HelperCall, _ helpers.Space, dst []byte, a uint64) bool {
 	for base, b := range k {
 		if a >= base && a-base+uint64(len(dst)) <= uint64(len(b)) {
 			copy(dst, b[a-base:])

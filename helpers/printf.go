@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -75,7 +75,7 @@ func isPunct(c byte) bool { return isPrint(c) && !isAlnum(c) && c != ' ' }
 // Deviation: %p and %pK print the raw address (as with Linux's
 // no_hash_pointers); %ps, %pS and %pB print 0x<address> as Linux does for
 // an address without a symbol.
-func (r *Run) bprintf(c *interp.HelperCall, f []byte, args []uint64, o *fmtOut) (int, maps.Errno) {
+func (r *Run) bprintf(c *api.HelperCall, f []byte, args []uint64, o *fmtOut) (int, maps.Errno) {
 	if e := r.prepare(c, f, args); e != 0 {
 		return 0, e
 	}
@@ -179,7 +179,7 @@ func (r *Run) bprintf(c *interp.HelperCall, f []byte, args []uint64, o *fmtOut) 
 // prepare is bpf_bprintf_prepare: it validates the format and stores the
 // text of string-like arguments in r.binArgs, with the kernel's space
 // accounting.
-func (r *Run) prepare(c *interp.HelperCall, f []byte, args []uint64) maps.Errno {
+func (r *Run) prepare(c *api.HelperCall, f []byte, args []uint64) maps.Errno {
 	at := func(i int) byte {
 		if i < len(f) {
 			return f[i]
@@ -303,7 +303,7 @@ func (r *Run) prepare(c *interp.HelperCall, f []byte, args []uint64) maps.Errno 
 // prepStr copies the string argument of p into the argument buffer, like
 // bpf_trace_copy_string: an unreadable string becomes empty. next is the
 // format byte after the conversion, which must end it.
-func (r *Run) prepStr(c *interp.HelperCall, p *prepared, space Space, next byte, pos *int) maps.Errno {
+func (r *Run) prepStr(c *api.HelperCall, p *prepared, space Space, next byte, pos *int) maps.Errno {
 	if next != 0 && !isSpace(next) && !isPunct(next) {
 		return eINVAL
 	}
@@ -458,7 +458,7 @@ func str(o *fmtOut, s []byte, flags, width int) {
 
 // formatArg reads the NUL-terminated format of trace_printk and
 // trace_vprintk: fmt_size bytes that must hold a NUL.
-func formatArg(c *interp.HelperCall) ([]byte, bool, error) {
+func formatArg(c *api.HelperCall) ([]byte, bool, error) {
 	b, err := c.ArgMemory(0, uint64(uint32(c.Args[1])), false)
 	if err != nil {
 		return nil, false, err
@@ -483,7 +483,7 @@ func (r *Run) trace(msg []byte) {
 
 // bpf_trace_printk(fmt, fmt_size, a1, a2, a3): writes the message (at most
 // 1023 bytes) to Run.Trace and returns the length of the whole output.
-func tracePrintk(c *interp.HelperCall) (uint64, error) {
+func tracePrintk(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -503,7 +503,7 @@ func tracePrintk(c *interp.HelperCall) (uint64, error) {
 }
 
 // dataArgs reads the u64 argument array of trace_vprintk and snprintf.
-func (r *Run) dataArgs(c *interp.HelperCall, addr, size uint64) ([]uint64, maps.Errno, error) {
+func (r *Run) dataArgs(c *api.HelperCall, addr, size uint64) ([]uint64, maps.Errno, error) {
 	if size%8 != 0 || size > maxPrintfArgs*8 || (size != 0 && addr == 0) {
 		return nil, eINVAL, nil
 	}
@@ -519,7 +519,7 @@ func (r *Run) dataArgs(c *interp.HelperCall, addr, size uint64) ([]uint64, maps.
 }
 
 // bpf_trace_vprintk(fmt, fmt_size, data, data_len).
-func traceVprintk(c *interp.HelperCall) (uint64, error) {
+func traceVprintk(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -547,7 +547,7 @@ const maxConstStr = 1 << 16
 // bpf_snprintf(str, str_size, fmt, data, data_len): formats into str
 // (NUL-terminated when str_size > 0) and returns the length of the whole
 // output plus one.
-func snprintfHelper(c *interp.HelperCall) (uint64, error) {
+func snprintfHelper(c *api.HelperCall) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err

@@ -3,7 +3,7 @@ package helpers
 import (
 	"bytes"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // Space is the address space a probe read targets.
@@ -21,7 +21,7 @@ const (
 type ProbeReader interface {
 	// ReadAt copies len(dst) bytes at addr in space into dst and reports
 	// whether all of them were readable. It must never fault.
-	ReadAt(c *interp.HelperCall, space Space, dst []byte, addr uint64) bool
+	ReadAt(c *api.HelperCall, space Space, dst []byte, addr uint64) bool
 }
 
 // RegionReader is the default ProbeReader: both address spaces are the
@@ -30,7 +30,7 @@ type ProbeReader interface {
 type RegionReader struct{}
 
 // ReadAt implements ProbeReader.
-func (RegionReader) ReadAt(c *interp.HelperCall, _ Space, dst []byte, addr uint64) bool {
+func (RegionReader) ReadAt(c *api.HelperCall, _ Space, dst []byte, addr uint64) bool {
 	b, ok := c.Probe(addr, uint64(len(dst)))
 	if ok {
 		copy(dst, b)
@@ -47,7 +47,7 @@ func (r *Run) reader() ProbeReader {
 
 // probeRead is bpf_probe_read_{kernel,user}(dst, size, src): on failure
 // dst is zeroed and the result is -EFAULT.
-func probeRead(c *interp.HelperCall, space Space) (uint64, error) {
+func probeRead(c *api.HelperCall, space Space) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -66,14 +66,14 @@ func probeRead(c *interp.HelperCall, space Space) (uint64, error) {
 	return 0, nil
 }
 
-func probeReadKernel(c *interp.HelperCall) (uint64, error) { return probeRead(c, SpaceKernel) }
-func probeReadUser(c *interp.HelperCall) (uint64, error)   { return probeRead(c, SpaceUser) }
+func probeReadKernel(c *api.HelperCall) (uint64, error) { return probeRead(c, SpaceKernel) }
+func probeReadUser(c *api.HelperCall) (uint64, error)   { return probeRead(c, SpaceUser) }
 
 // probeReadStr is bpf_probe_read_{kernel,user}_str(dst, size, src), with
 // strncpy_from_kernel_nofault's semantics: it copies up to size-1 bytes
 // and a NUL, returns the length including the NUL, leaves the bytes after
 // the NUL alone, and on a fault zeroes dst and returns -EFAULT.
-func probeReadStr(c *interp.HelperCall, space Space) (uint64, error) {
+func probeReadStr(c *api.HelperCall, space Space) (uint64, error) {
 	r, err := runOf(c)
 	if err != nil {
 		return 0, err
@@ -93,14 +93,14 @@ func probeReadStr(c *interp.HelperCall, space Space) (uint64, error) {
 	return uint64(n), nil
 }
 
-func probeReadKernelStr(c *interp.HelperCall) (uint64, error) { return probeReadStr(c, SpaceKernel) }
-func probeReadUserStr(c *interp.HelperCall) (uint64, error)   { return probeReadStr(c, SpaceUser) }
+func probeReadKernelStr(c *api.HelperCall) (uint64, error) { return probeReadStr(c, SpaceKernel) }
+func probeReadUserStr(c *api.HelperCall) (uint64, error)   { return probeReadStr(c, SpaceUser) }
 
 // readStr copies the string at addr into dst (len(dst) > 0) like
 // strncpy_from_kernel_nofault: it reads at most len(dst) bytes, stops
 // after a NUL and always NUL-terminates. It returns the bytes written,
 // NUL included, and false if a byte before the end was unreadable.
-func (r *Run) readStr(c *interp.HelperCall, space Space, dst []byte, addr uint64) (int, bool) {
+func (r *Run) readStr(c *api.HelperCall, space Space, dst []byte, addr uint64) (int, bool) {
 	rd := r.reader()
 	tmp := r.chunk[:]
 	for i := 0; i < len(dst); {

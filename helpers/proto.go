@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/xebpf/xebpf/api"
-	"github.com/xebpf/xebpf/interp"
 )
 
 // Prototype types live in package api, shared with the verifier. (The
@@ -48,7 +47,7 @@ const (
 type Func struct {
 	ID    int32
 	Proto api.Prototype
-	Impl  interp.Helper
+	Impl  api.Helper
 }
 
 // Linux helper ids, as in enum bpf_func_id.
@@ -228,8 +227,8 @@ func ByID(id int32) (Func, bool) {
 // Config returns the implementations of the helpers for which filter
 // returns true (all of them if filter is nil), keyed by id, ready for
 // interp.Config.Helpers.
-func Config(filter func(Func) bool) map[int32]interp.Helper {
-	m := make(map[int32]interp.Helper, len(linux))
+func Config(filter func(Func) bool) map[int32]api.Helper {
+	m := make(map[int32]api.Helper, len(linux))
 	for _, f := range linux {
 		if filter == nil || filter(f) {
 			h := f.Impl
@@ -261,12 +260,12 @@ func ChangesPacket(id int32) bool { return changesPacket[id] }
 // moves the packet region to where the packet is (perhaps its old place):
 // in checked mode the program's packet pointers die, as Linux's verifier
 // invalidates them after any call of such a helper.
-func renewsPacket(h interp.Helper) interp.Helper {
-	return func(c *interp.HelperCall) (uint64, error) {
+func renewsPacket(h api.Helper) api.Helper {
+	return func(c *api.HelperCall) (uint64, error) {
 		r0, err := h(c)
 		if r, ok := c.Env().Context.(*Run); ok && r.Packet != nil && err == nil {
 			p := r.Packet
-			p.sync(c.Env(), p.bMeta, p.bData, p.bEnd)
+			p.sync(c, p.bMeta, p.bData, p.bEnd)
 		}
 		return r0, err
 	}
@@ -276,8 +275,8 @@ func renewsPacket(h interp.Helper) interp.Helper {
 // bpf_spin_lock ends the run with ErrSpinLock, as Linux's verifier
 // refuses any call but bpf_spin_unlock inside a critical section (a map
 // update with BPF_F_LOCK on the held lock would deadlock).
-func notUnderLock(name string, h interp.Helper) interp.Helper {
-	return func(c *interp.HelperCall) (uint64, error) {
+func notUnderLock(name string, h api.Helper) api.Helper {
+	return func(c *api.HelperCall) (uint64, error) {
 		if r, ok := c.Env().Context.(*Run); ok && r.lock != 0 {
 			return 0, fmt.Errorf("%w: bpf_%s called while holding a bpf_spin_lock", ErrSpinLock, name)
 		}

@@ -3,7 +3,7 @@ package helpers
 import (
 	"encoding/binary"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // LoopbackIfindex is the index of the loopback device, the device a test
@@ -92,7 +92,7 @@ func (r *Run) deviceExists(ifindex uint32) bool {
 // plen below sizeof(struct bpf_fib_lookup) or unknown flags,
 // -EAFNOSUPPORT for families other than AF_INET and AF_INET6, which go to
 // Run.FIB (see FIBLookup for the answer without one).
-func fibLookup(c *interp.HelperCall) (uint64, error) {
+func fibLookup(c *api.HelperCall) (uint64, error) {
 	r, p, err := packetArg(c)
 	if err != nil {
 		return 0, err
@@ -141,7 +141,7 @@ func v6NeedStrict(a []byte) bool {
 // answer. -EINVAL for other flags or an unknown device, -EBADMSG for a
 // GSO skb (a test run's GSO skb has no GSO type), -ERANGE without a MAC
 // header or for an empty packet. See Devices for the devices there are.
-func cloneRedirect(c *interp.HelperCall) (uint64, error) {
+func cloneRedirect(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
-	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -123,15 +123,11 @@ type Redirect struct {
 	Flags   uint64
 }
 
-// TailCallResolver turns the object stored in a ProgramArray slot into the
-// program to run, or nil if it is not one.
-type TailCallResolver func(obj any) *interp.Program
-
 // scratch layout: one key slot per callback nesting level, then a small
 // area for keys built by helpers (redirect_map).
 const (
 	keySlotSize   = 512 // MAX_BPF_STACK: the largest map key
-	maxNesting    = interp.MaxCallDepth
+	maxNesting    = api.MaxCallDepth
 	miscOff       = 2 * keySlotSize * maxNesting
 	scratchSize   = miscOff + 64
 	maxPrintfArgs = 12  // MAX_BPRINTF_VARARGS
@@ -140,7 +136,7 @@ const (
 )
 
 // Run is the per-run state of the helpers. Put a pointer to it in
-// interp.Env.Context. A Run may be reused for consecutive runs (call
+// api.Env.Context. A Run may be reused for consecutive runs (call
 // Reset between them) but not shared by concurrent runs.
 //
 // Callback helpers (bpf_for_each_map_elem) hand programs pointers into a
@@ -164,9 +160,6 @@ type Run struct {
 	Probe ProbeReader
 	// Packet describes the packet of packet programs (nil for others).
 	Packet *Packet
-	// Programs resolves tail-call targets (nil: slots must hold
-	// *interp.Program).
-	Programs TailCallResolver
 	// Redirect is where the program asked the packet to go.
 	Redirect Redirect
 	// Devices are the host's network devices for bpf_clone_redirect and
@@ -279,7 +272,7 @@ func (r *Run) Reset() (heldLock bool) {
 func (r *Run) SeedRandom(seed uint64) { r.rng = seed | 1 }
 
 // runOf returns the Run of the helper call.
-func runOf(c *interp.HelperCall) (*Run, error) {
+func runOf(c *api.HelperCall) (*Run, error) {
 	if r, ok := c.Env().Context.(*Run); ok {
 		return r, nil
 	}

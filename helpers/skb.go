@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -33,7 +33,7 @@ const csumMangled0 = 0xffff
 
 // skbArg returns the Run and packet of an skb helper: argument 1 must be
 // the context of a tc or socket packet.
-func skbArg(c *interp.HelperCall) (*Run, *Packet, error) {
+func skbArg(c *api.HelperCall) (*Run, *Packet, error) {
 	r, p, err := packetArg(c)
 	if err != nil {
 		return nil, nil, err
@@ -70,7 +70,7 @@ func (r *Run) clearHash(p *Packet) {
 // past the end. BPF_F_RECOMPUTE_CSUM changes only skb->csum of
 // CHECKSUM_COMPLETE packets, which test runs do not have; BPF_F_INVALIDATE_HASH
 // clears skb->hash.
-func skbStoreBytes(c *interp.HelperCall) (uint64, error) {
+func skbStoreBytes(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -152,7 +152,7 @@ func csumReplace2(b []byte, from, to uint16) {
 // bpf_csum_diff result and from must be 0; 2; 4) changing from from to to.
 // -EINVAL for other flags or sizes, -EFAULT for an odd offset, one above
 // 0xffff or past the end.
-func l3CsumReplace(c *interp.HelperCall) (uint64, error) {
+func l3CsumReplace(c *api.HelperCall) (uint64, error) {
 	_, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -188,7 +188,7 @@ func l3CsumReplace(c *interp.HelperCall) (uint64, error) {
 // without one) is left alone unless BPF_F_MARK_ENFORCE, and a result of 0
 // is written as 0xffff. A 2-byte field is summed as a 4-byte one, as
 // inet_proto_csum_replace2 does.
-func l4CsumReplace(c *interp.HelperCall) (uint64, error) {
+func l4CsumReplace(c *api.HelperCall) (uint64, error) {
 	_, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -226,7 +226,7 @@ func l4CsumReplace(c *interp.HelperCall) (uint64, error) {
 
 // bpf_get_hash_recalc(skb): skb->hash, computed from the packet's flow
 // (FlowHash) when no hash is set, and stored in skb->hash.
-func getHashRecalc(c *interp.HelperCall) (uint64, error) {
+func getHashRecalc(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -238,7 +238,7 @@ func getHashRecalc(c *interp.HelperCall) (uint64, error) {
 }
 
 // bpf_set_hash(skb, hash): sets skb->hash as a software hash; returns 0.
-func setHash(c *interp.HelperCall) (uint64, error) {
+func setHash(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -272,7 +272,7 @@ const packetOtherHost = 3
 
 // bpf_skb_change_type(skb, type): sets skb->pkt_type; -EINVAL unless the
 // current and the new type are at most PACKET_OTHERHOST.
-func skbChangeType(c *interp.HelperCall) (uint64, error) {
+func skbChangeType(c *api.HelperCall) (uint64, error) {
 	_, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -289,7 +289,7 @@ func skbChangeType(c *interp.HelperCall) (uint64, error) {
 // bpf_skb_pull_data(skb, len): the packet is linear, so this only checks
 // that len (0: the whole linear part) bytes exist; -ENOMEM otherwise, as
 // pskb_may_pull makes Linux answer.
-func skbPullData(c *interp.HelperCall) (uint64, error) {
+func skbPullData(c *api.HelperCall) (uint64, error) {
 	_, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -302,7 +302,7 @@ func skbPullData(c *interp.HelperCall) (uint64, error) {
 
 // bpf_get_cgroup_classid(skb): 0, the net_cls class id of a task outside
 // any net_cls cgroup (xebpf has none).
-func getCgroupClassid(c *interp.HelperCall) (uint64, error) {
+func getCgroupClassid(c *api.HelperCall) (uint64, error) {
 	if _, _, err := skbArg(c); err != nil {
 		return 0, err
 	}
@@ -311,7 +311,7 @@ func getCgroupClassid(c *interp.HelperCall) (uint64, error) {
 
 // bpf_get_route_realm(skb): 0, the realm of a packet without a route (a
 // test-run skb has no dst).
-func getRouteRealm(c *interp.HelperCall) (uint64, error) {
+func getRouteRealm(c *api.HelperCall) (uint64, error) {
 	if _, _, err := skbArg(c); err != nil {
 		return 0, err
 	}
@@ -325,7 +325,7 @@ var lastCookie atomic.Uint64
 // bpf_get_socket_cookie(skb): the cookie of the packet's socket. A test run
 // gives each skb a fresh socket, so each Run (until Reset) gets a new,
 // non-zero cookie; repeated runs share it.
-func getSocketCookie(c *interp.HelperCall) (uint64, error) {
+func getSocketCookie(c *api.HelperCall) (uint64, error) {
 	r, _, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -338,7 +338,7 @@ func getSocketCookie(c *interp.HelperCall) (uint64, error) {
 
 // bpf_get_socket_uid(skb): 0, the owner of the socket a test run attaches
 // to its skb (sock_init_data without a struct socket).
-func getSocketUID(c *interp.HelperCall) (uint64, error) {
+func getSocketUID(c *api.HelperCall) (uint64, error) {
 	if _, _, err := skbArg(c); err != nil {
 		return 0, err
 	}
@@ -374,7 +374,7 @@ func (r *Run) underCgroup(h uint32) uint64 {
 	return 0
 }
 
-func cgroupArrayArg(c *interp.HelperCall, i int, name string) (*Run, maps.Map, error) {
+func cgroupArrayArg(c *api.HelperCall, i int, name string) (*Run, maps.Map, error) {
 	r, m, err := mapArg(c, i)
 	if err != nil {
 		return nil, nil, err
@@ -392,7 +392,7 @@ func cgroupArrayArg(c *interp.HelperCall, i int, name string) (*Run, maps.Map, e
 // to the cgroup at index of the CgroupArray or below it, else 0; -E2BIG
 // for an index past the end, -EAGAIN for an empty slot. A test run's
 // socket belongs to the cgroups of the task that runs it (Run.Task).
-func skbUnderCgroup(c *interp.HelperCall) (uint64, error) {
+func skbUnderCgroup(c *api.HelperCall) (uint64, error) {
 	if _, _, err := skbArg(c); err != nil {
 		return 0, err
 	}
@@ -409,7 +409,7 @@ func skbUnderCgroup(c *interp.HelperCall) (uint64, error) {
 
 // bpf_current_task_under_cgroup(map, index): like skb_under_cgroup for the
 // current task (Run.Task; none is in no cgroup).
-func currentTaskUnderCgroup(c *interp.HelperCall) (uint64, error) {
+func currentTaskUnderCgroup(c *api.HelperCall) (uint64, error) {
 	r, m, err := cgroupArrayArg(c, 0, "current_task_under_cgroup")
 	if err != nil {
 		return 0, err
@@ -433,7 +433,7 @@ const (
 // bpf_get_stackid(ctx, map, flags): -EINVAL for unknown flags, else
 // -EFAULT, what Linux answers when it cannot fetch a call stack: xebpf
 // runs programs without kernel or user stacks.
-func getStackID(c *interp.HelperCall) (uint64, error) {
+func getStackID(c *api.HelperCall) (uint64, error) {
 	_, m, err := mapArg(c, 1)
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
@@ -19,7 +20,7 @@ type skbFrame struct {
 	h       *harness
 	ctx     []byte
 	pkt     []byte
-	regions []interp.Region
+	regions []api.Region
 }
 
 // The packet of the measured cases: 64 bytes, an IPv4 EtherType, byte
@@ -49,7 +50,7 @@ func newSkbFrame(t *testing.T, h *harness, hook helpers.Hook, pkt []byte) *skbFr
 	h.run.Packet = &helpers.Packet{Ctx: addr(f.ctx), DataOff: 192, DataEndOff: 200, DataMetaOff: 208, Region: 0, Hook: hook,
 		HardStart: uint64(mem.Addr()), HardEnd: uint64(mem.Addr()) + 4096 - helpers.SkbSharedInfoSize}
 	h.run.Packet.SetBounds(data, data, end)
-	f.regions = []interp.Region{
+	f.regions = []api.Region{
 		{Addr: data, Size: end - data, Writable: true, Name: "packet"},
 		{Addr: addr(f.ctx), Size: 216, Writable: true, Name: "ctx"},
 	}
@@ -65,7 +66,7 @@ func (f *skbFrame) call(id int32, args ...uint64) (uint64, error) {
 	}
 	src += fmt.Sprintf("call %d\nexit", id)
 	env := f.h.env(addr(f.ctx))
-	env.Regions = append(append([]interp.Region{}, f.regions...), env.Regions...)
+	env.Regions = append(append([]api.Region{}, f.regions...), env.Regions...)
 	return f.h.compile(src, interp.Checked).Run(env)
 }
 
@@ -515,7 +516,7 @@ func BenchmarkL4CsumReplace(b *testing.B) {
 	h.run.Packet.SetBounds(addr(pkt), addr(pkt), addr(pkt)+64)
 	p := h.compile(fmt.Sprintf("lddw %%r1, %#x\nmov %%r2, 40\nmov %%r3, 0x1234\nmov %%r4, 0x4321\nmov %%r5, 0x12\ncall 11\nexit", addr(ctx)), interp.Checked)
 	env := h.env(addr(ctx))
-	env.Regions = append([]interp.Region{{Addr: addr(pkt), Size: 64, Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
+	env.Regions = append([]api.Region{{Addr: addr(pkt), Size: 64, Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
 	for b.Loop() {
 		if _, err := p.Run(env); err != nil {
 			b.Fatal(err)

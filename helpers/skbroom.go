@@ -3,7 +3,7 @@ package helpers
 import (
 	"encoding/binary"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -100,8 +100,8 @@ type skbHeaders struct {
 // after it, the interpreter's LD_ABS/LD_IND at SKF_LL_OFF and SKF_NET_OFF
 // (Env.LinkHeader, Env.NetHeader) see the headers where Linux's
 // skb_mac_header and skb_network_header would be.
-func movesHeaders(h interp.Helper) interp.Helper {
-	return func(c *interp.HelperCall) (uint64, error) {
+func movesHeaders(h api.Helper) api.Helper {
+	return func(c *api.HelperCall) (uint64, error) {
 		r0, err := h(c)
 		if r, ok := c.Env().Context.(*Run); ok && r.hdr.set {
 			env := c.Env()
@@ -134,8 +134,8 @@ func (r *Run) headers(p *Packet) *skbHeaders {
 // needed, and follows Linux's reallocation of a skb whose headroom is
 // short (see the top of this file). It reports false when the frame
 // cannot hold the bigger packet.
-func (r *Run) cow(env *interp.Env, p *Packet, n uint64) bool {
-	if !r.makeRoom(env, p, n, 0) {
+func (r *Run) cow(c *api.HelperCall, p *Packet, n uint64) bool {
+	if !r.makeRoom(c, p, n, 0) {
 		return false
 	}
 	h := r.headers(p)
@@ -151,7 +151,7 @@ func (r *Run) cow(env *interp.Env, p *Packet, n uint64) bool {
 
 // makeRoom moves the packet within the frame so that head bytes fit
 // before it and tail bytes after it; false if the frame is too small.
-func (r *Run) makeRoom(env *interp.Env, p *Packet, head, tail uint64) bool {
+func (r *Run) makeRoom(c *api.HelperCall, p *Packet, head, tail uint64) bool {
 	data, end := p.data(), p.dataEnd()
 	if head+tail > p.HardEnd-p.HardStart-(end-data) {
 		return false
@@ -176,7 +176,7 @@ func (r *Run) makeRoom(env *interp.Env, p *Packet, head, tail uint64) bool {
 	if h.trans != 0 {
 		h.trans += nd - data
 	}
-	p.move(env, nd, nd+(end-data))
+	p.move(c, nd, nd+(end-data))
 	return true
 }
 
@@ -191,8 +191,8 @@ func (p *Packet) gso() bool { return *p.ctxWord32(skbGSOSizeOff) != 0 }
 
 // move points data and data_end at new places and updates len and the
 // packet region (bpf_compute_data_pointers).
-func (p *Packet) move(env *interp.Env, data, end uint64) {
-	p.sync(env, data, data, end)
+func (p *Packet) move(c *api.HelperCall, data, end uint64) {
+	p.sync(c, data, data, end)
 	*p.ctxWord32(skbLenOff) = uint32(end - data)
 }
 
@@ -223,7 +223,7 @@ func ethTypeVlan(proto uint16) bool { return proto == ethP8021Q || proto == ethP
 // already there moves into the packet after the MAC addresses, its
 // protocol becoming skb->protocol. Returns 0, -EINVAL if data is not at
 // the MAC header, -ENOMEM without headroom.
-func skbVlanPush(c *interp.HelperCall) (uint64, error) {
+func skbVlanPush(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -238,7 +238,7 @@ func skbVlanPush(c *interp.HelperCall) (uint64, error) {
 		if p.data() != h.mac {
 			return errno(eINVAL), nil
 		}
-		if !r.cow(c.Env(), p, vlanHLen) {
+		if !r.cow(c, p, vlanHLen) {
 			return errno(eNOMEM), nil
 		}
 		data, end := p.data(), p.dataEnd()
@@ -250,7 +250,7 @@ func skbVlanPush(c *interp.HelperCall) (uint64, error) {
 		h.mac -= vlanHLen
 		h.net -= vlanHLen
 		p.setProtocol(oldProto)
-		p.move(c.Env(), nd, end)
+		p.move(c, nd, end)
 	}
 	p.setVlan(proto, tci)
 	return 0, nil
@@ -259,7 +259,7 @@ func skbVlanPush(c *interp.HelperCall) (uint64, error) {
 // vlanPopPayload is __skb_vlan_pop: removes the tag after the MAC
 // addresses and returns its TCI, setting skb->protocol from the
 // encapsulated EtherType as vlan_set_encap_proto does.
-func (r *Run) vlanPopPayload(env *interp.Env, p *Packet) (uint16, uint64, bool) {
+func (r *Run) vlanPopPayload(c *api.HelperCall, p *Packet) (uint16, uint64, bool) {
 	h := r.headers(p)
 	data, end := p.data(), p.dataEnd()
 	if data != h.mac {
@@ -285,7 +285,7 @@ func (r *Run) vlanPopPayload(env *interp.Env, p *Packet) (uint16, uint64, bool) 
 	if h.net < nd+ETHHeaderLen {
 		h.net = nd + ETHHeaderLen
 	}
-	p.move(env, nd, end)
+	p.move(c, nd, end)
 	return tci, 0, true
 }
 
@@ -294,7 +294,7 @@ func (r *Run) vlanPopPayload(env *interp.Env, p *Packet) (uint16, uint64, bool) 
 // tag in the packet moves to the accelerated slot. Returns 0, -EINVAL if
 // data is not at the MAC header, -ENOMEM for a packet shorter than a
 // tagged Ethernet header.
-func skbVlanPop(c *interp.HelperCall) (uint64, error) {
+func skbVlanPop(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -305,7 +305,7 @@ func skbVlanPop(c *interp.HelperCall) (uint64, error) {
 		if !ethTypeVlan(p.protocol()) {
 			return 0, nil
 		}
-		if _, ret, ok := r.vlanPopPayload(c.Env(), p); !ok {
+		if _, ret, ok := r.vlanPopPayload(c, p); !ok {
 			return ret, nil
 		}
 	}
@@ -313,7 +313,7 @@ func skbVlanPop(c *interp.HelperCall) (uint64, error) {
 	if !ethTypeVlan(proto) {
 		return 0, nil
 	}
-	tci, ret, ok := r.vlanPopPayload(c.Env(), p)
+	tci, ret, ok := r.vlanPopPayload(c, p)
 	if !ok {
 		return ret, nil
 	}
@@ -324,7 +324,7 @@ func skbVlanPop(c *interp.HelperCall) (uint64, error) {
 // netHdrPush is bpf_skb_net_hdr_push: len zero bytes inserted off bytes
 // after data, the headers before them moving with data. The caller made
 // room with cow.
-func (r *Run) netHdrPush(env *interp.Env, p *Packet, off, n uint64) {
+func (r *Run) netHdrPush(c *api.HelperCall, p *Packet, off, n uint64) {
 	h := r.headers(p)
 	data, end := p.data(), p.dataEnd()
 	nd := data - n
@@ -337,12 +337,12 @@ func (r *Run) netHdrPush(env *interp.Env, p *Packet, off, n uint64) {
 	if transSame {
 		h.trans = h.net
 	}
-	p.move(env, nd, end)
+	p.move(c, nd, end)
 }
 
 // netHdrPop is bpf_skb_net_hdr_pop: n bytes removed off bytes after data.
 // Returns false (-ENOMEM) when the packet is shorter than off+n.
-func (r *Run) netHdrPop(env *interp.Env, p *Packet, off, n uint64) bool {
+func (r *Run) netHdrPop(c *api.HelperCall, p *Packet, off, n uint64) bool {
 	h := r.headers(p)
 	data, end := p.data(), p.dataEnd()
 	if end-data < off+n {
@@ -357,7 +357,7 @@ func (r *Run) netHdrPop(env *interp.Env, p *Packet, off, n uint64) bool {
 	if transSame {
 		h.trans = h.net
 	}
-	p.move(env, nd, end)
+	p.move(c, nd, end)
 	return true
 }
 
@@ -365,7 +365,7 @@ func (r *Run) netHdrPop(env *interp.Env, p *Packet, off, n uint64) bool {
 // bytes after the MAC header, IPv6 to IPv4 removes the 20 bytes there;
 // skb->protocol changes and the hash is cleared. -EINVAL for flags,
 // -ENOTSUPP for other protocol pairs, -ENOMEM when the room cannot change.
-func skbChangeProto(c *interp.HelperCall) (uint64, error) {
+func skbChangeProto(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -379,12 +379,12 @@ func skbChangeProto(c *interp.HelperCall) (uint64, error) {
 	const diff = ipv6HLen - ipv4HLen
 	switch from := p.protocol(); {
 	case from == ethPIP && to == ethPIPv6:
-		if !r.cow(c.Env(), p, diff) {
+		if !r.cow(c, p, diff) {
 			return errno(eNOMEM), nil
 		}
-		r.netHdrPush(c.Env(), p, off, diff)
+		r.netHdrPush(c, p, off, diff)
 	case from == ethPIPv6 && to == ethPIP:
-		if !r.netHdrPop(c.Env(), p, off, diff) {
+		if !r.netHdrPop(c, p, off, diff) {
 			return errno(eNOMEM), nil
 		}
 	default:
@@ -419,7 +419,7 @@ const (
 // growing), with the encapsulation and decapsulation flags' protocol
 // changes. A test run's GSO skb has no GSO type, which Linux refuses here
 // (-ENOTSUPP).
-func skbAdjustRoom(c *interp.HelperCall) (uint64, error) {
+func skbAdjustRoom(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -471,20 +471,20 @@ func skbAdjustRoom(c *interp.HelperCall) (uint64, error) {
 		return errno(eNOTSUPP), nil
 	}
 	if shrink {
-		return r.netShrink(c.Env(), p, off, abs, flags), nil
+		return r.netShrink(c, p, off, abs, flags), nil
 	}
-	return r.netGrow(c.Env(), p, off, abs, flags), nil
+	return r.netGrow(c, p, off, abs, flags), nil
 }
 
 // netShrink is bpf_skb_net_shrink.
-func (r *Run) netShrink(env *interp.Env, p *Packet, off, n, flags uint64) uint64 {
+func (r *Run) netShrink(c *api.HelperCall, p *Packet, off, n, flags uint64) uint64 {
 	if flags&^uint64(FlagAdjRoomFixedGSO|adjRoomDecapL3Mask|FlagAdjRoomNoCsumReset) != 0 {
 		return errno(eINVAL)
 	}
 	if p.gso() {
 		return errno(eNOTSUPP)
 	}
-	if !r.netHdrPop(env, p, off, n) {
+	if !r.netHdrPop(c, p, off, n) {
 		return errno(eNOMEM)
 	}
 	switch proto := p.protocol(); {
@@ -497,13 +497,13 @@ func (r *Run) netShrink(env *interp.Env, p *Packet, off, n, flags uint64) uint64
 }
 
 // netGrow is bpf_skb_net_grow.
-func (r *Run) netGrow(env *interp.Env, p *Packet, off, n, flags uint64) uint64 {
+func (r *Run) netGrow(c *api.HelperCall, p *Packet, off, n, flags uint64) uint64 {
 	innerMacLen := flags >> adjRoomEncapL2Shift & 0xff
 	encap := flags&adjRoomEncapL3Mask != 0
 	if p.gso() {
 		return errno(eNOTSUPP)
 	}
-	if !r.cow(env, p, n) {
+	if !r.cow(c, p, n) {
 		return errno(eNOMEM)
 	}
 	h := r.headers(p)
@@ -521,7 +521,7 @@ func (r *Run) netGrow(env *interp.Env, p *Packet, off, n, flags uint64) uint64 {
 		}
 		macLen = h.net - h.mac
 	}
-	r.netHdrPush(env, p, off, n)
+	r.netHdrPush(c, p, off, n)
 	if !encap {
 		return 0
 	}
@@ -583,7 +583,7 @@ func (p *Packet) gsoReset() {
 // with zero bytes or trims it. -EINVAL for flags, a length above
 // BPF_SKB_MAX_LEN or one cutting into the network (or transport) header;
 // -ENOTSUPP for an encapsulated skb; -ENOMEM past the frame.
-func skbChangeTail(c *interp.HelperCall) (uint64, error) {
+func skbChangeTail(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -596,7 +596,7 @@ func skbChangeTail(c *interp.HelperCall) (uint64, error) {
 		return errno(eNOTSUPP), nil
 	}
 	data, end := p.data(), p.dataEnd()
-	if newLen > end-data && !r.makeRoom(c.Env(), p, 0, newLen-(end-data)) {
+	if newLen > end-data && !r.makeRoom(c, p, 0, newLen-(end-data)) {
 		return errno(eNOMEM), nil
 	}
 	data, end = p.data(), p.dataEnd()
@@ -607,7 +607,7 @@ func skbChangeTail(c *interp.HelperCall) (uint64, error) {
 	if p.gso() {
 		p.gsoReset()
 	}
-	p.move(c.Env(), data, ne)
+	p.move(c, data, ne)
 	return 0, nil
 }
 
@@ -615,7 +615,7 @@ func skbChangeTail(c *interp.HelperCall) (uint64, error) {
 // the packet, which become its MAC header. -EINVAL for flags, a
 // head_room above INT_MAX or a length above BPF_SKB_MAX_LEN (without
 // GSO); -ENOMEM past the frame.
-func skbChangeHead(c *interp.HelperCall) (uint64, error) {
+func skbChangeHead(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -627,7 +627,7 @@ func skbChangeHead(c *interp.HelperCall) (uint64, error) {
 	if flags != 0 || int32(room) < 0 || !p.gso() && newLen > skbMaxLen || newLen < skbLen {
 		return errno(eINVAL), nil
 	}
-	if !r.cow(c.Env(), p, uint64(room)) {
+	if !r.cow(c, p, uint64(room)) {
 		return errno(eNOMEM), nil
 	}
 	h := r.headers(p)
@@ -636,7 +636,7 @@ func skbChangeHead(c *interp.HelperCall) (uint64, error) {
 	h.room -= uint64(room)
 	clear(bytesAt(nd, uint64(room)))
 	h.mac = nd
-	p.move(c.Env(), nd, end)
+	p.move(c, nd, end)
 	return 0, nil
 }
 
@@ -650,7 +650,7 @@ const (
 // len bytes at offset from the MAC or network header; -EFAULT (to
 // zeroed) for an offset above 0xffff, another start header or bytes past
 // the end.
-func skbLoadBytesRelative(c *interp.HelperCall) (uint64, error) {
+func skbLoadBytesRelative(c *api.HelperCall) (uint64, error) {
 	r, p, err := skbArg(c)
 	if err != nil {
 		return 0, err

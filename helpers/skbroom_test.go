@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/interp"
 )
@@ -44,7 +45,7 @@ func be(v uint16) uint32 { return uint32(v>>8 | v<<8) }
 
 // callEnv is skbFrame.call returning the run's environment, whose packet
 // region the helpers update.
-func (f *skbFrame) callEnv(id int32, args ...uint64) (uint64, *interp.Env) {
+func (f *skbFrame) callEnv(id int32, args ...uint64) (uint64, *api.Env) {
 	f.h.t.Helper()
 	src := fmt.Sprintf("lddw %%r1, %#x\n", addr(f.ctx))
 	for i, a := range args {
@@ -52,7 +53,7 @@ func (f *skbFrame) callEnv(id int32, args ...uint64) (uint64, *interp.Env) {
 	}
 	src += fmt.Sprintf("call %d\nexit", id)
 	env := f.h.env(addr(f.ctx))
-	env.Regions = append(append([]interp.Region{}, f.regions...), env.Regions...)
+	env.Regions = append(append([]api.Region{}, f.regions...), env.Regions...)
 	r0, err := f.h.compile(src, interp.Checked).Run(env)
 	if err != nil {
 		f.h.t.Fatal(err)
@@ -64,7 +65,7 @@ func (f *skbFrame) callEnv(id int32, args ...uint64) (uint64, *interp.Env) {
 
 // packet returns the packet between the context's data and data_end
 // words, checking that len, data_meta and the packet region agree.
-func (f *skbFrame) packet(t *testing.T, env *interp.Env) []byte {
+func (f *skbFrame) packet(t *testing.T, env *api.Env) []byte {
 	t.Helper()
 	data := binary.NativeEndian.Uint64(f.ctx[192:])
 	end := binary.NativeEndian.Uint64(f.ctx[200:])
@@ -526,7 +527,7 @@ func BenchmarkSkbChangeProto(b *testing.B) {
 		HardStart: addr(mem), HardEnd: addr(mem) + frameRoom}
 	p := h.compile(fmt.Sprintf("lddw %%r6, %#x\nmov %%r1, %%r6\nmov %%r2, 0xdd86\nmov %%r3, 0\ncall 31\nmov %%r1, %%r6\nmov %%r2, 8\nmov %%r3, 0\ncall 31\nexit", addr(ctx)), interp.Checked)
 	env := h.env(addr(ctx))
-	env.Regions = append([]interp.Region{{Addr: data, Size: uint64(len(pkt)), Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
+	env.Regions = append([]api.Region{{Addr: data, Size: uint64(len(pkt)), Writable: true}, {Addr: addr(ctx), Size: 216, Writable: true}}, env.Regions...)
 	for b.Loop() {
 		h.run.Reset()
 		h.run.Packet.SetBounds(data, data, data+uint64(len(pkt)))

@@ -3,7 +3,7 @@ package helpers
 import (
 	"encoding/binary"
 
-	"github.com/xebpf/xebpf/interp"
+	"github.com/xebpf/xebpf/api"
 )
 
 // Tunnel metadata of an skb: what bpf_skb_set_tunnel_key attaches (Linux's
@@ -58,7 +58,7 @@ func compatKeySize(size uint64) bool { return size == 28 || size == 24 || size =
 // metadata or with unknown flags: -EINVAL; for the other address family:
 // -EPROTO; for a size that is not one of struct bpf_tunnel_key's layouts:
 // -EINVAL. On failure the key is zeroed.
-func skbGetTunnelKey(c *interp.HelperCall) (uint64, error) {
+func skbGetTunnelKey(c *api.HelperCall) (uint64, error) {
 	r, _, err := skbArg(c)
 	if err != nil {
 		return 0, err
@@ -109,7 +109,7 @@ func (r *Run) getTunnelKey(to []byte, flags uint64) uint64 {
 // metadata to the skb. -EINVAL for unknown flags, a size that is not one
 // of struct bpf_tunnel_key's layouts, a flow label without
 // BPF_F_TUNINFO_IPV6 or a non-zero tunnel_ext.
-func skbSetTunnelKey(c *interp.HelperCall) (uint64, error) {
+func skbSetTunnelKey(c *api.HelperCall) (uint64, error) {
 	r, _, err := skbArg(c)
 	if err != nil {
 		return 0, err

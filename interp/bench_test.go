@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
 )
@@ -86,14 +87,14 @@ mov %r0, %r7
 exit`, 0},
 }
 
-var benchHelpers = map[int32]interp.Helper{
-	1: func(c *interp.HelperCall) (uint64, error) { return c.Args[0] + 1, nil },
+var benchHelpers = map[int32]api.Helper{
+	1: func(c *api.HelperCall) (uint64, error) { return c.Args[0] + 1, nil },
 }
 
 // benchRuns runs p with env in the benchmark loop and reports ns per
 // instruction, counted by one run of counter (a checked build of the same
 // program); it returns that count.
-func benchRuns(b *testing.B, counter, p *interp.Program, env *interp.Env) uint64 {
+func benchRuns(b *testing.B, counter, p *interp.Program, env *api.Env) uint64 {
 	if _, err := counter.Run(env); err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func BenchmarkInterpreter(b *testing.B) {
 		for _, mode := range modes {
 			b.Run(bp.name+"/"+mode.String(), func(b *testing.B) {
 				p := compile(b, bp.src, mode, benchHelpers)
-				env := &interp.Env{}
+				env := &api.Env{}
 				if bp.mem > 0 {
 					m, err := platform.Alloc(bp.mem)
 					if err != nil {
@@ -123,7 +124,7 @@ func BenchmarkInterpreter(b *testing.B) {
 						m.Bytes()[i] = byte(i * 7)
 					}
 					env.Args[0], env.Args[1] = uint64(m.Addr()), uint64(bp.mem)
-					env.Regions = []interp.Region{{Addr: uint64(m.Addr()), Size: uint64(bp.mem), Name: "mem"}}
+					env.Regions = []api.Region{{Addr: uint64(m.Addr()), Size: uint64(bp.mem), Name: "mem"}}
 				}
 				executed := benchRuns(b, compile(b, bp.src, interp.Checked, benchHelpers), p, env)
 				b.ReportMetric(float64(executed), "insns/run")
@@ -136,7 +137,7 @@ func BenchmarkEmptyProgram(b *testing.B) {
 	for _, mode := range modes {
 		b.Run(mode.String(), func(b *testing.B) {
 			p := compile(b, "mov %r0, 0\nexit", mode, nil)
-			env := &interp.Env{}
+			env := &api.Env{}
 			for b.Loop() {
 				p.Run(env)
 			}
@@ -158,11 +159,11 @@ func BenchmarkRegionCount(b *testing.B) {
 			}
 			defer m.Free()
 			base := uint64(m.Addr())
-			env := &interp.Env{Args: [5]uint64{base + uint64(n-1), size}}
+			env := &api.Env{Args: [5]uint64{base + uint64(n-1), size}}
 			for i := range n - 1 { // one-byte regions before the buffer
-				env.Regions = append(env.Regions, interp.Region{Addr: base + uint64(i), Size: 1, Name: "other"})
+				env.Regions = append(env.Regions, api.Region{Addr: base + uint64(i), Size: 1, Name: "other"})
 			}
-			env.Regions = append(env.Regions, interp.Region{Addr: base + uint64(n-1), Size: size, Name: "mem"})
+			env.Regions = append(env.Regions, api.Region{Addr: base + uint64(n-1), Size: size, Name: "mem"})
 			p := compile(b, src, interp.Checked, nil)
 			benchRuns(b, p, p, env)
 		})

@@ -11,7 +11,7 @@
 //     object its pointer was derived from (see Provenance), every jump and
 //     call target is validated, the call depth is limited, and an
 //     instruction budget stops runaway loops. A violation ends the run with
-//     a *Fault naming the pc, the instruction, the address and the object;
+//     an *api.Fault naming the pc, the instruction, the address and the object;
 //     it never crashes the Go process.
 //   - Fast mode performs no per-access checks. It is for programs a verifier
 //     has accepted. Until xebpf's verifier exists, fast mode is reachable only
@@ -35,30 +35,33 @@
 // the same addresses: a region is a [start, start+size) range of such memory
 // with a writable flag.
 //
-// Each run has a stack of MaxCallDepth frames of StackSize (512) bytes. Frame
-// 0 is at the top; a local call gets a fresh frame below its caller, r10
-// points one past the end of the current frame and is read-only, and r6-r9
-// are restored when the callee exits.
+// Each run has a stack of api.MaxCallDepth frames of api.StackSize (512)
+// bytes. Frame 0 is at the top; a local call gets a fresh frame below its
+// caller, r10 points one past the end of the current frame and is
+// read-only, and r6-r9 are restored when the callee exits.
 //
-// Helpers are Go functions in a table indexed by helper id, supplied in
-// Config. A helper reads program memory only through HelperCall.ArgMemory
-// (or Memory), which applies the same checks as the program's own
-// accesses in checked mode.
+// Helpers are Go functions (api.Helper) in a table indexed by helper id,
+// supplied in Config. They see the run through an api.HelperCall and read
+// program memory only through its ArgMemory (or Memory), which applies the
+// same checks as the program's own accesses in checked mode. The run's
+// machine (its stack and object table) is the api.Runtime behind those
+// calls: the HelperCall keeps the arguments and their tags, the machine
+// the objects they are checked against.
 //
 // # Provenance
 //
-// In checked mode every register and every 8-byte stack slot carries a Tag:
-// the object of the run its value points into, or NoTag for a scalar. The
+// In checked mode every register and every 8-byte stack slot carries an api.Tag:
+// the object of the run its value points into, or api.NoTag for a scalar. The
 // objects of a run are the stack frames in use, the regions of Env (the
 // packet, the context), the static objects of lddw constants
 // (Config.Pointers: map handles and global data values), and the objects
-// helpers hand out (HelperCall.Object: one map value, one ring-buffer
+// helpers hand out (api.HelperCall.Object: one map value, one ring-buffer
 // record, one key copy). Tags flow as in Linux's verifier: a register move
 // copies the tag, adding or subtracting a scalar keeps it, every other
 // operation (32-bit ones included) gives a scalar; an aligned 8-byte spill
 // to the stack and its fill keep it, any other store to a stack slot makes
 // it a scalar; a value loaded from any other memory is a scalar, except
-// the context's pointer fields (Fields), whose loads are pointers into
+// the context's pointer fields (api.Fields), whose loads are pointers into
 // their region. An access through a register is checked against that one
 // object: inside its bounds, writable for stores, inside one context field
 // at a permitted width, outside the object's reserved spans. A forged or
@@ -70,13 +73,13 @@
 //     outside the objects the run was given or helpers handed out, directly
 //     or through a helper (helpers check their pointer arguments against
 //     the arguments' objects), and never a byte the runtime trusts: map keys
-//     and metadata, lock words (Region.Reserved), ring-buffer headers,
+//     and metadata, lock words (api.Region.Reserved), ring-buffer headers,
 //     context words holding pointers or read-only fields, read-only maps.
 //  2. Object bounds like the kernel's: a pointer derived from a map value
 //     stays inside that value; one derived from the context touches only its
 //     fields, at their widths, writing only writable ones; packet pointers
 //     stay inside the packet region, and die when a helper moves the packet
-//     (HelperCall.MoveRegion); the stack as the frames in use.
+//     (api.HelperCall.MoveRegion); the stack as the frames in use.
 //  3. Liveness: one instruction budget (Config.InstructionBudget, default
 //     DefaultInstructionBudget = 16M) per run, shared by the program, its
 //     callbacks, BPF-to-BPF calls and tail calls. Every instruction and every

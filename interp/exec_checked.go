@@ -1,6 +1,10 @@
 package interp
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/xebpf/xebpf/api"
+)
 
 // runChecked is the checked interpreter loop. exec_fast.go is generated
 // from it by gen_fast.go, which drops the lines marked //checked and the
@@ -11,19 +15,21 @@ import "math/bits"
 // when that frame exits.
 //
 //go:generate go run gen_fast.go
-func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag, pc int, base int) (uint64, error) {
+func (p *Program) runChecked(m *machine, env *api.Env, args *[5]uint64, argTags *[5]api.Tag, pc int, base int) (uint64, error) {
 	var reg [16]uint64
 	copy(reg[1:6], args[:])
 	top := m.top
 	depth := base
-	reg[10] = top - uint64(depth)*StackSize
+	reg[10] = top - uint64(depth)*api.StackSize
+	m.p = p
+	m.call.Enter(env, true) //checked
+	//fast: m.call.Enter(env, false)
 	//checked:begin
 	// tag[r] is the provenance of reg[r]: the object of m.objs it points
 	// into, or NoTag.
-	var tag [16]Tag
+	var tag [16]api.Tag
 	copy(tag[1:6], argTags[:])
-	tag[10] = StackTag + Tag(depth)
-	m.call.p, m.call.env, m.call.checked = p, env, true
+	tag[10] = StackTag + api.Tag(depth)
 	m.enterFrame(depth)
 	objs := m.objs.list
 	stackBase := m.stackBase()
@@ -46,7 +52,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) + s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x0f: // add dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d += s
@@ -56,7 +62,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) + s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x17: // sub dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d -= s
@@ -65,7 +71,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) - s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x1f: // sub dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d -= s
@@ -75,27 +81,27 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) - s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x27: // mul dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d *= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x24: // mul32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) * s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x2f: // mul dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d *= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x2c: // mul32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) * s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x37: // div dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			if s != 0 {
@@ -104,7 +110,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = 0
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x34: // div32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			if s != 0 {
@@ -113,7 +119,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = 0
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x3f: // div dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			if s != 0 {
@@ -122,7 +128,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = 0
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x3c: // div32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			if s != 0 {
@@ -131,94 +137,94 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = 0
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x47: // or dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d |= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x44: // or32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) | s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x4f: // or dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d |= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x4c: // or32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) | s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x57: // and dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d &= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x54: // and32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) & s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x5f: // and dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d &= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x5c: // and32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) & s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x67: // lsh dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d <<= s & 63
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x64: // lsh32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) << (s & 31))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x6f: // lsh dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d <<= s & 63
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x6c: // lsh32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) << (s & 31))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x77: // rsh dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d >>= s & 63
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x74: // rsh32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) >> (s & 31))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x7f: // rsh dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d >>= s & 63
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x7c: // rsh32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) >> (s & 31))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x97: // mod dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			if s != 0 {
 				d %= s
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x94: // mod32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			if s != 0 {
@@ -227,14 +233,14 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = uint64(uint32(d))
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x9f: // mod dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			if s != 0 {
 				d %= s
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x9c: // mod32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			if s != 0 {
@@ -243,59 +249,59 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = uint64(uint32(d))
 			}
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xa7: // xor dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d ^= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xa4: // xor32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(d) ^ s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xaf: // xor dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d ^= s
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xac: // xor32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(d) ^ s)
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xb7: // mov dst, imm (64-bit)
 			reg[in.dst&15] = uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xb4: // mov32 dst, imm
 			reg[in.dst&15] = uint64(uint32(in.imm))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xbf: // mov dst, reg (64-bit)
 			reg[in.dst&15] = reg[in.src&15]
 			tag[in.dst&15] = tag[in.src&15] //checked
 		case 0xbc: // mov32 dst, reg
 			reg[in.dst&15] = uint64(uint32(reg[in.src&15]))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xc7: // arsh dst, imm (64-bit)
 			d, s := reg[in.dst&15], uint64(in.imm)
 			d = uint64(int64(d) >> (s & 63))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xc4: // arsh32 dst, imm
 			d, s := reg[in.dst&15], uint32(in.imm)
 			d = uint64(uint32(int32(d) >> (s & 31)))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xcf: // arsh dst, reg (64-bit)
 			d, s := reg[in.dst&15], reg[in.src&15]
 			d = uint64(int64(d) >> (s & 63))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xcc: // arsh32 dst, reg
 			d, s := reg[in.dst&15], uint32(reg[in.src&15])
 			d = uint64(uint32(int32(d) >> (s & 31)))
 			reg[in.dst&15] = d
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x15: // jeq dst, imm, +off
 			if reg[in.dst&15] == uint64(in.imm) {
 				acc += int64(pc) //checked
@@ -566,7 +572,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 4) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = load32(addr)
 		case 0x81: // ldxsw
@@ -575,7 +581,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 4) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = uint64(int64(int32(load32(addr))))
 		case 0x62: // stw
@@ -583,9 +589,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-				m.slots[(addr+3-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+				m.slots[(addr+3-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store32(addr, uint64(in.imm))
@@ -594,9 +600,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-				m.slots[(addr+3-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+				m.slots[(addr+3-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store32(addr, reg[in.src&15])
@@ -606,7 +612,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 2) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = load16(addr)
 		case 0x89: // ldxsh
@@ -615,7 +621,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 2) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = uint64(int64(int16(load16(addr))))
 		case 0x6a: // sth
@@ -623,9 +629,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 2) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-				m.slots[(addr+1-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+				m.slots[(addr+1-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store16(addr, uint64(in.imm))
@@ -634,9 +640,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 2) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-				m.slots[(addr+1-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+				m.slots[(addr+1-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store16(addr, reg[in.src&15])
@@ -646,7 +652,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 1) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = load8(addr)
 		case 0x91: // ldxsb
@@ -655,7 +661,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			if !objs[tag[in.src&15]].canRead(addr, 1) {
 				goto memory
 			}
-			tag[in.dst&15] = NoTag
+			tag[in.dst&15] = api.NoTag
 			//checked:end
 			reg[in.dst&15] = uint64(int64(int8(load8(addr))))
 		case 0x72: // stb
@@ -663,8 +669,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 1) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store8(addr, uint64(in.imm))
@@ -673,8 +679,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 1) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store8(addr, reg[in.src&15])
@@ -683,10 +689,10 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.src&15]; !objs[t].canRead(addr, 8) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth && addr&7 == 0 {
+			} else if t-StackTag < api.MaxCallDepth && addr&7 == 0 {
 				tag[in.dst&15] = m.slots[(addr-stackBase)>>3&slotMask]
 			} else {
-				tag[in.dst&15] = NoTag
+				tag[in.dst&15] = api.NoTag
 			}
 			//checked:end
 			reg[in.dst&15] = load64(addr)
@@ -695,9 +701,9 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-				m.slots[(addr+7-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+				m.slots[(addr+7-stackBase)>>3&slotMask] = api.NoTag
 			}
 			//checked:end
 			store64(addr, uint64(in.imm))
@@ -706,22 +712,22 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
+			} else if t-StackTag < api.MaxCallDepth {
 				if addr&7 == 0 {
 					m.slots[(addr-stackBase)>>3&slotMask] = tag[in.src&15]
 				} else {
-					m.slots[(addr-stackBase)>>3&slotMask] = NoTag
-					m.slots[(addr+7-stackBase)>>3&slotMask] = NoTag
+					m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
+					m.slots[(addr+7-stackBase)>>3&slotMask] = api.NoTag
 				}
 			}
 			//checked:end
 			store64(addr, reg[in.src&15])
 		case 0x84: // neg32
 			reg[in.dst&15] = uint64(-uint32(reg[in.dst&15]))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x87: // neg
 			reg[in.dst&15] = -reg[in.dst&15]
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opSDiv64Imm, opSDiv64Reg:
 			d, s := int64(reg[in.dst&15]), in.imm
 			if in.op == opSDiv64Reg {
@@ -735,7 +741,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = -d // INT64_MIN / -1 wraps to INT64_MIN
 			}
 			reg[in.dst&15] = uint64(d)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opSDiv32Imm, opSDiv32Reg:
 			d, s := int32(reg[in.dst&15]), int32(in.imm)
 			if in.op == opSDiv32Reg {
@@ -749,7 +755,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d = -d
 			}
 			reg[in.dst&15] = uint64(uint32(d))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opSMod64Imm, opSMod64Reg:
 			d, s := int64(reg[in.dst&15]), in.imm
 			if in.op == opSMod64Reg {
@@ -761,7 +767,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d %= s
 			}
 			reg[in.dst&15] = uint64(d)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opSMod32Imm, opSMod32Reg:
 			d, s := int32(reg[in.dst&15]), int32(in.imm)
 			if in.op == opSMod32Reg {
@@ -773,22 +779,22 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				d %= s
 			}
 			reg[in.dst&15] = uint64(uint32(d))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opMovSX64x8:
 			reg[in.dst&15] = uint64(int64(int8(reg[in.src&15])))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opMovSX64x16:
 			reg[in.dst&15] = uint64(int64(int16(reg[in.src&15])))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opMovSX64x32:
 			reg[in.dst&15] = uint64(int64(int32(reg[in.src&15])))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opMovSX32x8:
 			reg[in.dst&15] = uint64(uint32(int32(int8(reg[in.src&15]))))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case opMovSX32x16:
 			reg[in.dst&15] = uint64(uint32(int32(int16(reg[in.src&15]))))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xd4: // le16/le32/le64: truncate (the host is little endian)
 			switch in.imm {
 			case 16:
@@ -796,7 +802,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			case 32:
 				reg[in.dst&15] = uint64(uint32(reg[in.dst&15]))
 			}
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0xdc, 0xd7: // be16/be32/be64, and bswap16/32/64
 			switch in.imm {
 			case 16:
@@ -806,18 +812,18 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			default:
 				reg[in.dst&15] = bits.ReverseBytes64(reg[in.dst&15])
 			}
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 		case 0x18: // lddw
 			reg[in.dst&15] = uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opLDDWCode: // lddw dst, code +off: address of a function
 			reg[in.dst&15] = p.codeAddr(int(in.off))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opLDDWObj: // lddw dst, pointer into a static object
 			reg[in.dst&15] = uint64(in.imm)
-			tag[in.dst&15] = m.objs.staticBase + Tag(in.off) //checked
+			tag[in.dst&15] = m.objs.staticBase + api.Tag(in.off) //checked
 			pc++
 		case 0x05: // ja
 			acc += int64(pc) //checked
@@ -832,8 +838,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; addr&3 != 0 || !objs[t].canWrite(addr, 4) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
 			}
 			atomicTags(in.imm, &tag[in.src&15], &tag[0])
 			//checked:end
@@ -843,8 +849,8 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			//checked:begin
 			if t := tag[in.dst&15]; addr&7 != 0 || !objs[t].canWrite(addr, 8) {
 				goto memory
-			} else if t-StackTag < MaxCallDepth {
-				m.slots[(addr-stackBase)>>3&slotMask] = NoTag
+			} else if t-StackTag < api.MaxCallDepth {
+				m.slots[(addr-stackBase)>>3&slotMask] = api.NoTag
 			}
 			atomicTags(in.imm, &tag[in.src&15], &tag[0])
 			//checked:end
@@ -860,22 +866,22 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				return 0, nil
 			}
 			reg[0] = v
-			tag[0] = NoTag //checked
+			tag[0] = api.NoTag //checked
 		case 0x85: // call helper, call local, call btf
 			switch in.src {
 			case 1:
-				if depth+1 >= MaxCallDepth {
+				if depth+1 >= api.MaxCallDepth {
 					m.executed = uint64(acc + int64(pc)) //checked
-					return 0, p.fault(ErrCallDepth, pc-1)
+					return 0, p.fault(api.ErrCallDepth, pc-1)
 				}
 				depth++
 				f := &m.frames[depth]
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
-				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
-				reg[10] = top - uint64(depth)*StackSize
+				f.savedTags = [4]api.Tag{tag[6], tag[7], tag[8], tag[9]} //checked
+				reg[10] = top - uint64(depth)*api.StackSize
 				//checked:begin
-				tag[10] = StackTag + Tag(depth)
+				tag[10] = StackTag + api.Tag(depth)
 				objs[tag[10]].enable()
 				if depth > m.deepest {
 					m.deepest = depth
@@ -890,13 +896,13 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 				r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 				acc, objs = int64(m.executed)-int64(pc), m.objs.list
 				//checked:end
-				//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
+				//fast: r0, stop, err := p.callHelperFast(m, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
 					m.executed = uint64(acc + int64(pc)) //checked
 					return 0, p.helperFault(pc-1, err)
 				}
 				reg[0] = r0
-				stop := m.call.stop //checked
+				stop := m.call.Stopped() //checked
 				if stop {
 					m.executed = uint64(acc + int64(pc)) //checked
 					return r0, nil
@@ -905,18 +911,18 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 		case 0x8d: // callx
 			target := reg[in.dst&15]
 			if t, ok := p.localTarget(target); ok {
-				if depth+1 >= MaxCallDepth {
+				if depth+1 >= api.MaxCallDepth {
 					m.executed = uint64(acc + int64(pc)) //checked
-					return 0, p.fault(ErrCallDepth, pc-1)
+					return 0, p.fault(api.ErrCallDepth, pc-1)
 				}
 				depth++
 				f := &m.frames[depth]
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
-				f.savedTags = [4]Tag{tag[6], tag[7], tag[8], tag[9]} //checked
-				reg[10] = top - uint64(depth)*StackSize
+				f.savedTags = [4]api.Tag{tag[6], tag[7], tag[8], tag[9]} //checked
+				reg[10] = top - uint64(depth)*api.StackSize
 				//checked:begin
-				tag[10] = StackTag + Tag(depth)
+				tag[10] = StackTag + api.Tag(depth)
 				objs[tag[10]].enable()
 				if depth > m.deepest {
 					m.deepest = depth
@@ -930,7 +936,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			h := p.helperByID(target)
 			if h == nil {
 				m.executed = uint64(acc + int64(pc)) //checked
-				f := p.fault(ErrBadCallTarget, pc-1)
+				f := p.fault(api.ErrBadCallTarget, pc-1)
 				f.Addr = target
 				return 0, f
 			}
@@ -938,13 +944,13 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			r0, err := p.callChecked(m, h, &reg, &tag, depth, acc+int64(pc))
 			acc, objs = int64(m.executed)-int64(pc), m.objs.list
 			//checked:end
-			//fast: r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
+			//fast: r0, stop, err := p.callHelperFast(m, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
 				m.executed = uint64(acc + int64(pc)) //checked
 				return 0, p.helperFault(pc-1, err)
 			}
 			reg[0] = r0
-			stop := m.call.stop //checked
+			stop := m.call.Stopped() //checked
 			if stop {
 				m.executed = uint64(acc + int64(pc)) //checked
 				return r0, nil
@@ -960,10 +966,10 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			depth--
 			//checked:begin
 			objs[tag[10]].disable()
-			tag[10] = StackTag + Tag(depth)
+			tag[10] = StackTag + api.Tag(depth)
 			acc += int64(pc)
 			//checked:end
-			reg[10] = top - uint64(depth)*StackSize
+			reg[10] = top - uint64(depth)*api.StackSize
 			pc = int(f.ret)
 			goto jumped //checked
 		case opMovAddImm:
@@ -972,46 +978,46 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 			pc++
 		case opMovAndImm:
 			reg[in.dst&15] = reg[in.src&15] & uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovOrImm:
 			reg[in.dst&15] = reg[in.src&15] | uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovXorImm:
 			reg[in.dst&15] = reg[in.src&15] ^ uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovLshImm:
 			reg[in.dst&15] = reg[in.src&15] << (uint64(in.imm) & 63)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovRshImm:
 			reg[in.dst&15] = reg[in.src&15] >> (uint64(in.imm) & 63)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovArshImm:
 			reg[in.dst&15] = uint64(int64(reg[in.src&15]) >> (uint64(in.imm) & 63))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovMulImm:
 			reg[in.dst&15] = reg[in.src&15] * uint64(in.imm)
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opZext:
 			reg[in.dst&15] = uint64(uint32(reg[in.dst&15]))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc++
 		case opMovZext:
 			reg[in.dst&15] = uint64(uint32(reg[in.src&15]))
-			tag[in.dst&15] = NoTag //checked
+			tag[in.dst&15] = api.NoTag //checked
 			pc += 2
 		case opFallOff:
 			m.executed = uint64(acc + int64(pc)) //checked
-			return 0, p.fault(ErrFellOffEnd, p.lastPC)
+			return 0, p.fault(api.ErrFellOffEnd, p.lastPC)
 		default:
 			m.executed = uint64(acc + int64(pc)) //checked
-			return 0, p.fault(ErrInvalidInsn, pc-1)
+			return 0, p.fault(api.ErrInvalidInsn, pc-1)
 		}
 		//checked:begin
 		continue
@@ -1019,7 +1025,7 @@ func (p *Program) runChecked(m *machine, env *Env, args *[5]uint64, argTags *[5]
 		// Every transfer of control comes here: the one budget check.
 		if acc > budget {
 			m.executed = uint64(acc)
-			return 0, p.fault(ErrBudgetExceeded, p.codeIndex(in))
+			return 0, p.fault(api.ErrBudgetExceeded, p.codeIndex(in))
 		}
 		acc -= int64(pc)
 		continue

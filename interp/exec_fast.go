@@ -2,7 +2,11 @@
 
 package interp
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/xebpf/xebpf/api"
+)
 
 // runFast is the checked interpreter loop. exec_fast.go is generated
 // from it by gen_fast.go, which drops the lines marked //checked and the
@@ -11,12 +15,14 @@ import "math/bits"
 //
 // The run starts at slot pc in a fresh frame at call depth base and returns
 // when that frame exits.
-func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag, pc int, base int) (uint64, error) {
+func (p *Program) runFast(m *machine, env *api.Env, args *[5]uint64, argTags *[5]api.Tag, pc int, base int) (uint64, error) {
 	var reg [16]uint64
 	copy(reg[1:6], args[:])
 	top := m.top
 	depth := base
-	reg[10] = top - uint64(depth)*StackSize
+	reg[10] = top - uint64(depth)*api.StackSize
+	m.p = p
+	m.call.Enter(env, false)
 	code := p.code
 	for {
 		in := &code[pc]
@@ -565,18 +571,18 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag
 		case 0x85: // call helper, call local, call btf
 			switch in.src {
 			case 1:
-				if depth+1 >= MaxCallDepth {
-					return 0, p.fault(ErrCallDepth, pc-1)
+				if depth+1 >= api.MaxCallDepth {
+					return 0, p.fault(api.ErrCallDepth, pc-1)
 				}
 				depth++
 				f := &m.frames[depth]
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
-				reg[10] = top - uint64(depth)*StackSize
+				reg[10] = top - uint64(depth)*api.StackSize
 				pc = int(in.off)
 			default:
 				h := p.helper(in)
-				r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
+				r0, stop, err := p.callHelperFast(m, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 				if err != nil {
 					return 0, p.helperFault(pc-1, err)
 				}
@@ -588,24 +594,24 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag
 		case 0x8d: // callx
 			target := reg[in.dst&15]
 			if t, ok := p.localTarget(target); ok {
-				if depth+1 >= MaxCallDepth {
-					return 0, p.fault(ErrCallDepth, pc-1)
+				if depth+1 >= api.MaxCallDepth {
+					return 0, p.fault(api.ErrCallDepth, pc-1)
 				}
 				depth++
 				f := &m.frames[depth]
 				f.ret = int32(pc)
 				f.saved = [4]uint64{reg[6], reg[7], reg[8], reg[9]}
-				reg[10] = top - uint64(depth)*StackSize
+				reg[10] = top - uint64(depth)*api.StackSize
 				pc = t
 				break
 			}
 			h := p.helperByID(target)
 			if h == nil {
-				f := p.fault(ErrBadCallTarget, pc-1)
+				f := p.fault(api.ErrBadCallTarget, pc-1)
 				f.Addr = target
 				return 0, f
 			}
-			r0, stop, err := p.callHelperFast(m, env, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
+			r0, stop, err := p.callHelperFast(m, depth, h, reg[1], reg[2], reg[3], reg[4], reg[5])
 			if err != nil {
 				return 0, p.helperFault(pc-1, err)
 			}
@@ -620,7 +626,7 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag
 			f := &m.frames[depth]
 			reg[6], reg[7], reg[8], reg[9] = f.saved[0], f.saved[1], f.saved[2], f.saved[3]
 			depth--
-			reg[10] = top - uint64(depth)*StackSize
+			reg[10] = top - uint64(depth)*api.StackSize
 			pc = int(f.ret)
 		case opMovAddImm:
 			reg[in.dst&15] = reg[in.src&15] + uint64(in.imm)
@@ -653,9 +659,9 @@ func (p *Program) runFast(m *machine, env *Env, args *[5]uint64, argTags *[5]Tag
 			reg[in.dst&15] = uint64(uint32(reg[in.src&15]))
 			pc += 2
 		case opFallOff:
-			return 0, p.fault(ErrFellOffEnd, p.lastPC)
+			return 0, p.fault(api.ErrFellOffEnd, p.lastPC)
 		default:
-			return 0, p.fault(ErrInvalidInsn, pc-1)
+			return 0, p.fault(api.ErrInvalidInsn, pc-1)
 		}
 	}
 }

@@ -1,104 +1,24 @@
 package interp
 
 import (
-	"fmt"
-	"strings"
-
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/isa"
 )
 
-// Reason classifies a runtime fault. Reasons are comparable: use
-// errors.Is(err, interp.ErrOutOfBounds).
-type Reason struct{ msg string }
+// Faults are api.Faults with one of api's reasons (api.ErrOutOfBounds,
+// ...), so that helpers raise the same faults as the interpreter; a
+// fault names its Program.
+var _ api.Program = (*Program)(nil)
 
-func (r *Reason) Error() string { return r.msg }
-
-// Runtime fault reasons.
-var (
-	ErrOutOfBounds     = &Reason{"memory access out of bounds"}
-	ErrReadOnly        = &Reason{"write to read-only memory"}
-	ErrMisaligned      = &Reason{"misaligned atomic access"}
-	ErrBudgetExceeded  = &Reason{"instruction budget exceeded"}
-	ErrCallDepth       = &Reason{"call depth limit exceeded"}
-	ErrFellOffEnd      = &Reason{"execution fell off the end of the program"}
-	ErrBadCallTarget   = &Reason{"indirect call to an invalid target"}
-	ErrHelperFailed    = &Reason{"helper failed"}
-	ErrInvalidInsn     = &Reason{"invalid instruction"}
-	ErrBadHelperMemory = &Reason{"helper argument memory out of bounds"}
-	ErrTailCallLimit   = &Reason{"tail call limit exceeded"}
-	// ErrBadContextAccess is an access to the context outside its fields,
-	// at a width or alignment the field does not allow, or a store to a
-	// field that is not writable.
-	ErrBadContextAccess = &Reason{"invalid context access"}
-	// ErrReservedField is a load or store touching a field only helpers
-	// may use, such as a map value's bpf_spin_lock.
-	ErrReservedField = &Reason{"access to a field reserved for helpers"}
-	// ErrTooManyObjects is a run that made more than MaxObjects objects.
-	ErrTooManyObjects = &Reason{"too many objects in one run"}
-)
-
-// Fault is a runtime error of a checked run: what went wrong, where, and
-// with which memory regions in force.
-type Fault struct {
-	Reason  *Reason
-	PC      int             // slot of the faulting instruction
-	Insn    isa.Instruction // the faulting instruction
-	Addr    uint64          // accessed address, for memory faults
-	Size    int             // access size, for memory faults
-	Write   bool
-	Regions []Region // the regions the access was checked against
-	// Object describes what the accessed pointer pointed into, in checked
-	// mode: "map flows value", "a scalar (not a pointer)", ...
-	Object string
-	// Program is the program PC belongs to: the one run, or one it
-	// tail-called.
-	Program *Program
-	Err     error // underlying error, e.g. from a helper
-}
-
-func (f *Fault) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "pc %d (%v): %s", f.PC, f.Insn, f.Reason.msg)
-	if f.Size > 0 {
-		kind := "read"
-		if f.Write {
-			kind = "write"
-		}
-		fmt.Fprintf(&b, ": %s of %d bytes at %#x", kind, f.Size, f.Addr)
-		if f.Object != "" {
-			fmt.Fprintf(&b, " through a pointer to %s", f.Object)
-		}
-		if len(f.Regions) > 0 {
-			b.WriteString(" outside regions ")
-			for i, r := range f.Regions {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(r.String())
-			}
-		}
-	}
-	if f.Err != nil {
-		fmt.Fprintf(&b, ": %v", f.Err)
-	}
-	return b.String()
-}
-
-// Unwrap returns the reason and the underlying error.
-func (f *Fault) Unwrap() []error {
-	if f.Err != nil {
-		return []error{f.Reason, f.Err}
-	}
-	return []error{f.Reason}
-}
-
-func (p *Program) insnAt(pc int) isa.Instruction {
+// InsnAt returns the instruction at slot pc, the zero Instruction for the
+// second slot of an lddw or a slot outside the program.
+func (p *Program) InsnAt(pc int) isa.Instruction {
 	if pc >= 0 && pc < len(p.slotInsn) && p.slotInsn[pc] >= 0 {
 		return p.insns[p.slotInsn[pc]]
 	}
 	return isa.Instruction{}
 }
 
-func (p *Program) fault(r *Reason, pc int) *Fault {
-	return &Fault{Reason: r, PC: pc, Insn: p.insnAt(pc), Program: p}
+func (p *Program) fault(r *api.Reason, pc int) *api.Fault {
+	return &api.Fault{Reason: r, PC: pc, Insn: p.InsnAt(pc), Program: p}
 }

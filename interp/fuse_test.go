@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/isa"
 )
@@ -56,8 +57,8 @@ func FuzzFusion(f *testing.F) {
 		defer buf.Free()
 		run := func(p *Program) (uint64, []byte, uint64, error) {
 			copy(buf.Bytes(), mem)
-			env := &Env{Args: [5]uint64{uint64(buf.Addr()), uint64(len(mem))},
-				Regions: []Region{{Addr: uint64(buf.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}}
+			env := &api.Env{Args: [5]uint64{uint64(buf.Addr()), uint64(len(mem))},
+				Regions: []api.Region{{Addr: uint64(buf.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}}
 			r0, err := p.Run(env)
 			return r0, bytes.Clone(buf.Bytes()[:len(mem)]), env.Executed, err
 		}
@@ -74,8 +75,8 @@ func FuzzFusion(f *testing.F) {
 		if r1 != r2 || !bytes.Equal(m1, m2) || (e1 == nil) != (e2 == nil) || n1 != n2 {
 			t.Fatalf("fused run differs: r0 %#x/%#x, err %v/%v, executed %d/%d", r1, r2, e1, e2, n1, n2)
 		}
-		if f1, ok := e1.(*Fault); ok {
-			f2, _ := e2.(*Fault)
+		if f1, ok := e1.(*api.Fault); ok {
+			f2, _ := e2.(*api.Fault)
 			if f2 == nil || f1.Reason != f2.Reason || f1.PC != f2.PC {
 				t.Fatalf("fused run faults differently:\n%v\n%v", e1, e2)
 			}
@@ -101,7 +102,7 @@ func TestFusionApplies(t *testing.T) {
 	if p.code[1].op != opMovLshImm || p.code[3].op != opZext {
 		t.Fatalf("not fused: ops %#x %#x", p.code[1].op, p.code[3].op)
 	}
-	env := &Env{}
+	env := &api.Env{}
 	if r0, err := p.Run(env); err != nil || r0 != 5<<13 || env.Executed != 7 {
 		t.Fatalf("got %#x, %v, executed %d", r0, err, env.Executed)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
@@ -19,15 +20,15 @@ func FuzzInterpreter(f *testing.F) {
 	}
 	f.Add(isa.Encode(nil, mustAsm(f, "lddw %r2, code +4\ncall %r2\nadd %r0, 1\nexit\nmov %r0, 41\nexit")), []byte{})
 	f.Add(isa.Encode(nil, mustAsm(f, "mov %r2, 16\nlock fetch add [%r1+8], %r2\nldxdw %r0, [%r1+8]\nexit")), make([]byte, 16))
-	helpers := map[int32]interp.Helper{
-		1: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		1: func(c *api.HelperCall) (uint64, error) {
 			b, err := c.Memory(c.Args[0], c.Args[1]&0xff, true)
 			for i := range b {
 				b[i] ^= 42
 			}
 			return uint64(len(b)), err
 		},
-		5: func(c *interp.HelperCall) (uint64, error) {
+		5: func(c *api.HelperCall) (uint64, error) {
 			if c.Args[0] == 0 {
 				c.Stop()
 			}
@@ -52,7 +53,7 @@ func FuzzInterpreter(f *testing.F) {
 		defer buf.Free()
 		r0, after, err := runOn(p, buf, mem)
 		if err != nil {
-			var fault *interp.Fault
+			var fault *api.Fault
 			if !errors.As(err, &fault) {
 				t.Fatalf("error is not a *Fault: %v", err)
 			}
@@ -77,11 +78,11 @@ func FuzzInterpreter(f *testing.F) {
 // runOn copies mem into buf and runs p with r1 = its address, r2 = its
 // length, and returns r0 and the memory afterwards.
 func runOn(p *interp.Program, buf *platform.Memory, mem []byte) (uint64, []byte, error) {
-	env := &interp.Env{}
+	env := &api.Env{}
 	if len(mem) > 0 {
 		copy(buf.Bytes(), mem)
 		env.Args[0], env.Args[1] = uint64(buf.Addr()), uint64(len(mem))
-		env.Regions = []interp.Region{{Addr: uint64(buf.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}
+		env.Regions = []api.Region{{Addr: uint64(buf.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}
 		env.Packet = env.Regions[0]
 	}
 	r0, err := p.Run(env)

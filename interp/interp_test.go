@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/asm"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
@@ -21,7 +22,7 @@ func mustAsm(t testing.TB, src string) []isa.Instruction {
 	return insns
 }
 
-func compile(t testing.TB, src string, mode interp.Mode, helpers map[int32]interp.Helper) *interp.Program {
+func compile(t testing.TB, src string, mode interp.Mode, helpers map[int32]api.Helper) *interp.Program {
 	t.Helper()
 	p, err := interp.Compile(mustAsm(t, src), interp.Config{Mode: mode, UnsafeTrustProgram: true, Helpers: helpers})
 	if err != nil {
@@ -84,7 +85,7 @@ exit`, 42},
 	for _, mode := range modes {
 		for _, tt := range tests {
 			p := compile(t, tt.src, mode, nil)
-			got, err := p.Run(&interp.Env{})
+			got, err := p.Run(&api.Env{})
 			if err != nil {
 				t.Errorf("%s: %s: %v", mode, tt.desc, err)
 				continue
@@ -100,22 +101,22 @@ func TestCheckedFaults(t *testing.T) {
 	tests := []struct {
 		desc   string
 		src    string
-		reason *interp.Reason
+		reason *api.Reason
 		pc     int
 	}{
-		{"A load above the frame pointer is out of bounds", "ldxw %r0, [%r10+0]\nexit", interp.ErrOutOfBounds, 0},
-		{"A store below the stack is out of bounds", "stb [%r10-513], 1\nexit", interp.ErrOutOfBounds, 0},
-		{"A load through a null pointer is out of bounds", "mov %r1, 0\nldxb %r0, [%r1+0]\nexit", interp.ErrOutOfBounds, 1},
-		{"An infinite loop exhausts the budget", "mov %r0, 0\nja -1", interp.ErrBudgetExceeded, 1},
-		{"Unbounded recursion hits the call depth limit", "f:\ncall local f\nexit", interp.ErrCallDepth, 0},
-		{"Running past the last instruction is a fault", "mov %r0, 1", interp.ErrFellOffEnd, 0},
-		{"callx to a bogus address is a fault", "lddw %r1, 0x12345678\ncall %r1\nexit", interp.ErrBadCallTarget, 2},
-		{"A misaligned atomic is a fault", "mov %r1, 1\nlock add [%r10-7], %r1\nexit", interp.ErrMisaligned, 1},
+		{"A load above the frame pointer is out of bounds", "ldxw %r0, [%r10+0]\nexit", api.ErrOutOfBounds, 0},
+		{"A store below the stack is out of bounds", "stb [%r10-513], 1\nexit", api.ErrOutOfBounds, 0},
+		{"A load through a null pointer is out of bounds", "mov %r1, 0\nldxb %r0, [%r1+0]\nexit", api.ErrOutOfBounds, 1},
+		{"An infinite loop exhausts the budget", "mov %r0, 0\nja -1", api.ErrBudgetExceeded, 1},
+		{"Unbounded recursion hits the call depth limit", "f:\ncall local f\nexit", api.ErrCallDepth, 0},
+		{"Running past the last instruction is a fault", "mov %r0, 1", api.ErrFellOffEnd, 0},
+		{"callx to a bogus address is a fault", "lddw %r1, 0x12345678\ncall %r1\nexit", api.ErrBadCallTarget, 2},
+		{"A misaligned atomic is a fault", "mov %r1, 1\nlock add [%r10-7], %r1\nexit", api.ErrMisaligned, 1},
 	}
 	for _, tt := range tests {
 		p := compile(t, tt.src, interp.Checked, nil)
-		_, err := p.Run(&interp.Env{})
-		var f *interp.Fault
+		_, err := p.Run(&api.Env{})
+		var f *api.Fault
 		if !errors.As(err, &f) {
 			t.Errorf("%s: got %v, want a *Fault", tt.desc, err)
 			continue
@@ -133,8 +134,8 @@ func TestReadOnlyRegion(t *testing.T) {
 	}
 	defer mem.Free()
 	p := compile(t, "stb [%r1+0], 1\nexit", interp.Checked, nil)
-	env := &interp.Env{Args: [5]uint64{uint64(mem.Addr())}, Regions: []interp.Region{{Addr: uint64(mem.Addr()), Size: 16, Name: "ctx"}}}
-	if _, err := p.Run(env); !errors.Is(err, interp.ErrReadOnly) {
+	env := &api.Env{Args: [5]uint64{uint64(mem.Addr())}, Regions: []api.Region{{Addr: uint64(mem.Addr()), Size: 16, Name: "ctx"}}}
+	if _, err := p.Run(env); !errors.Is(err, api.ErrReadOnly) {
 		t.Fatalf("got %v, want ErrReadOnly", err)
 	}
 	env.Regions[0].Writable = true
@@ -162,26 +163,26 @@ func TestUnknownHelperIsRejectedAtCompile(t *testing.T) {
 
 func TestHelperErrorsAndMemory(t *testing.T) {
 	boom := errors.New("boom")
-	helpers := map[int32]interp.Helper{
-		1: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		1: func(c *api.HelperCall) (uint64, error) {
 			b, err := c.Memory(c.Args[0], c.Args[1], false)
 			if err != nil {
 				return 0, err
 			}
 			return uint64(len(b)), nil
 		},
-		2: func(c *interp.HelperCall) (uint64, error) { return 0, boom },
+		2: func(c *api.HelperCall) (uint64, error) { return 0, boom },
 	}
 	p := compile(t, "mov %r1, %r10\nadd %r1, -8\nmov %r2, 8\ncall 1\nexit", interp.Checked, helpers)
-	if got, err := p.Run(&interp.Env{}); err != nil || got != 8 {
+	if got, err := p.Run(&api.Env{}); err != nil || got != 8 {
 		t.Fatalf("helper on stack memory: got %d, %v", got, err)
 	}
 	p = compile(t, "mov %r1, %r10\nmov %r2, 8\ncall 1\nexit", interp.Checked, helpers)
-	if _, err := p.Run(&interp.Env{}); !errors.Is(err, interp.ErrBadHelperMemory) {
+	if _, err := p.Run(&api.Env{}); !errors.Is(err, api.ErrBadHelperMemory) {
 		t.Fatalf("helper past the stack: got %v, want ErrBadHelperMemory", err)
 	}
 	p = compile(t, "call 2\nexit", interp.Checked, helpers)
-	if _, err := p.Run(&interp.Env{}); !errors.Is(err, boom) || !errors.Is(err, interp.ErrHelperFailed) {
+	if _, err := p.Run(&api.Env{}); !errors.Is(err, boom) || !errors.Is(err, api.ErrHelperFailed) {
 		t.Fatalf("failing helper: got %v", err)
 	}
 }
@@ -193,15 +194,15 @@ func TestLegacyPacketLoads(t *testing.T) {
 	}
 	defer mem.Free()
 	copy(mem.Bytes(), []byte{0x12, 0x34, 0x56, 0x78})
-	pkt := interp.Region{Addr: uint64(mem.Addr()), Size: 4, Name: "packet"}
+	pkt := api.Region{Addr: uint64(mem.Addr()), Size: 4, Name: "packet"}
 	for _, mode := range modes {
 		p := compile(t, "ldabsh 1\nmov %r6, %r0\nmov %r1, 2\nldindh %r1, 0\nadd %r0, %r6\nexit", mode, nil)
-		got, err := p.Run(&interp.Env{Packet: pkt})
+		got, err := p.Run(&api.Env{Packet: pkt})
 		if err != nil || got != 0x3456+0x5678 {
 			t.Errorf("%s: got %#x, %v", mode, got, err)
 		}
 		p = compile(t, "mov %r0, 9\nldabsw 1\nexit", mode, nil)
-		if got, err := p.Run(&interp.Env{Packet: pkt}); err != nil || got != 0 {
+		if got, err := p.Run(&api.Env{Packet: pkt}); err != nil || got != 0 {
 			t.Errorf("%s: load past the packet: got %#x, %v; want 0 (program ends)", mode, got, err)
 		}
 	}
@@ -219,7 +220,7 @@ func TestLegacyPacketLoadsAtNegativeOffsets(t *testing.T) {
 	base := uint64(mem.Addr())
 	// The packet starts at byte 8 (a "network header"); the link-layer
 	// header is at byte 2, the buffer starts at byte 0.
-	env := &interp.Env{Packet: interp.Region{Addr: base + 8, Size: 24}, LinkHeader: base + 2, NetHeader: base + 8, PacketHead: base}
+	env := &api.Env{Packet: api.Region{Addr: base + 8, Size: 24}, LinkHeader: base + 2, NetHeader: base + 8, PacketHead: base}
 	tests := []struct {
 		desc string
 		src  string
@@ -260,7 +261,7 @@ exit`, mode, nil)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				env := &interp.Env{Args: [5]uint64{uint64(g)}}
+				env := &api.Env{Args: [5]uint64{uint64(g)}}
 				for range 200 {
 					got, err := p.Run(env)
 					if err != nil || got != uint64(g)*1000 {
@@ -280,7 +281,7 @@ func TestRunDoesNotAllocate(t *testing.T) {
 	}
 	for _, mode := range modes {
 		p := compile(t, "mov %r0, 1\ncall local f\nexit\nf:\nmov %r0, 2\nexit", mode, nil)
-		env := &interp.Env{}
+		env := &api.Env{}
 		p.Run(env)
 		if n := testing.AllocsPerRun(1000, func() { p.Run(env) }); n != 0 {
 			t.Errorf("%s: %v allocations per run, want 0", mode, n)
@@ -290,7 +291,7 @@ func TestRunDoesNotAllocate(t *testing.T) {
 
 func TestExecutedCountsInstructions(t *testing.T) {
 	p := compile(t, "mov %r0, 0\nmov %r1, 10\nadd %r0, 1\nsub %r1, 1\njne %r1, 0, -3\nexit", interp.Checked, nil)
-	env := &interp.Env{}
+	env := &api.Env{}
 	if _, err := p.Run(env); err != nil {
 		t.Fatal(err)
 	}
@@ -302,8 +303,8 @@ func TestExecutedCountsInstructions(t *testing.T) {
 func TestHelperCallsBackIntoProgram(t *testing.T) {
 	// Helper 1 is a bpf_loop-like helper: it calls the callback r2 r1 times
 	// with (i, r3) and sums the results.
-	helpers := map[int32]interp.Helper{
-		1: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		1: func(c *api.HelperCall) (uint64, error) {
 			sum := uint64(0)
 			n, fn, arg := c.Args[0], c.Args[1], c.Args[2]
 			for i := uint64(0); i < n; i++ {
@@ -332,7 +333,7 @@ mov %r0, %r1
 add %r0, %r2
 exit`, mode, helpers)
 		// (0+100)+(1+100)+(2+100)+(3+100) + 5: the callback's frame must not clobber the caller's stack.
-		if got, err := p.Run(&interp.Env{}); err != nil || got != 411 {
+		if got, err := p.Run(&api.Env{}); err != nil || got != 411 {
 			t.Errorf("%s: got %d, %v; want 411", mode, got, err)
 		}
 	}
@@ -340,8 +341,8 @@ exit`, mode, helpers)
 
 func TestTailCall(t *testing.T) {
 	var target *interp.Program
-	helpers := map[int32]interp.Helper{
-		12: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		12: func(c *api.HelperCall) (uint64, error) {
 			if c.Args[0]%2 == 1 {
 				c.TailCall(target, c.Args[0])
 				return 0, nil
@@ -355,15 +356,15 @@ func TestTailCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := compile(t, "mov %r6, %r1\nmov %r3, %r2\ncall 12\nmov %r0, 77\nexit", interp.Checked, helpers)
-	if got, err := p.Run(&interp.Env{Args: [5]uint64{41, 1}}); err != nil || got != 42 {
+	if got, err := p.Run(&api.Env{Args: [5]uint64{41, 1}}); err != nil || got != 42 {
 		t.Errorf("tail call taken: got %d, %v; want 42", got, err)
 	}
-	if got, err := p.Run(&interp.Env{Args: [5]uint64{40}}); err != nil || got != 77 {
+	if got, err := p.Run(&api.Env{Args: [5]uint64{40}}); err != nil || got != 77 {
 		t.Errorf("empty slot: got %d, %v; want 77", got, err)
 	}
 	// A program that tail-calls itself forever stops at the limit.
 	target = p
-	if _, err := p.Run(&interp.Env{Args: [5]uint64{41, 1}}); !errors.Is(err, interp.ErrTailCallLimit) {
+	if _, err := p.Run(&api.Env{Args: [5]uint64{41, 1}}); !errors.Is(err, api.ErrTailCallLimit) {
 		t.Errorf("self tail call: got %v, want ErrTailCallLimit", err)
 	}
 }
@@ -377,17 +378,17 @@ func TestRegionChangesByHelpersApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mem.Free()
-	helpers := map[int32]interp.Helper{
-		1: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		1: func(c *api.HelperCall) (uint64, error) {
 			r := c.Env().Regions[0]
 			return 0, c.MoveRegion(0, r.Addr, 8)
 		},
 	}
 	p := compile(t, "mov %r6, %r1\nldxdw %r0, [%r6+16]\ncall 1\nldxdw %r0, [%r6+16]\nexit", interp.Checked, helpers)
-	env := &interp.Env{Args: [5]uint64{uint64(mem.Addr())}, Regions: []interp.Region{{Addr: uint64(mem.Addr()), Size: 64, Writable: true, Name: "pkt"}}}
+	env := &api.Env{Args: [5]uint64{uint64(mem.Addr())}, Regions: []api.Region{{Addr: uint64(mem.Addr()), Size: 64, Writable: true, Name: "pkt"}}}
 	_, err = p.Run(env)
-	var f *interp.Fault
-	if !errors.As(err, &f) || !errors.Is(err, interp.ErrOutOfBounds) || f.PC != 3 {
+	var f *api.Fault
+	if !errors.As(err, &f) || !errors.Is(err, api.ErrOutOfBounds) || f.PC != 3 {
 		t.Fatalf("got %v, want an out-of-bounds fault at pc 3", err)
 	}
 }
@@ -403,11 +404,11 @@ func TestRegionChecksAfterAHit(t *testing.T) {
 	}
 	defer mem.Free()
 	a, b := uint64(mem.Addr()), uint64(mem.Addr())+16
-	regions := func() []interp.Region {
-		return []interp.Region{{Addr: a, Size: 16, Name: "a"}, {Addr: b, Size: 16, Writable: true, Name: "b"}}
+	regions := func() []api.Region {
+		return []api.Region{{Addr: a, Size: 16, Name: "a"}, {Addr: b, Size: 16, Writable: true, Name: "b"}}
 	}
-	helpers := map[int32]interp.Helper{
-		1: func(c *interp.HelperCall) (uint64, error) {
+	helpers := map[int32]api.Helper{
+		1: func(c *api.HelperCall) (uint64, error) {
 			_, err := c.Memory(c.Args[0], c.Args[1], c.Args[2] != 0)
 			return 0, err
 		},
@@ -415,18 +416,18 @@ func TestRegionChecksAfterAHit(t *testing.T) {
 	tests := []struct {
 		desc   string
 		src    string
-		reason *interp.Reason // nil: the run succeeds
+		reason *api.Reason // nil: the run succeeds
 		pc     int
 	}{
-		{"a read then a write of a read-only region", "ldxb %r0, [%r1+0]\nstb [%r1+0], 1\nexit", interp.ErrReadOnly, 1},
-		{"a write then a read past the writable region's end", "stb [%r2+0], 1\nldxdw %r0, [%r2+12]\nexit", interp.ErrOutOfBounds, 1},
-		{"a write, a read of the other region, a write to it", "stb [%r2+0], 1\nldxb %r0, [%r1+8]\nstb [%r1+8], 1\nexit", interp.ErrReadOnly, 2},
-		{"a read of one region and a helper writing to it", "ldxb %r0, [%r1+0]\nmov %r2, 1\nmov %r3, 1\ncall 1\nexit", interp.ErrBadHelperMemory, 3},
+		{"a read then a write of a read-only region", "ldxb %r0, [%r1+0]\nstb [%r1+0], 1\nexit", api.ErrReadOnly, 1},
+		{"a write then a read past the writable region's end", "stb [%r2+0], 1\nldxdw %r0, [%r2+12]\nexit", api.ErrOutOfBounds, 1},
+		{"a write, a read of the other region, a write to it", "stb [%r2+0], 1\nldxb %r0, [%r1+8]\nstb [%r1+8], 1\nexit", api.ErrReadOnly, 2},
+		{"a read of one region and a helper writing to it", "ldxb %r0, [%r1+0]\nmov %r2, 1\nmov %r3, 1\ncall 1\nexit", api.ErrBadHelperMemory, 3},
 		{"accesses alternating between the regions", "ldxb %r0, [%r1+15]\nstb [%r2+15], 1\nldxb %r0, [%r1+0]\nstdw [%r2+8], 1\nexit", nil, 0},
 	}
 	for _, tt := range tests {
 		p := compile(t, tt.src, interp.Checked, helpers)
-		env := &interp.Env{Args: [5]uint64{a, b}, Regions: regions()}
+		env := &api.Env{Args: [5]uint64{a, b}, Regions: regions()}
 		_, err := p.Run(env)
 		if tt.reason == nil {
 			if err != nil {
@@ -434,7 +435,7 @@ func TestRegionChecksAfterAHit(t *testing.T) {
 			}
 			continue
 		}
-		var f *interp.Fault
+		var f *api.Fault
 		if !errors.As(err, &f) || !errors.Is(err, tt.reason) || f.PC != tt.pc {
 			t.Errorf("%s: got %v, want %v at pc %d", tt.desc, err, tt.reason, tt.pc)
 		}
@@ -443,16 +444,16 @@ func TestRegionChecksAfterAHit(t *testing.T) {
 	// Across runs: the Env keeps the region of the last hit, and the next
 	// run must still check against its own, changed, regions.
 	p := compile(t, "stb [%r1+0], 1\nexit", interp.Checked, nil)
-	env := &interp.Env{Args: [5]uint64{b}, Regions: regions()}
+	env := &api.Env{Args: [5]uint64{b}, Regions: regions()}
 	if _, err := p.Run(env); err != nil {
 		t.Fatalf("write to b: %v", err)
 	}
 	env.Regions[1].Writable = false
-	if _, err := p.Run(env); !errors.Is(err, interp.ErrReadOnly) {
+	if _, err := p.Run(env); !errors.Is(err, api.ErrReadOnly) {
 		t.Fatalf("write to b made read-only: got %v, want ErrReadOnly", err)
 	}
 	env.Regions = env.Regions[:1]
-	if _, err := p.Run(env); !errors.Is(err, interp.ErrOutOfBounds) {
+	if _, err := p.Run(env); !errors.Is(err, api.ErrOutOfBounds) {
 		t.Fatalf("write to b after it left the regions: got %v, want ErrOutOfBounds", err)
 	}
 }

@@ -3,103 +3,25 @@ package interp
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/xebpf/xebpf/api"
 )
 
-// Tag is the provenance of a value in checked mode: the object of the run
-// the value points into, or NoTag for a scalar. Tags are only meaningful
-// within the run that made them.
-type Tag uint32
-
-// Tags every checked run has.
+// Tags every checked run has besides api.NoTag (the scalar's).
 const (
-	NoTag    Tag = 0 // a scalar: no memory may be reached through it
-	StackTag Tag = 1 // the stack frames in use
+	// StackTag is the tag of the stack frame at depth 0; the frame at
+	// depth d has StackTag+d.
+	StackTag api.Tag = 1
 	// firstRegionTag is the tag of Env.Regions[0] at the start of a run.
-	firstRegionTag Tag = StackTag + MaxCallDepth
+	firstRegionTag api.Tag = StackTag + api.MaxCallDepth
 )
 
 // MaxObjects bounds the objects one checked run may hold (the stack, the
 // regions, the program's static objects and every distinct pointer helpers
 // return: a run that looks up or walks over a million distinct map values
-// reaches it). Reaching it ends the run with ErrTooManyObjects. A table
+// reaches it). Reaching it ends the run with api.ErrTooManyObjects. A table
 // that grew large is dropped when its run ends.
 const MaxObjects = 1 << 20
-
-// Span is a byte range of an object: Len bytes from Off.
-type Span struct {
-	Off, Len uint64
-}
-
-// Field is one field of a context struct that a program may access.
-type Field struct {
-	Name   string
-	Offset int
-	Size   int
-	// Writable fields may be stored to.
-	Writable bool
-	// Points, if not negative, makes the field a 64-bit pointer into
-	// Env.Regions[Points]: loading it (8 bytes at Offset) gives a value
-	// tagged with that region. Pointer fields are never writable.
-	Points int
-}
-
-// Fields is the access policy of a context: which bytes may be read and
-// written, at which widths, and which words hold pointers. Build it once
-// per context type with NewFields.
-type Fields struct {
-	fields []Field
-	byByte []int16 // field index of each byte, -1 for none
-}
-
-// NewFields returns the policy of a context of size bytes with fields.
-func NewFields(size int, fields []Field) (*Fields, error) {
-	if size < 0 || size > 1<<16 {
-		return nil, fmt.Errorf("context size %d out of range", size)
-	}
-	fs := &Fields{fields: append([]Field(nil), fields...), byByte: make([]int16, size)}
-	for i := range fs.byByte {
-		fs.byByte[i] = -1
-	}
-	for i, f := range fields {
-		if f.Offset < 0 || f.Size <= 0 || f.Offset+f.Size > size {
-			return nil, fmt.Errorf("context field %s [%d,+%d) outside the %d-byte context", f.Name, f.Offset, f.Size, size)
-		}
-		if f.Points >= 0 && (f.Size != 8 || f.Writable) {
-			return nil, fmt.Errorf("context field %s: pointer fields are 8 bytes and read-only", f.Name)
-		}
-		for b := f.Offset; b < f.Offset+f.Size; b++ {
-			if fs.byByte[b] >= 0 {
-				return nil, fmt.Errorf("context fields %s and %s overlap", fields[fs.byByte[b]].Name, f.Name)
-			}
-			fs.byByte[b] = int16(i)
-		}
-	}
-	return fs, nil
-}
-
-// access returns the field an access of n bytes at off may use: inside one
-// field, naturally aligned within it, at most the field's width, and to a
-// writable field for a store. A pointer field is read only whole.
-func (fs *Fields) access(off, n uint64, write bool) (*Field, bool) {
-	if off >= uint64(len(fs.byByte)) {
-		return nil, false
-	}
-	i := fs.byByte[off]
-	if i < 0 {
-		return nil, false
-	}
-	f := &fs.fields[i]
-	rel := off - uint64(f.Offset)
-	switch {
-	case n > uint64(f.Size) || rel+n > uint64(f.Size) || rel%n != 0:
-		return nil, false
-	case write && !f.Writable:
-		return nil, false
-	case f.Points >= 0 && (rel != 0 || n != 8):
-		return nil, false
-	}
-	return f, true
-}
 
 // object is one entry of a run's object table. rsize and wsize are the
 // sizes the inline checks use for reads and writes: the object's size, or
@@ -110,7 +32,7 @@ type object struct {
 	lo           uint64
 	rsize, wsize uint64
 	size         uint64
-	region       *Region // what the object is (its Addr and Size aside)
+	region       *api.Region // what the object is (its Addr and Size aside)
 	dead         bool
 }
 
@@ -135,7 +57,7 @@ func (o *object) contains(addr, n uint64) bool {
 }
 
 // set makes o the object [lo, lo+size) of kind r.
-func (o *object) set(r *Region, lo, size uint64) {
+func (o *object) set(r *api.Region, lo, size uint64) {
 	*o = object{lo: lo, size: size, region: r}
 	if r.Handle {
 		o.size = 0
@@ -159,44 +81,44 @@ type objects struct {
 	// regionTag is the current tag of each region of Env.Regions: a
 	// region that moves (the packet) gets a new tag, which kills the
 	// pointers into its old place.
-	regionTag []Tag
+	regionTag []api.Tag
 	// staticBase is the tag of the program's first static object.
-	staticBase Tag
+	staticBase api.Tag
 	// recent caches, by address, objects helpers registered, to reuse a
 	// tag when a helper returns the same object again.
-	recent     [64]Tag
+	recent     [64]api.Tag
 	recentUsed bool
 	// stack is the stack object's region.
-	stack Region
+	stack api.Region
 }
 
 const (
-	slotCount = MaxCallDepth * StackSize / 8
+	slotCount = api.MaxCallDepth * api.StackSize / 8
 	slotMask  = slotCount - 1
 )
 
 // begin resets the table for a run of p in env: the stack, env's regions
 // and p's static objects, and returns the tags of the arguments.
-func (m *machine) begin(p *Program, env *Env) [5]Tag {
+func (m *machine) begin(p *Program, env *api.Env) [5]api.Tag {
 	o := &m.objs
 	if len(o.list) < int(firstRegionTag) {
 		// First run on this machine: the scalar's object and one object
 		// per frame, which later runs keep.
-		o.stack = Region{Name: "stack frame", Writable: true}
+		o.stack = api.Region{Name: "stack frame", Writable: true}
 		o.list = append(o.list[:0], object{})
-		for d := range MaxCallDepth {
+		for d := range api.MaxCallDepth {
 			o.list = append(o.list, object{})
-			o.list[StackTag+Tag(d)].set(&o.stack, m.top-uint64(d+1)*StackSize, 0)
+			o.list[StackTag+api.Tag(d)].set(&o.stack, m.top-uint64(d+1)*api.StackSize, 0)
 		}
 	} else {
 		for d := 0; d <= m.deepest; d++ { // the frames the last run entered
-			o.list[StackTag+Tag(d)].disable()
+			o.list[StackTag+api.Tag(d)].disable()
 		}
 	}
 	o.list = o.list[:firstRegionTag]
 	o.regionTag = o.regionTag[:0]
 	for i := range env.Regions {
-		o.regionTag = append(o.regionTag, Tag(len(o.list)))
+		o.regionTag = append(o.regionTag, api.Tag(len(o.list)))
 		o.list = append(o.list, object{})
 		r := &env.Regions[i]
 		o.list[len(o.list)-1].set(r, r.Addr, r.Size)
@@ -209,12 +131,12 @@ func (m *machine) begin(p *Program, env *Env) [5]Tag {
 	// A run never sees another run's stack: clear the frames the last
 	// checked run on this machine used, and their slot tags.
 	if m.deepest >= 0 {
-		n := uint64(m.deepest+1) * StackSize
+		n := uint64(m.deepest+1) * api.StackSize
 		clear(bytesAt(m.top-n, n))
 		clear(m.slots[slotCount-n/8:])
 		m.deepest = -1
 	}
-	var tags [5]Tag
+	var tags [5]api.Tag
 	for k, a := range env.Args {
 		if a != 0 {
 			tags[k] = o.regionOf(env, a)
@@ -225,7 +147,7 @@ func (m *machine) begin(p *Program, env *Env) [5]Tag {
 
 // regionOf returns the tag of the region of env whose memory a points
 // into (or one past its end), or NoTag.
-func (o *objects) regionOf(env *Env, a uint64) Tag {
+func (o *objects) regionOf(env *api.Env, a uint64) api.Tag {
 	for i := range env.Regions {
 		if r := &env.Regions[i]; !r.Handle && a >= r.Addr && a-r.Addr < r.Size {
 			return o.regionTag[i]
@@ -236,29 +158,29 @@ func (o *objects) regionOf(env *Env, a uint64) Tag {
 			return o.regionTag[i]
 		}
 	}
-	return NoTag
+	return api.NoTag
 }
 
 // enterFrame makes frame depth accessible, for a run starting there.
 func (m *machine) enterFrame(depth int) {
-	m.objs.list[StackTag+Tag(depth)].enable()
+	m.objs.list[StackTag+api.Tag(depth)].enable()
 	if depth > m.deepest {
 		m.deepest = depth
 	}
 }
 
 // enable makes a frame object accessible: its frame is in use.
-func (o *object) enable() { o.rsize, o.wsize, o.size = StackSize, StackSize, StackSize }
+func (o *object) enable() { o.rsize, o.wsize, o.size = api.StackSize, api.StackSize, api.StackSize }
 
 // disable makes a frame object inaccessible: its function returned.
 func (o *object) disable() { o.rsize, o.wsize, o.size = 0, 0, 0 }
 
 // stackBase is the lowest address of the deepest frame.
-func (m *machine) stackBase() uint64 { return m.top - MaxCallDepth*StackSize }
+func (m *machine) stackBase() uint64 { return m.top - api.MaxCallDepth*api.StackSize }
 
 // addStatic appends p's static objects.
 func (o *objects) addStatic(p *Program) {
-	o.staticBase = Tag(len(o.list))
+	o.staticBase = api.Tag(len(o.list))
 	for i := range p.static {
 		r := &p.static[i]
 		o.list = append(o.list, object{})
@@ -268,30 +190,30 @@ func (o *objects) addStatic(p *Program) {
 
 // wroteRange records a store of n bytes at addr through tag t, for
 // stores of any length (helpers writing program memory).
-func (m *machine) wroteRange(t Tag, addr, n uint64) {
-	if t-StackTag >= MaxCallDepth || n == 0 {
+func (m *machine) wroteRange(t api.Tag, addr, n uint64) {
+	if t-StackTag >= api.MaxCallDepth || n == 0 {
 		return
 	}
 	b := m.stackBase()
 	for s := (addr - b) >> 3; s <= (addr+n-1-b)>>3 && s < slotCount; s++ {
-		m.slots[s] = NoTag
+		m.slots[s] = api.NoTag
 	}
 }
 
 // add appends the object [lo, lo+size) of kind r and returns its tag; a
 // live object with the same place and kind is reused.
-func (m *machine) add(r *Region, lo, size uint64) (Tag, error) {
+func (m *machine) add(r *api.Region, lo, size uint64) (api.Tag, error) {
 	o := &m.objs
 	h := (lo>>3 ^ lo>>11) & uint64(len(o.recent)-1)
-	if t := o.recent[h]; t != NoTag && int(t) < len(o.list) {
+	if t := o.recent[h]; t != api.NoTag && int(t) < len(o.list) {
 		if x := &o.list[t]; !x.dead && x.lo == lo && x.size == size && x.region == r {
 			return t, nil
 		}
 	}
 	if len(o.list) >= MaxObjects {
-		return NoTag, &Fault{Reason: ErrTooManyObjects}
+		return api.NoTag, &api.Fault{Reason: api.ErrTooManyObjects}
 	}
-	t := Tag(len(o.list))
+	t := api.Tag(len(o.list))
 	o.list = append(o.list, object{})
 	o.list[t].set(r, lo, size)
 	o.recent[h], o.recentUsed = t, true
@@ -316,14 +238,14 @@ func (m *machine) end() {
 // dynamic objects of the previous program go, the regions get their
 // first tags back (at their current place), next's static objects come
 // in, and the stack's slot tags are cleared.
-func (m *machine) tailCall(next *Program, env *Env, ctx uint64) Tag {
+func (m *machine) tailCall(next *Program, env *api.Env, ctx uint64) api.Tag {
 	o := &m.objs
-	o.list = o.list[:firstRegionTag+Tag(len(env.Regions))]
-	for d := range MaxCallDepth {
-		o.list[StackTag+Tag(d)].disable()
+	o.list = o.list[:firstRegionTag+api.Tag(len(env.Regions))]
+	for d := range api.MaxCallDepth {
+		o.list[StackTag+api.Tag(d)].disable()
 	}
 	for i := range env.Regions {
-		o.regionTag[i] = firstRegionTag + Tag(i)
+		o.regionTag[i] = firstRegionTag + api.Tag(i)
 		r := &env.Regions[i]
 		o.list[o.regionTag[i]].set(r, r.Addr, r.Size)
 	}
@@ -336,7 +258,7 @@ func (m *machine) tailCall(next *Program, env *Env, ctx uint64) Tag {
 
 // moveRegion moves region i of env to [addr, addr+size) and gives it a new
 // tag, so that pointers into its old place fault.
-func (m *machine) moveRegion(env *Env, i int, addr, size uint64) error {
+func (m *machine) moveRegion(env *api.Env, i int, addr, size uint64) error {
 	if i < 0 || i >= len(env.Regions) {
 		return fmt.Errorf("move region %d: the run has %d regions", i, len(env.Regions))
 	}
@@ -344,11 +266,11 @@ func (m *machine) moveRegion(env *Env, i int, addr, size uint64) error {
 	r.Addr, r.Size = addr, size
 	o := &m.objs
 	if len(o.list) >= MaxObjects {
-		return &Fault{Reason: ErrTooManyObjects}
+		return &api.Fault{Reason: api.ErrTooManyObjects}
 	}
 	if i < len(o.regionTag) {
 		o.list[o.regionTag[i]].kill()
-		o.regionTag[i] = Tag(len(o.list))
+		o.regionTag[i] = api.Tag(len(o.list))
 		o.list = append(o.list, object{})
 		o.list[len(o.list)-1].set(r, addr, size)
 	}
@@ -358,16 +280,16 @@ func (m *machine) moveRegion(env *Env, i int, addr, size uint64) error {
 // slowAccess performs, or refuses, a memory access the inline checks did
 // not allow: context fields, reserved spans, read-only objects and every
 // out-of-bounds access. It returns the loaded value and its tag.
-func (p *Program) slowAccess(m *machine, pc int, t Tag, addr, n uint64, write bool, store func(addr uint64)) (uint64, Tag, *Fault) {
+func (p *Program) slowAccess(m *machine, pc int, t api.Tag, addr, n uint64, write bool, store func(addr uint64)) (uint64, api.Tag, *api.Fault) {
 	o := &m.objs.list[t]
 	if o.contains(addr, n) {
 		r := o.region
 		off := addr - o.lo
 		switch {
 		case r.Fields != nil:
-			f, ok := r.Fields.access(off, n, write)
+			f, ok := r.Fields.Access(off, n, write)
 			if !ok {
-				return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrBadContextAccess)
+				return 0, 0, p.objectFault(m, pc, t, addr, n, write, api.ErrBadContextAccess)
 			}
 			if write {
 				store(addr)
@@ -377,32 +299,21 @@ func (p *Program) slowAccess(m *machine, pc int, t Tag, addr, n uint64, write bo
 			if f.Points >= 0 && f.Points < len(m.objs.regionTag) {
 				return v, m.objs.regionTag[f.Points], nil
 			}
-			return v, NoTag, nil
+			return v, api.NoTag, nil
 		case write && !r.Writable:
-			return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrReadOnly)
+			return 0, 0, p.objectFault(m, pc, t, addr, n, write, api.ErrReadOnly)
 		default:
-			if r.touchesReserved(off, n) {
-				return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrReservedField)
+			if r.TouchesReserved(off, n) {
+				return 0, 0, p.objectFault(m, pc, t, addr, n, write, api.ErrReservedField)
 			}
 			if write {
 				store(addr)
 				return 0, 0, nil
 			}
-			return loadN(addr, n), NoTag, nil
+			return loadN(addr, n), api.NoTag, nil
 		}
 	}
-	return 0, 0, p.objectFault(m, pc, t, addr, n, write, ErrOutOfBounds)
-}
-
-// touchesReserved reports whether n bytes at offset off of an object of
-// kind r overlap one of its reserved spans.
-func (r *Region) touchesReserved(off, n uint64) bool {
-	for _, s := range r.Reserved {
-		if off < s.Off+s.Len && s.Off < off+n {
-			return true
-		}
-	}
-	return false
+	return 0, 0, p.objectFault(m, pc, t, addr, n, write, api.ErrOutOfBounds)
 }
 
 func loadN(addr, n uint64) uint64 {
@@ -418,23 +329,23 @@ func loadN(addr, n uint64) uint64 {
 }
 
 // objectFault builds the fault of an access through tag t.
-func (p *Program) objectFault(m *machine, pc int, t Tag, addr, n uint64, write bool, reason *Reason) *Fault {
+func (p *Program) objectFault(m *machine, pc int, t api.Tag, addr, n uint64, write bool, reason *api.Reason) *api.Fault {
 	f := p.fault(reason, pc)
 	f.Addr, f.Size, f.Write = addr, int(n), write
 	o := &m.objs.list[t]
 	switch {
-	case t == NoTag:
+	case t == api.NoTag:
 		f.Object = "a scalar (not a pointer)"
 	case o.dead:
 		f.Object = fmt.Sprintf("%s (no longer valid)", o.region.Name)
-		f.Regions = []Region{*o.region}
+		f.Regions = []api.Region{*o.region}
 	case o.region.Handle:
 		f.Object = fmt.Sprintf("%s (a handle, not memory)", o.region.Name)
 	default:
 		r := *o.region
 		r.Addr, r.Size = o.lo, o.size
 		f.Object = r.Name
-		f.Regions = []Region{r}
+		f.Regions = []api.Region{r}
 	}
 	return f
 }

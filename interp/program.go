@@ -8,16 +8,10 @@ import (
 	"sync/atomic"
 	"weak"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/isa"
 )
-
-// StackSize is the size of one call frame's stack in bytes, as in Linux.
-const StackSize = 512
-
-// MaxCallDepth is the number of nested call frames a run may use, equal to
-// Linux's MAX_CALL_FRAMES.
-const MaxCallDepth = 8
 
 // DefaultInstructionBudget is the number of instructions a checked run may
 // execute when Config.InstructionBudget is zero.
@@ -42,10 +36,6 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
-// Helper implements one helper function. It returns r0, or an error that
-// ends the run.
-type Helper func(c *HelperCall) (uint64, error)
-
 // Config describes how to compile a program.
 type Config struct {
 	// Mode selects checked or fast execution.
@@ -56,74 +46,23 @@ type Config struct {
 	// depth. Breaking that promise corrupts or crashes the process.
 	UnsafeTrustProgram bool
 	// Helpers maps helper ids (call src 0) to implementations.
-	Helpers map[int32]Helper
+	Helpers map[int32]api.Helper
 	// BTFHelpers maps BTF ids (call src 2) to implementations.
-	BTFHelpers map[int32]Helper
+	BTFHelpers map[int32]api.Helper
 	// InstructionBudget bounds the instructions of one checked run,
 	// callbacks and tail calls included; zero means
 	// DefaultInstructionBudget.
 	InstructionBudget uint64
 	// Pointers gives, by instruction index, the object an lddw's
-	// constant points into: a map handle (Region.Handle) or a global
+	// constant points into: a map handle (api.Region.Handle) or a global
 	// data value. In checked mode the loaded register is a pointer into
 	// that object; every other lddw constant is a scalar.
-	Pointers map[int]Region
+	Pointers map[int]api.Region
 }
 
-// Region is memory a program may access: Size bytes from Addr. It also
-// serves as the kind of the objects helpers register (HelperCall.Object),
-// whose place is their own.
-type Region struct {
-	Addr     uint64
-	Size     uint64
-	Writable bool
-	Name     string // for error messages: "packet", "ctx", "map foo"
-	// Handle marks an identity rather than memory: a map pointer, which
-	// helpers accept and no load or store may use.
-	Handle bool
-	// Fields, if not nil, restricts accesses to the fields of a context.
-	Fields *Fields
-	// Reserved are spans no load or store may touch (a map value's
-	// bpf_spin_lock); only helpers reach them.
-	Reserved []Span
-	// Owner is what the region belongs to (a map), for helpers.
-	Owner any
-}
-
-func (r Region) String() string {
-	rw := "ro"
-	if r.Writable {
-		rw = "rw"
-	}
-	return fmt.Sprintf("%s[%#x,%#x) %s", r.Name, r.Addr, r.Addr+r.Size, rw)
-}
-
-// Env is the input of one run. It may be reused across runs but not shared
-// by concurrent runs.
-type Env struct {
-	// Args are the initial values of r1-r5.
-	Args [5]uint64
-	// Regions lists the memory besides the stack that the program may
-	// access in checked mode.
-	Regions []Region
-	// Packet is the data that the legacy LD_ABS/LD_IND instructions read.
-	Packet Region
-	// LinkHeader and NetHeader are the addresses of the packet's
-	// link-layer and network headers, which LD_ABS/LD_IND reach at the
-	// negative offsets SKF_LL_OFF and SKF_NET_OFF (0: none); such reads
-	// must not start before PacketHead, the start of the packet's buffer.
-	LinkHeader, NetHeader, PacketHead uint64
-	// Context is handed to helpers unchanged.
-	Context any
-	// Executed, after a checked run, is the number of instructions the run
-	// executed (including the one that faulted). Fast runs leave it alone.
-	Executed uint64
-
-	m *machine // the machine of the run in progress
-
-}
-
-// Program is a compiled program. It is safe for concurrent use.
+// Program is a compiled program. It is safe for concurrent use. It is an
+// api.Program: what a ProgramArray slot holds and a tail call continues
+// with.
 type Program struct {
 	code       []insn // one per slot, plus a trailing fall-off sentinel
 	insns      []isa.Instruction
@@ -132,9 +71,9 @@ type Program struct {
 	lastPC     int     // slot of the last instruction
 	mode       Mode
 	budget     uint64
-	helpers    []Helper
-	btfHelpers map[int32]Helper
-	static     []Region // objects of lddw constants (Config.Pointers)
+	helpers    []api.Helper
+	btfHelpers map[int32]api.Helper
+	static     []api.Region // objects of lddw constants (Config.Pointers)
 
 	pool     sync.Pool // of *machine
 	closed   atomic.Bool
@@ -147,7 +86,6 @@ var (
 	ErrNeedsVerification = errors.New("fast mode needs a verified program (or Config.UnsafeTrustProgram)")
 	ErrUnknownHelper     = errors.New("call to unknown helper")
 	ErrClosed            = errors.New("program is closed")
-	ErrBadPointer        = errors.New("bad pointer")
 	// ErrPanic is the underlying error of a run a helper panicked in.
 	ErrPanic = errors.New("panic during the run")
 )
@@ -185,7 +123,7 @@ func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 		}
 		maxID = max(maxID, id)
 	}
-	p.helpers = make([]Helper, maxID+1)
+	p.helpers = make([]api.Helper, maxID+1)
 	for id, h := range cfg.Helpers {
 		p.helpers[id] = h
 	}
@@ -206,10 +144,10 @@ func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 		}
 		if r, ok := cfg.Pointers[i]; ok {
 			if !ins.IsLDDW() || ins.Src != isa.PseudoImm64 {
-				return nil, fmt.Errorf("compile: insn %d (%v): %w: not an lddw of a constant", pc, ins, ErrBadPointer)
+				return nil, fmt.Errorf("compile: insn %d (%v): %w: not an lddw of a constant", pc, ins, api.ErrBadPointer)
 			}
 			if c := uint64(ins.Constant); r.Handle && c != r.Addr || !r.Handle && (c < r.Addr || c-r.Addr > r.Size) {
-				return nil, fmt.Errorf("compile: insn %d (%v): %w: constant outside %v", pc, ins, ErrBadPointer, r)
+				return nil, fmt.Errorf("compile: insn %d (%v): %w: constant outside %v", pc, ins, api.ErrBadPointer, r)
 			}
 			in.op, in.off = opLDDWObj, int32(len(p.static))
 			p.static = append(p.static, r)
@@ -396,7 +334,7 @@ func (p *Program) Instructions() []isa.Instruction { return p.insns }
 const MaxTailCalls = 33
 
 // Run executes the program once with env.Args in r1-r5 and returns r0.
-func (p *Program) Run(env *Env) (uint64, error) {
+func (p *Program) Run(env *api.Env) (uint64, error) {
 	m, err := p.acquire()
 	if err != nil {
 		return 0, err
@@ -436,68 +374,76 @@ func (mc *Machine) Close() error {
 }
 
 // RunOn is Run on the caller's machine.
-func (p *Program) RunOn(mc *Machine, env *Env) (uint64, error) {
+func (p *Program) RunOn(mc *Machine, env *api.Env) (uint64, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
 	}
 	r0, err := p.runOn(mc.m, env)
-	mc.m.call.env = nil // the machine must not keep the caller's Env alive
+	mc.m.call.End() // the machine must not keep the caller's Env alive
 	mc.m.end()
 	return r0, err
 }
 
 // runOn runs the program, and the programs it tail-calls, on m.
-func (p *Program) runOn(m *machine, env *Env) (r0 uint64, err error) {
+func (p *Program) runOn(m *machine, env *api.Env) (r0 uint64, err error) {
 	// No panic escapes a run: one in a helper (a bug) ends the run with a
 	// fault naming it.
 	defer func() {
 		if v := recover(); v != nil {
-			env.m = nil
-			r0, err = 0, &Fault{Reason: ErrHelperFailed, Err: fmt.Errorf("%w: %v", ErrPanic, v)}
+			r0, err = 0, &api.Fault{Reason: api.ErrHelperFailed, Err: fmt.Errorf("%w: %v", ErrPanic, v)}
 		}
 	}()
 	args := env.Args
-	var tags [5]Tag
+	var tags [5]api.Tag
 	if p.mode == Checked {
 		tags = m.begin(p, env)
 	} else {
 		// A fast run does not track its frames: a checked run on this
 		// machine after it clears them all.
-		m.deepest = MaxCallDepth - 1
+		m.deepest = api.MaxCallDepth - 1
 	}
 	m.executed = 0
-	env.m = m
 	cur := p
 	for tails := 0; ; tails++ {
-		m.call.tail = nil
+		m.call.ClearTailCall()
 		if cur.mode == Fast {
 			r0, err = cur.runFast(m, env, &args, &tags, 0, 0)
 		} else {
 			r0, err = cur.runChecked(m, env, &args, &tags, 0, 0)
 		}
-		next := m.call.tail
-		if err != nil || next == nil {
+		tail, ctx := m.call.TailCall()
+		if err != nil || tail == nil {
 			break
 		}
 		if tails == MaxTailCalls {
-			err = cur.fault(ErrTailCallLimit, 0)
+			err = cur.fault(api.ErrTailCallLimit, 0)
+			break
+		}
+		next, ok := tail.(*Program)
+		if !ok || next == nil {
+			f := cur.fault(api.ErrBadCallTarget, 0)
+			f.Err = fmt.Errorf("tail call to a %T, not a program of this interpreter", tail)
+			if ok {
+				f.Err = errors.New("tail call to a nil program")
+			}
+			err = f
 			break
 		}
 		if next.mode != cur.mode {
-			err = cur.fault(ErrBadCallTarget, 0)
-			err.(*Fault).Err = fmt.Errorf("tail call from a %v program to a %v one", cur.mode, next.mode)
+			f := cur.fault(api.ErrBadCallTarget, 0)
+			f.Err = fmt.Errorf("tail call from a %v program to a %v one", cur.mode, next.mode)
+			err = f
 			break
 		}
-		args = [5]uint64{m.call.tailCtx}
+		args = [5]uint64{ctx}
 		if next.mode == Checked {
-			tags = [5]Tag{m.tailCall(next, env, m.call.tailCtx)}
+			tags = [5]api.Tag{m.tailCall(next, env, ctx)}
 		}
 		cur = next
 	}
 	if p.mode == Checked {
 		env.Executed = m.executed
 	}
-	env.m = nil
 	return r0, err
 }
 
@@ -522,20 +468,25 @@ func (p *Program) Close() error {
 type machine struct {
 	stack  *platform.Memory
 	top    uint64 // one past the end of frame 0
-	frames [MaxCallDepth]frame
-	call   HelperCall
+	frames [api.MaxCallDepth]frame
+	call   api.Caller // the helper calls of the run; m is their Runtime
+	// p is the program of the helper call in progress, for the Runtime
+	// methods (depth below is its call depth).
+	p *Program
 
 	// Checked runs only:
 	objs     objects
-	slots    [slotCount]Tag // tag of each 8-byte stack slot
-	deepest  int            // deepest frame the last run used, -1 if none
-	executed uint64         // instructions the run has executed so far
+	slots    [slotCount]api.Tag // tag of each 8-byte stack slot
+	deepest  int                // deepest frame the last run used, -1 if none
+	executed uint64             // instructions the run has executed so far
+
+	depth int // call depth of the helper call in progress
 }
 
 type frame struct {
 	ret       int32
-	saved     [4]uint64 // r6-r9
-	savedTags [4]Tag    // their tags, in checked mode
+	saved     [4]uint64  // r6-r9
+	savedTags [4]api.Tag // their tags, in checked mode
 }
 
 func (p *Program) acquire() (*machine, error) {
@@ -566,17 +517,17 @@ func (p *Program) acquire() (*machine, error) {
 const stackGuard = 32 << 10
 
 func newMachine() (*machine, error) {
-	mem, err := platform.Alloc(stackGuard + StackSize*MaxCallDepth + stackGuard)
+	mem, err := platform.Alloc(stackGuard + api.StackSize*api.MaxCallDepth + stackGuard)
 	if err != nil {
 		return nil, fmt.Errorf("run: stack: %w", err)
 	}
-	m := &machine{stack: mem, top: uint64(mem.Addr()) + stackGuard + StackSize*MaxCallDepth, deepest: -1} // fresh memory is zero
-	m.call.m = m
+	m := &machine{stack: mem, top: uint64(mem.Addr()) + stackGuard + api.StackSize*api.MaxCallDepth, deepest: -1} // fresh memory is zero
+	m.call.Init(m)
 	return m, nil
 }
 
 func (p *Program) release(m *machine) {
-	m.call.env = nil
+	m.call.End()
 	m.end()
 	p.pool.Put(m)
 }

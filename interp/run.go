@@ -3,38 +3,40 @@ package interp
 import (
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/xebpf/xebpf/api"
 )
 
 // addTags is the tag of the sum of values tagged d and s: a pointer plus a
 // scalar stays a pointer into the same object; anything else is a scalar.
-func addTags(d, s Tag) Tag {
-	if s == NoTag {
+func addTags(d, s api.Tag) api.Tag {
+	if s == api.NoTag {
 		return d
 	}
-	if d == NoTag {
+	if d == api.NoTag {
 		return s
 	}
-	return NoTag
+	return api.NoTag
 }
 
 // subTags is the tag of d - s: a pointer minus a scalar stays a pointer;
 // the difference of two pointers, or a scalar minus a pointer, is a scalar.
-func subTags(d, s Tag) Tag {
-	if s == NoTag {
+func subTags(d, s api.Tag) api.Tag {
+	if s == api.NoTag {
 		return d
 	}
-	return NoTag
+	return api.NoTag
 }
 
 // atomicTags updates the tags of the registers an atomic operation with
 // imm writes: the fetched old value (in src, or r0 for cmpxchg) is a
 // scalar.
-func atomicTags(imm int64, src, r0 *Tag) {
+func atomicTags(imm int64, src, r0 *api.Tag) {
 	switch {
 	case imm == 0xf1: // cmpxchg
-		*r0 = NoTag
+		*r0 = api.NoTag
 	case imm&1 != 0: // fetch variants and xchg
-		*src = NoTag
+		*src = api.NoTag
 	}
 }
 
@@ -43,24 +45,22 @@ func atomicTags(imm int64, src, r0 *Tag) {
 // the helper says, r1-r5 scalars (the helper clobbered them, in Linux's
 // terms). executed is the run's instruction count so far, which callbacks
 // continue.
-func (p *Program) callChecked(m *machine, h Helper, reg *[16]uint64, tag *[16]Tag, depth int, executed int64) (uint64, error) {
-	c := &m.call
-	c.Args = [5]uint64{reg[1], reg[2], reg[3], reg[4], reg[5]}
-	c.argTags = [5]Tag{tag[1], tag[2], tag[3], tag[4], tag[5]}
-	c.depth, c.stop, c.retTag = depth, false, NoTag
+func (p *Program) callChecked(m *machine, h api.Helper, reg *[16]uint64, tag *[16]api.Tag, depth int, executed int64) (uint64, error) {
+	m.depth = depth
 	m.executed = uint64(executed)
-	r0, err := h(c)
-	if int(c.retTag) >= len(m.objs.list) { // not a tag of this run
-		c.retTag = NoTag
+	r0, err := m.call.Call(h, [5]uint64{reg[1], reg[2], reg[3], reg[4], reg[5]}, [5]api.Tag{tag[1], tag[2], tag[3], tag[4], tag[5]})
+	t := m.call.ReturnTag()
+	if int(t) >= len(m.objs.list) { // not a tag of this run
+		t = api.NoTag
 	}
-	tag[0] = c.retTag
-	tag[1], tag[2], tag[3], tag[4], tag[5] = NoTag, NoTag, NoTag, NoTag, NoTag
+	tag[0] = t
+	tag[1], tag[2], tag[3], tag[4], tag[5] = api.NoTag, api.NoTag, api.NoTag, api.NoTag, api.NoTag
 	return r0, err
 }
 
 // slowMemory performs the load, store or atomic operation in, which the
 // inline checks did not allow, or returns its fault.
-func (p *Program) slowMemory(m *machine, in *insn, reg *[16]uint64, tag *[16]Tag) *Fault {
+func (p *Program) slowMemory(m *machine, in *insn, reg *[16]uint64, tag *[16]api.Tag) *api.Fault {
 	pc := p.codeIndex(in)
 	size := [4]uint64{4, 2, 1, 8}[in.op>>3&3]
 	if in.op&7 == 1 { // LDX
@@ -80,11 +80,11 @@ func (p *Program) slowMemory(m *machine, in *insn, reg *[16]uint64, tag *[16]Tag
 	t := tag[in.dst&15]
 	if in.op&0xe0 == 0xc0 { // atomic
 		if addr&(size-1) != 0 {
-			f := p.objectFault(m, pc, t, addr, size, true, ErrMisaligned)
+			f := p.objectFault(m, pc, t, addr, size, true, api.ErrMisaligned)
 			return f
 		}
 		if o := &m.objs.list[t]; o.region != nil && o.region.Fields != nil {
-			return p.objectFault(m, pc, t, addr, size, true, ErrBadContextAccess)
+			return p.objectFault(m, pc, t, addr, size, true, api.ErrBadContextAccess)
 		}
 		_, _, f := p.slowAccess(m, pc, t, addr, size, true, func(a uint64) {
 			if size == 4 {
@@ -141,7 +141,7 @@ func (p *Program) localTarget(v uint64) (int, bool) {
 	return int(pc), true
 }
 
-func (p *Program) helper(in *insn) Helper {
+func (p *Program) helper(in *insn) api.Helper {
 	if in.src == 2 {
 		return p.btfHelpers[int32(in.imm)]
 	}
@@ -150,29 +150,27 @@ func (p *Program) helper(in *insn) Helper {
 
 // helperByID returns the helper with id v, for callx through a register
 // holding a helper id, or nil.
-func (p *Program) helperByID(v uint64) Helper {
+func (p *Program) helperByID(v uint64) api.Helper {
 	if v < uint64(len(p.helpers)) {
 		return p.helpers[v]
 	}
 	return nil
 }
 
-// callHelperFast is callHelper for the fast loop, which keeps the call's
-// program, environment and mode out of its prologue.
-func (p *Program) callHelperFast(m *machine, env *Env, depth int, h Helper, r1, r2, r3, r4, r5 uint64) (uint64, bool, error) {
-	c := &m.call
-	c.Args = [5]uint64{r1, r2, r3, r4, r5}
-	c.p, c.env, c.checked, c.depth, c.stop = p, env, false, depth, false
-	r0, err := h(c)
-	return r0, c.stop, err
+// callHelperFast is callChecked for the fast loop: the loop's entry gave
+// m.call the run's environment and mode and m.p the program, so a call
+// sets only the depth, the arguments and the stop flag.
+func (p *Program) callHelperFast(m *machine, depth int, h api.Helper, r1, r2, r3, r4, r5 uint64) (uint64, bool, error) {
+	m.depth = depth
+	return m.call.CallFast(h, [5]uint64{r1, r2, r3, r4, r5})
 }
 
 func (p *Program) helperFault(pc int, err error) error {
-	if f, ok := err.(*Fault); ok && f.Reason == ErrBadHelperMemory {
-		f.PC, f.Insn = pc, p.insnAt(pc)
+	if f, ok := err.(*api.Fault); ok && f.Reason == api.ErrBadHelperMemory {
+		f.PC, f.Insn = pc, p.InsnAt(pc)
 		return f
 	}
-	f := p.fault(ErrHelperFailed, pc)
+	f := p.fault(api.ErrHelperFailed, pc)
 	f.Err = err
 	return f
 }
@@ -189,7 +187,7 @@ const (
 // counts from the packet start, k in [SKF_NET_OFF, 0) from the network
 // header and k in [SKF_LL_OFF, SKF_NET_OFF) from the link-layer header;
 // the bytes must lie between the buffer's head and the packet's end.
-func loadPacket(env *Env, size uint8, k int32) (uint64, bool) {
+func loadPacket(env *api.Env, size uint8, k int32) (uint64, bool) {
 	pkt := &env.Packet
 	n := uint64(4)
 	switch size {

@@ -42,7 +42,7 @@ func TestFreeze(t *testing.T) {
 			"Update": func(m Map) error { return m.Update(u32(0), u32(1), UpdateAny) },
 		}},
 		{Spec{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 2}, map[string]func(Map) error{
-			"SetProgram": func(m Map) error { return m.(ProgramArrayMap).SetProgram(0, "prog") },
+			"SetProgram": func(m Map) error { return m.(ProgramArrayMap).SetProgram(0, &testProgram{"prog"}) },
 			"Delete":     func(m Map) error { return m.Delete(u32(0)) },
 		}},
 		{Spec{Type: HashOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMap: inner}, map[string]func(Map) error{

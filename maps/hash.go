@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/xebpf/xebpf/api"
 )
 
 // hashMap is Hash, PerCPUHash, LRUHash, LRUCPUHash and HashOfMaps: a
@@ -48,7 +50,12 @@ type paddedMutex struct {
 	_ [56]byte
 }
 
-type objBox struct{ v any }
+// objBox is what an element of a map of maps or a program array slot
+// holds besides bytes: an inner map or a program.
+type objBox struct {
+	inner Map
+	prog  api.Program
+}
 
 func newHash(s0 Spec, id uint32, ep *Epoch) (*hashMap, error) {
 	s := &s0
@@ -151,7 +158,7 @@ func (m *hashMap) lookup(key []byte) int32 {
 
 // update inserts or replaces key. val holds one value (all false: for CPU
 // cpu) or NumCPU values at vstride (all true).
-func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, obj any) error {
+func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, inner Map) error {
 	if err := m.checkFlags(flags); err != nil {
 		return err
 	}
@@ -199,7 +206,7 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 	}
 	m.writeValue(ns, val, cpu, all, false)
 	if m.objs != nil {
-		m.objs[ns].Store(&objBox{obj})
+		m.objs[ns].Store(&objBox{inner: inner})
 	}
 	m.hashes[ns].Store(h)
 	if m.lru {
@@ -422,7 +429,7 @@ func (m *hashMap) Iterate(yield func(Entry) bool) error {
 			}
 			if m.objs != nil {
 				if o := m.objs[i].Load(); o != nil {
-					e.Object = o.v
+					e.Inner = o.inner
 				}
 			}
 			es = append(es, e)
@@ -538,7 +545,7 @@ func (m *hashMap) GetMap(key []byte) (Map, error) {
 	if i < 0 {
 		return nil, ErrKeyNotExist
 	}
-	return m.objs[i].Load().v.(Map), nil
+	return m.objs[i].Load().inner, nil
 }
 
 func (m *hashMap) LookupInner(keyAddr uintptr) Map {
@@ -552,5 +559,5 @@ func (m *hashMap) LookupInner(keyAddr uintptr) Map {
 	if i < 0 {
 		return nil
 	}
-	return m.objs[i].Load().v.(Map)
+	return m.objs[i].Load().inner
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/xebpf/xebpf/api"
 )
 
 // Map is an eBPF map. The Go-side methods take byte slices of the exact
@@ -104,9 +106,10 @@ type Entry struct {
 	PerCPU [][]byte
 	// CPU is the CPU of a PerfEventArray sample.
 	CPU int
-	// Object is the program of a ProgramArray slot or the inner Map of a
-	// map-in-map element.
-	Object any
+	// Program is the program of a ProgramArray slot.
+	Program api.Program
+	// Inner is the inner map of a map-in-map element.
+	Inner Map
 }
 
 // base holds what all maps share and the default (unsupported) operations.

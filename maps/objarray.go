@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/xebpf/xebpf/api"
 )
 
 // MapOfMaps is implemented by ArrayOfMaps and HashOfMaps maps. Their
@@ -24,14 +26,14 @@ type MapOfMaps interface {
 }
 
 // ProgramArrayMap is implemented by ProgramArray maps, whose slots hold
-// program references set from Go and read by the tail-call helper.
+// compiled programs set from Go and read by the tail-call helper.
 type ProgramArrayMap interface {
 	Map
 	// SetProgram stores p at index idx (nil clears the slot).
-	SetProgram(idx uint32, p any) error
+	SetProgram(idx uint32, p api.Program) error
 	// Program returns the program at idx, nil if the slot is empty or
 	// out of range. It does not allocate.
-	Program(idx uint32) any
+	Program(idx uint32) api.Program
 }
 
 // checkInner checks that inner matches the template like the kernel's
@@ -61,17 +63,16 @@ func newObjArray(s0 Spec, id uint32) (*objArray, error) {
 	return &objArray{base: base{spec: s0, id: id}, slots: make([]atomic.Pointer[objBox], s0.MaxEntries)}, nil
 }
 
-func (m *objArray) get(i uint32) any {
+// get returns slot i, nil if it is empty or out of range.
+func (m *objArray) get(i uint32) *objBox {
 	if i >= uint32(len(m.slots)) {
 		return nil
 	}
-	if o := m.slots[i].Load(); o != nil {
-		return o.v
-	}
-	return nil
+	return m.slots[i].Load()
 }
 
-func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
+// set stores v (nil: clears) in slot i.
+func (m *objArray) set(i uint32, v *objBox, flags UpdateFlags) error {
 	if flags != UpdateAny { // like the kernel's bpf_fd_array_map_update_elem
 		return ErrInvalid
 	}
@@ -81,29 +82,32 @@ func (m *objArray) set(i uint32, v any, flags UpdateFlags) error {
 	if i >= uint32(len(m.slots)) {
 		return ErrMapFull
 	}
-	if v == nil {
-		m.slots[i].Store(nil)
-	} else {
-		m.slots[i].Store(&objBox{v})
-	}
+	m.slots[i].Store(v)
 	return nil
 }
 
-func (m *objArray) SetProgram(idx uint32, p any) error {
+func (m *objArray) SetProgram(idx uint32, p api.Program) error {
 	if err := m.writable(); err != nil {
 		return err
 	}
 	if m.spec.Type != ProgramArray {
 		return ErrNotSupported
 	}
-	return m.set(idx, p, UpdateAny)
+	var v *objBox
+	if p != nil {
+		v = &objBox{prog: p}
+	}
+	return m.set(idx, v, UpdateAny)
 }
 
-func (m *objArray) Program(idx uint32) any {
+func (m *objArray) Program(idx uint32) api.Program {
 	if m.spec.Type != ProgramArray {
 		return nil
 	}
-	return m.get(idx)
+	if o := m.get(idx); o != nil {
+		return o.prog
+	}
+	return nil
 }
 
 func (m *objArray) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
@@ -122,7 +126,7 @@ func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
 	if err := checkInner(m.spec.InnerMap, inner); err != nil {
 		return err
 	}
-	return m.set(i, inner, flags)
+	return m.set(i, &objBox{inner: inner}, flags)
 }
 
 func (m *objArray) GetMap(key []byte) (Map, error) {
@@ -130,8 +134,8 @@ func (m *objArray) GetMap(key []byte) (Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mm, ok := m.get(i).(Map); ok && m.spec.Type == ArrayOfMaps {
-		return mm, nil
+	if o := m.get(i); o != nil && m.spec.Type == ArrayOfMaps {
+		return o.inner, nil
 	}
 	return nil, ErrKeyNotExist
 }
@@ -143,8 +147,10 @@ func (m *objArray) LookupInner(keyAddr uintptr) Map {
 	if m.spec.Type != ArrayOfMaps {
 		return nil
 	}
-	mm, _ := m.get(binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))).(Map)
-	return mm
+	if o := m.get(binary.NativeEndian.Uint32(bytesAt(keyAddr, 4))); o != nil {
+		return o.inner
+	}
+	return nil
 }
 
 // Lookup reports the inner map's ID for ArrayOfMaps; program references
@@ -160,11 +166,11 @@ func (m *objArray) Lookup(key, valueOut []byte) error {
 	if m.spec.Type == ProgramArray {
 		return fmt.Errorf("lookup in %v: %w", m.spec.Type, ErrNotSupported)
 	}
-	mm, ok := m.get(i).(Map)
-	if !ok {
+	o := m.get(i)
+	if o == nil {
 		return ErrKeyNotExist
 	}
-	binary.NativeEndian.PutUint32(valueOut, mm.ID())
+	binary.NativeEndian.PutUint32(valueOut, o.inner.ID())
 	return nil
 }
 
@@ -215,13 +221,13 @@ func (m *objArray) Iterate(yield func(Entry) bool) error {
 		return ErrClosed
 	}
 	for i := range m.slots {
-		v := m.get(uint32(i))
-		if v == nil {
+		o := m.get(uint32(i))
+		if o == nil {
 			continue
 		}
-		e := Entry{Key: binary.NativeEndian.AppendUint32(nil, uint32(i)), Object: v}
-		if mm, ok := v.(Map); ok {
-			e.Value = binary.NativeEndian.AppendUint32(nil, mm.ID())
+		e := Entry{Key: binary.NativeEndian.AppendUint32(nil, uint32(i)), Program: o.prog, Inner: o.inner}
+		if o.inner != nil {
+			e.Value = binary.NativeEndian.AppendUint32(nil, o.inner.ID())
 		}
 		if !yield(e) {
 			break

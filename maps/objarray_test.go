@@ -3,12 +3,20 @@ package maps
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/xebpf/xebpf/isa"
 )
+
+// testProgram stands for a compiled program in a ProgramArray slot.
+type testProgram struct{ name string }
+
+func (*testProgram) Instructions() []isa.Instruction { return nil }
+func (*testProgram) InsnAt(int) isa.Instruction      { return isa.Instruction{} }
 
 func TestProgramArray(t *testing.T) {
 	m := mustNew(t, &Spec{Type: ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 4})
 	pa := m.(ProgramArrayMap)
-	prog := &struct{ name string }{"tail"}
+	prog := &testProgram{"tail"}
 	wantErr(t, "SetProgram", pa.SetProgram(2, prog), nil)
 	wantErr(t, "SetProgram past the end", pa.SetProgram(4, prog), ErrMapFull)
 	if pa.Program(2) != prog || pa.Program(1) != nil || pa.Program(99) != nil {
@@ -18,8 +26,8 @@ func TestProgramArray(t *testing.T) {
 	var keys []uint32
 	m.Iterate(func(e Entry) bool {
 		keys = append(keys, binary.NativeEndian.Uint32(e.Key))
-		if e.Object != prog {
-			t.Errorf("Iterate object %v", e.Object)
+		if e.Program != prog || e.Inner != nil {
+			t.Errorf("Iterate program %v, inner map %v", e.Program, e.Inner)
 		}
 		return true
 	})
@@ -66,8 +74,8 @@ func TestMapOfMaps(t *testing.T) {
 			var n int
 			m.Iterate(func(e Entry) bool {
 				n++
-				if e.Object != good {
-					t.Errorf("Iterate object %v", e.Object)
+				if e.Inner != good || e.Program != nil {
+					t.Errorf("Iterate inner map %v, program %v", e.Inner, e.Program)
 				}
 				return true
 			})

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/asm"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
@@ -158,13 +159,13 @@ func ParseHexBytes(s string) ([]byte, error) { return parseHexBytes(s) }
 
 // Helpers returns the reference helper set of the suite: 0 gather_bytes,
 // 1 memfrob, 2 no-op, 3 integer square root, 4 strcmp, 5 unwind.
-func Helpers() map[int32]interp.Helper {
-	return map[int32]interp.Helper{
-		0: func(c *interp.HelperCall) (uint64, error) {
+func Helpers() map[int32]api.Helper {
+	return map[int32]api.Helper{
+		0: func(c *api.HelperCall) (uint64, error) {
 			a := c.Args
 			return (a[0]&0xff)<<32 | (a[1]&0xff)<<24 | (a[2]&0xff)<<16 | (a[3]&0xff)<<8 | a[4]&0xff, nil
 		},
-		1: func(c *interp.HelperCall) (uint64, error) {
+		1: func(c *api.HelperCall) (uint64, error) {
 			b, err := c.ArgMemory(0, c.Args[1], true)
 			if err != nil {
 				return 0, err
@@ -174,9 +175,9 @@ func Helpers() map[int32]interp.Helper {
 			}
 			return 0, nil
 		},
-		2: func(c *interp.HelperCall) (uint64, error) { return 0, nil },
-		3: func(c *interp.HelperCall) (uint64, error) { return isqrt(c.Args[0]), nil },
-		4: func(c *interp.HelperCall) (uint64, error) {
+		2: func(c *api.HelperCall) (uint64, error) { return 0, nil },
+		3: func(c *api.HelperCall) (uint64, error) { return isqrt(c.Args[0]), nil },
+		4: func(c *api.HelperCall) (uint64, error) {
 			a, err := c.CString(c.Args[0], 1<<16)
 			if err != nil {
 				return 0, err
@@ -187,7 +188,7 @@ func Helpers() map[int32]interp.Helper {
 			}
 			return uint64(int64(strcmp(a, b))), nil
 		},
-		5: func(c *interp.HelperCall) (uint64, error) {
+		5: func(c *api.HelperCall) (uint64, error) {
 			if c.Args[0] == 0 {
 				c.Stop()
 			}
@@ -246,7 +247,7 @@ func Exec(prog []isa.Instruction, mem []byte, mode interp.Mode) (uint64, []byte,
 		return 0, nil, err
 	}
 	defer p.Close()
-	env := &interp.Env{}
+	env := &api.Env{}
 	if len(mem) > 0 {
 		m, err := platform.Alloc(len(mem))
 		if err != nil {
@@ -255,7 +256,7 @@ func Exec(prog []isa.Instruction, mem []byte, mode interp.Mode) (uint64, []byte,
 		defer m.Free()
 		copy(m.Bytes(), mem)
 		env.Args[0], env.Args[1] = uint64(m.Addr()), uint64(len(mem))
-		env.Regions = []interp.Region{{Addr: uint64(m.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}
+		env.Regions = []api.Region{{Addr: uint64(m.Addr()), Size: uint64(len(mem)), Writable: true, Name: "mem"}}
 		r0, err := p.Run(env)
 		return r0, bytes.Clone(m.Bytes()), err
 	}

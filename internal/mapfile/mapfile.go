@@ -10,15 +10,15 @@ import (
 	"sort"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/internal/kernel"
-	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
 )
 
 // Dump returns every map's contents in the maps-file form.
 func Dump(c *xebpf.Collection) (map[string]kernel.MapState, error) {
-	progName := map[any]string{}
+	progName := map[api.Program]string{}
 	for name, p := range c.Programs {
 		progName[p.Interp()] = name
 	}
@@ -51,12 +51,12 @@ func Dump(c *xebpf.Collection) (map[string]kernel.MapState, error) {
 				case e.PerCPU != nil:
 					en.Values = e.PerCPU
 				case u.Type() == maps.ProgramArray:
-					if ip, ok := e.Object.(*interp.Program); ok {
-						en.Program = progName[ip]
+					if e.Program != nil {
+						en.Program = progName[e.Program]
 					}
 				case u.Type() == maps.ArrayOfMaps || u.Type() == maps.HashOfMaps:
-					if im, ok := e.Object.(maps.Map); ok {
-						en.Map = mapName[im]
+					if e.Inner != nil {
+						en.Map = mapName[e.Inner]
 					}
 				default:
 					en.Value = e.Value
