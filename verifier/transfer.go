@@ -125,7 +125,7 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 					c = -c
 				}
 			}
-			if wraps(d, c, alu64) == false && c > -maxOffset && c < maxOffset {
+			if !wraps(d, c, alu64) && c > -maxOffset && c < maxOffset {
 				r.id, r.off, r.rng = d.id, d.off+c, d.rng
 			}
 		}
