@@ -356,6 +356,9 @@ func (v *verifier) add(s *block, o *state, in [][]*state, done, visits []int) bo
 		if visits[i] > widenAfter {
 			j = widen(old, j, &v.th)
 			j.renumber()
+			if j.equal(old) {
+				return false
+			}
 		}
 		in[i] = []*state{j}
 		done[i] = 0

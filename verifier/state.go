@@ -368,7 +368,7 @@ func (j *joiner) value(a, b value) value {
 			// join's base is a's, and b's shifted by the difference.
 			v.id = j.pairDelta(pairLinked, a.id, b.id, a.off-b.off)
 			v.off = a.off
-			v.rng = min(a.rng, b.rng-(b.off-a.off))
+			v.rng = max(noRange, min(a.rng, b.rng-(b.off-a.off)))
 		}
 	case kindPacket:
 		switch {
@@ -381,13 +381,13 @@ func (j *joiner) value(a, b value) value {
 			v.joinNum(a, shiftNum(b, delta))
 			v.off = a.off
 			v.id = j.pairDelta(pairLinked, a.id, b.id, -delta)
-			v.rng = min(baseRange(a, j.s), baseRange(b, j.o)-delta)
+			v.rng = max(noRange, min(baseRange(a, j.s), baseRange(b, j.o)-delta))
 		default:
 			// Fold the constant offsets into the variable part, under
 			// an id of its own whose base is the pointer itself.
 			v.joinNum(shiftNum(a, a.off), shiftNum(b, b.off))
 			v.id = j.out.newID()
-			v.rng = min(baseRange(a, j.s)-a.off, baseRange(b, j.o)-b.off)
+			v.rng = max(noRange, min(baseRange(a, j.s)-a.off, baseRange(b, j.o)-b.off))
 		}
 	case kindPacketEnd:
 	default:
@@ -405,6 +405,11 @@ func (j *joiner) value(a, b value) value {
 	}
 	return v
 }
+
+// noRange is the least range a value keeps: nothing proven in the
+// packet. Ranges that shrink in a loop stop there, so the loop's states
+// stop changing.
+const noRange = math.MinInt32
 
 // baseRange is how many bytes from packet pointer v's base (v minus its
 // constant offset) are proven in the packet in state s.
@@ -488,7 +493,7 @@ func widenValue(v *value, old value, th *thresholds) {
 		}
 	}
 	if (v.kind == kindPacket || v.kind == kindScalar) && v.rng < old.rng {
-		v.rng = math.MinInt32
+		v.rng = noRange
 	}
 	v.deduce()
 }

@@ -595,3 +595,38 @@ func TestLower(t *testing.T) {
 		t.Error("lowered twice")
 	}
 }
+
+// TestLoopHeadConverges is a regression test: a loop whose counter lives
+// on the stack (a volatile C counter) kept a linked scalar whose proven
+// range shrank by one byte per iteration, so the loop head never stopped
+// changing and the analysis ran into its step limit after 40 s. The loop
+// must converge in a few iterations, not in its trip count.
+func TestLoopHeadConverges(t *testing.T) {
+	insns, err := asm.Assemble("volatile.s", []byte(`
+	mov %r1, 0
+	stxw [%r10-4], %r1
+	ldxw %r1, [%r10-4]
+	jgt %r1, 5999, out
+	mov %r1, 6000
+loop:
+	ldxw %r2, [%r10-4]
+	add %r2, 1
+	stxw [%r10-4], %r2
+	ldxw %r2, [%r10-4]
+	jgt %r1, %r2, loop
+out:
+	mov %r0, 0
+	exit`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.MaxSteps = 100_000
+	p, err := Verify(insns, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps := p.Stats().Steps; steps > 200 {
+		t.Errorf("%d instructions processed for a 12-instruction loop, want a few iterations' worth", steps)
+	}
+}
