@@ -27,6 +27,17 @@ type ProgramSpec = elf.ProgramSpec
 // MapSpec is one map of a CollectionSpec.
 type MapSpec = elf.MapSpec
 
+// UnverifiedPolicy is what happens to programs the verifier rejects.
+type UnverifiedPolicy uint8
+
+// Policies for programs the verifier rejects.
+const (
+	// RefuseUnverified refuses to load them.
+	RefuseUnverified UnverifiedPolicy = iota
+	// RunUnverifiedChecked loads them in checked mode.
+	RunUnverifiedChecked
+)
+
 // LoadCollectionSpec parses the eBPF ELF object at path.
 func LoadCollectionSpec(path string) (*CollectionSpec, error) {
 	return elf.LoadCollectionSpec(path)
@@ -39,8 +50,23 @@ type CollectionOptions struct {
 	Types map[string]*ProgramType
 	// Trace receives bpf_trace_printk output; nil discards it.
 	Trace io.Writer
-	// UnsafeFastMode runs programs without per-access checks. xebpf has no
-	// verifier yet: set it only for programs known to be correct.
+	// Unverified says what happens to a program the verifier rejects:
+	// RefuseUnverified (the default) fails NewCollectionWithOptions with
+	// the verifier's *verifier.Error; RunUnverifiedChecked loads it to run
+	// in checked mode, whose run-time checks stop whatever it does wrong.
+	Unverified UnverifiedPolicy
+	// Checked runs every program in checked mode, also those the verifier
+	// accepted (which otherwise run without per-access checks when it
+	// proves what they need): for tests that use checked mode as the
+	// verifier's oracle, and for debugging.
+	Checked bool
+	// VerifierLog, if set, receives the verifier's trace at
+	// VerifierLogLevel (1: the state before every instruction).
+	VerifierLog      io.Writer
+	VerifierLogLevel int
+	// UnsafeFastMode skips the verifier and runs every program without
+	// per-access checks: the caller vouches that the programs are correct.
+	// A wrong program then corrupts or crashes the process.
 	UnsafeFastMode bool
 	// InstructionBudget bounds the instructions of one checked run; 0 means
 	// interp.DefaultInstructionBudget.
@@ -145,13 +171,28 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// Verify every program first: tail calls join programs of one mode,
+	// so the collection runs fast only if every program may.
+	verdicts := map[string]verdict{}
 	for _, name := range names {
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
 			typ = TypeOf(ps)
 		}
-		p, err := c.newProgram(name, ps, typ)
+		vp, err := c.verify(spec, ps, typ)
+		verdicts[name] = verdict{vp, err}
+		if err != nil || vp == nil || !fastEligible(vp, typ) {
+			c.opts.Checked = true
+		}
+	}
+	for _, name := range names {
+		ps := spec.Programs[name]
+		typ := opts.Types[name]
+		if typ == nil {
+			typ = TypeOf(ps)
+		}
+		p, err := c.newProgram(name, ps, typ, verdicts[name])
 		if err != nil {
 			return nil, fmt.Errorf("program %s: %w", name, err)
 		}

@@ -39,17 +39,24 @@ func TestCorpusInstantiates(t *testing.T) {
 		"exposeptr2.o": true, // an array map with an 8-byte key
 	}
 	files := corpusFiles(t)
-	ok, unresolved, unsupported := 0, 0, 0
+	ok, unresolved, unsupported, fast := 0, 0, 0, 0
 	for _, f := range files {
 		spec, err := xebpf.LoadCollectionSpec(f)
 		if err != nil {
 			t.Errorf("%s: load: %v", f, err)
 			continue
 		}
-		c, err := xebpf.NewCollection(spec)
+		// Programs the verifier rejects load in checked mode here: this
+		// test is about instantiation (TestVerifierCorpus about verdicts).
+		c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Unverified: xebpf.RunUnverifiedChecked})
 		switch {
 		case err == nil:
 			ok++
+			for _, p := range c.Programs {
+				if p.Engine() == xebpf.EngineFast {
+					fast++
+				}
+			}
 			c.Close()
 		case errors.Is(err, xebpf.ErrUnresolved):
 			unresolved++
@@ -63,8 +70,8 @@ func TestCorpusInstantiates(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	t.Logf("%d of %d objects instantiated; %d with unresolved references, %d with map types xebpf lacks",
-		ok, len(files), unresolved, unsupported)
+	t.Logf("%d of %d objects instantiated; %d with unresolved references, %d with map types xebpf lacks; %d programs verified to run fast",
+		ok, len(files), unresolved, unsupported, fast)
 	// Floors, measured on ../shared/corpus: fewer means objects silently
 	// stopped loading or instantiating.
 	const minObjects, minInstantiated = 145, 140

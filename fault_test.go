@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/verifier"
 
 	"github.com/xebpf/xebpf/api"
 )
@@ -22,6 +23,9 @@ func mustCollection(t testing.TB, path string, opts xebpf.CollectionOptions) *xe
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The programs of these tests are meant to fault: the verifier rejects
+	// most, and checked mode must stop them.
+	opts.Unverified, opts.Checked = xebpf.RunUnverifiedChecked, true
 	c, err := xebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +89,14 @@ char LICENSE[] SEC("license") = "GPL";
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The verifier refuses it, naming the line.
 	_, err = xebpf.NewCollection(spec)
+	var ve *verifier.Error
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "write to xdp_md.ingress_ifindex, which this program type may only read") || !strings.Contains(err.Error(), "ctxw.c:5") {
+		t.Fatalf("got %v", err)
+	}
+	// Unverified, the loader's own rewriting refuses it too.
+	_, err = xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Unverified: xebpf.RunUnverifiedChecked})
 	if err == nil || !strings.Contains(err.Error(), "write to read-only xdp_md field ingress_ifindex") || !strings.Contains(err.Error(), "ctxw.c:5") {
 		t.Fatalf("got %v", err)
 	}

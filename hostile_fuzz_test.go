@@ -414,6 +414,8 @@ func newWorld(ge *hostileEnv, progs [2][]isa.Instruction) (*world, error) {
 		InstructionBudget: hostileBudget,
 		Clock:             fixedClock(1e9),
 		Trace:             &w.trace,
+		Unverified:        xebpf.RunUnverifiedChecked, // hostile: checked mode must hold
+		Checked:           true,                       // the verifier's oracle
 	})
 	if err != nil {
 		return nil, err

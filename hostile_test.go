@@ -651,7 +651,7 @@ func hostileChild(t *testing.T, name, obj string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{InstructionBudget: tc.budget})
+	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{InstructionBudget: tc.budget, Unverified: xebpf.RunUnverifiedChecked, Checked: true})
 	if tc.want.load {
 		if err == nil {
 			c.Close()

@@ -27,7 +27,9 @@ type Program struct {
 	coll  *Collection
 	prog  *interp.Program
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
-	pool  sync.Pool         // of *runState
+	// engine is how the program runs.
+	engine Engine
+	pool   sync.Pool // of *runState
 
 	// life counts the open handle, the runs of Program.Run in progress
 	// and the Runners not yet freed; the program holds a reference on its
@@ -70,7 +72,7 @@ func (p *Program) Spec() *ProgramSpec { return p.spec }
 // resolved to addresses and context accesses rewritten.
 func (p *Program) Instructions() []isa.Instruction { return p.insns }
 
-func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) (*Program, error) {
+func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType, v verdict) (*Program, error) {
 	if len(ps.Unresolved) > 0 {
 		return nil, unresolvedError(ps)
 	}
@@ -86,18 +88,9 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 	if err := isa.CheckProgram(ps.Instructions); err != nil {
 		return nil, withLine(ps, err)
 	}
-	insns, ptrs, err := c.resolveMaps(ps.Instructions)
-	if err != nil {
-		return nil, err
-	}
-	if typ.Context != nil {
-		if insns, err = ctxaccess.Rewrite(insns, typ.Context); err != nil {
-			return nil, withLine(ps, err)
-		}
-	}
 	hs := c.helperSet(typ)
 	pc = 0
-	for _, ins := range insns {
+	for _, ins := range ps.Instructions {
 		if ins.OpCode == isa.OpCall && ins.Src == isa.CallHelper && hs[ins.Imm()] == nil {
 			if f, ok := helpers.ByID(ins.Imm()); ok {
 				err := fmt.Errorf("insn %d (%v): %w: %s programs may not call bpf_%s", pc, ins, ErrHelperNotAllowed, typ.Name, f.Proto.Name)
@@ -109,19 +102,57 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType) 
 		}
 		pc += ins.Slots()
 	}
+	resolved, ptrs, err := c.resolveMaps(ps.Instructions)
+	if err != nil {
+		return nil, err
+	}
 	fields, err := c.contextFields(typ.Context)
 	if err != nil {
 		return nil, fmt.Errorf("program type %s: %w", typ.Name, err)
 	}
 	cfg := interp.Config{Helpers: hs, InstructionBudget: c.opts.InstructionBudget, Pointers: ptrs}
-	if c.opts.UnsafeFastMode {
+	var (
+		ip     *interp.Program
+		insns  []isa.Instruction
+		engine Engine
+	)
+	switch vp, verr := v.prog, v.err; {
+	case c.opts.UnsafeFastMode:
+		insns, err = rewriteContext(resolved, typ)
+		if err != nil {
+			return nil, withLine(ps, err)
+		}
 		cfg.Mode, cfg.UnsafeTrustProgram = interp.Fast, true
+		ip, err = interp.Compile(insns, cfg)
+		engine = EngineUnsafeFast
+	case verr == nil:
+		// The verifier's facts rewrite the context accesses.
+		lp, lerr := vp.Lower(func(i int, _ isa.Instruction) (uint64, error) { return uint64(resolved[i].Constant), nil }, typ.Context)
+		if lerr != nil {
+			return nil, withLine(ps, lerr)
+		}
+		insns = lp.Instructions()
+		if fastEligible(vp, typ) && !c.opts.Checked {
+			ip, err = interp.CompileVerified(lp, cfg)
+			engine = EngineFast
+		} else {
+			ip, err = interp.Compile(insns, cfg)
+			engine = EngineCheckedVerified
+		}
+	case c.opts.Unverified == RunUnverifiedChecked:
+		insns, err = rewriteContext(resolved, typ)
+		if err != nil {
+			return nil, withLine(ps, err)
+		}
+		ip, err = interp.Compile(insns, cfg)
+		engine = EngineChecked
+	default:
+		return nil, verr
 	}
-	ip, err := interp.Compile(insns, cfg)
 	if err != nil {
 		return nil, withLine(ps, err)
 	}
-	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
+	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, engine: engine, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
 	if !c.life.acquire() {
 		return nil, ErrClosed
 	}

@@ -32,6 +32,10 @@ type Helper = api.Helper
 // HelperCall is what a helper sees of the program that called it.
 type HelperCall = api.HelperCall
 
+// HelperPrototype is what the verifier knows of a helper: the kinds of its
+// arguments and of its result (package api has the kinds).
+type HelperPrototype = api.Prototype
+
 // ProgramType is a kind of program: the context it receives, the helpers it
 // may call and what its return value means. The built-in types mirror
 // Linux's; an embedding program declares its own with a Go value of this
@@ -49,7 +53,7 @@ type ProgramType struct {
 	Helpers map[int32]Helper
 	// Prototypes are the verifier's prototypes of Helpers, by id. A
 	// helper without one cannot be called from a verified program.
-	Prototypes map[int32]api.Prototype
+	Prototypes map[int32]HelperPrototype
 	// LinuxHelpers selects which of xebpf's Linux helpers the type allows;
 	// nil allows none.
 	LinuxHelpers func(id int32) bool

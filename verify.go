@@ -10,6 +10,8 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 	"github.com/xebpf/xebpf/verifier"
 )
@@ -44,12 +46,8 @@ func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*veri
 	if len(ps.Unresolved) > 0 {
 		return nil, unresolvedError(ps)
 	}
-	for _, w := range spec.Warnings {
-		if strings.HasPrefix(w, "BTF") || strings.HasPrefix(w, "section .BTF") {
-			// Without its BTF the verifier cannot tell where map values
-			// keep their bpf_spin_lock, nor trust the object's layout.
-			return nil, &verifier.Error{PC: -1, Reason: "the object's BTF is malformed: " + w, Kind: verifier.ErrRejected}
-		}
+	if err := malformedBTF(spec); err != nil {
+		return nil, err
 	}
 	typ := opts.Type
 	if typ == nil {
@@ -118,7 +116,8 @@ func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *ve
 			return p, true
 		}
 		if _, host := typ.Helpers[id]; host {
-			return api.Prototype{}, false
+			// A host helper in place of a Linux one keeps its prototype.
+			return helpers.Prototype(id)
 		}
 		if typ.LinuxHelpers == nil || !typ.LinuxHelpers(id) {
 			return api.Prototype{}, false
@@ -189,4 +188,82 @@ func verifierMap(ms *MapSpec) *verifier.Map {
 		m.Data = d
 	}
 	return m
+}
+
+// Engine is how a loaded program runs.
+type Engine uint8
+
+// Engines.
+const (
+	// EngineFast runs a verified program without per-access checks.
+	EngineFast Engine = iota
+	// EngineCheckedVerified runs a verified program in checked mode: its
+	// loops are not proven to end (checked mode's budget ends them), or
+	// its context is raw memory whose size the run decides.
+	EngineCheckedVerified
+	// EngineChecked runs a program the verifier rejected in checked mode
+	// (CollectionOptions.Unverified = RunUnverifiedChecked).
+	EngineChecked
+	// EngineUnsafeFast runs an unverified program without checks
+	// (CollectionOptions.UnsafeFastMode).
+	EngineUnsafeFast
+)
+
+func (e Engine) String() string {
+	return [...]string{"fast (verified)", "checked (verified)", "checked (not verified)", "fast (not verified: UnsafeFastMode)"}[e]
+}
+
+// Engine returns how the program runs.
+func (p *Program) Engine() Engine { return p.engine }
+
+// verdict is the verifier's verdict on a program being loaded.
+type verdict struct {
+	prog *verifier.Program
+	err  error
+}
+
+// verify runs the verifier on a program being loaded.
+func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) (*verifier.Program, error) {
+	if c.opts.UnsafeFastMode {
+		return nil, nil
+	}
+	if err := malformedBTF(spec); err != nil {
+		return nil, err
+	}
+	cfg := verifierConfig(spec, ps, typ)
+	cfg.Log, cfg.LogLevel = c.opts.VerifierLog, c.opts.VerifierLogLevel
+	return verifier.Verify(ps.Instructions, cfg)
+}
+
+// fastEligible reports whether a verified program may run in fast mode:
+// the verifier does not bound loops yet (checked mode's instruction budget
+// ends them), and a raw context's size is the caller's, not the one the
+// verifier assumed. A collection runs fast only if all its programs may
+// (tail calls join programs of one mode).
+func fastEligible(vp *verifier.Program, typ *ProgramType) bool {
+	if vp.HasLoops() {
+		return false
+	}
+	rawCtx := typ.Context == nil || len(typ.Context.Fields) == 0
+	return !rawCtx || len(vp.ContextAccesses()) == 0
+}
+
+// rewriteContext rewrites the context accesses of an unverified program,
+// finding them by its own data-flow analysis.
+func rewriteContext(insns []isa.Instruction, typ *ProgramType) ([]isa.Instruction, error) {
+	if typ.Context == nil {
+		return insns, nil
+	}
+	return ctxaccess.Rewrite(insns, typ.Context)
+}
+
+// malformedBTF rejects objects whose BTF could not be parsed: without it
+// the verifier cannot tell where map values keep their bpf_spin_lock.
+func malformedBTF(spec *CollectionSpec) error {
+	for _, w := range spec.Warnings {
+		if strings.HasPrefix(w, "BTF") || strings.HasPrefix(w, "section .BTF") {
+			return &verifier.Error{PC: -1, Reason: "the object's BTF is malformed: " + w, Kind: verifier.ErrRejected}
+		}
+	}
+	return nil
 }

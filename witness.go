@@ -54,7 +54,7 @@ func FindWitness(spec *CollectionSpec, name string, opts WitnessOptions) (*Witne
 		typ = TypeOf(ps)
 	}
 	sub := &CollectionSpec{Programs: map[string]*ProgramSpec{name: ps}, Maps: spec.Maps, MapOrder: spec.MapOrder, Types: spec.Types}
-	coll, err := NewCollectionWithOptions(sub, CollectionOptions{Types: map[string]*ProgramType{name: typ}})
+	coll, err := NewCollectionWithOptions(sub, CollectionOptions{Types: map[string]*ProgramType{name: typ}, Unverified: RunUnverifiedChecked, Checked: true})
 	if err != nil {
 		return nil, fmt.Errorf("witness: %w", err)
 	}

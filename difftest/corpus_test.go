@@ -191,7 +191,7 @@ func openCorpus(spec *xebpf.CollectionSpec, types map[string]*xebpf.ProgramType,
 	}
 	instantiate := func() (*xebpf.Collection, error) {
 		for len(keep) > 0 {
-			x, err := xebpf.NewCollectionWithOptions(withPrograms(spec, keep), xebpf.CollectionOptions{Types: types})
+			x, err := xebpf.NewCollectionWithOptions(withPrograms(spec, keep), xebpf.CollectionOptions{Types: types, Unverified: xebpf.RunUnverifiedChecked})
 			if err == nil {
 				return x, nil
 			}

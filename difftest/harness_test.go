@@ -54,7 +54,8 @@ func open(path string, withKernel bool) (*engines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: xebpf spec: %v", errSkipObject, err)
 	}
-	x, err := xebpf.NewCollection(spec)
+	// Verified programs run fast, the others checked: both are compared.
+	x, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Unverified: xebpf.RunUnverifiedChecked})
 	if err != nil {
 		return nil, fmt.Errorf("%w: xebpf instantiation: %v", errSkipObject, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/isa"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // DefaultInstructionBudget is the number of instructions a checked run may
@@ -83,7 +84,7 @@ type Program struct {
 
 // Errors returned by Compile.
 var (
-	ErrNeedsVerification = errors.New("fast mode needs a verified program (or Config.UnsafeTrustProgram)")
+	ErrNeedsVerification = errors.New("fast mode needs a verified program (CompileVerified) or Config.UnsafeTrustProgram")
 	ErrUnknownHelper     = errors.New("call to unknown helper")
 	ErrClosed            = errors.New("program is closed")
 	// ErrPanic is the underlying error of a run a helper panicked in.
@@ -96,6 +97,22 @@ func Compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 	if cfg.Mode == Fast && !cfg.UnsafeTrustProgram {
 		return nil, ErrNeedsVerification
 	}
+	return compile(insns, cfg)
+}
+
+// CompileVerified compiles a program the verifier accepted, lowered for
+// this runtime (verifier.Program.Lower), in fast mode: without per-access
+// checks, which the verifier's proof makes unneeded. cfg.Mode and
+// cfg.UnsafeTrustProgram are ignored.
+func CompileVerified(p *verifier.Program, cfg Config) (*Program, error) {
+	if p == nil {
+		return nil, ErrNeedsVerification
+	}
+	cfg.Mode, cfg.UnsafeTrustProgram = Fast, true
+	return compile(p.Instructions(), cfg)
+}
+
+func compile(insns []isa.Instruction, cfg Config) (*Program, error) {
 	if cfg.Mode != Checked && cfg.Mode != Fast {
 		return nil, fmt.Errorf("compile: unknown mode %d", cfg.Mode)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/internal/kernel"
 	"github.com/xebpf/xebpf/internal/mapfile"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // runResult is the --json output of xebpf run.
@@ -24,11 +25,12 @@ type runResult struct {
 	DataOut    string `json:"data_out"`
 	DataOutLen int    `json:"data_out_len"`
 	DurationNs int64  `json:"duration_ns"`
+	Engine     string `json:"engine"`
 }
 
 func cmdRun(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel]", stderr)
+	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel] [--unverified refuse|checked] [--checked]", stderr)
 	progName := fs.String("program", "", "program to run (required when the object has several)")
 	dataFile := fs.String("data", "", "packet input file")
 	dataOutFile := fs.String("data-out", "", "write the output packet to this file")
@@ -38,7 +40,9 @@ func cmdRun(args []string, sio stdio) error {
 	repeat := fs.Int("repeat", 1, "run this many times and report the mean duration")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.Bool("compare-kernel", false, "also run in the Linux kernel (BPF_PROG_TEST_RUN) and print every difference")
-	fast := fs.Bool("unsafe-fast", false, "run without per-access checks (only for programs known to be correct)")
+	unverified := fs.String("unverified", "refuse", "what to do with a program the verifier rejects: refuse to run it, or run it in checked mode")
+	checked := fs.Bool("checked", false, "run in checked mode even a program the verifier accepted")
+	fast := fs.Bool("unsafe-fast", false, "skip the verifier and run without per-access checks (only for programs known to be correct)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -48,6 +52,15 @@ func cmdRun(args []string, sio stdio) error {
 		return errUsage
 	}
 	path := pos[0]
+	var policy xebpf.UnverifiedPolicy
+	switch *unverified {
+	case "refuse":
+		policy = xebpf.RefuseUnverified
+	case "checked":
+		policy = xebpf.RunUnverifiedChecked
+	default:
+		return fmt.Errorf("--unverified %q: want refuse or checked", *unverified)
+	}
 	var data, ctx []byte
 	if *dataFile != "" {
 		if data, err = os.ReadFile(*dataFile); err != nil {
@@ -81,8 +94,12 @@ func cmdRun(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast})
+	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast, Unverified: policy, Checked: *checked})
 	if err != nil {
+		var verr *verifier.Error
+		if errors.As(err, &verr) {
+			return fmt.Errorf("%w\n(the verifier rejects it: --unverified checked runs it in checked mode, whose run-time checks stop what it does wrong)", err)
+		}
 		return err
 	}
 	defer coll.Close()
@@ -101,7 +118,7 @@ func cmdRun(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds()}
+	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds(), Engine: prog.Engine().String()}
 	if r := prog.Type().Result; r != nil {
 		res.Action = r(ret)
 	}
@@ -159,6 +176,7 @@ func printResult(w io.Writer, r runResult, repeat int, dur time.Duration) {
 	} else {
 		fmt.Fprintf(w, "retval: %d (%#x)\n", r.Retval, r.Retval)
 	}
+	fmt.Fprintf(w, "engine: %s\n", r.Engine)
 	fmt.Fprintf(w, "data_out: %d bytes\n", r.DataOutLen)
 	fmt.Fprintf(w, "duration: %d ns/run (mean of %d)\n", dur.Nanoseconds(), max(repeat, 1))
 }

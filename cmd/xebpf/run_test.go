@@ -150,3 +150,41 @@ func TestDisasmObjectShowsSource(t *testing.T) {
 		}
 	}
 }
+
+// TestRunVerifies checks that xebpf run verifies first, refuses what the
+// verifier rejects unless told to run it checked, and says which engine
+// ran.
+func TestRunVerifies(t *testing.T) {
+	dir := buildVerifyObjects(t, "bad")
+	bad := filepath.Join(dir, "bad.o")
+	tests := []struct {
+		args     []string
+		code     int
+		contains string // in stdout, or stderr when code != 0
+	}{
+		{[]string{"run", exampleObj, "--data", examplePkt}, 0, "engine: fast (verified)\n"},
+		{[]string{"run", exampleObj, "--data", examplePkt, "--checked"}, 0, "engine: checked (verified)\n"},
+		{[]string{"run", exampleObj, "--data", examplePkt, "--unsafe-fast"}, 0, "engine: fast (not verified: UnsafeFastMode)\n"},
+		{[]string{"run", bad, "--program", "xdp_unchecked", "--data", examplePkt}, 1, "bad.c:10: pc 1: ldxb %r1, [%r1+12]: packet read of 1 bytes at offset 12 not proven inside the packet"},
+		{[]string{"run", bad, "--program", "xdp_unchecked", "--data", examplePkt}, 1, "--unverified checked runs it in checked mode"},
+		{[]string{"run", bad, "--program", "xdp_unchecked", "--data", examplePkt, "--unverified", "checked"}, 0, "engine: checked (not verified)\n"},
+		{[]string{"run", bad, "--program", "xdp_ok", "--data", examplePkt, "--unverified", "checked"}, 0, "retval: 2 (XDP_PASS)\nengine: checked (verified)\n"},
+		{[]string{"run", bad, "--program", "xdp_unchecked", "--unverified", "maybe"}, 1, `--unverified "maybe": want refuse or checked`},
+	}
+	for _, tt := range tests {
+		out, errout, code := runCmd(tt.args, "")
+		got := out
+		if tt.code != 0 {
+			got = errout
+		}
+		if code != tt.code || !strings.Contains(got, tt.contains) {
+			t.Errorf("%v: exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", tt.args, code, tt.code, out, errout, tt.contains)
+		}
+	}
+	// --json says it too.
+	out, errout, code := runCmd([]string{"run", bad, "--program", "xdp_unchecked", "--data", examplePkt, "--unverified", "checked", "--json"}, "")
+	var r runResult
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || r.Engine != "checked (not verified)" {
+		t.Errorf("--json: exit %d, %v: %s %s", code, err, out, errout)
+	}
+}

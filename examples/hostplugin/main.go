@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
 )
 
 // requestType is the daemon's program type: r1 points to struct request.
@@ -59,6 +60,9 @@ func run(dir string) error {
 	bucket := tokenBucket{}
 	typ := *requestType
 	typ.Helpers = map[int32]xebpf.Helper{1000: bucket.helper}
+	// The verifier checks calls against the prototype: one scalar
+	// argument, a scalar result.
+	typ.Prototypes = map[int32]xebpf.HelperPrototype{1000: {Name: "host_tokens", Args: [5]api.ArgKind{api.ArgAnything}, Ret: api.RetInteger}}
 	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{
 		Types: map[string]*xebpf.ProgramType{"filter": &typ},
 	})
