@@ -64,6 +64,9 @@ type CollectionOptions struct {
 	// VerifierLogLevel (1: the state before every instruction).
 	VerifierLog      io.Writer
 	VerifierLogLevel int
+	// VerifierIsolation, if set, verifies each program in a child
+	// process with time and memory limits.
+	VerifierIsolation *Isolation
 	// UnsafeFastMode skips the verifier and runs every program without
 	// per-access checks: the caller vouches that the programs are correct.
 	// A wrong program then corrupts or crashes the process.

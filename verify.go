@@ -1,6 +1,7 @@
 package xebpf
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
+	"github.com/xebpf/xebpf/internal/isolate"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 	"github.com/xebpf/xebpf/verifier"
@@ -27,6 +29,64 @@ type VerifyOptions struct {
 	LogLevel int
 	// Timeout bounds the verification; zero means none.
 	Timeout time.Duration
+	// Isolate, if set, verifies in a child process.
+	Isolate *Isolation
+}
+
+// Isolation runs the verifier in a child process with time and memory
+// limits, so that a pathological program takes the child down, not the
+// caller.
+type Isolation struct {
+	// Command is the child and its arguments: a program serving
+	// verifier jobs on its standard input and output (cmd/xebpf-verifier,
+	// or "xebpf verify-job"). Empty means xebpf-verifier beside the
+	// running executable, or else in PATH.
+	Command []string
+	// MemoryLimit is the child's address space in bytes (RLIMIT_AS on
+	// Linux; elsewhere a soft limit); zero means DefaultIsolationMemory.
+	MemoryLimit uint64
+	// Timeout is when the child is killed; zero means
+	// DefaultIsolationTimeout.
+	Timeout time.Duration
+	// Runner, if set, replaces Command: it runs the job in a process of
+	// its own making (a sandbox, a remote machine), which must call
+	// verifier.ServeJob. Its answer is trusted.
+	Runner verifier.Runner
+}
+
+// Defaults of Isolation.
+const (
+	DefaultIsolationMemory  = 4 << 30
+	DefaultIsolationTimeout = time.Minute
+)
+
+// verify runs the verifier on insns, in a child process if iso is set.
+func (iso *Isolation) verify(insns []isa.Instruction, cfg *verifier.Config) (*verifier.Program, error) {
+	if iso == nil {
+		return verifier.Verify(insns, cfg)
+	}
+	run := iso.Runner
+	if run == nil {
+		command := iso.Command
+		if len(command) == 0 {
+			exe, err := isolate.FindChild("")
+			if err != nil {
+				return nil, err
+			}
+			command = []string{exe}
+		}
+		run = isolate.Runner(command)
+	}
+	mem, timeout := iso.MemoryLimit, iso.Timeout
+	if mem == 0 {
+		mem = DefaultIsolationMemory
+	}
+	if timeout == 0 {
+		timeout = DefaultIsolationTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), timeout, fmt.Errorf("verification took longer than %v", timeout))
+	defer cancel()
+	return verifier.VerifyElsewhere(ctx, run, insns, cfg, mem)
 }
 
 // VerifyProgram runs xebpf's verifier on the named program of spec. It
@@ -59,7 +119,7 @@ func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*veri
 		cfg.LineInfo = func(pc int) (verifier.Line, bool) { return inner(pc + base) }
 	}
 	cfg.Log, cfg.LogLevel, cfg.Timeout = opts.Log, opts.LogLevel, opts.Timeout
-	return verifier.Verify(ps.Instructions, cfg)
+	return opts.Isolate.verify(ps.Instructions, cfg)
 }
 
 // functionProgram returns a program made of the named function of one of
@@ -232,7 +292,7 @@ func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramT
 	}
 	cfg := verifierConfig(spec, ps, typ)
 	cfg.Log, cfg.LogLevel = c.opts.VerifierLog, c.opts.VerifierLogLevel
-	return verifier.Verify(ps.Instructions, cfg)
+	return c.opts.VerifierIsolation.verify(ps.Instructions, cfg)
 }
 
 // fastEligible reports whether a verified program may run in fast mode:

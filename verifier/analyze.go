@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -397,6 +398,20 @@ func (v *verifier) add(s *block, o *state, in [][]*state, done, visits []int) bo
 	return true
 }
 
+// heapSample is the metric heapBytes reads.
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+
+// heapBytes returns the bytes of the process's live and unswept heap
+// objects.
+func heapBytes() uint64 {
+	s := slices.Clone(heapSample)
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
 // block runs block b from state st. It returns the states for b's
 // successors (nil where a branch cannot be taken) and the state at the
 // exit if the block ends in one.
@@ -408,6 +423,9 @@ func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *sta
 		}
 		if v.steps&0xfff == 0 && !v.deadline.IsZero() && time.Now().After(v.deadline) {
 			return nil, nil, &Error{PC: v.slotOf[i], Insn: v.insns[i], Reason: fmt.Sprintf("too complex: verification took longer than %v", v.cfg.Timeout), Kind: ErrTooComplex}
+		}
+		if v.steps&0x3ff == 0 && v.cfg.MemoryLimit > 0 && heapBytes() > v.cfg.MemoryLimit {
+			return nil, nil, &Error{PC: v.slotOf[i], Insn: v.insns[i], Reason: fmt.Sprintf("too complex: verification needs more than its %d MiB of memory", v.cfg.MemoryLimit>>20), Kind: ErrTooComplex}
 		}
 		pc := v.slotOf[i]
 		ins := v.insns[i]

@@ -74,6 +74,11 @@ type Config struct {
 	MaxSteps int
 	// Timeout bounds the analysis' time; zero means none.
 	Timeout time.Duration
+	// MemoryLimit bounds, in bytes, the Go heap of the process while the
+	// analysis runs, checked as it goes; zero means none. It counts the
+	// whole process's heap: it is meant for a process that verifies
+	// alone (ServeJob).
+	MemoryLimit uint64
 }
 
 // DefaultMaxSteps is the default bound on instructions processed, which
@@ -137,6 +142,10 @@ type Stats struct {
 	Steps        int // instructions processed
 	Blocks       int // basic blocks, inlined calls included
 	Duration     time.Duration
+	// MaxRSSKB is the peak resident memory, in KiB, of the process that
+	// verified the program elsewhere (VerifyElsewhere), if it could tell;
+	// 0 in process.
+	MaxRSSKB int64
 }
 
 // Instructions returns the program's instructions (a copy).
@@ -170,6 +179,8 @@ type Error struct {
 	Line *Line
 	// Kind is ErrRejected or ErrTooComplex.
 	Kind error
+	// Stats describes the verification up to the rejection.
+	Stats Stats
 }
 
 func (e *Error) Error() string {
@@ -206,6 +217,9 @@ func Verify(insns []isa.Instruction, cfg *Config) (*Program, error) {
 		return nil, err
 	}
 	if err := v.run(); err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Stats = Stats{Instructions: len(insns), Steps: v.steps, Blocks: v.blocks, Duration: time.Since(start)}
+		}
 		return nil, err
 	}
 	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops, ctxBase: v.ctxBase}

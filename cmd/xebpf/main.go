@@ -31,7 +31,7 @@ var commands = map[string]command{
 
 // hiddenCommands are commands for xebpf's own use, not listed by usage.
 var hiddenCommands = map[string]command{
-	"verify-child": {"verify one program for xebpf verify --isolate", cmdVerifyChild},
+	"verify-job": {"serve one verifier job for xebpf verify --isolate", cmdVerifyJob},
 }
 
 // stdio is a command's standard streams.

@@ -23,6 +23,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	xebpfBin = filepath.Join(dir, "xebpf")
+	// --isolate prefers xebpf-verifier beside xebpf; the tests build it
+	// there (TestVerifyIsolateFallback runs without it).
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "xebpf-verifier"), "../xebpf-verifier").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	if out, err := exec.Command("go", "build", "-o", xebpfBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)

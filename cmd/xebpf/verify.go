@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/isolate"
 	"github.com/xebpf/xebpf/verifier"
 )
 
@@ -86,7 +84,7 @@ func cmdVerify(args []string, sio stdio) error {
 	verbose := fs.Bool("v", false, "print the verifier's state before every instruction (to standard error with --json)")
 	isolate := fs.Bool("isolate", false, "verify each program in a child process, killed past --timeout or --memory-limit")
 	timeout := fs.Duration("timeout", defaultVerifyTimeout, "time limit per program")
-	memory := fs.Uint64("memory-limit", defaultMemoryLimit, "address space limit per child process in MiB, with --isolate (Linux only)")
+	memory := fs.Uint64("memory-limit", defaultMemoryLimit, "memory limit per child process in MiB, with --isolate: past it the verification is too complex")
 	witness := fs.Bool("witness", false, "for each rejected program, search for an input on which checked mode really faults")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -199,7 +197,7 @@ func verifyInProcess(path string, spec *xebpf.CollectionSpec, name string, cfg v
 		r.Accepted = true
 		r.Instructions = p.Stats().Instructions
 	}
-	r.MaxRSSKB = maxRSSKB()
+	r.MaxRSSKB = isolate.SelfMaxRSSKB()
 	return r
 }
 
@@ -277,143 +275,77 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// verifyIsolated verifies program name of the object at path in a child
-// process, xebpf verify-child, which it kills past cfg.timeout and whose
-// address space verify-child limits to cfg.memoryMiB (on Linux). A child
-// that crashes, runs out of memory or is killed gives a rejection.
+// verifyIsolated verifies one program in a child process: xebpf-verifier
+// beside the xebpf binary or in PATH, else xebpf verify-job. The child is
+// killed past cfg.timeout, and limits its address space to cfg.memoryMiB
+// (on Linux). A child that crashes, hangs or runs out of memory is a
+// rejection that says so.
 func verifyIsolated(path string, spec *xebpf.CollectionSpec, name string, cfg verifyConfig, sio stdio) verifyResult {
 	r := newResult(path, spec, name, cfg.typ)
-	fail := func(format string, args ...any) verifyResult {
-		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf(format, args...)}
+	command, err := childCommand()
+	if err != nil {
+		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf("cannot start the verifier: %v", err)}
 		return r
 	}
-	exe, err := selfExecutable()
-	if err != nil {
-		return fail("cannot start the verifier: %v", err)
-	}
-	args := []string{"verify-child", "--type", r.Type, "--memory-limit", strconv.FormatUint(cfg.memoryMiB, 10)}
+	run := isolate.Runner(command)
+	iso := &xebpf.Isolation{MemoryLimit: cfg.memoryMiB << 20, Timeout: cfg.timeout,
+		Runner: func(ctx context.Context, job []byte, log io.Writer) ([]byte, int64, error) {
+			out, rss, err := run(ctx, job, log)
+			r.MaxRSSKB = rss
+			return out, rss, err
+		}}
+	opts := xebpf.VerifyOptions{Type: cfg.typ, Isolate: iso}
 	if cfg.verbose {
-		args = append(args, "-v")
-	}
-	cmd := exec.Command(exe, append(args, "--", path, name)...)
-	var out bytes.Buffer
-	errout := &tailBuffer{max: 1 << 20}
-	cmd.Stdout, cmd.Stderr = &out, errout
-	if cfg.verbose {
-		// The child prints its trace to its standard error.
-		log := sio.out
+		opts.Log, opts.LogLevel = sio.out, 1
 		if cfg.asJSON {
-			log = sio.errout
+			opts.Log = sio.errout
 		}
-		cmd.Stderr = io.MultiWriter(log, errout)
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return fail("cannot start the verifier: %v", err)
-	}
-	var killed atomic.Bool
-	timer := time.AfterFunc(cfg.timeout, func() {
-		killed.Store(true)
-		cmd.Process.Kill()
-	})
-	err = cmd.Wait()
-	timer.Stop()
+	p, err := xebpf.VerifyProgram(spec, name, opts)
 	r.Seconds = time.Since(start).Seconds()
-	if cmd.ProcessState != nil {
-		r.MaxRSSKB = childMaxRSSKB(cmd.ProcessState)
+	// The child's own figure, if it gave one; else the operating system's
+	// (which counts the parent's memory too, see isolate.PeakMemoryKB).
+	var verr *verifier.Error
+	switch {
+	case err == nil && p.Stats().MaxRSSKB > 0:
+		r.MaxRSSKB = p.Stats().MaxRSSKB
+	case errors.As(err, &verr) && verr.Stats.MaxRSSKB > 0:
+		r.MaxRSSKB = verr.Stats.MaxRSSKB
 	}
 	switch {
-	case killed.Load():
-		return fail("verifier killed after %v", cfg.timeout)
-	case err != nil && outOfMemory(errout.String()):
-		return fail("verifier exceeded its memory limit (%d MiB)", cfg.memoryMiB)
-	case err != nil:
-		if l := crashLine(errout.String()); l != "" {
-			return fail("verifier crashed (%v): %s", err, l)
-		}
-		return fail("verifier crashed (%v)", err)
+	case err == nil:
+		r.Accepted = true
+		r.Instructions = p.Stats().Instructions
+	case errors.Is(err, isolate.ErrKilled):
+		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf("verifier killed after %v", cfg.timeout)}
+	case errors.Is(err, isolate.ErrMemoryLimit):
+		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf("verifier exceeded its memory limit (%d MiB)", cfg.memoryMiB)}
+	default:
+		r.Error = errorOf(err)
 	}
-	var child verifyResult
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &child); err != nil {
-		return fail("the verifier gave no verdict: %v: %q", err, out.String())
-	}
-	child.Object, child.MaxRSSKB = path, r.MaxRSSKB
-	return child
+	return r
 }
 
-// outOfMemory reports whether a child's standard error shows that the Go
-// runtime could not get memory: with RLIMIT_AS, mmap fails.
-func outOfMemory(stderr string) bool {
-	return strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")
-}
-
-// crashLine returns the line of a child's standard error that says what
-// happened: the first line of a Go crash, or else the last line.
-func crashLine(stderr string) string {
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	for _, l := range lines {
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, "runtime: ") {
-			return l
-		}
-	}
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// tailBuffer keeps the last max bytes written to it, and at least the
-// last max/2.
-type tailBuffer struct {
-	b   []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max/2:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }
-
-// cmdVerifyChild is the child process of xebpf verify --isolate: it limits
-// its own address space, verifies one program and prints its verdict as a
-// JSON line on standard output, and the -v trace on standard error.
-func cmdVerifyChild(args []string, sio stdio) error {
-	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("verify-child", "[--type TYPE] [--memory-limit MiB] [-v] FILE.o PROGRAM", stderr)
-	typeName := fs.String("type", "", "program type")
-	memory := fs.Uint64("memory-limit", 0, "address space limit in MiB (0: none)")
-	verbose := fs.Bool("v", false, "print the verifier's trace on standard error")
-	pos, err := parseFlags(fs, args)
+// childCommand is the child process of --isolate: xebpf-verifier, which
+// links the verifier alone and keeps its footprint small, or else this
+// binary's verify-job.
+func childCommand() ([]string, error) {
+	exe, err := selfExecutable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(pos) != 2 {
-		fs.Usage()
+	if p, err := isolate.FindChild(exe); err == nil {
+		return []string{p}, nil
+	}
+	return []string{exe, "verify-job"}, nil
+}
+
+// cmdVerifyJob is the child process of xebpf verify --isolate when
+// xebpf-verifier is not installed: it serves one verifier job.
+func cmdVerifyJob(args []string, sio stdio) error {
+	if len(args) > 0 {
 		return errUsage
 	}
-	if *memory > 0 {
-		if err := limitMemory(*memory << 20); err != nil {
-			return err
-		}
-	}
-	cfg := verifyConfig{verbose: *verbose}
-	if *typeName != "" {
-		if cfg.typ = programTypes[*typeName]; cfg.typ == nil {
-			return fmt.Errorf("unknown program type %q", *typeName)
-		}
-	}
-	spec, err := xebpf.LoadCollectionSpec(pos[0])
-	if err != nil {
-		return err
-	}
-	if _, ok := spec.Programs[pos[1]]; !ok {
-		return fmt.Errorf("no program %q", pos[1])
-	}
-	// The trace goes to standard error, the verdict alone to standard
-	// output; the parent enforces the time limit.
-	r := verifyInProcess(pos[0], spec, pos[1], cfg, stdio{sio.in, stderr, stderr})
-	printVerdict(stdout, r, true)
-	return nil
+	return isolate.ServeChild(sio.in, sio.out, sio.errout)
 }

@@ -86,6 +86,42 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyIsolateFallback checks --isolate without xebpf-verifier
+// installed: xebpf serves the job itself (xebpf verify-job), with the same
+// verdicts.
+func TestVerifyIsolateFallback(t *testing.T) {
+	dir := buildVerifyObjects(t, "bad")
+	bad := filepath.Join(dir, "bad.o")
+	want, _, code := verifyOutput(t, dir, "--json", bad)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	alone := t.TempDir()
+	exe := filepath.Join(alone, "xebpf")
+	if err := os.Symlink(xebpfBin, exe); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	self := selfExecutable
+	selfExecutable = func() (string, error) { return exe, nil }
+	defer func() { selfExecutable = self }()
+	t.Setenv("PATH", alone)
+	cmd, err := childCommand()
+	if err != nil || len(cmd) != 2 || cmd[0] != exe || cmd[1] != "verify-job" {
+		t.Fatalf("child command %q, %v; want %s verify-job", cmd, err, exe)
+	}
+	got, errout, code := verifyOutput(t, dir, "--json", "--isolate", bad)
+	if code != 1 || errout != "" {
+		t.Fatalf("exit %d, stderr %q", code, errout)
+	}
+	norm := regexp.MustCompile(`"seconds":[^,]*,"max_rss_kb":\d+`)
+	if a, b := norm.ReplaceAllString(got, ""), norm.ReplaceAllString(want, ""); a != b {
+		t.Errorf("verify-job verdicts differ:\n--- isolated\n%s\n--- in process\n%s", a, b)
+	}
+	if !strings.Contains(got, `"max_rss_kb":`) || strings.Contains(got, `"max_rss_kb":0`) && runtime.GOOS == "linux" {
+		t.Errorf("no child memory figure: %s", got)
+	}
+}
+
 func TestVerifyJSON(t *testing.T) {
 	dir := buildVerifyObjects(t, "bad")
 	bad := filepath.Join(dir, "bad.o")
@@ -191,7 +227,7 @@ func TestVerifyIsolateLimits(t *testing.T) {
 		t.Errorf("big.o: exit %d, stdout %q, stderr %q", code, out, errout)
 	}
 	out, errout, code = runCmd([]string{"verify", "--isolate", "--memory-limit", "1", obj}, "")
-	if want := "big: rejected\n  verifier exceeded its memory limit (1 MiB)\n"; code != 1 || out != want {
+	if want := "too complex: verification needs more than its 1 MiB of memory\n"; code != 1 || !strings.HasPrefix(out, "big: rejected\n") || !strings.Contains(out, want) {
 		t.Errorf("--memory-limit 1: exit %d, stdout %q, stderr %q; want %q", code, out, errout, want)
 	}
 }
@@ -219,8 +255,8 @@ func TestVerifyErrors(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", tt.args, code, errout, tt.code, tt.want)
 		}
 	}
-	// verify-child is for xebpf's own use.
-	if _, errout, _ := runCmd(nil, ""); !strings.Contains(errout, "verify ") || strings.Contains(errout, "verify-child") {
+	// verify-job is for xebpf's own use.
+	if _, errout, _ := runCmd(nil, ""); !strings.Contains(errout, "verify ") || strings.Contains(errout, "verify-job") {
 		t.Errorf("usage: %q", errout)
 	}
 }
