@@ -24,6 +24,10 @@ type soundGen struct {
 	mutate float64 // probability that a block is mutated
 	insns  []isa.Instruction
 	outs   []int // indexes of jumps to the exit
+	// linuxOnly leaves out the idioms Linux's verifier cannot prove
+	// (lengthDiff: Linux does not tie data_end - data to the packet's
+	// range), for the kernel as a second oracle.
+	linuxOnly bool
 }
 
 func (g *soundGen) emit(ins ...isa.Instruction) { g.insns = append(g.insns, ins...) }
@@ -48,6 +52,9 @@ func (g *soundGen) program(n int) []isa.Instruction {
 	g.insns, g.outs = nil, nil
 	g.emit(movReg(isa.R6, isa.R1), ldx(isa.SizeW, isa.R7, isa.R6, 0), ldx(isa.SizeW, isa.R8, isa.R6, 4))
 	blocks := []func(){g.packetConst, g.packetVar, g.joinedOffsets, g.mapLookup, g.stackVar, g.loop, g.ringbuf, g.linked, g.spilled, g.global, g.flag, g.spilledPacket}
+	if !g.linuxOnly {
+		blocks = append(blocks, g.lengthDiff)
+	}
 	for range n {
 		blocks[g.r.IntN(len(blocks))]()
 	}
@@ -298,4 +305,29 @@ func (g *soundGen) spilledPacket() {
 	}
 	g.jumpOut(jmpReg(isa.ClassJMP, op, isa.R4, isa.R8))
 	g.emit(ldx(isa.SizeDW, isa.R5, isa.R10, -88), ldx(s, isa.R0, isa.R5, int16(g.r.IntN(k-w+1))))
+}
+
+// lengthDiff: the packet's length as data_end - (data + base), compared
+// with a constant (signed or not), and an access the comparison proves
+// (PREVAIL's correlated_branch.c), or one byte past it when mutated, or
+// with the comparison the wrong way round.
+func (g *soundGen) lengthDiff() {
+	base := g.r.IntN(8)
+	k := 1 + g.r.IntN(40)
+	s, w := g.size()
+	if w > base+k {
+		k = w - base
+	}
+	off := g.r.IntN(base + k - w + 1)
+	if g.wrong() {
+		off = base + k - w + 1
+	}
+	g.emit(movReg(isa.R4, isa.R7), addImm(isa.R4, int32(base)), movReg(isa.R5, isa.R8),
+		aluReg(isa.ClassALU64, isa.Sub, isa.R5, isa.R4))
+	op := []isa.JumpOp{isa.JLT, isa.JSLT}[g.r.IntN(2)]
+	if g.wrong() {
+		op = isa.JGE
+	}
+	g.jumpOut(jmpImm(isa.ClassJMP, op, isa.R5, int32(k)))
+	g.emit(ldx(s, isa.R0, isa.R7, int16(off)))
 }

@@ -29,7 +29,7 @@ func TestVerifierAgainstKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var both, none, onlyXebpf, onlyKernel, misaligned int
 	for i := range n {
-		g := &soundGen{r: rng, mutate: []float64{0, 0.05, 0.2}[i%3]}
+		g := &soundGen{r: rng, mutate: []float64{0, 0.05, 0.2}[i%3], linuxOnly: true}
 		progs := [2][]isa.Instruction{g.program(1 + rng.IntN(8)), {movImm(isa.R0, 2), exitInsn}}
 		spec := hostileSpec(progs)
 		_, xerr := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP})

@@ -223,7 +223,6 @@ func falsePositiveArguments(t *testing.T) map[string]string {
 // knownRejections are the programs PREVAIL accepts that xebpf rejects,
 // and why.
 var knownRejections = map[string]string{
-	"build/correlated_branch.o ConvergedBranch":             "the packet check and the access are tied by a flag through a join of more than 16 paths",
 	"invalid/c049438cf649269921736e7306231385350dea58 func": "the ELF has a section name index past the string table: xebpf's loader refuses the object",
 }
 

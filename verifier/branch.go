@@ -240,6 +240,12 @@ func setScalar(st *state, r isa.Register, x value) {
 	if old.id == 0 {
 		return
 	}
+	if old.id == st.plen.id && x.smin > math.MinInt64+maxPacket {
+		// x = data_end - data - plen.off + old.off >= smin.
+		if n := x.smin - old.off + st.plen.off; n > 0 {
+			st.pmin = max(st.pmin, min(n, maxPacket))
+		}
+	}
 	st.update(func(y *value) bool { return y.kind == kindScalar && y.id == old.id }, func(y *value) {
 		if y.off == old.off {
 			y.smin, y.smax, y.umin, y.umax = x.smin, x.smax, x.umin, x.umax

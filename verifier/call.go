@@ -301,7 +301,7 @@ func (v *verifier) callHelper(st *state, pc int, ins isa.Instruction, chain []*f
 		st.kill(func(x *value) bool {
 			return x.kind == kindPacket || x.kind == kindPacketEnd || x.kind == kindPacketMeta
 		})
-		st.pmin, st.mmin = 0, 0
+		st.pmin, st.mmin, st.plen.id = 0, 0, 0
 		st.update(func(x *value) bool { return x.kind == kindScalar && x.rng != 0 }, func(x *value) { x.rng = 0 })
 	}
 	v.clobber(st)

@@ -38,6 +38,14 @@ type state struct {
 	// mmin is the number of bytes from the packet metadata's start proven
 	// to be before the packet's start.
 	mmin int64
+	// plen links the packet's length to scalars: the scalars with id
+	// plen.id and offset k hold data_end - data - plen.off + k (the
+	// difference of packet_end and a packet pointer), so that bounds a
+	// branch learns on them bound the packet. Zero id: none.
+	plen struct {
+		id  uint64
+		off int64
+	}
 	// refs are the ids of ring-buffer records reserved and not yet
 	// submitted or discarded, sorted.
 	refs []uint64
@@ -150,7 +158,7 @@ func (s *state) kill(match func(v *value) bool) {
 
 // equal reports whether a and b are the same state.
 func (a *state) equal(b *state) bool {
-	if a.regs != b.regs || a.pmin != b.pmin || a.mmin != b.mmin || a.lock != b.lock || !slices.Equal(a.refs, b.refs) || len(a.frames) != len(b.frames) {
+	if a.regs != b.regs || a.pmin != b.pmin || a.mmin != b.mmin || a.plen != b.plen || a.lock != b.lock || !slices.Equal(a.refs, b.refs) || len(a.frames) != len(b.frames) {
 		return false
 	}
 	for i := range a.frames {
@@ -222,6 +230,9 @@ func (s *state) renumber() {
 	}
 	for i, r := range s.refs {
 		s.refs[i] = mapID(r)
+	}
+	if s.plen.id != 0 {
+		s.plen.id = mapID(s.plen.id)
 	}
 	slices.Sort(s.refs)
 	s.refs = slices.Compact(s.refs)
@@ -308,6 +319,13 @@ func join(s, o *state, sets *mapSets) *state {
 	// A reservation outstanding on either path is outstanding in the
 	// join, under the ids its holders got.
 	out.refs = append(j.refsOf(s.refs, 1), j.refsOf(o.refs, 2)...)
+	// The packet-length link survives if both sides link the same
+	// packet offset to scalars the join keeps linked.
+	if s.plen.id != 0 && o.plen.id != 0 && s.plen.off == o.plen.off {
+		if id, ok := j.pairs[[4]uint64{pairLinked, s.plen.id, o.plen.id, 0}]; ok {
+			out.plen.id, out.plen.off = id, s.plen.off
+		}
+	}
 	out.renumber()
 	return out
 }

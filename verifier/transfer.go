@@ -174,6 +174,14 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 			if d.kind == kindPacket && src.kind == kindPacket && d.id == src.id {
 				r = constant(uint64(d.off - src.off))
 			}
+			if d.kind == kindPacketEnd && src.kind == kindPacket && src.id == 0 {
+				// data_end - (data + off): the packet's length less off,
+				// linked to the packet so that a bound on it bounds the
+				// packet.
+				r = signedRange(-src.off, maxPacket-src.off)
+				r.id = st.newID()
+				st.plen.id, st.plen.off = r.id, src.off
+			}
 			st.set(dst, r)
 			return nil
 		}

@@ -81,6 +81,59 @@ var cases = []struct {
 out:
 	mov %r0, 1
 	exit`, ""},
+	// The packet's length as data_end - data, compared with 14: the
+	// pattern of PREVAIL's correlated_branch.c, with the pointer kept in
+	// a register that is NULL when the check failed.
+	{"packet length difference", packetPrologue + `
+	mov %r7, 0
+	mov %r5, %r3
+	sub %r5, %r2
+	mov %r4, 14
+	jsgt %r4, %r5, skip
+	mov %r7, %r2
+skip:
+	jeq %r7, 0, out
+	ldxh %r0, [%r7+12]
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet length difference off by one", packetPrologue + `
+	mov %r5, %r3
+	sub %r5, %r2
+	jlt %r5, 13, out
+	ldxh %r0, [%r2+12]
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
+	{"packet length difference less an offset", packetPrologue + `
+	mov %r6, %r2
+	add %r6, 4
+	mov %r5, %r3
+	sub %r5, %r6
+	jslt %r5, 10, out
+	ldxw %r0, [%r2+10]
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet length difference after a packet change", packetPrologue + `
+	mov %r6, %r1
+	mov %r5, %r3
+	sub %r5, %r2
+	stxdw [%r10-8], %r5
+	mov %r1, %r6
+	mov %r2, 0
+	call 44
+	ldxdw %r5, [%r10-8]
+	ldxw %r2, [%r6+0]
+	jlt %r5, 14, out
+	ldxh %r0, [%r2+12]
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
 	{"packet off by one", packetPrologue + `
 	mov %r4, %r2
 	add %r4, 14
