@@ -308,11 +308,13 @@ func (s *shadow) set(key, val []byte) {
 // world is one collection of the generated programs and what its maps
 // must hold.
 type world struct {
-	ge      *hostileEnv
-	coll    *xebpf.Collection
-	runner  *xebpf.Runner
-	maps    [numMaps]maps.Map
-	shadows map[maps.Map]*shadow
+	// executed is the instructions the last run executed.
+	executed uint64
+	ge       *hostileEnv
+	coll     *xebpf.Collection
+	runner   *xebpf.Runner
+	maps     [numMaps]maps.Map
+	shadows  map[maps.Map]*shadow
 	// exposed are the addresses of the values the program got pointers
 	// to in the current run.
 	exposed map[uint64]bool
@@ -563,6 +565,7 @@ func (w *world) run(pkt []byte) (uint32, []byte, error) {
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
 	r0, _, err := w.runner.Run(opts)
+	w.executed = opts.Instructions
 	return r0, opts.DataOut, err
 }
 

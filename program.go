@@ -132,7 +132,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType, 
 			return nil, withLine(ps, lerr)
 		}
 		insns = lp.Instructions()
-		if fastEligible(vp, typ) && !c.opts.Checked {
+		if fastEligible(vp, typ, c.opts.InstructionBudget) && !c.opts.Checked {
 			ip, err = interp.CompileVerified(lp, cfg)
 			engine = EngineFast
 		} else {

@@ -40,6 +40,10 @@ type RunOptions struct {
 	// get_current_* helpers report (nil: no task; they fail as in Linux
 	// outside task context).
 	Task *helpers.Task
+	// Instructions is set by the run: in checked mode, the instructions
+	// the (last) run executed, tail calls and callbacks included; 0 in
+	// fast mode, which does not count them.
+	Instructions uint64
 }
 
 // Errors of Program.Run.
@@ -377,7 +381,9 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		rs.dirty = p.movesPacket
 	}
 
+	rs.env.Executed = 0
 	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
+	opts.Instructions = rs.env.Executed
 	// Nothing the run state's off-heap memory owns may point back into
 	// the run state, or its cleanup could never run.
 	h.Packet = nil

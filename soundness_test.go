@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -36,10 +37,9 @@ func TestVerifierSoundness(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	accepted, runs := 0, 0
+	accepted, runs, terminating := 0, 0, 0
 	reasons := map[string]int{}
-	// XDP runs need an Ethernet header, as BPF_PROG_TEST_RUN does.
-	sizes := []int{14, 15, 16, 17, 18, 19, 21, 22, 23, 33, 34, 54, 60, 64, 79, 128, 255, 256, 1500}
+	sizes := soundnessSizes
 	for i := range n {
 		var progs [2][]isa.Instruction
 		if i%4 == 3 {
@@ -58,35 +58,26 @@ func TestVerifierSoundness(t *testing.T) {
 			progs[1] = g.program(1 + rng.IntN(3))
 		}
 		spec := hostileSpec(progs)
-		if _, err := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP}); err != nil {
+		vmain, err := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP})
+		if err != nil {
 			reasons[reasonKey(err)]++
 			continue
 		}
-		if _, err := xebpf.VerifyProgram(spec, "tail", xebpf.VerifyOptions{Type: xebpf.XDP}); err != nil {
+		vtail, err := xebpf.VerifyProgram(spec, "tail", xebpf.VerifyOptions{Type: xebpf.XDP})
+		if err != nil {
 			continue
 		}
+		// A run is main, then at most 33 tail calls of tail.
+		bound := uint64(math.MaxUint64)
+		if vmain.Terminates() && vtail.Terminates() {
+			bound = vmain.MaxInstructions() + 33*vtail.MaxInstructions()
+			terminating++
+		}
 		accepted++
-		w, err := newWorld(ge, progs)
-		if err != nil {
-			t.Fatalf("program %d: verified but not loadable: %v\n%s", i, err, listing(progs))
-		}
-		for _, size := range sizes {
-			runs++
-			pkt := w.packet(size)
-			pkt[0] = byte(rng.Uint32()) // the byte header lengths come from
-			_, out, err := w.run(pkt)
-			if msg := soundnessFault(err); msg != "" {
-				t.Errorf("program %d, packet of %d bytes: verified, but checked mode stopped it: %s\n%s", i, size, msg, listing(progs))
-				break
-			}
-			if msg := w.check(out); msg != "" {
-				t.Errorf("program %d, packet of %d bytes: verified, but: %s\n%s", i, size, msg, listing(progs))
-				break
-			}
-			w.restore()
-		}
-		if err := w.close(); err != nil {
-			t.Fatal(err)
+		n, msg := checkedRuns(t, ge, progs, sizes, rng, bound)
+		runs += n
+		if msg != "" {
+			t.Errorf("program %d: %s\n%s", i, msg, listing(progs))
 		}
 	}
 	if testing.Verbose() {
@@ -96,7 +87,7 @@ func TestVerifierSoundness(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d programs generated, %d accepted by the verifier, %d checked runs", n, accepted, runs)
+	t.Logf("%d programs generated, %d accepted by the verifier (%d proven to end, their runs within the bound), %d checked runs", n, accepted, terminating, runs)
 	if accepted < n/50 {
 		t.Errorf("only %d of %d generated programs accepted: the test no longer exercises the verifier", accepted, n)
 	}
@@ -115,4 +106,40 @@ func soundnessFault(err error) string {
 		return ""
 	}
 	return fmt.Sprint(err)
+}
+
+// soundnessSizes are the packet sizes accepted programs run on. XDP runs
+// need an Ethernet header, as BPF_PROG_TEST_RUN does.
+var soundnessSizes = []int{14, 15, 16, 17, 18, 19, 21, 22, 23, 33, 34, 54, 60, 64, 79, 128, 255, 256, 1500}
+
+// checkedRuns runs a pair of programs the verifier accepted in checked
+// mode on packets of the given sizes, and says what went wrong, if
+// anything: a fault, a run longer than bound instructions, a leak or a
+// corrupted map. It returns the number of runs.
+func checkedRuns(t *testing.T, ge *hostileEnv, progs [2][]isa.Instruction, sizes []int, rng *rand.Rand, bound uint64) (int, string) {
+	w, err := newWorld(ge, progs)
+	if err != nil {
+		t.Fatalf("verified but not loadable: %v\n%s", err, listing(progs))
+	}
+	defer func() {
+		if err := w.close(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for n, size := range sizes {
+		pkt := w.packet(size)
+		pkt[0] = byte(rng.Uint32()) // the byte header lengths come from
+		_, out, err := w.run(pkt)
+		if msg := soundnessFault(err); msg != "" {
+			return n + 1, fmt.Sprintf("packet of %d bytes: verified, but checked mode stopped it: %s", size, msg)
+		}
+		if w.executed > bound {
+			return n + 1, fmt.Sprintf("packet of %d bytes: the verifier bounds a run at %d instructions, but it executed %d", size, bound, w.executed)
+		}
+		if msg := w.check(out); msg != "" {
+			return n + 1, fmt.Sprintf("packet of %d bytes: verified, but: %s", size, msg)
+		}
+		w.restore()
+	}
+	return len(sizes), ""
 }

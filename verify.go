@@ -13,6 +13,7 @@ import (
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/isolate"
+	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
 	"github.com/xebpf/xebpf/verifier"
@@ -257,9 +258,10 @@ type Engine uint8
 const (
 	// EngineFast runs a verified program without per-access checks.
 	EngineFast Engine = iota
-	// EngineCheckedVerified runs a verified program in checked mode: its
-	// loops are not proven to end (checked mode's budget ends them), or
-	// its context is raw memory whose size the run decides.
+	// EngineCheckedVerified runs a verified program in checked mode: it
+	// is not proven to end within the instruction budget (checked mode's
+	// budget ends it), its context is raw memory whose size the run
+	// decides, or the collection asked for checked mode.
 	EngineCheckedVerified
 	// EngineChecked runs a program the verifier rejected in checked mode
 	// (CollectionOptions.Unverified = RunUnverifiedChecked).
@@ -296,12 +298,16 @@ func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramT
 }
 
 // fastEligible reports whether a verified program may run in fast mode:
-// the verifier does not bound loops yet (checked mode's instruction budget
-// ends them), and a raw context's size is the caller's, not the one the
-// verifier assumed. A collection runs fast only if all its programs may
-// (tail calls join programs of one mode).
-func fastEligible(vp *verifier.Program, typ *ProgramType) bool {
-	if vp.HasLoops() {
+// the verifier proved that it ends within budget instructions (so that
+// checked mode's budget could never stop it; each tail call starts a
+// program that is bounded too), and a raw context's size is the
+// verifier's, not only the caller's. A collection runs fast only if all
+// its programs may (tail calls join programs of one mode).
+func fastEligible(vp *verifier.Program, typ *ProgramType, budget uint64) bool {
+	if budget == 0 {
+		budget = interp.DefaultInstructionBudget
+	}
+	if vp.MaxInstructions() > budget {
 		return false
 	}
 	rawCtx := typ.Context == nil || len(typ.Context.Fields) == 0

@@ -61,7 +61,9 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 		if base.id == 0 {
 			ok = a >= 0 && a+int64(size) <= st.pmin
 		} else {
-			ok = base.smin >= 0 && base.smax <= maxPacket && a >= 0 && a+int64(size) <= base.rng
+			ok = base.smin >= 0 && base.smax <= maxPacket && a >= 0 && a+int64(size) <= base.rng ||
+				// Or within what is proven from the packet's start.
+				base.smin >= 0 && base.smax <= maxPacket && base.smin+a >= 0 && base.smax+a+int64(size) <= st.pmin
 		}
 		if !ok {
 			return value{}, reject(pc, ins, "packet %s of %d bytes at offset %d not proven inside the packet (compare with data_end first): r%d is %v%s",
@@ -378,7 +380,8 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 		if p.id == 0 {
 			ok = a >= 0 && a+sizeMax <= st.pmin
 		} else {
-			ok = p.smin >= 0 && p.smax <= maxPacket && a >= 0 && a+sizeMax <= p.rng
+			ok = p.smin >= 0 && p.smax <= maxPacket && a >= 0 && a+sizeMax <= p.rng ||
+				p.smin >= 0 && p.smax <= maxPacket && p.smin+a >= 0 && p.smax+a+sizeMax <= st.pmin
 		}
 		if !ok {
 			return reject(pc, ins, "helper %s of up to %d bytes not proven inside the packet: r%d is %v%s", what, sizeMax, r, p, v.packetProven(st, p))

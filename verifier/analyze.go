@@ -33,6 +33,11 @@ type verifier struct {
 	// other loads and stores.
 	ctxBase map[int]int64
 	notCtx  map[int]bool
+	// callBound bounds, by call slot, the instructions a call executes
+	// (the callee's, every callback invocation's); lastBound is the
+	// bound of the function analyze analyzed last.
+	callBound map[int]uint64
+	lastBound uint64
 }
 
 // function is a function of the program: its entry and its basic blocks.
@@ -71,7 +76,7 @@ func newVerifier(insns []isa.Instruction, cfg *Config) (*verifier, error) {
 		return nil, &Error{PC: -1, Reason: err.Error(), Kind: ErrRejected}
 	}
 	v := &verifier{cfg: cfg, insns: insns, funcs: map[int]*function{}, maxSteps: cfg.MaxSteps,
-		ctxBase: map[int]int64{}, notCtx: map[int]bool{}}
+		ctxBase: map[int]int64{}, notCtx: map[int]bool{}, callBound: map[int]uint64{}}
 	if v.maxSteps == 0 {
 		v.maxSteps = DefaultMaxSteps
 	}
@@ -331,6 +336,8 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 			}
 		}
 	}
+	bound := v.bound(f, in, chain)
+	v.lastBound = bound
 	return exit, nil
 }
 

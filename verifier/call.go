@@ -75,6 +75,9 @@ func (v *verifier) callFunction(st *state, pc int, ins isa.Instruction, f *funct
 	if err != nil {
 		return err
 	}
+	if args == nil {
+		v.callBound[pc] = max(v.callBound[pc], v.lastBound)
+	}
 	if exit == nil {
 		// No path returns: the caller does not go on.
 		return reject(pc, ins, "the function at %d never returns", f.entry)
@@ -449,6 +452,16 @@ func (v *verifier) callback(st *state, pc int, ins isa.Instruction, id int32, na
 	}
 	// The caller's registers are saved by callFunction (r6-r9) or
 	// clobbered by the call (r0-r5).
+	// Each invocation runs at most the callback's bound; there are at
+	// most nr_loops of them (bpf_loop) or max_entries (for_each).
+	count := uint64(maxLoops)
+	if id == helperLoop && args[0].kind == kindScalar {
+		count = min(count, args[0].umax)
+	} else {
+		count = uint64(v.maps[m].MaxEntries)
+	}
+	var each uint64
+	defer func() { v.callBound[pc] = max(v.callBound[pc], satMul(each, count)) }()
 	cur := st.clone()
 	cur.regs[0] = uninit
 	v.clobber(cur)
@@ -457,6 +470,7 @@ func (v *verifier) callback(st *state, pc int, ins isa.Instruction, id int32, na
 		if err := v.callFunction(next, pc, ins, cb, chain, &cbArgs); err != nil {
 			return err
 		}
+		each = max(each, v.lastBound)
 		r0 := next.regs[0]
 		if r0.kind != kindScalar {
 			return reject(pc, ins, "%s: the callback at %d must return a scalar: r0 is %v", name, cb.entry, r0)

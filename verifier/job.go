@@ -112,6 +112,7 @@ type verdict struct {
 	Error *wireError `json:",omitempty"`
 	Stats Stats      // with the serving process's peak memory
 	Loops bool
+	Bound uint64
 	// CtxBase are the context accesses: instruction index, base offset.
 	CtxBase [][2]int64
 }
@@ -160,7 +161,7 @@ func ServeJob(in io.Reader, out, log io.Writer, host JobHost) error {
 	var e *Error
 	switch {
 	case err == nil:
-		v.Stats, v.Loops = p.stats, p.loops
+		v.Stats, v.Loops, v.Bound = p.stats, p.loops, p.bound
 		for i, k := range p.ctxBase {
 			v.CtxBase = append(v.CtxBase, [2]int64{int64(i), k})
 		}
@@ -225,7 +226,7 @@ func VerifyElsewhere(ctx context.Context, run Runner, insns []isa.Instruction, c
 		}
 		return nil, e
 	}
-	p := &Program{insns: slices.Clone(insns), loops: v.Loops, ctxBase: map[int]int64{}, stats: v.Stats}
+	p := &Program{insns: slices.Clone(insns), loops: v.Loops, bound: v.Bound, ctxBase: map[int]int64{}, stats: v.Stats}
 	for _, c := range v.CtxBase {
 		if c[0] < 0 || c[0] >= int64(len(insns)) {
 			return nil, fmt.Errorf("verifier process: context access at instruction %d of %d", c[0], len(insns))

@@ -177,8 +177,8 @@ func (s *state) renumber() {
 	var big map[uint64]uint64
 	next := uint64(0)
 	mapID := func(id uint64) uint64 {
-		if id == 0 {
-			return 0
+		if id == 0 || id >= ghostBase {
+			return id // ghost ids keep their names (terminate.go)
 		}
 		for i := range n {
 			if from[i] == id {
@@ -268,6 +268,11 @@ func (j *joiner) pairDelta(kind, a, b uint64, delta int64) uint64 {
 	k := [4]uint64{kind, a, b, uint64(delta)}
 	if v, ok := j.pairs[k]; ok {
 		return v
+	}
+	if a == b && a >= ghostBase && delta == 0 {
+		// A ghost id held at the same offset on both sides stays.
+		j.pairs[k] = a
+		return a
 	}
 	v := j.out.newID()
 	j.pairs[k] = v

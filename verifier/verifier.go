@@ -92,6 +92,9 @@ type Program struct {
 	insns []isa.Instruction
 	stats Stats
 	loops bool
+	// bound bounds the instructions a run executes (tail calls aside);
+	// math.MaxUint64 if some loop is not proven to end.
+	bound uint64
 	// ctxBase maps the context accesses (by instruction index) to the
 	// offset into the context their base register holds.
 	ctxBase map[int]int64
@@ -153,6 +156,18 @@ func (p *Program) Instructions() []isa.Instruction { return append([]isa.Instruc
 
 // Stats returns the verification's statistics.
 func (p *Program) Stats() Stats { return p.stats }
+
+// MaxInstructions returns a bound on the instructions one run of the
+// program executes, its loops, function calls and callbacks included
+// (each tail call starts a program of its own), or math.MaxUint64 if the
+// verifier could not prove that every loop ends: for each loop, a scalar
+// that moves by a constant every iteration within bounds that hold at the
+// loop's head.
+func (p *Program) MaxInstructions() uint64 { return p.bound }
+
+// Terminates reports whether the verifier proved that every run of the
+// program ends.
+func (p *Program) Terminates() bool { return p.bound != unbounded }
 
 // HasLoops reports whether the program has a backward jump or a loop
 // callback: its running time is bounded by its loops' bounds rather than
@@ -222,7 +237,7 @@ func Verify(insns []isa.Instruction, cfg *Config) (*Program, error) {
 		}
 		return nil, err
 	}
-	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops, ctxBase: v.ctxBase}
+	p := &Program{insns: append([]isa.Instruction(nil), insns...), loops: v.loops, ctxBase: v.ctxBase, bound: v.lastBound}
 	p.stats = Stats{Instructions: len(insns), Steps: v.steps, Blocks: v.blocks, Duration: time.Since(start)}
 	return p, nil
 }

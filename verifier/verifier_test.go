@@ -134,6 +134,38 @@ out:
 out:
 	mov %r0, 1
 	exit`, "not proven inside the packet"},
+	// A loop over the packet's first 64 bytes after one check: the
+	// pointer's variable part stays within what is proven from the start.
+	{"packet loop after one check", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 64
+	jgt %r4, %r3, out
+	mov %r5, 0
+loop:
+	mov %r4, %r2
+	add %r4, %r5
+	ldxb %r0, [%r4+0]
+	add %r5, 1
+	jne %r5, 64, loop
+	exit
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet loop one past the check", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 64
+	jgt %r4, %r3, out
+	mov %r5, 0
+loop:
+	mov %r4, %r2
+	add %r4, %r5
+	ldxb %r0, [%r4+0]
+	add %r5, 1
+	jne %r5, 65, loop
+	exit
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
 	{"packet off by one", packetPrologue + `
 	mov %r4, %r2
 	add %r4, 14

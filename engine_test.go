@@ -1,0 +1,61 @@
+package xebpf_test
+
+import (
+	"testing"
+
+	"github.com/xebpf/xebpf"
+)
+
+// TestEngineFollowsTermination checks that a verified program whose loops
+// the verifier proves to end within the instruction budget runs fast, and
+// one whose loop it cannot bound runs checked, where the budget ends it.
+func TestEngineFollowsTermination(t *testing.T) {
+	obj := buildC(t, "loops", `#include "xebpf/bpf.h"
+SEC("xdp")
+int bounded(struct xdp_md *ctx)
+{
+	unsigned char *data = (void *)(long)ctx->data;
+	unsigned char *end = (void *)(long)ctx->data_end;
+	int sum = 0;
+	if (data + 64 > end)
+		return XDP_DROP;
+	for (int i = 0; i < 64; i++)
+		sum += data[i];
+	return sum & 1 ? XDP_PASS : XDP_DROP;
+}
+SEC("xdp")
+int unbounded(struct xdp_md *ctx)
+{
+	unsigned int n = ctx->ingress_ifindex;
+	volatile unsigned int x = 1;
+	while (x != n)
+		x = x * 3 + 1;
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]xebpf.Engine{"bounded": xebpf.EngineFast, "unbounded": xebpf.EngineCheckedVerified} {
+		p, err := xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		one := &xebpf.CollectionSpec{Programs: map[string]*xebpf.ProgramSpec{name: spec.Programs[name]}, Maps: spec.Maps}
+		c, err := xebpf.NewCollection(one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := c.Programs[name].Engine(); got != want {
+			t.Errorf("%s: engine %v, want %v (MaxInstructions %d)", name, got, want, p.MaxInstructions())
+		}
+		pkt := make([]byte, 64)
+		pkt[0] = 1
+		if _, _, err := c.Programs[name].Run(&xebpf.RunOptions{Data: pkt}); name == "bounded" && err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,279 @@
+package verifier
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/xebpf/xebpf/isa"
+)
+
+// Termination. After a function's analysis has reached its fixpoint, each
+// loop is run once more from the state at its head, with every scalar of
+// that state named by a ghost id: ids at or above ghostBase, which
+// renumbering and joins keep (a join keeps a ghost id only where both
+// sides hold it at the same offset). A location that holds its own ghost
+// id at the end of every iteration, at an offset d >= 1 (or <= -1) from
+// the head's, grew (shrank) by at least |d| exactly: links survive only
+// additions that do not wrap. Its bounds at the head hold at every
+// iteration's start, so the loop runs at most span/|d| + 1 times. The
+// counts bound how many instructions a call of the function executes,
+// loops, calls and callbacks included; a loop without such a location
+// leaves the bound infinite (math.MaxUint64).
+
+// ghostBase is the first ghost id.
+const ghostBase = uint64(1) << 62
+
+// unbounded is the instruction bound of a function not proven to end.
+const unbounded = math.MaxUint64
+
+func satAdd(a, b uint64) uint64 {
+	s, c := bits.Add64(a, b, 0)
+	if c != 0 {
+		return unbounded
+	}
+	return s
+}
+
+func satMul(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return unbounded
+	}
+	return lo
+}
+
+// location is a place of a state that holds a value: a register, a stack
+// slot's spilled value or a saved register, of frame f.
+type location struct {
+	reg, frame, slot, saved int // reg >= 0; else slot >= 0 or saved >= 0 in frame
+}
+
+// at returns the value at l in s, and whether s has it.
+func (l location) at(s *state) (value, bool) {
+	switch {
+	case l.reg >= 0:
+		return s.regs[l.reg], true
+	case l.frame >= len(s.frames):
+		return value{}, false
+	case l.slot >= 0:
+		sl := s.frames[l.frame].slots[l.slot]
+		return sl.v, true
+	default:
+		return s.frames[l.frame].saved[l.saved], true
+	}
+}
+
+// ghostLocations gives every scalar of s a ghost id: linked scalars share
+// theirs, each unlinked one gets its own. It returns the locations of
+// the scalars.
+func ghostLocations(s *state) []location {
+	var locs []location
+	fresh := ghostBase + 1<<40
+	name := func(v *value) {
+		if v.kind != kindScalar {
+			return
+		}
+		if v.id == 0 {
+			v.id, v.off = fresh, 0
+			fresh++
+		} else if v.id < ghostBase {
+			v.id += ghostBase
+		}
+	}
+	for i := range s.regs {
+		if s.regs[i].kind == kindScalar {
+			name(&s.regs[i])
+			locs = append(locs, location{reg: i, slot: -1, saved: -1})
+		}
+	}
+	for f := range s.frames {
+		w := s.frameW(f)
+		for i := range w.slots {
+			if w.slots[i].v.kind == kindScalar {
+				name(&w.slots[i].v)
+				locs = append(locs, location{reg: -1, frame: f, slot: i, saved: -1})
+			}
+		}
+		for i := range w.saved {
+			if w.saved[i].kind == kindScalar {
+				name(&w.saved[i])
+				locs = append(locs, location{reg: -1, frame: f, slot: -1, saved: i})
+			}
+		}
+	}
+	return locs
+}
+
+// loopBody returns the blocks of the natural loop of head h in f (h
+// included), or nil if the loop is not natural: a block of it is entered
+// from outside other than through h.
+func loopBody(f *function, h *block) map[*block]bool {
+	preds := map[*block][]*block{}
+	for _, b := range f.blocks {
+		for _, s := range b.succ {
+			preds[s] = append(preds[s], b)
+		}
+	}
+	body := map[*block]bool{h: true}
+	var work []*block
+	for _, p := range preds[h] {
+		if p.rpo >= h.rpo && !body[p] {
+			body[p] = true
+			work = append(work, p)
+		}
+	}
+	for len(work) > 0 {
+		b := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, p := range preds[b] {
+			if !body[p] {
+				body[p] = true
+				work = append(work, p)
+			}
+		}
+	}
+	for b := range body {
+		if b == h {
+			continue
+		}
+		for _, p := range preds[b] {
+			if !body[p] {
+				return nil
+			}
+		}
+	}
+	return body
+}
+
+// loopIterations bounds the iterations of the loop at head h, whose
+// fixpoint state is head: unbounded if it finds no location that grows
+// or shrinks every iteration within finite bounds.
+func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, head *state, chain []*function) uint64 {
+	if body == nil {
+		return unbounded
+	}
+	start := head.clone()
+	locs := ghostLocations(start)
+	if len(locs) == 0 {
+		return unbounded
+	}
+	// The sweep prints no trace.
+	log := v.cfg.Log
+	v.cfg.Log = nil
+	defer func() { v.cfg.Log = log }()
+
+	n := len(f.blocks)
+	in := make([][]*state, n)
+	done := make([]int, n)
+	visits := make([]int, n)
+	in[h.rpo] = []*state{start}
+	var backs []*state
+	next := h.rpo
+	for {
+		for next < n && done[next] == len(in[next]) {
+			next++
+		}
+		if next == n {
+			break
+		}
+		b := f.blocks[next]
+		st := in[next][done[next]].clone()
+		done[next]++
+		outs, _, err := v.block(b, st, chain)
+		if err != nil {
+			return unbounded
+		}
+		for k, o := range outs {
+			s := b.succ[k]
+			switch {
+			case o == nil || !body[s]:
+			case s == h:
+				backs = append(backs, o)
+			case v.add(s, o, in, done, visits) && s.rpo < next:
+				next = s.rpo
+			}
+		}
+		if v.steps > v.maxSteps {
+			return unbounded
+		}
+	}
+	if len(backs) == 0 {
+		return 0 // the body never comes back to the head
+	}
+	best := uint64(unbounded)
+	for _, l := range locs {
+		g, _ := l.at(start)
+		hv, _ := l.at(head)
+		up, down := true, true
+		step := uint64(math.MaxUint64)
+		for _, bs := range backs {
+			x, ok := l.at(bs)
+			if !ok || x.kind != kindScalar || x.id != g.id {
+				up, down = false, false
+				break
+			}
+			d := x.off - g.off
+			up, down = up && d >= 1, down && d <= -1
+			if d < 0 {
+				d = -d
+			}
+			step = min(step, uint64(d))
+		}
+		if !up && !down {
+			continue
+		}
+		// The head's value stays within its bounds, signed and unsigned,
+		// and moves by at least step each iteration.
+		span := min(uint64(hv.smax)-uint64(hv.smin), hv.umax-hv.umin)
+		if span == math.MaxUint64 {
+			continue
+		}
+		best = min(best, span/step+1)
+	}
+	return best
+}
+
+// functionBound bounds the instructions one call of f executes, given the
+// states its blocks were reached with (in) and its loops' iteration
+// bounds.
+func (v *verifier) functionBound(f *function, in [][]*state, iters map[*block]uint64, bodies map[*block]map[*block]bool) uint64 {
+	total := uint64(0)
+	for _, b := range f.blocks {
+		if len(in[b.rpo]) == 0 {
+			continue // never reached
+		}
+		mult := uint64(1)
+		for h, it := range iters {
+			if bodies[h][b] {
+				mult = satMul(mult, satAdd(it, 1))
+			}
+		}
+		cost := uint64(b.end - b.start)
+		for i := b.start; i < b.end; i++ {
+			if ins := v.insns[i]; ins.OpCode == isa.OpCall {
+				cost = satAdd(cost, v.callBound[v.slotOf[i]])
+			}
+		}
+		total = satAdd(total, satMul(mult, cost))
+	}
+	return total
+}
+
+// bound computes, after f's analysis, the iterations of each of its loops
+// and the instructions a call of it executes.
+func (v *verifier) bound(f *function, in [][]*state, chain []*function) uint64 {
+	iters := map[*block]uint64{}
+	bodies := map[*block]map[*block]bool{}
+	for _, h := range f.blocks {
+		if !h.head || len(in[h.rpo]) == 0 {
+			continue
+		}
+		body := loopBody(f, h)
+		bodies[h] = body
+		iters[h] = v.loopIterations(f, h, body, in[h.rpo][0], chain)
+		if body == nil {
+			return unbounded
+		}
+	}
+	return v.functionBound(f, in, iters, bodies)
+}
