@@ -185,7 +185,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		}
 		vp, err := c.verify(spec, ps, typ)
 		verdicts[name] = verdict{vp, err}
-		if err != nil || vp == nil || !fastEligible(vp, typ, c.opts.InstructionBudget) {
+		if err != nil || vp == nil || !fastEligible(vp, ps, typ, c.opts.InstructionBudget) {
 			c.opts.Checked = true
 		}
 	}

@@ -59,3 +59,51 @@ char LICENSE[] SEC("license") = "GPL";
 		}
 	}
 }
+
+// TestFixedRawContext checks that a verified program whose raw context
+// has a fixed size (pt_regs for a kprobe) runs fast and sees zeros past a
+// shorter context the caller gives, while a program of xebpf's raw type,
+// whose context is the caller's bytes alone, runs checked when it reads
+// its context and faults past them.
+func TestFixedRawContext(t *testing.T) {
+	obj := buildC(t, "rawctx", `#include "xebpf/bpf.h"
+SEC("kprobe/sys_write")
+int probe(unsigned long *regs)
+{
+	return regs[14] == 0 ? 7 : 8; /* a pt_regs slot past 8 bytes */
+}
+SEC("raw")
+int plugin(unsigned long *ctx)
+{
+	return ctx[14] == 0 ? 7 : 8;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		engine xebpf.Engine
+		fault  bool
+	}{
+		{"probe", xebpf.EngineFast, false},
+		{"plugin", xebpf.EngineCheckedVerified, true},
+	} {
+		one := &xebpf.CollectionSpec{Programs: map[string]*xebpf.ProgramSpec{tc.name: spec.Programs[tc.name]}, Maps: spec.Maps}
+		c, err := xebpf.NewCollection(one)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		defer c.Close()
+		p := c.Programs[tc.name]
+		if p.Engine() != tc.engine {
+			t.Errorf("%s: engine %v, want %v", tc.name, p.Engine(), tc.engine)
+		}
+		ret, _, err := p.Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+		if tc.fault != (err != nil) || !tc.fault && ret != 7 {
+			t.Errorf("%s: %d, %v; want fault %v", tc.name, ret, err, tc.fault)
+		}
+	}
+}

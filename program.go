@@ -45,7 +45,10 @@ type Program struct {
 	states []weak.Pointer[runState] // the pool's run states, freed with the program
 
 	pk     packetKind
-	ctxMem int    // the context's memory size (typ.Context.MemorySize())
+	ctxMem int // the context's memory size (typ.Context.MemorySize())
+	// rawCtx is the least size of a raw context in runs: what the
+	// verifier assumed, for a verified program; 0 otherwise.
+	rawCtx int
 	ptrOff [3]int // context offsets of the data, data_end and data_meta words; -1 if absent
 	// ctxFields are the context's fields as checked runs enforce them
 	// (nil: raw memory).
@@ -132,7 +135,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType, 
 			return nil, withLine(ps, lerr)
 		}
 		insns = lp.Instructions()
-		if fastEligible(vp, typ, c.opts.InstructionBudget) && !c.opts.Checked {
+		if fastEligible(vp, ps, typ, c.opts.InstructionBudget) && !c.opts.Checked {
 			ip, err = interp.CompileVerified(lp, cfg)
 			engine = EngineFast
 		} else {
@@ -153,6 +156,9 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType, 
 		return nil, withLine(ps, err)
 	}
 	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, engine: engine, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
+	if size, fixed := verifiedRawContext(ps, typ); fixed && (engine == EngineFast || engine == EngineCheckedVerified) {
+		np.rawCtx = size
+	}
 	if !c.life.acquire() {
 		return nil, ErrClosed
 	}

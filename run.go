@@ -227,7 +227,8 @@ func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err e
 		if len(opts.Context) > maxRawContext {
 			return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
 		}
-		ctxSize = len(opts.Context)
+		// A verified program may read as much as the verifier assumed.
+		ctxSize = max(len(opts.Context), p.rawCtx)
 	} else if len(opts.Context) > typ.Context.Size {
 		return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
 	}

@@ -167,10 +167,8 @@ func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *ve
 		},
 	}
 	if typ.Context == nil || len(typ.Context.Fields) == 0 {
-		cfg.ContextSize, cfg.ContextWritable = rawContextSize(ps.Type), true
-		if typ.Context != nil && typ.Context.Size > 0 {
-			cfg.ContextSize = typ.Context.Size
-		}
+		cfg.ContextSize, _ = verifiedRawContext(ps, typ)
+		cfg.ContextWritable = true
 	}
 	cfg.Helper = func(id int32) (api.Prototype, bool) {
 		if p, ok := typ.Prototypes[id]; ok {
@@ -297,21 +295,40 @@ func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramT
 	return c.opts.VerifierIsolation.verify(ps.Instructions, cfg)
 }
 
+// verifiedRawContext is the size of a raw context the verifier assumes,
+// and whether it is the context's fixed size: the host type's declared
+// size, or the kernel struct of the program's section (pt_regs for a
+// kprobe). Runs of a verified program with a fixed size get at least that
+// many bytes, the caller's followed by zeros; for a raw context of no
+// fixed size (xebpf's raw type) the run's context is the caller's bytes
+// alone, and the program runs checked if it reads its context.
+func verifiedRawContext(ps *ProgramSpec, typ *ProgramType) (size int, fixed bool) {
+	if typ.Context != nil && typ.Context.Size > 0 {
+		return typ.Context.Size, true
+	}
+	return rawContextSize(ps.Type), ps.Type != elf.Unspec
+}
+
 // fastEligible reports whether a verified program may run in fast mode:
 // the verifier proved that it ends within budget instructions (so that
 // checked mode's budget could never stop it; each tail call starts a
-// program that is bounded too), and a raw context's size is the
-// verifier's, not only the caller's. A collection runs fast only if all
-// its programs may (tail calls join programs of one mode).
-func fastEligible(vp *verifier.Program, typ *ProgramType, budget uint64) bool {
+// program that is bounded too), and, if its context is raw memory it
+// reads, the context has a fixed size (verifiedRawContext). A collection
+// runs fast only if all its programs may (tail calls join programs of one
+// mode).
+func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramType, budget uint64) bool {
 	if budget == 0 {
 		budget = interp.DefaultInstructionBudget
 	}
 	if vp.MaxInstructions() > budget {
 		return false
 	}
-	rawCtx := typ.Context == nil || len(typ.Context.Fields) == 0
-	return !rawCtx || len(vp.ContextAccesses()) == 0
+	if typ.Context == nil || len(typ.Context.Fields) == 0 {
+		if _, fixed := verifiedRawContext(ps, typ); !fixed && len(vp.ContextAccesses()) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // rewriteContext rewrites the context accesses of an unverified program,
