@@ -295,50 +295,59 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 	// tells two paths apart (a flag set with a bounds check, a length
 	// set with the bytes it covers). Loop heads keep one state, widened.
 	in := make([][]*state, n)
-	done := make([]int, n) // in[i][:done[i]] have been run
-	visits := make([]int, n)
 	entry.renumber()
 	in[0] = []*state{entry}
 	var exit *state
-	next := 0 // lowest block with states to run is >= next
+	err := v.fixpoint(f, in, 0, chain, func(ex *state) {
+		if exit == nil {
+			exit = ex
+		} else {
+			exit = join(exit, ex, &v.sets)
+		}
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	bound := v.bound(f, in, chain)
+	v.lastBound = bound
+	return exit, nil
+}
+
+// fixpoint runs f's blocks from the states in in, lowest block first from
+// block next, until no block has a state it has not run: exit gets the
+// states at exit instructions, and follow (nil: every one) picks the
+// successor states added to in.
+func (v *verifier) fixpoint(f *function, in [][]*state, next int, chain []*function, exit func(*state), follow func(s *block, o *state) bool) error {
+	n := len(f.blocks)
+	done := make([]int, n) // in[i][:done[i]] have been run
+	visits := make([]int, n)
 	for {
 		for next < n && done[next] == len(in[next]) {
 			next++
 		}
 		if next == n {
-			break
+			return nil
 		}
 		b := f.blocks[next]
 		st := in[next][done[next]].clone()
 		done[next]++
 		outs, ex, err := v.block(b, st, chain)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if ex != nil {
-			if exit == nil {
-				exit = ex
-			} else {
-				exit = join(exit, ex, &v.sets)
-			}
+		if ex != nil && exit != nil {
+			exit(ex)
 		}
 		for k, o := range outs {
-			if o == nil {
-				continue
-			}
 			s := b.succ[k]
-			i := s.rpo
-			if !v.add(s, o, in, done, visits) {
+			if o == nil || follow != nil && !follow(s, o) {
 				continue
 			}
-			if i < next {
-				next = i
+			if v.add(s, o, in, done, visits) && s.rpo < next {
+				next = s.rpo
 			}
 		}
 	}
-	bound := v.bound(f, in, chain)
-	v.lastBound = bound
-	return exit, nil
 }
 
 // maxDisjuncts is how many states a block that is not a loop head keeps

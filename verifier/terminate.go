@@ -162,40 +162,17 @@ func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, h
 	v.cfg.Log = nil
 	defer func() { v.cfg.Log = log }()
 
-	n := len(f.blocks)
-	in := make([][]*state, n)
-	done := make([]int, n)
-	visits := make([]int, n)
+	in := make([][]*state, len(f.blocks))
 	in[h.rpo] = []*state{start}
 	var backs []*state
-	next := h.rpo
-	for {
-		for next < n && done[next] == len(in[next]) {
-			next++
+	err := v.fixpoint(f, in, h.rpo, chain, nil, func(s *block, o *state) bool {
+		if s == h {
+			backs = append(backs, o)
 		}
-		if next == n {
-			break
-		}
-		b := f.blocks[next]
-		st := in[next][done[next]].clone()
-		done[next]++
-		outs, _, err := v.block(b, st, chain)
-		if err != nil {
-			return unbounded
-		}
-		for k, o := range outs {
-			s := b.succ[k]
-			switch {
-			case o == nil || !body[s]:
-			case s == h:
-				backs = append(backs, o)
-			case v.add(s, o, in, done, visits) && s.rpo < next:
-				next = s.rpo
-			}
-		}
-		if v.steps > v.maxSteps {
-			return unbounded
-		}
+		return s != h && body[s]
+	})
+	if err != nil {
+		return unbounded
 	}
 	if len(backs) == 0 {
 		return 0 // the body never comes back to the head
