@@ -1,6 +1,7 @@
 package xebpf_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xebpf/xebpf"
@@ -104,6 +105,38 @@ char LICENSE[] SEC("license") = "GPL";
 		ret, _, err := p.Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 		if tc.fault != (err != nil) || !tc.fault && ret != 7 {
 			t.Errorf("%s: %d, %v; want fault %v", tc.name, ret, err, tc.fault)
+		}
+	}
+}
+
+// TestProgramTypeReturns checks that a host type's return range is the
+// verifier's: a plug-in that may return a value the host gives no
+// meaning is refused at load.
+func TestProgramTypeReturns(t *testing.T) {
+	obj := buildC(t, "returns", `#include "xebpf/bpf.h"
+SEC("raw")
+int verdict(unsigned int *ctx)
+{
+	return *ctx > 10 ? 2 : 1;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		returns [2]uint32
+		ok      bool
+	}{{[2]uint32{0, 2}, true}, {[2]uint32{0, 1}, false}, {[2]uint32{2, 5}, false}} {
+		typ := *xebpf.RawMemory
+		typ.Returns = &tc.returns
+		c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Types: map[string]*xebpf.ProgramType{"verdict": &typ}})
+		if tc.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "may return a value outside") {
+			t.Errorf("returns %v: %v, want ok %v", tc.returns, err, tc.ok)
+		}
+		if err == nil {
+			c.Close()
 		}
 	}
 }

@@ -57,6 +57,10 @@ type ProgramType struct {
 	// LinuxHelpers selects which of xebpf's Linux helpers the type allows;
 	// nil allows none.
 	LinuxHelpers func(id int32) bool
+	// Returns, if set, is the range of return values (the low 32 bits of
+	// r0) the type's hook gives a meaning: the verifier rejects a program
+	// that may return another.
+	Returns *[2]uint32
 	// Result names a return value ("XDP_PASS"); nil or "" means unnamed.
 	Result func(ret uint32) string
 }

@@ -166,6 +166,7 @@ func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *ve
 			return verifier.Line{File: l.File, Line: l.Line, Text: l.Text}, ok
 		},
 	}
+	cfg.Returns = typ.Returns
 	if typ.Context == nil || len(typ.Context.Fields) == 0 {
 		cfg.ContextSize, _ = verifiedRawContext(ps, typ)
 		cfg.ContextWritable = true

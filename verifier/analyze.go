@@ -491,6 +491,11 @@ func (v *verifier) exit(st *state, pc int, ins isa.Instruction, main bool) error
 	if r0.kind != kindScalar {
 		return reject(pc, ins, "leaks a pointer as the return value: r0 is %v", r0)
 	}
+	if rr := v.cfg.Returns; rr != nil {
+		if lo, hi := r0.low32(); lo < uint64(rr[0]) || hi > uint64(rr[1]) {
+			return reject(pc, ins, "may return a value outside [%d, %d], the values of this program type: r0 is %v", rr[0], rr[1], r0)
+		}
+	}
 	if st.lock != 0 {
 		return reject(pc, ins, "exits holding the bpf_spin_lock of map %s", v.mapName(st.lock-1))
 	}

@@ -30,6 +30,7 @@ type Job struct {
 	// ChangesPacket are the helpers it calls that may move the packet.
 	ChangesPacket []int32
 	Maps          []*Map
+	Returns       *[2]uint32
 	Lines         map[int]Line // by slot
 	MaxSteps      int
 	Timeout       time.Duration
@@ -50,6 +51,7 @@ func NewJob(insns []isa.Instruction, cfg *Config) *Job {
 		PacketWritable:  cfg.PacketWritable,
 		Helpers:         map[int32]api.Prototype{},
 		Maps:            cfg.Maps,
+		Returns:         cfg.Returns,
 		Lines:           map[int]Line{},
 		MaxSteps:        cfg.MaxSteps,
 		Timeout:         cfg.Timeout,
@@ -95,6 +97,7 @@ func (j *Job) Config() ([]isa.Instruction, *Config, error) {
 		},
 		ChangesPacket: func(id int32) bool { return slices.Contains(j.ChangesPacket, id) },
 		Maps:          j.Maps,
+		Returns:       j.Returns,
 		LineInfo: func(pc int) (Line, bool) {
 			l, ok := j.Lines[pc]
 			return l, ok

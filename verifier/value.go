@@ -133,6 +133,10 @@ func (v value) low32() (lo, hi uint64) {
 		// Negative and small: the low 32 bits are 2^32 + v.
 		return uint64(uint32(int32(v.smin))), uint64(uint32(int32(v.smax)))
 	}
+	if lo, hi := uint32(v.umin), uint32(v.umax); v.umax-v.umin <= math.MaxUint32 && lo <= hi {
+		// Fewer than 2^32 values whose low halves do not wrap.
+		return uint64(lo), uint64(hi)
+	}
 	return 0, math.MaxUint32
 }
 

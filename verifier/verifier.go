@@ -63,6 +63,9 @@ type Config struct {
 	ChangesPacket func(id int32) bool
 	// Maps are the maps the program references, by index.
 	Maps []*Map
+	// Returns, if set, is the range the low 32 bits of r0 must be in at
+	// the program's exit: the values its hook gives a meaning.
+	Returns *[2]uint32
 	// LineInfo returns the source line of the instruction at slot pc.
 	LineInfo func(pc int) (Line, bool)
 	// Log, if set, receives the verifier's trace at LogLevel: 1 prints the

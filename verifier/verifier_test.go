@@ -715,3 +715,31 @@ out:
 		t.Errorf("%d instructions processed for a 12-instruction loop, want a few iterations' worth", steps)
 	}
 }
+
+// TestReturnRange checks the return values a program type allows.
+func TestReturnRange(t *testing.T) {
+	tests := []struct {
+		src    string
+		reject bool
+	}{
+		{"mov %r0, 2\nexit", false},
+		{"mov %r0, 3\nexit", true},
+		{"ldxw %r0, [%r1+12]\nexit", true},
+		{"ldxw %r0, [%r1+12]\nand %r0, 1\nexit", false},
+		{"ldxw %r0, [%r1+12]\njgt %r0, 2, +1\nexit\nmov %r0, 0\nexit", false},
+		{"mov %r0, -1\nexit", true},
+		{"lddw %r0, 0x100000001\nexit", false}, // the low 32 bits are 1
+	}
+	for _, tt := range tests {
+		insns, err := asm.Assemble("t.s", []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig()
+		cfg.Returns = &[2]uint32{0, 2}
+		_, err = Verify(insns, cfg)
+		if (err != nil) != tt.reject || err != nil && !strings.Contains(err.Error(), "outside [0, 2]") {
+			t.Errorf("%q: %v, want rejected %v", tt.src, err, tt.reject)
+		}
+	}
+}

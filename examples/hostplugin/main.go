@@ -25,6 +25,9 @@ var requestType = &xebpf.ProgramType{
 		{Name: "path_end", Offset: 12, Size: 4, Kind: xebpf.PacketEnd},
 		{Name: "status", Offset: 16, Size: 4, Writable: true},
 	}},
+	// The daemon gives meaning to 0, 1 and 2: the verifier refuses a
+	// plug-in that may return anything else.
+	Returns: &[2]uint32{0, 2},
 	Result: func(ret uint32) string {
 		return [...]string{"allow", "deny", "throttle", "?"}[min(ret, 3)]
 	},
