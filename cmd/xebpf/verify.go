@@ -28,6 +28,9 @@ type verifyResult struct {
 	Instructions int          `json:"instructions"`
 	Seconds      float64      `json:"seconds"`
 	MaxRSSKB     int64        `json:"max_rss_kb"`
+	// MaxInstructions bounds the instructions a run of an accepted
+	// program executes; null if its loops are not proven to end.
+	MaxInstructions *uint64 `json:"max_instructions"`
 	// Witness, with --witness, says whether a rejected program really
 	// faults: the input that makes checked mode stop it, or why none was
 	// found.
@@ -196,6 +199,10 @@ func verifyInProcess(path string, spec *xebpf.CollectionSpec, name string, cfg v
 	} else {
 		r.Accepted = true
 		r.Instructions = p.Stats().Instructions
+		if p.Terminates() {
+			n := p.MaxInstructions()
+			r.MaxInstructions = &n
+		}
 	}
 	r.MaxRSSKB = isolate.SelfMaxRSSKB()
 	return r
@@ -233,7 +240,11 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 		return
 	}
 	if r.Accepted {
-		fmt.Fprintf(w, "%s: accepted (%d instructions, %.1f ms)\n", r.Program, r.Instructions, r.Seconds*1000)
+		ends := "loops not proven to end"
+		if r.MaxInstructions != nil {
+			ends = fmt.Sprintf("a run executes at most %d", *r.MaxInstructions)
+		}
+		fmt.Fprintf(w, "%s: accepted (%d instructions, %.1f ms; %s)\n", r.Program, r.Instructions, r.Seconds*1000, ends)
 		return
 	}
 	fmt.Fprintf(w, "%s: rejected\n", r.Program)
@@ -317,6 +328,10 @@ func verifyIsolated(path string, spec *xebpf.CollectionSpec, name string, cfg ve
 	case err == nil:
 		r.Accepted = true
 		r.Instructions = p.Stats().Instructions
+		if p.Terminates() {
+			n := p.MaxInstructions()
+			r.MaxInstructions = &n
+		}
 	case errors.Is(err, isolate.ErrKilled):
 		r.Error = &verifyError{PC: -1, Message: fmt.Sprintf("verifier killed after %v", cfg.timeout)}
 	case errors.Is(err, isolate.ErrMemoryLimit):

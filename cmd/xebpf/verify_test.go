@@ -41,14 +41,14 @@ func buildVerifyObjects(t *testing.T, names ...string) string {
 	return dir
 }
 
-var verifyMillis = regexp.MustCompile(`, \d+\.\d ms\)`)
+var verifyMillis = regexp.MustCompile(`, \d+\.\d ms;`)
 
 // verifyOutput runs xebpf verify and returns its standard output with the
 // durations and the objects' directory replaced.
 func verifyOutput(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	out, errout, code := runCmd(append([]string{"verify"}, args...), "")
-	out = strings.ReplaceAll(verifyMillis.ReplaceAllString(out, ", N ms)"), dir+string(filepath.Separator), "")
+	out = strings.ReplaceAll(verifyMillis.ReplaceAllString(out, ", N ms;"), dir+string(filepath.Separator), "")
 	return out, errout, code
 }
 
