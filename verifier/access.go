@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"fmt"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
@@ -21,7 +22,7 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 		return value{}, reject(pc, ins, "leaks a pointer into %v memory: r%d is %v", base.kind, ins.Src, x)
 	}
 	if base.null {
-		return value{}, reject(pc, ins, "r%d may be NULL: %v from the call at pc %d is not checked for NULL", r, base, base.defPC)
+		return value{}, v.notNullChecked(pc, ins, r, base)
 	}
 	if err := v.noteAccess(pc, ins, base); err != nil {
 		return value{}, err
@@ -315,7 +316,7 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 		return nil
 	}
 	if p.null {
-		return reject(pc, ins, "r%d may be NULL: %v from the call at pc %d is not checked for NULL", r, p, p.defPC)
+		return v.notNullChecked(pc, ins, r, p)
 	}
 	lo := p.off + p.smin
 	hi := p.off + p.smax + sizeMax
@@ -394,3 +395,25 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 }
 
 var _ = maps.Array
+
+// notNullChecked is the error of a use of r, which holds p, a pointer
+// that may be NULL: what it is, and the call that made it, with its
+// source line.
+func (v *verifier) notNullChecked(pc int, ins isa.Instruction, r isa.Register, p value) error {
+	what, call := p.String(), "the call"
+	switch p.kind {
+	case kindMapValue:
+		what, call = "map_value_or_null of map "+v.mapName(p.aux), "the lookup"
+	case kindRingbuf:
+		what, call = fmt.Sprintf("a ring-buffer record of %d bytes or NULL", p.aux), "the reservation"
+	case kindMapHandle:
+		what, call = "an inner map of "+v.mapName(p.aux)+" or NULL", "the lookup"
+	}
+	at := fmt.Sprintf("pc %d", p.defPC)
+	if v.cfg.LineInfo != nil {
+		if l, ok := v.cfg.LineInfo(int(p.defPC)); ok {
+			at = fmt.Sprintf("%s:%d (pc %d)", l.File, l.Line, p.defPC)
+		}
+	}
+	return reject(pc, ins, "r%d is %s: %s at %s is not checked for NULL", r, what, call, at)
+}

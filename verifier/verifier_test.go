@@ -743,3 +743,26 @@ func TestReturnRange(t *testing.T) {
 		}
 	}
 }
+
+// TestNullErrorNamesTheLookup checks that a missing NULL check names the
+// map and the lookup's source line, as a user reads them.
+func TestNullErrorNamesTheLookup(t *testing.T) {
+	insns, err := asm.Assemble("t.s", []byte(`
+	stw [%r10-4], 0
+	lddw %r1, map_idx 0
+	mov %r2, %r10
+	add %r2, -4
+	call 1
+	ldxdw %r0, [%r0+0]
+	exit`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.LineInfo = func(pc int) (Line, bool) { return Line{File: "flows.c", Line: 40 + pc}, true }
+	_, err = Verify(insns, cfg)
+	want := `pc 6: ldxdw %r0, [%r0+0]: r0 is map_value_or_null of map "flows": the lookup at flows.c:45 (pc 5) is not checked for NULL`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
