@@ -112,6 +112,10 @@ type Collection struct {
 	epoch   *maps.Epoch
 	cpus    *cpuSlots
 
+	// arrayType is the program type of each program array's programs:
+	// Linux allows one type per array (the type of the programs that
+	// tail-call through it and of those it holds).
+	arrayType  map[maps.Map]*ProgramType
 	helperSets map[*ProgramType]map[int32]api.Helper // built by helperSet
 	ctxFields  map[*Context]*api.Fields              // built by contextFields
 }
@@ -201,6 +205,21 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		}
 		c.Programs[name] = p
 		c.progs = append(c.progs, p)
+	}
+	// Program arrays take the type of the programs that use them.
+	c.arrayType = map[maps.Map]*ProgramType{}
+	for _, name := range names {
+		p := c.Programs[name]
+		for _, ins := range p.spec.Instructions {
+			if !ins.IsLDDW() || ins.Src != isa.PseudoMapIndex || int(uint32(ins.Constant)) >= len(c.byIndex) {
+				continue
+			}
+			if m := c.byIndex[uint32(ins.Constant)]; m.Spec().Type == maps.ProgramArray {
+				if err := c.ownArray(m, p); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	// Initial contents last: program arrays refer to programs. Read-only
 	// maps (.rodata, .kconfig) are then frozen, as libbpf freezes them.
@@ -319,6 +338,24 @@ func spinLockOffset(t btf.Type) (int, bool) {
 	return 0, false
 }
 
+// ErrProgramArrayType is a program array asked to join programs of
+// different types, which Linux refuses.
+var ErrProgramArrayType = errors.New("program array holds programs of one type")
+
+// ownArray records that program p uses or fills program array m, whose
+// programs must all have p's type.
+func (c *Collection) ownArray(m maps.Map, p *Program) error {
+	owner := c.arrayType[m]
+	if owner == nil {
+		c.arrayType[m] = p.typ
+		return nil
+	}
+	if owner != p.typ && owner.Name != p.typ.Name {
+		return fmt.Errorf("program %s (%s) in program array %s of %s programs: %w", p.name, p.typ.Name, m.Spec().Name, owner.Name, ErrProgramArrayType)
+	}
+	return nil
+}
+
 // fill writes a map's initial contents.
 func (c *Collection) fill(m maps.Map, ms *MapSpec) error {
 	for _, kv := range ms.Contents {
@@ -336,6 +373,9 @@ func (c *Collection) fill(m maps.Map, ms *MapSpec) error {
 			p := c.Programs[kv.Ref.Name]
 			if !ok || p == nil || len(kv.Key) != 4 {
 				return fmt.Errorf("slot refers to program %q", kv.Ref.Name)
+			}
+			if err := c.ownArray(m, p); err != nil {
+				return err
 			}
 			if err := pa.SetProgram(nativeUint32(kv.Key), p.prog); err != nil {
 				return err

@@ -489,9 +489,9 @@ var hostileCases = []*hostileCase{
 	{file: "launder", name: "map_ptr_roundtrip", prog: "map_ptr_roundtrip", want: wantOOB},
 	// The tail call itself is refused: its context is not the run's.
 	{file: "launder", name: "tail_call_fake_ctx", prog: "tail_call_fake_ctx", want: fault(helpers.ErrBadContext)},
-	// Linux refuses to put a tc program in an XDP program's array; here
-	// the tc program's helpers refuse the XDP context.
-	{file: "launder", name: "cross_type_tail", prog: "cross_type_tail", want: fault(helpers.ErrBadContext)},
+	// Linux refuses to put a tc program in an XDP program's array, and
+	// so does xebpf.
+	{file: "cross_type", name: "cross_type_tail", prog: "cross_type_tail", want: loadError(xebpf.ErrProgramArrayType)},
 	{file: "launder", name: "code_ptr_write", prog: "code_ptr_write", want: wantOOB},
 	{file: "launder", name: "for_each_key_write", prog: "for_each_key_write", want: fault(api.ErrReadOnly)},
 
@@ -686,4 +686,39 @@ func hostileChild(t *testing.T, name, obj string) {
 			t.Errorf("post-condition: %v", err)
 		}
 	}
+}
+
+// TestVerifierRejectsHostile checks the verifier against the hostile
+// programs: every case whose program faults in checked mode (or that a
+// load refuses for what the program does) must be rejected before it
+// runs. The exceptions are the cases about time (the instruction budget:
+// their loops are bounded, and run checked when the bound is past the
+// budget).
+func TestVerifierRejectsHostile(t *testing.T) {
+	clang, err := exec.LookPath("clang-19")
+	if err != nil {
+		t.Skipf("clang-19 not installed (%v): cannot build testdata/hostile", err)
+	}
+	dir := t.TempDir()
+	specs := map[string]*xebpf.CollectionSpec{}
+	rejected := 0
+	for _, tc := range hostileCases {
+		if !strings.HasPrefix(tc.want.desc, "fault: ") || strings.Contains(tc.want.desc, api.ErrBudgetExceeded.Error()) {
+			continue
+		}
+		spec, ok := specs[tc.file]
+		if !ok {
+			if spec, err = xebpf.LoadCollectionSpec(compileHostile(t, clang, dir, tc.file)); err != nil {
+				t.Fatal(err)
+			}
+			specs[tc.file] = spec
+		}
+		_, err := xebpf.VerifyProgram(spec, tc.prog, xebpf.VerifyOptions{})
+		if err == nil {
+			t.Errorf("%s: the verifier accepts %s, which checked mode stops (%s)", tc.path(), tc.prog, tc.want.desc)
+			continue
+		}
+		rejected++
+	}
+	t.Logf("%d hostile programs rejected", rejected)
 }

@@ -113,34 +113,6 @@ int fake_ctx_target(struct xdp_md *ctx)
 	return *(__u32 *)data == BPF_MAP_TYPE_ARRAY ? ESCAPED : NOT_REACHED;
 }
 
-int skb_target(struct __sk_buff *skb);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, int(void *));
-} jmp_cross SEC(".maps") = {
-	.values = {[0] = (void *)&skb_target},
-};
-
-/* An XDP program tail-calling a tc program: the target's helpers take the
- * 48-byte xdp_md for a 216-byte __sk_buff. Linux refuses to put programs
- * of different types in one program array. */
-SEC("xdp")
-int cross_type_tail(struct xdp_md *ctx)
-{
-	bpf_tail_call(ctx, &jmp_cross, 0);
-	return NOT_REACHED;
-}
-
-SEC("tc")
-int skb_target(struct __sk_buff *skb)
-{
-	bpf_skb_change_tail(skb, 1000, 0);
-	return ESCAPED;
-}
-
 static long noop(__u64 i, void *c) { return 1; }
 
 /* The code address of a callback, read and written as memory. */
