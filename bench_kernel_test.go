@@ -87,16 +87,36 @@ func benchObject(tb testing.TB, name string) string {
 	return out
 }
 
-// benchCollection instantiates a bench object in xebpf with its tables.
-func benchCollection(tb testing.TB, kb kernelBench, fast bool) *xebpf.Collection {
+// benchMode is how a benchmark runs its program.
+type benchMode struct {
+	name string
+	opts xebpf.CollectionOptions
+	want xebpf.Engine
+}
+
+var benchModes = []benchMode{
+	{"checked", xebpf.CollectionOptions{Checked: true}, xebpf.EngineCheckedVerified},
+	// The fast mode the verifier's proof unlocks; a program whose loops
+	// it does not prove to end skips it.
+	{"fast", xebpf.CollectionOptions{}, xebpf.EngineFast},
+	{"unsafe-fast", xebpf.CollectionOptions{UnsafeFastMode: true}, xebpf.EngineUnsafeFast},
+}
+
+// benchCollection instantiates a bench object in xebpf with its tables,
+// and skips tb if the program does not run as mode says.
+func benchCollection(tb testing.TB, kb kernelBench, mode benchMode) *xebpf.Collection {
 	tb.Helper()
 	spec, err := xebpf.LoadCollectionSpec(benchObject(tb, kb.file))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{UnsafeFastMode: fast})
+	c, err := xebpf.NewCollectionWithOptions(spec, mode.opts)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if e := c.Programs[kb.program].Engine(); e != mode.want {
+		c.Close()
+		tb.Skipf("%s runs %v, not %v", kb.program, e, mode.want)
 	}
 	tb.Cleanup(func() { c.Close() })
 	for name, st := range kb.tables {
@@ -135,18 +155,16 @@ func kernelNsPerRun(b *testing.B, kb kernelBench) float64 {
 }
 
 // BenchmarkKernel measures each reference program's time per
-// Program.Run call in xebpf (checked and fast mode) and, in the same run,
+// Program.Run call in xebpf (checked, verified fast and unverified fast
+// mode) and, in the same run,
 // the kernel's mean time per run (BPF_PROG_TEST_RUN); x-kernel is xebpf's
 // time over the kernel's.
 func BenchmarkKernel(b *testing.B) {
 	for _, kb := range kernelBenches() {
 		b.Run(kb.name, func(b *testing.B) {
-			for _, mode := range []struct {
-				name string
-				fast bool
-			}{{"checked", false}, {"fast", true}} {
+			for _, mode := range benchModes {
 				b.Run(mode.name, func(b *testing.B) {
-					prog := benchCollection(b, kb, mode.fast).Programs[kb.program]
+					prog := benchCollection(b, kb, mode).Programs[kb.program]
 					opts := &xebpf.RunOptions{Data: kb.data}
 					if ret, _, err := prog.Run(opts); err != nil || ret != xebpf.XDPPass {
 						b.Fatalf("run: %d, %v", ret, err)
@@ -177,7 +195,7 @@ func BenchmarkKernel(b *testing.B) {
 // maps.Map ([]byte).
 func BenchmarkMapLookupGo(b *testing.B) {
 	kb := kernelBenches()[3]
-	c := benchCollection(b, kb, false)
+	c := benchCollection(b, kb, benchModes[0])
 	for i := range uint32(256) {
 		if err := c.Maps["hash_table"].Update(i, uint64(i), maps.UpdateAny); err != nil {
 			b.Fatal(err)
@@ -237,12 +255,15 @@ char LICENSE[] SEC("license") = "GPL";
 			if err != nil {
 				b.Fatal(err)
 			}
-			c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{UnsafeFastMode: fast})
+			c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Checked: !fast})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer c.Close()
 			p := c.Programs["nothing"]
+			if fast && p.Engine() != xebpf.EngineFast {
+				b.Fatalf("engine %v", p.Engine())
+			}
 			opts := &xebpf.RunOptions{}
 			b.Run("Program.Run", func(b *testing.B) {
 				for b.Loop() {

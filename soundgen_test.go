@@ -51,7 +51,7 @@ func (g *soundGen) size() (isa.Size, int) {
 func (g *soundGen) program(n int) []isa.Instruction {
 	g.insns, g.outs = nil, nil
 	g.emit(movReg(isa.R6, isa.R1), ldx(isa.SizeW, isa.R7, isa.R6, 0), ldx(isa.SizeW, isa.R8, isa.R6, 4))
-	blocks := []func(){g.packetConst, g.packetVar, g.joinedOffsets, g.mapLookup, g.stackVar, g.loop, g.ringbuf, g.linked, g.spilled, g.global, g.flag, g.spilledPacket}
+	blocks := []func(){g.packetConst, g.packetVar, g.joinedOffsets, g.mapLookup, g.stackVar, g.loop, g.ringbuf, g.linked, g.spilled, g.global, g.flag, g.spilledPacket, g.behindChecked}
 	if !g.linuxOnly {
 		blocks = append(blocks, g.lengthDiff)
 	}
@@ -330,4 +330,25 @@ func (g *soundGen) lengthDiff() {
 	}
 	g.jumpOut(jmpImm(isa.ClassJMP, op, isa.R5, int32(k)))
 	g.emit(ldx(s, isa.R0, isa.R7, int16(off)))
+}
+
+// behindChecked: a pointer with a variable part (data + the low bits of a
+// packet byte + k), checked against data_end, and a read behind it, down
+// to the packet's start (the checksum loop's p[-1]); mutated, one byte
+// further down, before the packet.
+func (g *soundGen) behindChecked() {
+	g.check(isa.R1, isa.R7, 1)
+	k := 1 + g.r.IntN(16)
+	s, w := g.size()
+	if w > k {
+		k = w
+	}
+	back := w + g.r.IntN(k-w+1) // read [p-back, p-back+w), within [data, p)
+	if g.wrong() {
+		back = k + 1
+	}
+	g.emit(ldx(isa.SizeB, isa.R2, isa.R7, 0), aluImm(isa.ClassALU64, isa.And, isa.R2, 31),
+		movReg(isa.R3, isa.R7), aluReg(isa.ClassALU64, isa.Add, isa.R3, isa.R2), addImm(isa.R3, int32(k)))
+	g.jumpOut(jmpReg(isa.ClassJMP, isa.JGT, isa.R3, isa.R8))
+	g.emit(ldx(s, isa.R0, isa.R3, int16(-back)))
 }

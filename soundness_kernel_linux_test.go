@@ -67,7 +67,7 @@ func TestVerifierAgainstKernel(t *testing.T) {
 					t.Errorf("program %d: xebpf accepts it, Linux rejects it for memory safety, and checked mode confirms: %s\n%s\n%s", i, fault, lastLines(msg, 6), listing(progs))
 				} else {
 					linuxImprecise++
-					t.Logf("program %d: xebpf accepts it, Linux rejects it for memory safety, no packet size faults in checked mode: %s", i, lastLines(msg, 2))
+					t.Logf("program %d: xebpf accepts it, Linux rejects it for memory safety, no packet size faults in checked mode: %s\n%s", i, lastLines(msg, 2), listing(progs))
 				}
 			} else {
 				t.Logf("program %d: xebpf accepts it, Linux rejects it: %s", i, lastLines(msg, 3))

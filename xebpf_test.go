@@ -105,7 +105,7 @@ func TestRunIsAllocationFree(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	for _, fast := range []bool{false, true} {
-		c, pkt := loadExample(t, xebpf.CollectionOptions{UnsafeFastMode: fast})
+		c, pkt := loadExample(t, xebpf.CollectionOptions{Checked: !fast})
 		prog := c.Programs["xdp_filter"]
 		opts := &xebpf.RunOptions{Data: pkt}
 		prog.Run(opts)

@@ -62,7 +62,9 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 		if base.id == 0 {
 			ok = a >= 0 && a+int64(size) <= st.pmin
 		} else {
-			ok = base.smin >= 0 && base.smax <= maxPacket && a >= 0 && a+int64(size) <= base.rng ||
+			// Bytes before the variable base, down to the packet's
+			// start, are in the packet too.
+			ok = base.smin >= 0 && base.smax <= maxPacket && base.smin+a >= 0 && a+int64(size) <= base.rng ||
 				// Or within what is proven from the packet's start.
 				base.smin >= 0 && base.smax <= maxPacket && base.smin+a >= 0 && base.smax+a+int64(size) <= st.pmin
 		}
@@ -381,7 +383,7 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 		if p.id == 0 {
 			ok = a >= 0 && a+sizeMax <= st.pmin
 		} else {
-			ok = p.smin >= 0 && p.smax <= maxPacket && a >= 0 && a+sizeMax <= p.rng ||
+			ok = p.smin >= 0 && p.smax <= maxPacket && p.smin+a >= 0 && a+sizeMax <= p.rng ||
 				p.smin >= 0 && p.smax <= maxPacket && p.smin+a >= 0 && p.smax+a+sizeMax <= st.pmin
 		}
 		if !ok {

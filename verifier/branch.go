@@ -228,6 +228,18 @@ func learnPacket(st *state, r isa.Register, p value, extra int64) {
 		st.pmin = max(st.pmin, min(p.smin+n, maxPacket))
 	}
 	st.update(func(x *value) bool { return (x.kind == kindPacket || x.kind == kindScalar) && x.id == p.id }, func(x *value) { x.rng = max(x.rng, n) })
+	// data + var + n <= data_end, and no packet is longer than maxPacket
+	// (xebpf's frames are 4 KiB): the variable part is at most
+	// maxPacket - n, for every pointer sharing it.
+	if lim := maxPacket - n; p.smax > lim && lim >= p.smin {
+		st.update(func(x *value) bool { return x.kind == kindPacket && x.id == p.id }, func(x *value) {
+			x.smax = min(x.smax, lim)
+			if x.smin >= 0 {
+				x.umax = min(x.umax, uint64(lim))
+			}
+			x.deduce()
+		})
+	}
 }
 
 // setScalar gives register r the bounds of x, and every value linked to

@@ -166,6 +166,34 @@ loop:
 out:
 	mov %r0, 1
 	exit`, "not proven inside the packet"},
+	// The checksum loop: p = data + 1 + i checked against data_end, and
+	// p[-1] read; the variable part never exceeds a packet's length.
+	{"packet byte behind a checked pointer", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 1
+	mov %r5, 0
+loop:
+	jgt %r4, %r3, out
+	ldxb %r0, [%r4-1]
+	add %r4, 1
+	add %r5, 1
+	jne %r5, 1500, loop
+out:
+	mov %r0, 1
+	exit`, ""},
+	{"packet two bytes behind a checked pointer", packetPrologue + `
+	mov %r4, %r2
+	add %r4, 1
+	mov %r5, 0
+loop:
+	jgt %r4, %r3, out
+	ldxh %r0, [%r4-2]
+	add %r4, 1
+	add %r5, 1
+	jne %r5, 1500, loop
+out:
+	mov %r0, 1
+	exit`, "not proven inside the packet"},
 	{"packet off by one", packetPrologue + `
 	mov %r4, %r2
 	add %r4, 14
