@@ -448,6 +448,17 @@ func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *sta
 		if v.cfg.Log != nil && v.cfg.LogLevel > 0 {
 			fmt.Fprintf(v.cfg.Log, "%d: %v\t; %s\n", pc, ins, st.describe())
 		}
+		if i+1 < b.end && zeroExtends(ins, v.insns[i+1]) {
+			if r := st.regs[ins.Dst]; r.kind == kindScalar && r.smin >= 0 && r.umax <= math.MaxUint32 {
+				// r <<= 32; r >>= 32 (clang's zero extension of a u32)
+				// leaves a value below 2^32 as it is, and linked to its
+				// copies: a loop's u32 counter tested through it keeps
+				// its bounds.
+				v.steps++
+				i++
+				continue
+			}
+		}
 		op := ins.OpCode
 		switch {
 		case op == isa.OpExit:
@@ -474,6 +485,14 @@ func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *sta
 		}
 	}
 	return []*state{st}, nil, nil
+}
+
+// zeroExtends reports whether a, b are "r <<= 32; r >>= 32" on one
+// register: a zero extension of its low 32 bits.
+func zeroExtends(a, b isa.Instruction) bool {
+	lsh := isa.OpCode(isa.ClassALU64) | isa.OpCode(isa.SourceImm) | isa.OpCode(isa.LSh)
+	rsh := isa.OpCode(isa.ClassALU64) | isa.OpCode(isa.SourceImm) | isa.OpCode(isa.RSh)
+	return a.OpCode == lsh && b.OpCode == rsh && a.Dst == b.Dst && a.Constant == 32 && b.Constant == 32 && a.Offset == 0 && b.Offset == 0
 }
 
 // exit checks the state at an exit instruction.

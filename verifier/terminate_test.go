@@ -59,6 +59,22 @@ inner:
 	jlt %r1, 10, outer
 	mov %r0, 0
 	exit`, true, 100 * 2, 11 * 11 * 4},
+		// clang's loop over a u32 counter kept in a 64-bit register and
+		// tested after zero extension (bounded_loop.c).
+		{"u32 counter tested after zero extension", `
+	mov %r6, 0
+	ja test
+loop:
+	add %r6, 1
+test:
+	mov %r1, %r6
+	lsh %r1, 32
+	rsh %r1, 32
+	jeq %r1, 1000, out
+	ja loop
+out:
+	mov %r0, 0
+	exit`, true, 1000 * 5, 1000 * 5 * 2},
 		{"no progress", `
 	ldxw %r1, [%r1+16]
 loop:

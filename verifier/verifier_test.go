@@ -194,6 +194,40 @@ loop:
 out:
 	mov %r0, 1
 	exit`, "not proven inside the packet"},
+	// A zero extension of a negative number is not the number.
+	{"zero extension of a negative value", `
+	mov %r2, -1
+	lsh %r2, 32
+	rsh %r2, 32
+	mov %r3, %r10
+	add %r3, -8
+	jgt %r2, 7, out
+	stb [%r3+0], 0
+out:
+	mov %r0, 0
+	exit`, ""},
+	{"zero extension keeps a small value", `
+	ldxw %r2, [%r1+12]
+	and %r2, 7
+	lsh %r2, 32
+	rsh %r2, 32
+	mov %r3, %r10
+	add %r3, -8
+	add %r3, %r2
+	stb [%r3+0], 0
+	mov %r0, 0
+	exit`, ""},
+	{"zero extension of a wide value", `
+	ldxw %r2, [%r1+12]
+	add %r2, -4
+	lsh %r2, 32
+	rsh %r2, 32
+	mov %r3, %r10
+	add %r3, -8
+	add %r3, %r2
+	stb [%r3+0], 0
+	mov %r0, 0
+	exit`, "pointer arithmetic with an unbounded scalar"},
 	{"packet off by one", packetPrologue + `
 	mov %r4, %r2
 	add %r4, 14
