@@ -14,6 +14,7 @@ import (
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/isa"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 var soundnessPrograms = flag.Int("soundness.programs", 0, "generated programs the soundness test verifies (0: a CI-sized default)")
@@ -58,12 +59,12 @@ func TestVerifierSoundness(t *testing.T) {
 			progs[1] = g.program(1 + rng.IntN(3))
 		}
 		spec := hostileSpec(progs)
-		vmain, err := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP})
+		vmain, err := verifyOrReport(t, i, spec, "main", progs)
 		if err != nil {
 			reasons[reasonKey(err)]++
 			continue
 		}
-		vtail, err := xebpf.VerifyProgram(spec, "tail", xebpf.VerifyOptions{Type: xebpf.XDP})
+		vtail, err := verifyOrReport(t, i, spec, "tail", progs)
 		if err != nil {
 			continue
 		}
@@ -142,4 +143,16 @@ func checkedRuns(t *testing.T, ge *hostileEnv, progs [2][]isa.Instruction, sizes
 		w.restore()
 	}
 	return len(sizes), ""
+}
+
+// verifyOrReport verifies a generated program as XDP; a verifier panic
+// fails the test with the program's listing (and counts as a rejection).
+func verifyOrReport(t *testing.T, i int, spec *xebpf.CollectionSpec, name string, progs [2][]isa.Instruction) (p *verifier.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("program %d: the verifier panicked on %s: %v\n%s", i, name, r, listing(progs))
+			p, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{Type: xebpf.XDP})
 }

@@ -27,6 +27,9 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	if err := v.noteAccess(pc, ins, base); err != nil {
 		return value{}, err
 	}
+	if wideOffset(base) {
+		return value{}, reject(pc, ins, "%s through r%d, whose offset is not bounded: r%d is %v", what, r, r, base)
+	}
 	lo := base.off + base.smin + off
 	hi := base.off + base.smax + off + int64(size) // exclusive
 	switch base.kind {
@@ -320,6 +323,9 @@ func (v *verifier) helperMemory(st *state, pc int, ins isa.Instruction, r isa.Re
 	if p.null {
 		return v.notNullChecked(pc, ins, r, p)
 	}
+	if wideOffset(p) || sizeMax > maxOffset {
+		return reject(pc, ins, "helper memory through r%d, whose offset or size is not bounded: r%d is %v", r, r, p)
+	}
 	lo := p.off + p.smin
 	hi := p.off + p.smax + sizeMax
 	what := "read"
@@ -418,4 +424,11 @@ func (v *verifier) notNullChecked(pc int, ins isa.Instruction, r isa.Register, p
 		}
 	}
 	return reject(pc, ins, "r%d is %s: %s at %s is not checked for NULL", r, what, call, at)
+}
+
+// wideOffset reports whether pointer p's offset may lie beyond what any
+// object spans (a widened loop pointer): the bounds of an access through
+// it cannot be computed without overflow, and prove nothing.
+func wideOffset(p value) bool {
+	return p.smin < -maxOffset || p.smax > maxOffset || p.off < -maxOffset || p.off > maxOffset
 }

@@ -228,6 +228,36 @@ out:
 	stb [%r3+0], 0
 	mov %r0, 0
 	exit`, "pointer arithmetic with an unbounded scalar"},
+	// Regression (found by the long soundness run): a stack pointer
+	// whose variable part a loop widened to the int64 minimum, then moved
+	// by a constant: its access bounds overflowed, passed the stack
+	// check and indexed the stack with a huge negative slot (a panic).
+	{"widened stack pointer moved down", `
+	stdw [%r10-8], 0
+	mov %r6, %r10
+	add %r6, -8
+	ldxw %r7, [%r1+12]
+loop:
+	add %r6, -1
+	add %r7, -1
+	jne %r7, 0, loop
+	add %r6, -8
+	lddw %r1, map_idx 0
+	mov %r2, %r6
+	call 1
+	mov %r0, 0
+	exit`, "whose offset or size is not bounded"},
+	{"widened stack pointer read", `
+	stdw [%r10-8], 0
+	mov %r6, %r10
+	add %r6, -8
+	ldxw %r7, [%r1+12]
+loop:
+	add %r6, -1
+	add %r7, -1
+	jne %r7, 0, loop
+	ldxb %r0, [%r6-8]
+	exit`, "whose offset is not bounded"},
 	{"packet off by one", packetPrologue + `
 	mov %r4, %r2
 	add %r4, 14
