@@ -27,7 +27,7 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	if err := v.noteAccess(pc, ins, base); err != nil {
 		return value{}, err
 	}
-	if wideOffset(base) {
+	if base.kind.isPointer() && wideOffset(base) {
 		return value{}, reject(pc, ins, "%s through r%d, whose offset is not bounded: r%d is %v", what, r, r, base)
 	}
 	lo := base.off + base.smin + off
