@@ -8,7 +8,7 @@
 //
 //	spec, err := xebpf.LoadCollectionSpec("filter.o")
 //	coll, err := xebpf.NewCollection(spec)
-//	ret, _, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
+//	ret, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
 //
 // Program.Run gives a program the environment the Linux kernel's
 // BPF_PROG_TEST_RUN gives it — an XDP frame of 4096 bytes with 256 bytes of

@@ -55,7 +55,7 @@ char LICENSE[] SEC("license") = "GPL";
 		}
 		pkt := make([]byte, 64)
 		pkt[0] = 1
-		if _, _, err := c.Programs[name].Run(&xebpf.RunOptions{Data: pkt}); name == "bounded" && err != nil {
+		if _, err := c.Programs[name].Run(&xebpf.RunOptions{Data: pkt}); name == "bounded" && err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -102,7 +102,7 @@ char LICENSE[] SEC("license") = "GPL";
 		if p.Engine() != tc.engine {
 			t.Errorf("%s: engine %v, want %v", tc.name, p.Engine(), tc.engine)
 		}
-		ret, _, err := p.Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+		ret, err := p.Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 		if tc.fault != (err != nil) || !tc.fault && ret != 7 {
 			t.Errorf("%s: %d, %v; want fault %v", tc.name, ret, err, tc.fault)
 		}

@@ -27,7 +27,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	ret, _, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
+	ret, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
 	if err != nil {
 		panic(err)
 	}

@@ -62,7 +62,7 @@ int peek(unsigned char *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{})
-	_, _, err := c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	_, err := c.Programs["peek"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 	var f *api.Fault
 	if !errors.As(err, &f) || !errors.Is(err, api.ErrOutOfBounds) {
 		t.Fatalf("got %v, want an out-of-bounds fault", err)

@@ -25,7 +25,7 @@ int f(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{})
-	if ret, _, err := c.Programs["f"].Run(nil); err != nil || ret != 43 {
+	if ret, err := c.Programs["f"].Run(nil); err != nil || ret != 43 {
 		t.Fatalf("run: %d, %v; want 43 (the initial .rodata and .kconfig values)", ret, err)
 	}
 	for _, tt := range []struct {
@@ -69,7 +69,7 @@ char LICENSE[] SEC("license") = "GPL";
 		t.Fatalf("second Freeze: %v, want ErrBusy", err)
 	}
 	// Programs still write a frozen map without BPF_F_RDONLY_PROG.
-	if _, _, err := c.Programs["f"].Run(nil); err != nil {
+	if _, err := c.Programs["f"].Run(nil); err != nil {
 		t.Fatal(err)
 	}
 	var n uint32

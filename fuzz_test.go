@@ -69,7 +69,10 @@ func loadAndRun(obj []byte) error {
 	pkt := make([]byte, 64)
 	pkt[12], pkt[13] = 0x08, 0x00
 	for name, p := range c.Programs {
-		_, _, err := p.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096), Context: make([]byte, 8)})
+		_, err := p.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096), Context: make([]byte, 8)})
+		if errors.Is(err, xebpf.ErrNoPacket) { // a type without a packet
+			_, err = p.Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+		}
 		if err != nil && !isRunError(err) {
 			return fmt.Errorf("run %s: error %v (%T) is neither a fault nor an error of Program.Run", name, err, err)
 		}

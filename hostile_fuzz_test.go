@@ -564,7 +564,7 @@ func (w *world) run(pkt []byte) (uint32, []byte, error) {
 		s.wild = false
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
-	r0, _, err := w.runner.Run(opts)
+	r0, err := w.runner.Run(opts)
 	w.executed = opts.Instructions
 	return r0, opts.DataOut, err
 }

@@ -156,7 +156,7 @@ func (h *hostile) runProg(name string, opts *xebpf.RunOptions) (uint32, error) {
 			opts.Context = make([]byte, 8)
 		}
 	}
-	r0, _, err := p.Run(opts)
+	r0, err := p.Run(opts)
 	return r0, err
 }
 
@@ -461,17 +461,17 @@ var hostileCases = []*hostileCase{
 				return 0, err
 			}
 			defer r.Close()
-			if _, _, err := r.Run(&xebpf.RunOptions{Context: []byte{1}}); err != nil {
+			if _, err := r.Run(&xebpf.RunOptions{Context: []byte{1}}); err != nil {
 				return 0, err
 			}
-			if r0, _, err := r.Run(&xebpf.RunOptions{Context: []byte{0}}); err != nil || r0 != 0 {
+			if r0, err := r.Run(&xebpf.RunOptions{Context: []byte{0}}); err != nil || r0 != 0 {
 				return r0, err
 			}
 			// The same through Program.Run, whose run states are pooled.
-			if _, _, err := p.Run(&xebpf.RunOptions{Context: []byte{1}}); err != nil {
+			if _, err := p.Run(&xebpf.RunOptions{Context: []byte{1}}); err != nil {
 				return 0, err
 			}
-			r0, _, err := p.Run(&xebpf.RunOptions{Context: []byte{0}})
+			r0, err := p.Run(&xebpf.RunOptions{Context: []byte{0}})
 			return r0, err
 		},
 	},

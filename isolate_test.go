@@ -81,7 +81,7 @@ func TestIsolatedVerification(t *testing.T) {
 	}
 	pkt := make([]byte, 64)
 	pkt[12] = 0x08
-	if ret, _, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != 2 {
+	if ret, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != 2 {
 		t.Errorf("run: %d, %v; want XDP_PASS", ret, err)
 	}
 	if _, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{VerifierIsolation: iso}); !errors.As(err, &ve) {

@@ -183,7 +183,7 @@ func (w *workers) end() {
 
 // runner is what runs a program: a *xebpf.Program or a *xebpf.Runner.
 type runner interface {
-	Run(*xebpf.RunOptions) (uint32, time.Duration, error)
+	Run(*xebpf.RunOptions) (uint32, error)
 }
 
 // runEntry returns an operation running p (a program or a Runner),
@@ -191,7 +191,7 @@ type runner interface {
 func runEntry(p runner, want uint32) func() error {
 	ctx := make([]byte, 8)
 	return func() error {
-		ret, _, err := p.Run(&xebpf.RunOptions{Context: ctx})
+		ret, err := p.Run(&xebpf.RunOptions{Context: ctx})
 		if err == nil && ret != want {
 			return errors.New("unexpected return value")
 		}
@@ -272,7 +272,7 @@ func TestCollectionCloseDuringRuns(t *testing.T) {
 		}
 		// Every operation fails from now on; the workers end by themselves
 		// (stop is only a safety net for the ring buffer consumer).
-		if _, _, err := c.Programs["entry"].Run(&xebpf.RunOptions{Context: make([]byte, 8)}); !errors.Is(err, xebpf.ErrClosed) {
+		if _, err := c.Programs["entry"].Run(&xebpf.RunOptions{Context: make([]byte, 8)}); !errors.Is(err, xebpf.ErrClosed) {
 			t.Fatalf("run after Close: %v, want ErrClosed", err)
 		}
 		if err := c.Maps["counts"].Update(uint32(1), uint64(1), maps.UpdateAny); !errors.Is(err, xebpf.ErrClosed) {
@@ -356,7 +356,7 @@ func TestRunnerOutlivesCollection(t *testing.T) {
 		}
 		w.wg.Wait() // the runner's runs end with ErrClosed
 		close(w.stop)
-		if _, _, err := r.Run(nil); !errors.Is(err, xebpf.ErrClosed) {
+		if _, err := r.Run(nil); !errors.Is(err, xebpf.ErrClosed) {
 			t.Fatalf("run of a closed collection's runner: %v, want ErrClosed", err)
 		}
 		if platform.Live() == before {
@@ -427,7 +427,7 @@ func TestDroppedRunnerIsFreed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := r.Run(&xebpf.RunOptions{Context: make([]byte, 8)}); err != nil {
+		if _, err := r.Run(&xebpf.RunOptions{Context: make([]byte, 8)}); err != nil {
 			t.Fatal(err)
 		}
 	}()

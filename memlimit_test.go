@@ -76,7 +76,7 @@ char LICENSE[] SEC("license") = "GPL";
 		t.Fatalf("MemoryUsed = %d", used)
 	}
 	for want := uint32(1); want <= 2; want++ {
-		if ret, _, err := c.Programs["count"].Run(nil); err != nil || ret != want {
+		if ret, err := c.Programs["count"].Run(nil); err != nil || ret != want {
 			t.Fatalf("run: %d, %v; want %d", ret, err, want)
 		}
 	}
@@ -157,7 +157,7 @@ func TestMemoryLimitCountsRunStates(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			_, _, err = c.Programs["touch"].Run(nil)
+			_, err = c.Programs["touch"].Run(nil)
 			_, rerr := c.Programs["touch"].NewRunner()
 			if tt.runErr {
 				if !errors.Is(err, xebpf.ErrMemoryLimit) || !strings.Contains(err.Error(), "run touch: run state: needs") {

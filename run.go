@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -15,31 +16,51 @@ import (
 )
 
 // RunOptions is the input and output of Program.Run, like the kernel's
-// BPF_PROG_TEST_RUN.
+// BPF_PROG_TEST_RUN; its fields are cilium/ebpf's, with xebpf's extras
+// (Trace, Task, and the outputs Duration and Instructions) after them.
 type RunOptions struct {
-	// Data is the packet for packet programs.
+	// Data is the packet for packet programs. Program types without a
+	// packet refuse it.
 	Data []byte
 	// DataOut receives the packet after the run; Run shortens it to the
 	// packet's length. It must have room for the packet, which XDP
 	// programs may grow.
 	DataOut []byte
 	// Context is the initial context (struct xdp_md, struct __sk_buff or
-	// the type's struct); nil means zero.
-	Context []byte
-	// ContextOut receives the context after the run, shortened to its size.
-	ContextOut []byte
-	// Repeat runs the program that many times and reports the mean
-	// duration; 0 runs it once without timing it.
-	Repeat int
+	// the type's struct): a []byte, or a fixed-size value encoding/binary
+	// marshals in native byte order (a struct of the C layout, or a
+	// pointer to one); nil means zero.
+	Context any
+	// ContextOut receives the context after the run: a []byte, which Run
+	// shortens to the context's size, or a pointer to a fixed-size value
+	// it is decoded into.
+	ContextOut any
+	// Repeat runs the program that many times (0 and 1 both mean once);
+	// Duration is the mean of a run.
+	Repeat uint32
+	// Flags are BPF_PROG_TEST_RUN's flags; xebpf takes none, and refuses
+	// any that is set.
+	Flags uint32
 	// CPU is the preferred per-CPU map slot; when another run holds it,
 	// the run takes a free one.
-	CPU int
+	CPU uint32
+	// BatchSize is for the kernel's live-frame XDP mode, which xebpf does
+	// not have: it must be 0.
+	BatchSize uint32
+	// Reset, if set, is called between repeated runs (not timed), as
+	// cilium/ebpf's Benchmark calls it.
+	Reset func()
+
 	// Trace overrides the collection's trace writer for this run.
 	Trace interface{ Write([]byte) (int, error) }
 	// Task is the task the hook runs the program for, which the
 	// get_current_* helpers report (nil: no task; they fail as in Linux
 	// outside task context).
 	Task *helpers.Task
+	// Duration is set by the run: the mean duration of one run when
+	// Repeat > 0, else of the single run (which includes the first run's
+	// warm-up costs).
+	Duration time.Duration
 	// Instructions is set by the run: in checked mode, the instructions
 	// the (last) run executed, tail calls and callbacks included; 0 in
 	// fast mode, which does not count them.
@@ -51,6 +72,8 @@ var (
 	ErrShortPacket     = errors.New("packet too short")
 	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
 	ErrContextTooLarge = errors.New("context larger than the program type's struct")
+	ErrNoPacket        = errors.New("no packet")
+	ErrRunFlags        = errors.New("run option not supported")
 )
 
 // ErrClosed is returned by runs of a closed Program, Runner or Collection
@@ -197,48 +220,106 @@ func (p *Program) free() error {
 // Run runs the program on opts like BPF_PROG_TEST_RUN and returns its
 // return value and the mean duration of one run. After Close (of the
 // program or its collection) it returns ErrClosed.
-func (p *Program) Run(opts *RunOptions) (uint32, time.Duration, error) {
+func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	ctxSize, in, tail, err := p.prepare(opts)
+	in, err := p.prepare(opts)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	if !p.life.acquire() {
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
+		return 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
 	defer p.life.release()
-	rs, err := p.state(ctxSize)
+	rs, err := p.state(in.ctxSize)
 	if err != nil {
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+		return 0, fmt.Errorf("run %s: %w", p.name, err)
 	}
-	r0, dur, err := p.run(rs, opts, ctxSize, in, tail)
+	r0, err := p.run(rs, opts, &in)
 	p.pool.Put(rs)
-	return r0, dur, err
+	return r0, err
+}
+
+// Test runs the program once on the packet in, as cilium/ebpf's
+// Program.Test, and returns its return value and the packet after the run.
+func (p *Program) Test(in []byte) (uint32, []byte, error) {
+	opts := RunOptions{Data: in}
+	if p.pk != packetNone {
+		opts.DataOut = make([]byte, len(in)+xdpHeadroom)
+	}
+	ret, err := p.Run(&opts)
+	return ret, opts.DataOut, err
+}
+
+// Benchmark runs the program repeat times on the packet in, as
+// cilium/ebpf's Program.Benchmark, and returns the last return value and
+// the mean duration of a run. reset, if set, is called between runs,
+// outside the timing.
+func (p *Program) Benchmark(in []byte, repeat int, reset func()) (uint32, time.Duration, error) {
+	if repeat < 0 || uint64(repeat) > math.MaxUint32 {
+		return 0, 0, fmt.Errorf("benchmark %s: repeat %d out of range [0, 2^32)", p.name, repeat)
+	}
+	opts := RunOptions{Data: in, Repeat: uint32(repeat), Reset: reset}
+	ret, err := p.Run(&opts)
+	return ret, opts.Duration, err
+}
+
+// runInput is a run's input as prepare checked it.
+type runInput struct {
+	ctx     []byte // the initial context
+	ctxSize int    // the context's memory size
+	in      []byte // the packet's linear part
+	tail    []byte // its paged part (skb types)
 }
 
 // prepare checks opts against the program type and returns the context's
 // memory size and the packet split as the run lays it out.
-func (p *Program) prepare(opts *RunOptions) (ctxSize int, in, tail []byte, err error) {
+func (p *Program) prepare(opts *RunOptions) (r runInput, err error) {
 	typ := p.typ
-	ctxSize = p.ctxMem
+	if opts.Flags != 0 {
+		return r, fmt.Errorf("run %s: %w: flags %#x", p.name, ErrRunFlags, opts.Flags)
+	}
+	if opts.BatchSize != 0 {
+		return r, fmt.Errorf("run %s: %w: batch size (the kernel's live-frame mode)", p.name, ErrRunFlags)
+	}
+	if r.ctx, err = contextBytes(opts.Context); err != nil {
+		return r, fmt.Errorf("run %s: context: %w", p.name, err)
+	}
+	r.ctxSize = p.ctxMem
 	if len(typ.Context.Fields) == 0 {
-		if len(opts.Context) > maxRawContext {
-			return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(opts.Context))
+		if len(r.ctx) > maxRawContext {
+			return r, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(r.ctx))
 		}
 		// A verified program may read as much as the verifier assumed.
-		ctxSize = max(len(opts.Context), p.rawCtx)
-	} else if len(opts.Context) > typ.Context.Size {
-		return 0, nil, nil, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(opts.Context), typ.Context.Name, typ.Context.Size)
+		r.ctxSize = max(len(r.ctx), p.rawCtx)
+	} else if len(r.ctx) > typ.Context.Size {
+		return r, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(r.ctx), typ.Context.Name, typ.Context.Size)
 	}
-	in = opts.Data
-	if p.pk != packetNone {
-		if in, tail, err = p.checkPacket(in); err != nil {
-			return 0, nil, nil, err
+	switch {
+	case p.pk != packetNone:
+		if r.in, r.tail, err = p.checkPacket(opts.Data); err != nil {
+			return r, err
 		}
+	case opts.Data != nil || opts.DataOut != nil:
+		return r, fmt.Errorf("run %s: %w: %s programs take no packet", p.name, ErrNoPacket, typ.Name)
 	}
-	return ctxSize, in, tail, nil
+	return r, nil
+}
+
+// contextBytes returns a RunOptions.Context as bytes.
+func contextBytes(c any) ([]byte, error) {
+	switch c := c.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return c, nil
+	}
+	b, err := binary.Append(nil, binary.NativeEndian, c)
+	if err != nil {
+		return nil, fmt.Errorf("%T is neither []byte nor of a fixed size: %w", c, err)
+	}
+	return b, nil
 }
 
 // Runner runs one program from one goroutine with run state of its own:
@@ -281,27 +362,27 @@ func (p *Program) NewRunner() (*Runner, error) {
 // runner, its program or its collection) it returns ErrClosed. Its check
 // of them is one atomic load: a Runner costs a run no reference counting,
 // its reference on the program covers its runs.
-func (r *Runner) Run(opts *RunOptions) (uint32, time.Duration, error) {
+func (r *Runner) Run(opts *RunOptions) (uint32, error) {
 	p := r.p
 	if r.freed.Load() || p.closed.Load() {
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
+		return 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	ctxSize, in, tail, err := p.prepare(opts)
+	in, err := p.prepare(opts)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if ctxSize > r.rs.ctxSize { // a raw context bigger than any before
-		rs, err := p.newRunState(ctxSize)
+	if in.ctxSize > r.rs.ctxSize { // a raw context bigger than any before
+		rs, err := p.newRunState(in.ctxSize)
 		if err != nil {
-			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+			return 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
 		r.rs.free()
 		r.rs = rs
 	}
-	return p.run(r.rs, opts, ctxSize, in, tail)
+	return p.run(r.rs, opts, &in)
 }
 
 // Close frees the runner's memory and drops its reference on its program
@@ -322,12 +403,13 @@ func (r *runner) free() error {
 
 // run sets up the run state for opts, runs the program and fills the
 // outputs.
-func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []byte) (uint32, time.Duration, error) {
-	typ, pk := p.typ, p.pk
+func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, error) {
+	pk := p.pk
+	ctxSize, in, tail := ri.ctxSize, ri.in, ri.tail
 	mem := rs.mem.Bytes()
 	ctx := mem[frameSize : frameSize+ctxSize]
 	clear(ctx)
-	copy(ctx, opts.Context)
+	copy(ctx, ri.ctx)
 	env := &rs.env
 	env.Args = [5]uint64{rs.ctx}
 	h := rs.hrun
@@ -374,17 +456,17 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 		if pk == packetSkbL3 {
 			data += helpers.ETHHeaderLen
 		}
-		p.setupPacket(rs, data, dataEnd, opts.Context != nil)
+		p.setupPacket(rs, data, dataEnd, ri.ctx != nil)
 		h.Packet = &rs.packet
-		if pk == packetXDP && opts.Context == nil {
+		if pk == packetXDP && ri.ctx == nil {
 			binary.NativeEndian.PutUint32(ctx[12:], 1) // ingress_ifindex: loopback
 		}
 		rs.dirty = p.movesPacket
 	}
 
 	rs.env.Executed = 0
-	r0, dur, err := p.runLoop(rs, opts.CPU, opts.Repeat)
-	opts.Instructions = rs.env.Executed
+	r0, dur, err := p.runLoop(rs, opts)
+	opts.Instructions, opts.Duration = rs.env.Executed, dur
 	// Nothing the run state's off-heap memory owns may point back into
 	// the run state, or its cleanup could never run.
 	h.Packet = nil
@@ -398,28 +480,49 @@ func (p *Program) run(rs *runState, opts *RunOptions, ctxSize int, in, tail []by
 	}
 	if err != nil {
 		rs.dirty = true
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, withLine(p.coll.specOf(p, err), err))
+		return 0, fmt.Errorf("run %s: %w", p.name, withLine(p.coll.specOf(p, err), err))
 	}
 	if left != nil {
-		return 0, 0, fmt.Errorf("run %s: %w", p.name, left)
+		return 0, fmt.Errorf("run %s: %w", p.name, left)
 	}
 	if pk != packetNone {
 		if err := rs.packetOut(pk, opts, tail); err != nil {
-			return 0, 0, fmt.Errorf("run %s: %w", p.name, err)
+			return 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
 	}
 	if opts.ContextOut != nil {
-		n := min(len(opts.ContextOut), len(opts.Context), ctxSize)
-		if len(typ.Context.Fields) != 0 {
-			n = min(cap(opts.ContextOut), typ.Context.Size)
-		}
-		opts.ContextOut = opts.ContextOut[:n]
-		copy(opts.ContextOut, ctx)
-		if pk == packetSkbL2 || pk == packetSkbL3 {
-			skbContextOut(opts.ContextOut)
+		if err := p.contextOut(opts, ri, ctx); err != nil {
+			return 0, fmt.Errorf("run %s: context out: %w", p.name, err)
 		}
 	}
-	return uint32(r0), dur, nil
+	return uint32(r0), nil
+}
+
+// contextOut stores the context after a run in opts.ContextOut.
+func (p *Program) contextOut(opts *RunOptions, ri *runInput, ctx []byte) error {
+	size := min(len(ri.ctx), ri.ctxSize) // a raw context: as much as was given
+	if len(p.typ.Context.Fields) != 0 {
+		size = p.typ.Context.Size
+	}
+	out := ctx[:size]
+	skb := p.pk == packetSkbL2 || p.pk == packetSkbL3
+	if b, ok := opts.ContextOut.([]byte); ok {
+		n := min(cap(b), len(out))
+		opts.ContextOut = b[:n]
+		copy(b[:n], out)
+		if skb {
+			skbContextOut(b[:n])
+		}
+		return nil
+	}
+	if skb {
+		out = append([]byte(nil), out...)
+		skbContextOut(out)
+	}
+	if _, err := binary.Decode(out, binary.NativeEndian, opts.ContextOut); err != nil {
+		return fmt.Errorf("%T is neither []byte nor a pointer to a fixed-size value the %d-byte context decodes into: %w", opts.ContextOut, len(out), err)
+	}
+	return nil
 }
 
 // monoBase anchors monotonic time readings: time.Since of a time with a
@@ -429,37 +532,41 @@ var monoBase = time.Now()
 // runLoop runs the program on a leased CPU slot inside an epoch: once
 // untimed when repeat is 0, else repeat times, timed. It returns the last
 // r0 and the mean duration of a run.
-func (p *Program) runLoop(rs *runState, wantCPU, repeat int) (r0 uint64, mean time.Duration, err error) {
+func (p *Program) runLoop(rs *runState, opts *RunOptions) (r0 uint64, mean time.Duration, err error) {
 	env := &rs.env
 	if !p.usesMaps {
 		// Neither helpers nor maps: no per-CPU value or map element to
 		// protect, so no CPU slot and no epoch.
-		return p.repeatRun(rs, repeat)
+		return p.repeatRun(rs, opts)
 	}
 	h := env.Context.(*helpers.Run)
-	cpu := p.coll.cpus.acquire(wantCPU)
+	cpu := p.coll.cpus.acquire(int(min(opts.CPU, math.MaxInt32)))
 	h.CPU = cpu
 	tok := p.coll.epoch.Enter()
-	r0, mean, err = p.repeatRun(rs, repeat)
+	r0, mean, err = p.repeatRun(rs, opts)
 	p.coll.epoch.Exit(tok)
 	p.coll.cpus.release(cpu)
 	return r0, mean, err
 }
 
-// repeatRun runs the program once untimed when repeat is 0, else repeat
-// times, timed.
-func (p *Program) repeatRun(rs *runState, repeat int) (r0 uint64, mean time.Duration, err error) {
+// repeatRun runs the program max(opts.Repeat, 1) times and returns the
+// last r0 and the mean duration of a run, without the calls of
+// opts.Reset between runs.
+func (p *Program) repeatRun(rs *runState, opts *RunOptions) (r0 uint64, mean time.Duration, err error) {
 	env := &rs.env
-	if repeat <= 0 {
-		r0, err = p.prog.RunOn(rs.mc, env)
-	} else {
-		start := time.Since(monoBase)
-		// As in the kernel, repeated runs share one frame: changes a run
-		// makes to the packet are seen by the next.
-		for i := 0; i < repeat && err == nil; i++ {
-			r0, err = p.prog.RunOn(rs.mc, env)
+	repeat := max(opts.Repeat, 1)
+	var paused time.Duration
+	start := time.Since(monoBase)
+	// As in the kernel, repeated runs share one frame: changes a run
+	// makes to the packet are seen by the next.
+	for i := uint32(0); i < repeat && err == nil; i++ {
+		if i > 0 && opts.Reset != nil {
+			t := time.Since(monoBase)
+			opts.Reset()
+			paused += time.Since(monoBase) - t
 		}
-		mean = (time.Since(monoBase) - start) / time.Duration(repeat)
+		r0, err = p.prog.RunOn(rs.mc, env)
 	}
+	mean = (time.Since(monoBase) - start - paused) / time.Duration(repeat)
 	return r0, mean, err
 }

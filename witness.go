@@ -95,7 +95,7 @@ func FindWitness(spec *CollectionSpec, name string, opts WitnessOptions) (*Witne
 				}
 			}
 		}
-		_, _, err := prog.Run(&RunOptions{Data: pkt, DataOut: out, Context: ctx})
+		_, err := prog.Run(&RunOptions{Data: pkt, DataOut: out, Context: ctx})
 		var f *api.Fault
 		if errors.As(err, &f) && f.Reason != api.ErrBudgetExceeded {
 			return &Witness{Packet: pkt, Context: ctx, Fault: f}, nil

@@ -42,7 +42,7 @@ func TestXDPFilter(t *testing.T) {
 		t.Fatalf("type %s, want xdp", prog.Type().Name)
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
-	ret, _, err := prog.Run(opts)
+	ret, err := prog.Run(opts)
 	if err != nil || ret != xebpf.XDPPass {
 		t.Fatalf("unlisted source: got %d, %v; want XDP_PASS", ret, err)
 	}
@@ -54,7 +54,7 @@ func TestXDPFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if ret, _, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+		if ret, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
 			t.Fatalf("blocked source: got %d, %v; want XDP_DROP", ret, err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestXDPFilter(t *testing.T) {
 	// A frame that is not IPv4.
 	arp := append([]byte(nil), pkt...)
 	arp[12], arp[13] = 0x08, 0x06
-	if ret, _, err := prog.Run(&xebpf.RunOptions{Data: arp}); err != nil || ret != xebpf.XDPPass || stat(t, c, 2) != 1 {
+	if ret, err := prog.Run(&xebpf.RunOptions{Data: arp}); err != nil || ret != xebpf.XDPPass || stat(t, c, 2) != 1 {
 		t.Fatalf("ARP frame: got %d, %v, not-ipv4 count %d", ret, err, stat(t, c, 2))
 	}
 }
@@ -86,13 +86,13 @@ func TestXDPFilter(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	c, pkt := loadExample(t, xebpf.CollectionOptions{})
 	prog := c.Programs["xdp_filter"]
-	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt[:13]}); !errors.Is(err, xebpf.ErrShortPacket) {
+	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt[:13]}); !errors.Is(err, xebpf.ErrShortPacket) {
 		t.Errorf("13-byte packet: got %v, want ErrShortPacket", err)
 	}
-	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 10)}); !errors.Is(err, xebpf.ErrDataOutTooSmall) {
+	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 10)}); !errors.Is(err, xebpf.ErrDataOutTooSmall) {
 		t.Errorf("small DataOut: got %v, want ErrDataOutTooSmall", err)
 	}
-	if _, _, err := prog.Run(&xebpf.RunOptions{Data: pkt, Context: make([]byte, 25)}); !errors.Is(err, xebpf.ErrContextTooLarge) {
+	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt, Context: make([]byte, 25)}); !errors.Is(err, xebpf.ErrContextTooLarge) {
 		t.Errorf("25-byte xdp_md: got %v, want ErrContextTooLarge", err)
 	}
 	if err := c.Maps["stats"].Update(uint64(1), uint64(1), 0); err == nil {
@@ -124,7 +124,7 @@ func TestConcurrentRuns(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 250 {
-				if ret, _, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPPass {
+				if ret, err := prog.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPPass {
 					t.Errorf("got %d, %v", ret, err)
 					return
 				}
@@ -139,8 +139,9 @@ func TestConcurrentRuns(t *testing.T) {
 
 func TestRepeat(t *testing.T) {
 	c, pkt := loadExample(t, xebpf.CollectionOptions{})
-	ret, dur, err := c.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: pkt, Repeat: 100})
-	if err != nil || ret != xebpf.XDPPass || dur <= 0 {
+	opts := &xebpf.RunOptions{Data: pkt, Repeat: 100}
+	ret, err := c.Programs["xdp_filter"].Run(opts)
+	if dur := opts.Duration; err != nil || ret != xebpf.XDPPass || dur <= 0 {
 		t.Fatalf("got %d, %v, %v", ret, dur, err)
 	}
 	if n := stat(t, c, 0); n != 100 {
@@ -159,7 +160,7 @@ int who(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{Clock: fixedClock(7)})
-	ret, _, err := c.Programs["who"].Run(&xebpf.RunOptions{Task: &helpers.Task{PID: 11, TGID: 1000}})
+	ret, err := c.Programs["who"].Run(&xebpf.RunOptions{Task: &helpers.Task{PID: 11, TGID: 1000}})
 	if err != nil || ret != 1007 {
 		t.Fatalf("got %d, %v; want tgid 1000 + clock 7", ret, err)
 	}
@@ -182,16 +183,16 @@ func TestRunner(t *testing.T) {
 	}
 	defer r.Close()
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 128)}
-	if ret, _, err := r.Run(opts); err != nil || ret != xebpf.XDPPass || len(opts.DataOut) != len(pkt) {
+	if ret, err := r.Run(opts); err != nil || ret != xebpf.XDPPass || len(opts.DataOut) != len(pkt) {
 		t.Fatalf("got %d, %v, %d bytes out", ret, err, len(opts.DataOut))
 	}
 	if err := c.Maps["blocklist"].Update([4]byte{10, 0, 0, 66}, uint64(0), 0); err != nil {
 		t.Fatal(err)
 	}
-	if ret, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+	if ret, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
 		t.Fatalf("after blocking: got %d, %v", ret, err)
 	}
-	if _, _, err := r.Run(&xebpf.RunOptions{Data: pkt[:10]}); !errors.Is(err, xebpf.ErrShortPacket) {
+	if _, err := r.Run(&xebpf.RunOptions{Data: pkt[:10]}); !errors.Is(err, xebpf.ErrShortPacket) {
 		t.Fatalf("short packet: %v", err)
 	}
 	if !raceEnabled {
@@ -213,7 +214,7 @@ func TestRunner(t *testing.T) {
 			}
 			defer r.Close()
 			for range 100 {
-				if ret, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
+				if ret, err := r.Run(&xebpf.RunOptions{Data: pkt}); err != nil || ret != xebpf.XDPDrop {
 					t.Errorf("got %d, %v", ret, err)
 					return
 				}
@@ -222,7 +223,7 @@ func TestRunner(t *testing.T) {
 	}
 	wg.Wait()
 	r.Close()
-	if _, _, err := r.Run(&xebpf.RunOptions{Data: pkt}); !errors.Is(err, xebpf.ErrClosed) {
+	if _, err := r.Run(&xebpf.RunOptions{Data: pkt}); !errors.Is(err, xebpf.ErrClosed) {
 		t.Errorf("run of a closed runner: %v, want ErrClosed", err)
 	}
 }
@@ -238,7 +239,7 @@ int f(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{})
-	_, _, err := c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+	_, err := c.Programs["f"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
 	if !errors.Is(err, xebpf.ErrHelperNotImplemented) || !strings.Contains(err.Error(), "bpf_sock_map_update (53)") {
 		t.Fatalf("got %v", err)
 	}
@@ -272,13 +273,13 @@ char LICENSE[] SEC("license") = "GPL";
 `)
 	c := mustCollection(t, obj, xebpf.CollectionOptions{})
 	p := c.Programs["f"]
-	if _, _, err := p.Run(&xebpf.RunOptions{}); err == nil {
+	if _, err := p.Run(&xebpf.RunOptions{}); err == nil {
 		t.Fatal("the read of an empty context did not fault")
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if ret, _, err := p.Run(&xebpf.RunOptions{Context: []byte{5}}); err != nil || ret != 5 {
+		if ret, err := p.Run(&xebpf.RunOptions{Context: []byte{5}}); err != nil || ret != 5 {
 			t.Errorf("got %d, %v; want 5", ret, err)
 		}
 	}()
@@ -308,7 +309,7 @@ func TestCloseFreesEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := c.Programs["xdp_filter"]
-		if _, _, err := p.Run(&xebpf.RunOptions{Data: pkt}); err != nil {
+		if _, err := p.Run(&xebpf.RunOptions{Data: pkt}); err != nil {
 			t.Fatal(err)
 		}
 		r, err := p.NewRunner()
@@ -320,7 +321,7 @@ func TestCloseFreesEverything(t *testing.T) {
 		c.Close()
 	}
 	checkFreed(t, before)
-	if _, _, err := func() (uint32, time.Duration, error) {
+	if _, err := func() (uint32, error) {
 		c, _ := xebpf.NewCollection(spec)
 		p := c.Programs["xdp_filter"]
 		c.Close()

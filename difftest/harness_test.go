@@ -90,8 +90,8 @@ func (e *engines) run(program string, data, ctx []byte) (x, k outcome) {
 	if ctx != nil {
 		opts.ContextOut = make([]byte, len(ctx))
 	}
-	ret, _, err := e.x.Programs[program].Run(opts)
-	x = outcome{res: kernel.RunResult{Retval: ret, DataOut: opts.DataOut, ContextOut: opts.ContextOut}, err: err}
+	ret, err := e.x.Programs[program].Run(opts)
+	x = outcome{res: kernel.RunResult{Retval: ret, DataOut: opts.DataOut, ContextOut: ctxOut(opts)}, err: err}
 	if err != nil {
 		x.res = kernel.RunResult{}
 	}
@@ -210,4 +210,10 @@ func sharedDir() string {
 		}
 	}
 	return ""
+}
+
+// ctxOut returns the context after a run, nil when none was asked for.
+func ctxOut(opts *xebpf.RunOptions) []byte {
+	b, _ := opts.ContextOut.([]byte)
+	return b
 }

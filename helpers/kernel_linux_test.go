@@ -121,7 +121,7 @@ func (p *kernelPair) run(t *testing.T, prog string, data []byte, cb *[5]uint32) 
 	if ctx != nil {
 		opts.ContextOut = make([]byte, 192)
 	}
-	xr, _, err := p.x.Programs[prog].Run(opts)
+	xr, err := p.x.Programs[prog].Run(opts)
 	if err != nil {
 		t.Fatalf("xebpf %s: %v", prog, err)
 	}
@@ -130,7 +130,7 @@ func (p *kernelPair) run(t *testing.T, prog string, data []byte, cb *[5]uint32) 
 	for i := range 5 {
 		if ctx != nil {
 			kern.cb[i] = binary.NativeEndian.Uint32(kr.ContextOut[48+4*i:])
-			xe.cb[i] = binary.NativeEndian.Uint32(opts.ContextOut[48+4*i:])
+			xe.cb[i] = binary.NativeEndian.Uint32(opts.ContextOut.([]byte)[48+4*i:])
 		}
 	}
 	return kern, xe

@@ -266,7 +266,7 @@ func TestKernelCloneRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xr, _, err := p.x.Programs["tc_clone"].Run(&xebpf.RunOptions{Data: skbFrames()["ipv4"], Context: ctx})
+	xr, err := p.x.Programs["tc_clone"].Run(&xebpf.RunOptions{Data: skbFrames()["ipv4"], Context: ctx})
 	if err != nil {
 		t.Fatal(err)
 	}

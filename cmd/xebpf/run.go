@@ -107,17 +107,18 @@ func cmdRun(args []string, sio stdio) error {
 		return err
 	}
 	prog := coll.Programs[name]
-	opts := &xebpf.RunOptions{Data: data, Context: ctx, Repeat: *repeat}
+	opts := &xebpf.RunOptions{Data: data, Context: ctx, Repeat: uint32(*repeat)}
 	if data != nil {
 		opts.DataOut = make([]byte, len(data)+4096)
 	}
 	if ctx != nil {
 		opts.ContextOut = make([]byte, len(ctx))
 	}
-	ret, dur, err := prog.Run(opts)
+	ret, err := prog.Run(opts)
 	if err != nil {
 		return err
 	}
+	dur := opts.Duration
 	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds(), Engine: prog.Engine().String()}
 	if r := prog.Type().Result; r != nil {
 		res.Action = r(ret)
@@ -231,7 +232,7 @@ func compareWithKernel(path, name string, states map[string]kernel.MapState, opt
 	}
 	xr := kernel.RunResult{Retval: ret, DataOut: opts.DataOut}
 	if ctx != nil {
-		xr.ContextOut = opts.ContextOut
+		xr.ContextOut, _ = opts.ContextOut.([]byte)
 	}
 	if data == nil {
 		kr.DataOut, xr.DataOut = nil, nil

@@ -86,12 +86,12 @@ func run(dir string) error {
 		binary.NativeEndian.PutUint32(ctx[4:], r.clientIP)
 		out := make([]byte, 20)
 		opts := &xebpf.RunOptions{Context: ctx, ContextOut: out, Data: []byte(r.path)}
-		ret, _, err := filter.Run(opts)
+		ret, err := filter.Run(opts)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("method %d from %#08x %-13s -> %s (status %d)\n", r.method, r.clientIP, r.path,
-			typ.Result(ret), binary.NativeEndian.Uint32(opts.ContextOut[16:]))
+			typ.Result(ret), binary.NativeEndian.Uint32(out[16:]))
 	}
 	return nil
 }
