@@ -46,8 +46,8 @@ func LoadCollectionSpec(path string) (*CollectionSpec, error) {
 // CollectionOptions configures NewCollectionWithOptions.
 type CollectionOptions struct {
 	// Types overrides the program type of programs by name; the default
-	// comes from the section name (TypeOf).
-	Types map[string]*ProgramType
+	// comes from the program's type (KindOf).
+	Types map[string]*ProgramKind
 	// Trace receives bpf_trace_printk output; nil discards it.
 	Trace io.Writer
 	// Unverified says what happens to a program the verifier rejects:
@@ -115,8 +115,8 @@ type Collection struct {
 	// arrayType is the program type of each program array's programs:
 	// Linux allows one type per array (the type of the programs that
 	// tail-call through it and of those it holds).
-	arrayType  map[maps.Map]*ProgramType
-	helperSets map[*ProgramType]map[int32]api.Helper // built by helperSet
+	arrayType  map[maps.Map]*ProgramKind
+	helperSets map[*ProgramKind]map[int32]api.Helper // built by helperSet
 	ctxFields  map[*Context]*api.Fields              // built by contextFields
 }
 
@@ -185,7 +185,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = TypeOf(ps)
+			typ = kindOf(ps)
 		}
 		vp, err := c.verify(spec, ps, typ)
 		verdicts[name] = verdict{vp, err}
@@ -197,7 +197,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = TypeOf(ps)
+			typ = kindOf(ps)
 		}
 		p, err := c.newProgram(name, ps, typ, verdicts[name])
 		if err != nil {
@@ -207,7 +207,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		c.progs = append(c.progs, p)
 	}
 	// Program arrays take the type of the programs that use them.
-	c.arrayType = map[maps.Map]*ProgramType{}
+	c.arrayType = map[maps.Map]*ProgramKind{}
 	for _, name := range names {
 		p := c.Programs[name]
 		for _, ins := range p.spec.Instructions {
@@ -262,17 +262,30 @@ func unresolvedError(ps *ProgramSpec) error {
 	return fmt.Errorf("%w: %s", ErrUnresolved, b.String())
 }
 
-// TypeOf returns the built-in program type for a program's section.
-func TypeOf(ps *ProgramSpec) *ProgramType {
-	switch ps.Type {
-	case elf.XDP:
-		return XDP
-	case elf.SocketFilter, elf.CGroupSKB:
-		return SocketFilter
-	case elf.SchedCLS, elf.SchedACT:
-		return SchedCLS
+// kindOf returns the built-in kind for a program's type (set from its
+// section name by the loader, or by the caller).
+func kindOf(ps *ProgramSpec) *ProgramKind { return builtinKind(ps.Type) }
+
+// builtinKind returns the built-in kind of programs of type t.
+func builtinKind(t ProgramType) *ProgramKind {
+	switch t {
+	case XDP:
+		return xdpKind
+	case SocketFilter, CGroupSKB:
+		return socketFilterKind
+	case SchedCLS, SchedACT:
+		return schedCLSKind
 	}
-	return RawMemory
+	return rawKind
+}
+
+// KindOf returns the kind xebpf gives programs of type t: its context,
+// helpers and return values. Types without a kind of their own get raw
+// memory as their context. The result is a copy the caller may change, to
+// derive a kind of its own.
+func KindOf(t ProgramType) *ProgramKind {
+	k := *builtinKind(t)
+	return &k
 }
 
 // newMap creates the map of a spec, within the collection's memory limit.

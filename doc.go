@@ -25,7 +25,7 @@
 // CollectionOptions.MemoryLimit bytes (DefaultMemoryLimit, 1 GiB), maps
 // and run states together.
 //
-// Every program has a ProgramType: its context struct, the helpers it may
+// Every program has a ProgramKind: its context struct, the helpers it may
 // call and the meaning of its return value. The built-in types are XDP,
 // SocketFilter, SchedCLS and RawMemory; a host declares its own to run
 // eBPF plug-ins with a context and helpers of its choosing (see

@@ -129,9 +129,9 @@ char LICENSE[] SEC("license") = "GPL";
 		returns [2]uint32
 		ok      bool
 	}{{[2]uint32{0, 2}, true}, {[2]uint32{0, 1}, false}, {[2]uint32{2, 5}, false}} {
-		typ := *xebpf.RawMemory
+		typ := *xebpf.KindOf(xebpf.UnspecifiedProgram)
 		typ.Returns = &tc.returns
-		c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Types: map[string]*xebpf.ProgramType{"verdict": &typ}})
+		c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Types: map[string]*xebpf.ProgramKind{"verdict": &typ}})
 		if tc.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "may return a value outside") {
 			t.Errorf("returns %v: %v, want ok %v", tc.returns, err, tc.ok)
 		}

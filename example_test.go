@@ -35,6 +35,6 @@ func Example() {
 	if err := coll.Maps["blocklist"].Lookup([4]byte{10, 0, 0, 66}, &dropped); err != nil {
 		panic(err)
 	}
-	fmt.Println(xebpf.XDP.Result(ret), dropped)
+	fmt.Println(xebpf.KindOf(xebpf.XDP).Result(ret), dropped)
 	// Output: XDP_DROP 1
 }

@@ -388,7 +388,7 @@ func hostileSpec(progs [2][]isa.Instruction) *xebpf.CollectionSpec {
 
 // xdpHelpers are the helpers XDP programs may call.
 var xdpHelpers = sync.OnceValue(func() map[int32]api.Helper {
-	return helpers.Config(func(f helpers.Func) bool { return xebpf.XDP.LinuxHelpers(f.ID) })
+	return helpers.Config(func(f helpers.Func) bool { return xebpf.KindOf(xebpf.XDP).LinuxHelpers(f.ID) })
 })
 
 // hostileHelperIDs are their ids, sorted.
@@ -405,14 +405,14 @@ var hostileHelperIDs = sync.OnceValue(func() []int32 {
 // program does to the maps.
 func newWorld(ge *hostileEnv, progs [2][]isa.Instruction) (*world, error) {
 	w := &world{ge: ge, shadows: map[maps.Map]*shadow{}, exposed: map[uint64]bool{}, called: map[int32]bool{}}
-	typ := *xebpf.XDP
+	typ := *xebpf.KindOf(xebpf.XDP)
 	typ.Helpers = map[int32]api.Helper{}
 	for id, h := range xdpHelpers() {
 		typ.Helpers[id] = w.wrap(id, h)
 	}
 	spec := hostileSpec(progs)
 	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{
-		Types:             map[string]*xebpf.ProgramType{"main": &typ, "tail": &typ},
+		Types:             map[string]*xebpf.ProgramKind{"main": &typ, "tail": &typ},
 		InstructionBudget: hostileBudget,
 		Clock:             fixedClock(1e9),
 		Trace:             &w.trace,

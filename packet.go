@@ -42,7 +42,7 @@ func (p *Program) checkPacket(in []byte) (linear, tail []byte, err error) {
 }
 
 // packetOf returns how a type's context relates to the packet.
-func packetOf(t *ProgramType) packetKind {
+func packetOf(t *ProgramKind) packetKind {
 	if t.packet != packetNone {
 		return t.packet
 	}

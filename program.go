@@ -23,7 +23,7 @@ import (
 type Program struct {
 	name  string
 	spec  *ProgramSpec
-	typ   *ProgramType
+	typ   *ProgramKind
 	coll  *Collection
 	prog  *interp.Program
 	insns []isa.Instruction // as run: maps resolved, context accesses rewritten
@@ -65,8 +65,13 @@ type Program struct {
 // Name returns the program's name.
 func (p *Program) Name() string { return p.name }
 
-// Type returns the program's type.
-func (p *Program) Type() *ProgramType { return p.typ }
+// Type returns the program's Linux program type (UnspecifiedProgram for
+// sections of no known type), as cilium/ebpf's Program.Type.
+func (p *Program) Type() ProgramType { return p.spec.Type }
+
+// Kind returns what the program runs with: its context, helpers and
+// return values.
+func (p *Program) Kind() *ProgramKind { return p.typ }
 
 // Spec returns the program's spec.
 func (p *Program) Spec() *ProgramSpec { return p.spec }
@@ -75,7 +80,7 @@ func (p *Program) Spec() *ProgramSpec { return p.spec }
 // resolved to addresses and context accesses rewritten.
 func (p *Program) Instructions() []isa.Instruction { return p.insns }
 
-func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramType, v verdict) (*Program, error) {
+func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, v verdict) (*Program, error) {
 	if len(ps.Unresolved) > 0 {
 		return nil, unresolvedError(ps)
 	}
@@ -251,7 +256,7 @@ var unimplementedHelpers = sync.OnceValue(func() map[int32]api.Helper {
 // helperSet returns the helpers programs of typ may call, built once per
 // type and collection: the Linux helpers the type allows, the Linux
 // helpers xebpf lacks (failing when called), and the type's own helpers.
-func (c *Collection) helperSet(typ *ProgramType) map[int32]api.Helper {
+func (c *Collection) helperSet(typ *ProgramKind) map[int32]api.Helper {
 	if hs, ok := c.helperSets[typ]; ok {
 		return hs
 	}
@@ -266,7 +271,7 @@ func (c *Collection) helperSet(typ *ProgramType) map[int32]api.Helper {
 		hs[id] = h
 	}
 	if c.helperSets == nil {
-		c.helperSets = map[*ProgramType]map[int32]api.Helper{}
+		c.helperSets = map[*ProgramKind]map[int32]api.Helper{}
 	}
 	c.helperSets[typ] = hs
 	return hs

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xebpf/xebpf/api"
+	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/internal/ctxaccess"
 )
 
@@ -36,11 +37,11 @@ type HelperCall = api.HelperCall
 // arguments and of its result (package api has the kinds).
 type HelperPrototype = api.Prototype
 
-// ProgramType is a kind of program: the context it receives, the helpers it
+// ProgramKind is a kind of program: the context it receives, the helpers it
 // may call and what its return value means. The built-in types mirror
 // Linux's; an embedding program declares its own with a Go value of this
 // type (see examples/hostplugin).
-type ProgramType struct {
+type ProgramKind struct {
 	// Name identifies the type in messages ("xdp", "socket_filter").
 	Name string
 	// Context is the struct r1 points to. A Context with no fields is raw
@@ -124,8 +125,8 @@ func tcResult(ret uint32) string {
 	return ""
 }
 
-// XDPContext is struct xdp_md.
-var XDPContext = &Context{Name: "xdp_md", Size: 24, Fields: []ContextField{
+// xdpContext is struct xdp_md.
+var xdpContext = &Context{Name: "xdp_md", Size: 24, Fields: []ContextField{
 	{Name: "data", Offset: 0, Size: 4, Kind: PacketStart},
 	{Name: "data_end", Offset: 4, Size: 4, Kind: PacketEnd},
 	{Name: "data_meta", Offset: 8, Size: 4, Kind: PacketMeta},
@@ -165,25 +166,25 @@ func skbContext(writable ...string) *Context {
 	return &Context{Name: "__sk_buff", Size: 192, Fields: fields}
 }
 
-// Built-in program types.
+// The built-in program kinds, which KindOf hands out copies of.
 var (
-	// XDP programs get an xdp_md for a frame of 4096 bytes with 256
+	// xdpKind: XDP programs get an xdp_md for a frame of 4096 bytes with 256
 	// bytes of headroom, as BPF_PROG_TEST_RUN gives them.
-	XDP = &ProgramType{Name: "xdp", Context: XDPContext, packet: packetXDP, Result: xdpResult,
+	xdpKind = &ProgramKind{Name: "xdp", Context: xdpContext, packet: packetXDP, Result: xdpResult,
 		LinuxHelpers: allowExcept(skbOnlyHelpers)}
-	// SocketFilter programs get an __sk_buff whose data starts at the
+	// socketFilterKind: socket filter programs get an __sk_buff whose data starts at the
 	// network header, as after eth_type_trans.
-	SocketFilter = &ProgramType{Name: "socket_filter", Context: skbContext(), packet: packetSkbL3,
+	socketFilterKind = &ProgramKind{Name: "socket_filter", Context: skbContext(), packet: packetSkbL3,
 		LinuxHelpers: allowExcept(append(append([]int32{9, 13}, xdpOnlyHelpers...), tcOnlyHelpers...))}
-	// SchedCLS (TC classifier/action) programs get an __sk_buff whose data
+	// schedCLSKind: SchedCLS (TC classifier/action) programs get an __sk_buff whose data
 	// starts at the Ethernet header.
-	SchedCLS = &ProgramType{Name: "sched_cls", Context: skbContext("mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp"),
+	schedCLSKind = &ProgramKind{Name: "sched_cls", Context: skbContext("mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp"),
 		packet: packetSkbL2, Result: tcResult, LinuxHelpers: allowExcept(xdpOnlyHelpers)}
-	// RawMemory programs get RunOptions.Context as plain memory in r1.
+	// rawKind: raw-memory programs get RunOptions.Context as plain memory in r1.
 	// Programs of other types (tracing, tail-call targets in numbered
 	// sections) get it too, with every Linux helper: the packet helpers
 	// fail at run time when there is no packet.
-	RawMemory = &ProgramType{Name: "raw", Context: &Context{Name: "raw"}, LinuxHelpers: func(int32) bool { return true }}
+	rawKind = &ProgramKind{Name: "raw", Context: &Context{Name: "raw"}, LinuxHelpers: func(int32) bool { return true }}
 )
 
 // Linux helper ids that only one family of program types may call, as
@@ -214,3 +215,45 @@ func allowExcept(ids []int32) func(int32) bool {
 		return true
 	}
 }
+
+// ProgramType is a Linux BPF_PROG_TYPE_* id, cilium/ebpf's ProgramType:
+// the hook a program is written for. ProgramSpec.Type holds it; KindOf
+// gives what xebpf runs programs of a type with.
+type ProgramType = elf.ProgramType
+
+// Program types, with cilium/ebpf's names and Linux's numbers.
+const (
+	UnspecifiedProgram    = elf.Unspec
+	SocketFilter          = elf.SocketFilter
+	Kprobe                = elf.Kprobe
+	SchedCLS              = elf.SchedCLS
+	SchedACT              = elf.SchedACT
+	TracePoint            = elf.TracePoint
+	XDP                   = elf.XDP
+	PerfEvent             = elf.PerfEvent
+	CGroupSKB             = elf.CGroupSKB
+	CGroupSock            = elf.CGroupSock
+	LWTIn                 = elf.LWTIn
+	LWTOut                = elf.LWTOut
+	LWTXmit               = elf.LWTXmit
+	SockOps               = elf.SockOps
+	SkSKB                 = elf.SkSKB
+	CGroupDevice          = elf.CGroupDevice
+	SkMsg                 = elf.SkMsg
+	RawTracepoint         = elf.RawTracepoint
+	CGroupSockAddr        = elf.CGroupSockAddr
+	LWTSeg6Local          = elf.LWTSeg6Local
+	LircMode2             = elf.LircMode2
+	SkReuseport           = elf.SkReuseport
+	FlowDissector         = elf.FlowDissector
+	CGroupSysctl          = elf.CGroupSysctl
+	RawTracepointWritable = elf.RawTracepointWritable
+	CGroupSockopt         = elf.CGroupSockopt
+	Tracing               = elf.Tracing
+	StructOps             = elf.StructOps
+	Extension             = elf.Extension
+	LSM                   = elf.LSM
+	SkLookup              = elf.SkLookup
+	Syscall               = elf.Syscall
+	Netfilter             = elf.Netfilter
+)

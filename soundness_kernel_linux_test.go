@@ -37,7 +37,7 @@ func TestVerifierAgainstKernel(t *testing.T) {
 		g := &soundGen{r: rng, mutate: []float64{0, 0.05, 0.2}[i%3], linuxOnly: true}
 		progs := [2][]isa.Instruction{g.program(1 + rng.IntN(8)), {movImm(isa.R0, 2), exitInsn}}
 		spec := hostileSpec(progs)
-		_, xerr := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.XDP})
+		_, xerr := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.KindOf(xebpf.XDP)})
 		kc, err := kernel.LoadSpec(spec, kernel.LoadOptions{Programs: []string{"main"}, Types: map[string]elf.ProgramType{"main": elf.XDP}})
 		if err != nil {
 			t.Fatalf("program %d: %v", i, err)

@@ -154,5 +154,5 @@ func verifyOrReport(t *testing.T, i int, spec *xebpf.CollectionSpec, name string
 			p, err = nil, fmt.Errorf("panic: %v", r)
 		}
 	}()
-	return xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{Type: xebpf.XDP})
+	return xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{Type: xebpf.KindOf(xebpf.XDP)})
 }

@@ -22,8 +22,8 @@ import (
 // VerifyOptions controls VerifyProgram.
 type VerifyOptions struct {
 	// Type is the program type to verify the program as; nil means the
-	// type its section implies (TypeOf).
-	Type *ProgramType
+	// type its section implies (KindOf).
+	Type *ProgramKind
 	// Log receives the verifier's trace at LogLevel (1: the invariant
 	// before every instruction).
 	Log      io.Writer
@@ -112,7 +112,7 @@ func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*veri
 	}
 	typ := opts.Type
 	if typ == nil {
-		typ = TypeOf(ps)
+		typ = kindOf(ps)
 	}
 	cfg := verifierConfig(spec, ps, typ)
 	if base > 0 {
@@ -155,7 +155,7 @@ func functionProgram(spec *CollectionSpec, name string) (*ProgramSpec, int) {
 
 // verifierConfig describes program ps of spec, of type typ, to the
 // verifier.
-func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) *verifier.Config {
+func verifierConfig(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramKind) *verifier.Config {
 	cfg := &verifier.Config{
 		Context:        typ.Context,
 		PacketWritable: typ.packet == packetXDP || typ.packet == packetSkbL2 || typ.packet == packetCustom,
@@ -284,7 +284,7 @@ type verdict struct {
 }
 
 // verify runs the verifier on a program being loaded.
-func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramType) (*verifier.Program, error) {
+func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramKind) (*verifier.Program, error) {
 	if c.opts.UnsafeFastMode {
 		return nil, nil
 	}
@@ -303,7 +303,7 @@ func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramT
 // many bytes, the caller's followed by zeros; for a raw context of no
 // fixed size (xebpf's raw type) the run's context is the caller's bytes
 // alone, and the program runs checked if it reads its context.
-func verifiedRawContext(ps *ProgramSpec, typ *ProgramType) (size int, fixed bool) {
+func verifiedRawContext(ps *ProgramSpec, typ *ProgramKind) (size int, fixed bool) {
 	if typ.Context != nil && typ.Context.Size > 0 {
 		return typ.Context.Size, true
 	}
@@ -317,7 +317,7 @@ func verifiedRawContext(ps *ProgramSpec, typ *ProgramType) (size int, fixed bool
 // reads, the context has a fixed size (verifiedRawContext). A collection
 // runs fast only if all its programs may (tail calls join programs of one
 // mode).
-func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramType, budget uint64) bool {
+func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramKind, budget uint64) bool {
 	if budget == 0 {
 		budget = interp.DefaultInstructionBudget
 	}
@@ -334,7 +334,7 @@ func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramType, budge
 
 // rewriteContext rewrites the context accesses of an unverified program,
 // finding them by its own data-flow analysis.
-func rewriteContext(insns []isa.Instruction, typ *ProgramType) ([]isa.Instruction, error) {
+func rewriteContext(insns []isa.Instruction, typ *ProgramKind) ([]isa.Instruction, error) {
 	if typ.Context == nil {
 		return insns, nil
 	}

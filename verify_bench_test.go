@@ -20,7 +20,7 @@ type corpusJob struct {
 	row  anchorRow
 	spec *xebpf.CollectionSpec
 	name string
-	typ  *xebpf.ProgramType
+	typ  *xebpf.ProgramKind
 }
 
 func corpusJobs(b *testing.B) []corpusJob {

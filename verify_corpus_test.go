@@ -95,18 +95,18 @@ func verifyCorpus(t testing.TB) []verdict {
 // section's, except for sections that follow no naming convention, which
 // PREVAIL takes for XDP in objects whose name says so (unless the section
 // says "tc") and for TC classifiers otherwise (Cilium's "from-netdev", iproute2's "tail-1").
-func anchorType(spec *xebpf.CollectionSpec, name string, r anchorRow) *xebpf.ProgramType {
+func anchorType(spec *xebpf.CollectionSpec, name string, r anchorRow) *xebpf.ProgramKind {
 	ps, ok := spec.Programs[name]
 	if ok && ps.Type != 0 {
 		return nil
 	}
 	if r.Section == ".text" {
-		return xebpf.RawMemory // a function verified on its own
+		return xebpf.KindOf(xebpf.UnspecifiedProgram) // a function verified on its own
 	}
 	if !strings.HasPrefix(r.Section, "tc") && strings.Contains(filepath.Base(r.Object), "xdp") {
-		return xebpf.XDP
+		return xebpf.KindOf(xebpf.XDP)
 	}
-	return xebpf.SchedCLS
+	return xebpf.KindOf(xebpf.SchedCLS)
 }
 
 // programName finds the spec's program for an anchor row: by function

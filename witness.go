@@ -28,8 +28,8 @@ func (w *Witness) String() string {
 
 // WitnessOptions controls FindWitness.
 type WitnessOptions struct {
-	// Type is the program type (nil: TypeOf the program).
-	Type *ProgramType
+	// Type is the program type (nil: KindOf the program's type).
+	Type *ProgramKind
 	// Runs bounds the runs tried; zero means 2000.
 	Runs int
 	// Seed seeds the random inputs.
@@ -51,10 +51,10 @@ func FindWitness(spec *CollectionSpec, name string, opts WitnessOptions) (*Witne
 	}
 	typ := opts.Type
 	if typ == nil {
-		typ = TypeOf(ps)
+		typ = kindOf(ps)
 	}
 	sub := &CollectionSpec{Programs: map[string]*ProgramSpec{name: ps}, Maps: spec.Maps, MapOrder: spec.MapOrder, Types: spec.Types}
-	coll, err := NewCollectionWithOptions(sub, CollectionOptions{Types: map[string]*ProgramType{name: typ}, Unverified: RunUnverifiedChecked, Checked: true})
+	coll, err := NewCollectionWithOptions(sub, CollectionOptions{Types: map[string]*ProgramKind{name: typ}, Unverified: RunUnverifiedChecked, Checked: true})
 	if err != nil {
 		return nil, fmt.Errorf("witness: %w", err)
 	}

@@ -39,7 +39,7 @@ func TestXDPFilter(t *testing.T) {
 	c, pkt := loadExample(t, xebpf.CollectionOptions{})
 	prog := c.Programs["xdp_filter"]
 	if prog.Type() != xebpf.XDP {
-		t.Fatalf("type %s, want xdp", prog.Type().Name)
+		t.Fatalf("type %s, want xdp", prog.Kind().Name)
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
 	ret, err := prog.Run(opts)

@@ -131,18 +131,18 @@ func familyTypes(rel string, spec *xebpf.CollectionSpec) map[string]elf.ProgramT
 
 // packetType returns xebpf's type for a program of one of the packet types
 // both engines test-run (XDP, socket filter, TC), or nil.
-func packetType(ps *xebpf.ProgramSpec, override map[string]elf.ProgramType) *xebpf.ProgramType {
+func packetType(ps *xebpf.ProgramSpec, override map[string]elf.ProgramType) *xebpf.ProgramKind {
 	typ := ps.Type
 	if t, ok := override[ps.Name]; ok {
 		typ = t
 	}
 	switch typ {
 	case elf.XDP:
-		return xebpf.XDP
+		return xebpf.KindOf(xebpf.XDP)
 	case elf.SocketFilter, elf.CGroupSKB:
-		return xebpf.SocketFilter
+		return xebpf.KindOf(xebpf.SocketFilter)
 	case elf.SchedCLS, elf.SchedACT:
-		return xebpf.SchedCLS
+		return xebpf.KindOf(xebpf.SchedCLS)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ type corpusObject struct {
 // kernel (LoadSpec, with the same types on both sides). A program one side
 // cannot take is left out of both, and out of the program arrays, so that
 // tail calls go to the same programs.
-func openCorpus(spec *xebpf.CollectionSpec, types map[string]*xebpf.ProgramType, ktypes map[string]elf.ProgramType) (*corpusObject, error) {
+func openCorpus(spec *xebpf.CollectionSpec, types map[string]*xebpf.ProgramKind, ktypes map[string]elf.ProgramType) (*corpusObject, error) {
 	co := &corpusObject{xFailed: map[string]string{}, kFailed: map[string]string{}}
 	keep := map[string]bool{}
 	for name := range types {
@@ -282,7 +282,7 @@ func TestCorpus(t *testing.T) {
 			continue
 		}
 		override := familyTypes(rel, spec)
-		types := map[string]*xebpf.ProgramType{}
+		types := map[string]*xebpf.ProgramKind{}
 		ktypes := map[string]elf.ProgramType{}
 		for name, ps := range spec.Programs {
 			if typ := packetType(ps, override); typ != nil {

@@ -120,7 +120,7 @@ func cmdRun(args []string, sio stdio) error {
 	}
 	dur := opts.Duration
 	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds(), Engine: prog.Engine().String()}
-	if r := prog.Type().Result; r != nil {
+	if r := prog.Kind().Result; r != nil {
 		res.Action = r(ret)
 	}
 	if *dataOutFile != "" {

@@ -61,16 +61,16 @@ const (
 var selfExecutable = os.Executable
 
 // programTypes are the types --type accepts.
-var programTypes = map[string]*xebpf.ProgramType{
-	"xdp":           xebpf.XDP,
-	"sched_cls":     xebpf.SchedCLS,
-	"socket_filter": xebpf.SocketFilter,
-	"raw":           xebpf.RawMemory,
+var programTypes = map[string]*xebpf.ProgramKind{
+	"xdp":           xebpf.KindOf(xebpf.XDP),
+	"sched_cls":     xebpf.KindOf(xebpf.SchedCLS),
+	"socket_filter": xebpf.KindOf(xebpf.SocketFilter),
+	"raw":           xebpf.KindOf(xebpf.UnspecifiedProgram),
 }
 
 // verifyConfig is what xebpf verify does to each program.
 type verifyConfig struct {
-	typ       *xebpf.ProgramType // nil: the section's
+	typ       *xebpf.ProgramKind // nil: the section's
 	verbose   bool
 	asJSON    bool
 	isolate   bool
@@ -173,10 +173,10 @@ func programsToVerify(spec *xebpf.CollectionSpec, only string) ([]string, error)
 
 // newResult returns the verdict on program name of spec before
 // verification: its identity.
-func newResult(path string, spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramType) verifyResult {
+func newResult(path string, spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramKind) verifyResult {
 	ps := spec.Programs[name]
 	if typ == nil {
-		typ = xebpf.TypeOf(ps)
+		typ = xebpf.KindOf(ps.Type)
 	}
 	return verifyResult{Object: path, Section: ps.SectionName, Program: name, Type: typ.Name, Instructions: len(ps.Instructions)}
 }
@@ -265,7 +265,7 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 
 // findWitness describes an input on which the program faults in checked
 // mode, or says that none was found.
-func findWitness(spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramType) string {
+func findWitness(spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramKind) string {
 	w, err := xebpf.FindWitness(spec, name, xebpf.WitnessOptions{Type: typ})
 	switch {
 	case errors.Is(err, xebpf.ErrNoWitness):

@@ -16,7 +16,7 @@ import (
 )
 
 // requestType is the daemon's program type: r1 points to struct request.
-var requestType = &xebpf.ProgramType{
+var requestType = &xebpf.ProgramKind{
 	Name: "request_filter",
 	Context: &xebpf.Context{Name: "request", Size: 20, Fields: []xebpf.ContextField{
 		{Name: "method", Offset: 0, Size: 4},
@@ -67,7 +67,7 @@ func run(dir string) error {
 	// argument, a scalar result.
 	typ.Prototypes = map[int32]xebpf.HelperPrototype{1000: {Name: "host_tokens", Args: [5]api.ArgKind{api.ArgAnything}, Ret: api.RetInteger}}
 	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{
-		Types: map[string]*xebpf.ProgramType{"filter": &typ},
+		Types: map[string]*xebpf.ProgramKind{"filter": &typ},
 	})
 	if err != nil {
 		return err
