@@ -17,10 +17,6 @@ import (
 	"github.com/xebpf/xebpf/maps"
 )
 
-// CollectionSpec is a parsed object file: programs, maps and types, not yet
-// instantiated.
-type CollectionSpec = elf.CollectionSpec
-
 // ProgramSpec is one program of a CollectionSpec.
 type ProgramSpec = elf.ProgramSpec
 
@@ -38,13 +34,23 @@ const (
 	RunUnverifiedChecked
 )
 
-// LoadCollectionSpec parses the eBPF ELF object at path.
-func LoadCollectionSpec(path string) (*CollectionSpec, error) {
-	return elf.LoadCollectionSpec(path)
-}
-
-// CollectionOptions configures NewCollectionWithOptions.
+// CollectionOptions configures NewCollectionWithOptions. Maps, Programs
+// and MapReplacements are cilium/ebpf's; the rest are xebpf's.
 type CollectionOptions struct {
+	// Maps configures the maps. Pinning by path needs xebpf's service,
+	// which keeps maps alive between processes: a map of the object that
+	// asks to be pinned by name fails the load while MapOptions.PinPath is
+	// set (with ErrNotSupported), and is an ordinary map without it.
+	Maps MapOptions
+	// Programs configures the verifier's log.
+	Programs ProgramOptions
+	// MapReplacements are maps (of other collections) used instead of
+	// creating the maps of those names: their type, key and value sizes,
+	// entries and flags must match the spec's. The collection keeps the
+	// replacements usable until it is freed, also when their own
+	// collection is closed.
+	MapReplacements map[string]*Map
+
 	// Types overrides the program type of programs by name; the default
 	// comes from the program's type (KindOf).
 	Types map[string]*ProgramKind
@@ -95,6 +101,8 @@ type CollectionOptions struct {
 type Collection struct {
 	Programs map[string]*Program
 	Maps     map[string]*Map
+	// Variables are the global variables of the object's data sections.
+	Variables map[string]*Variable
 
 	// life counts the open handle and the Programs and Maps not yet
 	// freed: the maps, the map table and the scratch block are freed
@@ -115,7 +123,11 @@ type Collection struct {
 	// arrayType is the program type of each program array's programs:
 	// Linux allows one type per array (the type of the programs that
 	// tail-call through it and of those it holds).
-	arrayType  map[maps.Map]*ProgramKind
+	arrayType map[maps.Map]*ProgramKind
+	// borrowed are the maps of other collections used in place of this
+	// one's (MapReplacements), with the collection each belongs to: this
+	// one holds a reference on it until it is freed.
+	borrowed   map[maps.Map]*Collection
 	helperSets map[*ProgramKind]map[int32]api.Helper // built by helperSet
 	ctxFields  map[*Context]*api.Fields              // built by contextFields
 }
@@ -133,7 +145,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		Maps:     map[string]*Map{},
 		opts:     opts,
 		epoch:    maps.DefaultEpoch(),
-		cpus:     newCPUSlots(maps.NumCPU()),
+		cpus:     processCPUs(),
 	}
 	c.life.init(c.free)
 	switch {
@@ -159,10 +171,23 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	if c.scratch, err = platform.Alloc(platform.PageSize); err != nil {
 		return nil, err
 	}
+	for name := range opts.MapReplacements {
+		if spec.Maps[name] == nil {
+			return nil, fmt.Errorf("map replacement %s: %w", name, ErrNotFound)
+		}
+	}
 	c.byIndex = make([]maps.Map, len(spec.MapOrder))
 	for i, name := range spec.MapOrder {
 		ms := spec.Maps[name]
-		m, err := c.newMap(name, ms)
+		if ms.Pinning != 0 && opts.Maps.PinPath != "" {
+			return nil, fmt.Errorf("map %s: pinning under %s: %w (pinning comes with the xebpf service)", name, opts.Maps.PinPath, ErrNotSupported)
+		}
+		var m maps.Map
+		if r := opts.MapReplacements[name]; r != nil {
+			m, err = c.borrowMap(name, ms, r)
+		} else {
+			m, err = c.newMap(name, ms)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -187,9 +212,9 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		if typ == nil {
 			typ = kindOf(ps)
 		}
-		vp, err := c.verify(spec, ps, typ)
-		verdicts[name] = verdict{vp, err}
-		if err != nil || vp == nil || !fastEligible(vp, ps, typ, c.opts.InstructionBudget) {
+		v := c.verify(spec, name, ps, typ)
+		verdicts[name] = v
+		if v.err != nil || v.prog == nil || !fastEligible(v.prog, ps, typ, c.opts.InstructionBudget) {
 			c.opts.Checked = true
 		}
 	}
@@ -224,7 +249,10 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 	// Initial contents last: program arrays refer to programs. Read-only
 	// maps (.rodata, .kconfig) are then frozen, as libbpf freezes them.
 	for i, name := range spec.MapOrder {
-		if err := c.fill(c.byIndex[i], spec.Maps[name]); err != nil {
+		if c.borrowed[c.byIndex[i]] != nil {
+			continue // a replacement is used as it is, as in cilium/ebpf
+		}
+		if err := c.fill(spec, c.byIndex[i], spec.Maps[name]); err != nil {
 			return nil, fmt.Errorf("map %s: initial contents: %w", name, err)
 		}
 		if spec.Maps[name].ReadOnly {
@@ -232,6 +260,9 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 				return nil, fmt.Errorf("map %s: freeze: %w", name, err)
 			}
 		}
+	}
+	if err := c.newVariables(spec); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -287,6 +318,33 @@ func KindOf(t ProgramType) *ProgramKind {
 	k := *builtinKind(t)
 	return &k
 }
+
+// borrowMap checks that map r of another collection may replace the map
+// of spec ms, and takes a reference on r's collection for this one's life.
+func (c *Collection) borrowMap(name string, ms *MapSpec, r *Map) (maps.Map, error) {
+	want, got := mapsSpec(ms), r.m.Spec()
+	if want.Type != got.Type || want.KeySize != got.KeySize || want.ValueSize != got.ValueSize ||
+		want.MaxEntries != got.MaxEntries || want.Flags != got.Flags {
+		return nil, fmt.Errorf("map replacement %s: %s map %s (key %d, value %d, %d entries, flags %#x) does not match the spec's %s (key %d, value %d, %d entries, flags %#x): %w",
+			name, got.Type, r.name, got.KeySize, got.ValueSize, got.MaxEntries, got.Flags,
+			want.Type, want.KeySize, want.ValueSize, want.MaxEntries, want.Flags, ErrMapIncompatible)
+	}
+	if !r.coll.life.acquireLive() {
+		return nil, fmt.Errorf("map replacement %s: map %s: %w", name, r.name, ErrClosed)
+	}
+	if c.borrowed == nil {
+		c.borrowed = map[maps.Map]*Collection{}
+	}
+	if prev := c.borrowed[r.m]; prev != nil {
+		prev.life.release() // the same map replaces two: one reference
+	}
+	c.borrowed[r.m] = r.coll
+	return r.m, nil
+}
+
+// ErrMapIncompatible is a map replacement that differs from the spec it
+// replaces.
+var ErrMapIncompatible = errors.New("map incompatible")
 
 // newMap creates the map of a spec, within the collection's memory limit.
 func (c *Collection) newMap(name string, ms *MapSpec) (maps.Map, error) {
@@ -370,11 +428,12 @@ func (c *Collection) ownArray(m maps.Map, p *Program) error {
 }
 
 // fill writes a map's initial contents.
-func (c *Collection) fill(m maps.Map, ms *MapSpec) error {
+func (c *Collection) fill(spec *CollectionSpec, m maps.Map, ms *MapSpec) error {
 	for _, kv := range ms.Contents {
 		switch {
 		case kv.Ref == nil:
-			v := kv.Value // shorter than the value (.bss: empty) means zero-padded
+			// Shorter than the value (.bss: empty) means zero-padded.
+			v := dataWithVariables(spec, ms, kv.Value)
 			if n := m.ValueSize(); len(v) < n {
 				v = append(v[:len(v):len(v)], make([]byte, n-len(v))...)
 			}
@@ -480,14 +539,53 @@ func (c *Collection) Close() error {
 	return errors.Join(append(errs, err)...)
 }
 
+// DetachProgram removes the named program from the collection and
+// returns it (nil if there is none): closing the collection no longer
+// closes it, and the caller closes it.
+func (c *Collection) DetachProgram(name string) *Program {
+	p := c.Programs[name]
+	if p == nil {
+		return nil
+	}
+	delete(c.Programs, name)
+	for i, q := range c.progs {
+		if q == p {
+			c.progs = append(c.progs[:i], c.progs[i+1:]...)
+			break
+		}
+	}
+	return p
+}
+
+// DetachMap removes the named map from the collection and returns it (nil
+// if there is none): closing the collection no longer closes it, and the
+// caller closes it.
+func (c *Collection) DetachMap(name string) *Map {
+	m := c.Maps[name]
+	if m == nil {
+		return nil
+	}
+	delete(c.Maps, name)
+	for i, q := range c.maps {
+		if q == m {
+			c.maps = append(c.maps[:i], c.maps[i+1:]...)
+			break
+		}
+	}
+	return m
+}
+
 // free releases the maps and all the collection's memory, once it is
 // closed and its programs and maps are freed.
 func (c *Collection) free() error {
 	var errs []error
 	for _, m := range c.byIndex {
-		if m != nil {
+		if m != nil && c.borrowed[m] == nil {
 			errs = append(errs, m.Close())
 		}
+	}
+	for _, lender := range c.borrowed {
+		errs = append(errs, lender.life.release())
 	}
 	if c.table != nil {
 		errs = append(errs, c.table.Close())

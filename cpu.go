@@ -2,7 +2,10 @@ package xebpf
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
+
+	"github.com/xebpf/xebpf/maps"
 )
 
 // cpuSlots hands out per-CPU map slots: a run holds one for its whole
@@ -13,6 +16,11 @@ type cpuSlots struct {
 	used []atomic.Uint64 // bitmap
 	next atomic.Uint32
 }
+
+// processCPUs are the CPU slots of every collection: maps may be shared
+// between collections (MapReplacements), and a per-CPU value must have
+// one writer at a time, whichever collection's program runs.
+var processCPUs = sync.OnceValue(func() *cpuSlots { return newCPUSlots(maps.NumCPU()) })
 
 func newCPUSlots(n int) *cpuSlots {
 	return &cpuSlots{n: n, used: make([]atomic.Uint64, (n+63)/64)}

@@ -58,7 +58,7 @@ func loadAndRun(obj []byte) error {
 		}
 		return nil
 	}
-	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{InstructionBudget: 1 << 12, Unverified: xebpf.RunUnverifiedChecked})
+	c, err := xebpf.NewCollectionWithOptions((*xebpf.CollectionSpec)(spec), xebpf.CollectionOptions{InstructionBudget: 1 << 12, Unverified: xebpf.RunUnverifiedChecked})
 	if (err == nil) != (c != nil) {
 		return fmt.Errorf("instantiate: collection %v with error %v", c != nil, err)
 	}

@@ -355,13 +355,13 @@ func hostileSpec(progs [2][]isa.Instruction) *xebpf.CollectionSpec {
 		spec.Programs[name] = &xebpf.ProgramSpec{Name: name, SectionName: "xdp", Type: elf.XDP, Instructions: progs[i], License: "GPL"}
 	}
 	ms := [numMaps]*xebpf.MapSpec{
-		mArray:  {Type: uint32(maps.Array), KeySize: 4, ValueSize: arrayValue, MaxEntries: arrayEntries, Value: arrayValueType},
-		mCanary: {Type: uint32(maps.Array), KeySize: 4, ValueSize: canaryValue, MaxEntries: canaryEntries},
-		mData:   {Type: uint32(maps.Array), KeySize: 4, ValueSize: dataValue, MaxEntries: 1},
-		mHash:   {Type: uint32(maps.Hash), KeySize: hashKeySize, ValueSize: hashValue, MaxEntries: hashEntries, Flags: maps.FlagZeroSeed},
-		mProgs:  {Type: uint32(maps.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: progSlots},
-		mRing:   {Type: uint32(maps.RingBuf), MaxEntries: ringSize},
-		mRodata: {Type: uint32(maps.Array), KeySize: 4, ValueSize: rodataValue, MaxEntries: 1, Flags: maps.FlagRdonlyProg, ReadOnly: true},
+		mArray:  {Type: elf.MapType(maps.Array), KeySize: 4, ValueSize: arrayValue, MaxEntries: arrayEntries, Value: arrayValueType},
+		mCanary: {Type: elf.MapType(maps.Array), KeySize: 4, ValueSize: canaryValue, MaxEntries: canaryEntries},
+		mData:   {Type: elf.MapType(maps.Array), KeySize: 4, ValueSize: dataValue, MaxEntries: 1},
+		mHash:   {Type: elf.MapType(maps.Hash), KeySize: hashKeySize, ValueSize: hashValue, MaxEntries: hashEntries, Flags: maps.FlagZeroSeed},
+		mProgs:  {Type: elf.MapType(maps.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: progSlots},
+		mRing:   {Type: elf.MapType(maps.RingBuf), MaxEntries: ringSize},
+		mRodata: {Type: elf.MapType(maps.Array), KeySize: 4, ValueSize: rodataValue, MaxEntries: 1, Flags: maps.FlagRdonlyProg, ReadOnly: true},
 	}
 	for i := range arrayEntries {
 		ms[mArray].Contents = append(ms[mArray].Contents, elf.MapKV{Key: u32(uint32(i)), Value: pattern(0xa0+16*i, arrayValue)})

@@ -322,7 +322,7 @@ var hostileCases = []*hostileCase{
 		},
 		post: func(h *hostile) error {
 			var keys []uint32
-			for k, v := range h.m("hash").Iterate() {
+			for k, v := range h.m("hash").All() {
 				keys = append(keys, binary.NativeEndian.Uint32(k))
 				if got := binary.NativeEndian.Uint64(v); got != uint64(keys[len(keys)-1]) {
 					return fmt.Errorf("key %d holds %d", keys[len(keys)-1], got)

@@ -62,3 +62,16 @@ func (l *lifetime) close() (bool, error) {
 
 // freed reports whether the object was freed.
 func (l *lifetime) freed() bool { return l.n.Load()&lifeFreed != 0 }
+
+// acquireLive takes a reference unless the object was freed: unlike
+// acquire it succeeds after close, for objects (Variables) that keep
+// using memory their collection frees only when nothing holds it.
+func (l *lifetime) acquireLive() bool {
+	if l.n.Add(1)&lifeFreed == 0 {
+		return true
+	}
+	// Freed: the count was zero and stays unused; no release, which
+	// would free again.
+	l.n.Add(-1)
+	return false
+}

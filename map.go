@@ -1,21 +1,27 @@
 package xebpf
 
 import (
-	"encoding/binary"
 	"fmt"
 	"iter"
+	"reflect"
 	"sync"
 
+	"github.com/xebpf/xebpf/internal/binenc"
 	"github.com/xebpf/xebpf/maps"
 )
 
-// Map is a map of a Collection. Keys and values are []byte of the map's
-// key and value size, or fixed-size values that encoding/binary can
-// marshal in native byte order (uint32, structs of fixed-size fields,
-// arrays).
+// Map is a map of a Collection, with cilium/ebpf's methods. Keys and
+// values are []byte of the map's key and value size, values implementing
+// encoding.BinaryMarshaler and BinaryUnmarshaler, or fixed-size values
+// that encoding/binary marshals in native byte order (uint32, structs of
+// fixed-size fields, arrays); per-CPU values are slices of one value per
+// CPU. Errors name the map and match ErrKeyNotExist, ErrKeyExist and the
+// other errors of package maps with errors.Is.
 //
-// A Map is safe for concurrent use. Close may be called while other
-// goroutines use the map and while programs run.
+// A Map is safe for concurrent use, by Go code and by programs: each
+// operation on an element is atomic with respect to the others, as in
+// Linux. Close may be called while other goroutines use the map and
+// while programs run.
 type Map struct {
 	name string
 	m    maps.Map
@@ -75,17 +81,22 @@ func (m *Map) buf() *mapBuf {
 func (m *Map) Name() string { return m.name }
 
 // Type returns the map's type.
-func (m *Map) Type() maps.Type { return m.m.Type() }
+func (m *Map) Type() MapType { return MapType(m.m.Type()) }
 
 // KeySize returns the key size in bytes.
-func (m *Map) KeySize() int { return m.m.KeySize() }
+func (m *Map) KeySize() uint32 { return uint32(m.m.KeySize()) }
 
 // ValueSize returns the value size in bytes (for per-CPU maps, of one
 // CPU's value).
-func (m *Map) ValueSize() int { return m.m.ValueSize() }
+func (m *Map) ValueSize() uint32 { return uint32(m.m.ValueSize()) }
 
 // MaxEntries returns the map's capacity.
-func (m *Map) MaxEntries() int { return m.m.MaxEntries() }
+func (m *Map) MaxEntries() uint32 { return uint32(m.m.MaxEntries()) }
+
+// String describes the map as cilium/ebpf's Map.String does.
+func (m *Map) String() string {
+	return fmt.Sprintf("%s(%s)#%d", m.Type(), m.name, m.m.ID())
+}
 
 // Freeze makes the map read-only from Go, like cilium/ebpf's Map.Freeze
 // (BPF_MAP_FREEZE): later Update and Delete return an error wrapping
@@ -114,8 +125,11 @@ func (m *Map) Flags() uint32 { return m.m.Spec().Flags }
 // against its Close).
 func (m *Map) Underlying() maps.Map { return m.m }
 
-// Lookup copies the value of key into valueOut (a []byte or a pointer to
-// a fixed-size value). Per-CPU maps fill one value per CPU.
+// Lookup copies the value of key into valueOut: a []byte, an
+// encoding.BinaryUnmarshaler or a pointer to a fixed-size value. A
+// per-CPU map's value is one value per CPU: valueOut is then a []T of
+// NumCPU elements or a *[]T, as in cilium/ebpf (or a []byte of every
+// CPU's value, each padded to 8 bytes). Queue and Stack peek (key nil).
 func (m *Map) Lookup(key, valueOut any) error {
 	if err := m.enter(); err != nil {
 		return err
@@ -123,23 +137,19 @@ func (m *Map) Lookup(key, valueOut any) error {
 	defer m.life.release()
 	if kb, ok := key.([]byte); ok {
 		if out, ok := valueOut.([]byte); ok {
-			return m.lookupBytes(kb, out)
+			return m.wrap(m.m.Lookup(kb, out))
 		}
 	}
 	b := m.buf()
-	k, err := marshalInto(b.key, key)
-	switch out, isBytes := valueOut.([]byte); {
-	case err != nil:
-		err = fmt.Errorf("map %s: key: %w", m.name, err)
-	case isBytes:
-		err = m.wrap(m.m.Lookup(k, out))
-	default:
-		if err = m.wrap(m.m.Lookup(k, b.val)); err == nil {
-			err = unmarshal(b.val, valueOut)
-		}
+	defer m.bufs.Put(b)
+	k, err := m.key(b, key)
+	if err != nil {
+		return err
 	}
-	m.bufs.Put(b)
-	return err
+	if err := m.wrap(m.m.Lookup(k, b.val)); err != nil {
+		return err
+	}
+	return m.decodeValue(b.val, valueOut)
 }
 
 // LookupBytes copies the value of key into valueOut without marshalling:
@@ -156,30 +166,47 @@ func (m *Map) LookupBytes(key, valueOut []byte) error {
 	return nil
 }
 
-// lookupBytes is LookupBytes for a caller holding a reference.
-func (m *Map) lookupBytes(key, valueOut []byte) error {
-	if err := m.m.Lookup(key, valueOut); err != nil {
-		return m.wrap(err)
-	}
-	return nil
-}
-
-// Update sets key to value with flags (maps.UpdateAny, UpdateNoExist,
-// UpdateExist, UpdateLock).
-func (m *Map) Update(key, value any, flags maps.UpdateFlags) error {
+// LookupAndDelete copies the value of key into valueOut (as Lookup) and
+// deletes the element. Queue and Stack pop (key nil).
+func (m *Map) LookupAndDelete(key, valueOut any) error {
 	if err := m.enter(); err != nil {
 		return err
 	}
 	defer m.life.release()
 	b := m.buf()
 	defer m.bufs.Put(b)
-	k, err := marshalInto(b.key, key)
+	k, err := m.key(b, key)
 	if err != nil {
-		return fmt.Errorf("map %s: key: %w", m.name, err)
+		return err
 	}
-	v, err := marshalInto(b.val, value)
+	if err := m.wrap(m.m.LookupAndDelete(k, b.val)); err != nil {
+		return err
+	}
+	return m.decodeValue(b.val, valueOut)
+}
+
+// Put sets key to value, creating or replacing it (Update with
+// UpdateAny).
+func (m *Map) Put(key, value any) error { return m.Update(key, value, UpdateAny) }
+
+// Update sets key to value with flags (UpdateAny, UpdateNoExist,
+// UpdateExist, UpdateLock). Keys and values are marshalled as Lookup
+// decodes them; a per-CPU map takes a []T of NumCPU values. Queue and
+// Stack push (key nil).
+func (m *Map) Update(key, value any, flags MapUpdateFlags) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
+	b := m.buf()
+	defer m.bufs.Put(b)
+	k, err := m.key(b, key)
 	if err != nil {
-		return fmt.Errorf("map %s: value: %w", m.name, err)
+		return err
+	}
+	v, err := m.encodeValue(b.val, value)
+	if err != nil {
+		return err
 	}
 	return m.wrap(m.m.Update(k, v, flags))
 }
@@ -192,16 +219,43 @@ func (m *Map) Delete(key any) error {
 	defer m.life.release()
 	b := m.buf()
 	defer m.bufs.Put(b)
-	k, err := marshalInto(b.key, key)
+	k, err := m.key(b, key)
 	if err != nil {
-		return fmt.Errorf("map %s: key: %w", m.name, err)
+		return err
 	}
 	return m.wrap(m.m.Delete(k))
 }
 
-// Iterate yields every entry's key and value bytes in key order; it
-// yields nothing once the map is closed.
-func (m *Map) Iterate() iter.Seq2[[]byte, []byte] {
+// NextKey writes the key after key into nextKeyOut, as the kernel's
+// BPF_MAP_GET_NEXT_KEY: a nil key, or one not in the map, gives the
+// first key; after the last it returns ErrKeyNotExist.
+func (m *Map) NextKey(key, nextKeyOut any) error {
+	if err := m.enter(); err != nil {
+		return err
+	}
+	defer m.life.release()
+	b := m.buf()
+	defer m.bufs.Put(b)
+	var k []byte
+	if key != nil {
+		var err error
+		if k, err = m.key(b, key); err != nil {
+			return err
+		}
+	}
+	next := make([]byte, m.m.KeySize())
+	if err := m.wrap(m.m.NextKey(k, next)); err != nil {
+		return err
+	}
+	if err := binenc.Unmarshal(nextKeyOut, next); err != nil {
+		return fmt.Errorf("map %s: next key: %w", m.name, err)
+	}
+	return nil
+}
+
+// All yields every entry's key and value bytes in key order, from a
+// consistent walk of the map; it yields nothing once the map is closed.
+func (m *Map) All() iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		if m.enter() != nil {
 			return
@@ -218,98 +272,90 @@ func (m *Map) wrap(err error) error {
 	return fmt.Errorf("map %s: %w", m.name, err)
 }
 
-// marshalInto encodes v into buf, which has exactly the size v must have,
-// and returns the bytes to use (v itself when it is a []byte). Integer
-// types take a fast path; other fixed-size types go through
-// encoding/binary.
-func marshalInto(buf []byte, v any) ([]byte, error) {
-	size := len(buf)
-	n := 0
-	switch x := v.(type) {
-	case nil:
-		if size == 0 {
-			return nil, nil
-		}
-	case []byte:
-		if len(x) != size {
-			return nil, fmt.Errorf("%d bytes, want %d", len(x), size)
-		}
-		return x, nil
-	case uint8:
-		n = 1
-		if size == n {
-			buf[0] = x
-			return buf, nil
-		}
-	case uint16:
-		n = 2
-		if size == n {
-			binary.NativeEndian.PutUint16(buf, x)
-			return buf, nil
-		}
-	case uint32:
-		n = 4
-		if size == n {
-			binary.NativeEndian.PutUint32(buf, x)
-			return buf, nil
-		}
-	case int32:
-		n = 4
-		if size == n {
-			binary.NativeEndian.PutUint32(buf, uint32(x))
-			return buf, nil
-		}
-	case uint64:
-		n = 8
-		if size == n {
-			binary.NativeEndian.PutUint64(buf, x)
-			return buf, nil
-		}
-	case int64:
-		n = 8
-		if size == n {
-			binary.NativeEndian.PutUint64(buf, uint64(x))
-			return buf, nil
-		}
-	default:
-		n = binary.Size(v)
-		if n == size {
-			if _, err := binary.Encode(buf, binary.NativeEndian, v); err != nil {
-				return nil, err
-			}
-			return buf, nil
-		}
+// key marshals a key into b.key; a nil key stays nil for maps without
+// keys (Queue, Stack).
+func (m *Map) key(b *mapBuf, key any) ([]byte, error) {
+	if key == nil && m.m.KeySize() == 0 {
+		return nil, nil
 	}
-	return nil, fmt.Errorf("%T is %d bytes, want %d", v, n, size)
+	k, err := binenc.MarshalInto(b.key, key)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	return k, nil
 }
 
-// unmarshal decodes b into out, a pointer to a fixed-size value.
-func unmarshal(b []byte, out any) error {
-	switch x := out.(type) {
-	case *uint64:
-		if len(b) == 8 {
-			*x = binary.NativeEndian.Uint64(b)
-			return nil
-		}
-	case *uint32:
-		if len(b) == 4 {
-			*x = binary.NativeEndian.Uint32(b)
-			return nil
-		}
-	case *int64:
-		if len(b) == 8 {
-			*x = int64(binary.NativeEndian.Uint64(b))
-			return nil
-		}
-	case *int32:
-		if len(b) == 4 {
-			*x = int32(binary.NativeEndian.Uint32(b))
-			return nil
-		}
+// perCPU reports whether values are one per CPU.
+func (m *Map) perCPU() bool { return m.m.Type().IsPerCPU() }
+
+// encodeValue marshals a value into buf (of the map's user value size).
+func (m *Map) encodeValue(buf []byte, value any) ([]byte, error) {
+	if _, isBytes := value.([]byte); m.perCPU() && !isBytes {
+		return m.encodePerCPU(buf, value)
 	}
-	if binary.Size(out) != len(b) {
-		return fmt.Errorf("%T is %d bytes, want %d", out, binary.Size(out), len(b))
+	v, err := binenc.MarshalInto(buf, value)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: value: %w", m.name, err)
 	}
-	_, err := binary.Decode(b, binary.NativeEndian, out)
-	return err
+	return v, nil
 }
+
+// decodeValue decodes a value (of the map's user value size) into out.
+func (m *Map) decodeValue(val []byte, out any) error {
+	if _, isBytes := out.([]byte); m.perCPU() && !isBytes {
+		return m.decodePerCPU(val, out)
+	}
+	if err := binenc.Unmarshal(out, val); err != nil {
+		return fmt.Errorf("map %s: value: %w", m.name, err)
+	}
+	return nil
+}
+
+// encodePerCPU marshals a slice of NumCPU values, each into its
+// 8-byte-aligned slot of buf.
+func (m *Map) encodePerCPU(buf []byte, value any) ([]byte, error) {
+	rv := reflect.ValueOf(value)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	n := maps.NumCPU()
+	if rv.Kind() != reflect.Slice || rv.Len() != n {
+		return nil, fmt.Errorf("map %s: value: per-CPU values need a slice of %d (one per CPU), got %T", m.name, n, value)
+	}
+	size, stride := m.m.ValueSize(), perCPUStride(m.m.ValueSize())
+	clear(buf)
+	for i := range n {
+		if _, err := binenc.MarshalInto(buf[i*stride:i*stride+size], rv.Index(i).Interface()); err != nil {
+			return nil, fmt.Errorf("map %s: value of CPU %d: %w", m.name, i, err)
+		}
+	}
+	return buf, nil
+}
+
+// decodePerCPU decodes every CPU's value into out: a []T of NumCPU
+// elements, or a *[]T it (re)allocates.
+func (m *Map) decodePerCPU(val []byte, out any) error {
+	rv := reflect.ValueOf(out)
+	n := maps.NumCPU()
+	switch {
+	case rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Slice:
+		if rv.Elem().Len() != n {
+			rv.Elem().Set(reflect.MakeSlice(rv.Elem().Type(), n, n))
+		}
+		rv = rv.Elem()
+	case rv.Kind() == reflect.Slice && rv.Len() == n:
+	default:
+		return fmt.Errorf("map %s: value: per-CPU values need a []T of %d (one per CPU) or a *[]T, got %T", m.name, n, out)
+	}
+	size, stride := m.m.ValueSize(), perCPUStride(m.m.ValueSize())
+	for i := range n {
+		if err := binenc.Unmarshal(rv.Index(i).Addr().Interface(), val[i*stride:i*stride+size]); err != nil {
+			return fmt.Errorf("map %s: value of CPU %d: %w", m.name, i, err)
+		}
+	}
+	return nil
+}
+
+// perCPUStride is the distance between CPUs' values in a per-CPU value
+// buffer: the value size rounded up to 8, as in Linux.
+func perCPUStride(size int) int { return (size + 7) &^ 7 }

@@ -21,6 +21,10 @@ import (
 // Program is a runnable program of a Collection. It is safe for concurrent
 // use.
 type Program struct {
+	// VerifierLog is the verifier's log, when ProgramOptions.LogLevel
+	// asked for it.
+	VerifierLog string
+
 	name  string
 	spec  *ProgramSpec
 	typ   *ProgramKind
@@ -160,7 +164,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 	if err != nil {
 		return nil, withLine(ps, err)
 	}
-	np := &Program{name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, engine: engine, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
+	np := &Program{VerifierLog: v.log, name: name, spec: ps, typ: typ, coll: c, prog: ip, insns: insns, engine: engine, pk: packetOf(typ), ctxMem: typ.Context.MemorySize(), ctxFields: fields}
 	if size, fixed := verifiedRawContext(ps, typ); fixed && (engine == EngineFast || engine == EngineCheckedVerified) {
 		np.rawCtx = size
 	}

@@ -38,7 +38,7 @@ func TestVerifierAgainstKernel(t *testing.T) {
 		progs := [2][]isa.Instruction{g.program(1 + rng.IntN(8)), {movImm(isa.R0, 2), exitInsn}}
 		spec := hostileSpec(progs)
 		_, xerr := xebpf.VerifyProgram(spec, "main", xebpf.VerifyOptions{Type: xebpf.KindOf(xebpf.XDP)})
-		kc, err := kernel.LoadSpec(spec, kernel.LoadOptions{Programs: []string{"main"}, Types: map[string]elf.ProgramType{"main": elf.XDP}})
+		kc, err := kernel.LoadSpec((*elf.CollectionSpec)(spec), kernel.LoadOptions{Programs: []string{"main"}, Types: map[string]elf.ProgramType{"main": elf.XDP}})
 		if err != nil {
 			t.Fatalf("program %d: %v", i, err)
 		}

@@ -2,6 +2,7 @@ package xebpf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -281,19 +282,73 @@ func (p *Program) Engine() Engine { return p.engine }
 type verdict struct {
 	prog *verifier.Program
 	err  error
+	log  string // ProgramOptions.LogLevel's log
 }
 
-// verify runs the verifier on a program being loaded.
-func (c *Collection) verify(spec *CollectionSpec, ps *ProgramSpec, typ *ProgramKind) (*verifier.Program, error) {
+// verify runs the verifier on a program being loaded. A rejection comes
+// as a *VerifierError with the log ProgramOptions asks for.
+func (c *Collection) verify(spec *CollectionSpec, name string, ps *ProgramSpec, typ *ProgramKind) verdict {
 	if c.opts.UnsafeFastMode {
-		return nil, nil
+		return verdict{}
 	}
 	if err := malformedBTF(spec); err != nil {
-		return nil, err
+		return verdict{err: err}
 	}
-	cfg := verifierConfig(spec, ps, typ)
-	cfg.Log, cfg.LogLevel = c.opts.VerifierLog, c.opts.VerifierLogLevel
-	return c.opts.VerifierIsolation.verify(ps.Instructions, cfg)
+	po := c.opts.Programs
+	size := int(po.LogSizeStart)
+	if size == 0 {
+		size = DefaultLogSize
+	}
+	run := func(log io.Writer, level int) (*verifier.Program, error) {
+		cfg := verifierConfig(spec, ps, typ)
+		cfg.Log, cfg.LogLevel = log, level
+		return c.opts.VerifierIsolation.verify(ps.Instructions, cfg)
+	}
+	var (
+		log *limitedLog
+		vp  *verifier.Program
+		err error
+	)
+	switch {
+	case c.opts.VerifierLog != nil:
+		vp, err = run(c.opts.VerifierLog, c.opts.VerifierLogLevel)
+	case po.LogLevel != 0 && !po.LogDisabled:
+		log = &limitedLog{limit: size}
+		vp, err = run(log, verifierLevel(po.LogLevel))
+	default:
+		vp, err = run(nil, 0)
+	}
+	var ve *verifier.Error
+	if err == nil || !errors.As(err, &ve) {
+		v := verdict{prog: vp, err: err}
+		if log != nil {
+			if vp != nil && po.LogLevel&LogLevelStats != 0 {
+				st := vp.Stats()
+				fmt.Fprintf(log, "verified %d instructions in %d steps, %d blocks, %v; a run executes at most %d\n",
+					st.Instructions, st.Steps, st.Blocks, st.Duration, vp.MaxInstructions())
+			}
+			v.log = log.buf.String()
+		}
+		return v
+	}
+	verr := &VerifierError{Program: name, Cause: err}
+	if !po.LogDisabled {
+		if log == nil {
+			// As cilium/ebpf does, ask again for the log of a rejection.
+			log = &limitedLog{limit: size}
+			run(log, 1)
+		}
+		verr.Log, verr.Truncated = log.lines(), log.truncated
+	}
+	return verdict{err: verr}
+}
+
+// verifierLevel is the verifier's log level for a cilium/ebpf LogLevel.
+func verifierLevel(l LogLevel) int {
+	if l&(LogLevelBranch|LogLevelInstruction) != 0 {
+		return 1
+	}
+	return 0
 }
 
 // verifiedRawContext is the size of a raw context the verifier assumes,

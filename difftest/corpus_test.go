@@ -212,7 +212,7 @@ func openCorpus(spec *xebpf.CollectionSpec, types map[string]*xebpf.ProgramKind,
 	for name := range keep {
 		names = append(names, name)
 	}
-	k, err := kernel.LoadSpec(spec, kernel.LoadOptions{Programs: names, Types: ktypes})
+	k, err := kernel.LoadSpec((*elf.CollectionSpec)(spec), kernel.LoadOptions{Programs: names, Types: ktypes})
 	if err != nil {
 		x.Close()
 		return co, fmt.Errorf("%w: kernel LoadSpec: %v", errSkipObject, err)

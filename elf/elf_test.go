@@ -53,7 +53,7 @@ func mapIndex(t *testing.T, spec *CollectionSpec, name string) int64 {
 	return int64(i)
 }
 
-func checkMap(t *testing.T, spec *CollectionSpec, name string, typ, key, value, max, flags uint32) *MapSpec {
+func checkMap(t *testing.T, spec *CollectionSpec, name string, typ MapType, key, value, max, flags uint32) *MapSpec {
 	t.Helper()
 	m := spec.Maps[name]
 	if m == nil {

@@ -93,6 +93,7 @@ type loader struct {
 	secs     []*section
 	syms     []symbol // index i is ELF symbol i+1
 	btfSpec  *btf.Spec
+	vars     map[string]*VariableSpec // by name
 	ext      *extInfo
 	strtab   []byte // BTF string table
 	warnings []string
@@ -254,6 +255,11 @@ func (ld *loader) load(r io.ReaderAt) (*CollectionSpec, error) {
 	}
 	cs.Types = ld.btfSpec
 	cs.Warnings = ld.warnings
+	cs.Variables = ld.vars
+	if cs.Variables == nil {
+		cs.Variables = map[string]*VariableSpec{}
+	}
+	cs.ByteOrder = binary.LittleEndian
 	return cs, nil
 }
 

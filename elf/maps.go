@@ -121,7 +121,7 @@ func parseLegacyMapDef(b []byte) *MapSpec {
 		}
 		return binary.LittleEndian.Uint32(b[off:])
 	}
-	m := &MapSpec{Type: u32(0), KeySize: u32(4), ValueSize: u32(8), MaxEntries: u32(12), Flags: u32(16)}
+	m := &MapSpec{Type: MapType(u32(0)), KeySize: u32(4), ValueSize: u32(8), MaxEntries: u32(12), Flags: u32(16)}
 	lf := &LegacyMapFields{DefSize: len(b)}
 	known := 20
 	if len(b) == 36 {
@@ -139,7 +139,7 @@ func parseLegacyMapDef(b []byte) *MapSpec {
 	return m
 }
 
-func isMapInMap(t uint32) bool { return t == MapTypeArrayOfMaps || t == MapTypeHashOfMaps }
+func isMapInMap(t MapType) bool { return t == MapTypeArrayOfMaps || t == MapTypeHashOfMaps }
 
 // linkLegacyInnerMaps sets the inner map template of legacy map-in-maps:
 // bpf_map_def.inner_map_idx indexes the definitions of the section; for
@@ -257,7 +257,7 @@ func btfMapSpec(name string, typ btf.Type, depth int) (*MapSpec, error) {
 			}
 			switch mem.Name {
 			case "type":
-				m.Type = n
+				m.Type = MapType(n)
 			case "max_entries":
 				m.MaxEntries = n
 			case "map_flags":
@@ -443,13 +443,16 @@ func (ld *loader) loadDataMaps() error {
 		if strings.HasPrefix(s.name, ".rodata") {
 			m.ReadOnly, m.Flags = true, flagRdonlyProg
 		}
+		var ds *btf.Datasec
 		if ld.btfSpec != nil {
-			var ds *btf.Datasec
 			if ld.btfSpec.TypeByName(s.name, &ds) == nil {
 				m.Value = ds
 			}
 		}
 		if err := ld.addMap(m); err != nil {
+			return err
+		}
+		if err := ld.loadVariables(s, d, ds); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package elf
 
 import (
+	"encoding/binary"
 	"sort"
 
 	"github.com/cilium/ebpf/btf"
@@ -22,6 +23,12 @@ type CollectionSpec struct {
 	// isa.PseudoMapIndex or isa.PseudoMapIndexValue refers to map
 	// MapOrder[imm].
 	MapOrder []string
+	// Variables are the global variables of the data sections, by name;
+	// NewCollection writes their values into the sections' maps.
+	Variables map[string]*VariableSpec
+	// ByteOrder is the object's byte order (the loader takes
+	// little-endian objects only).
+	ByteOrder binary.ByteOrder
 	// Types is the object's BTF, nil when it has none or when it could not
 	// be parsed (Warnings then says why).
 	Types *btf.Spec
@@ -149,7 +156,7 @@ type MapSpec struct {
 	// Section is the ELF section that defines the map.
 	Section string
 	// Type is a Linux BPF_MAP_TYPE_* id; see MapTypeName.
-	Type       uint32
+	Type       MapType
 	KeySize    uint32
 	ValueSize  uint32
 	MaxEntries uint32

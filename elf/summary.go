@@ -69,11 +69,11 @@ func (cs *CollectionSpec) Summary() Summary {
 	for i, name := range cs.MapOrder {
 		m := cs.Maps[name]
 		ms := MapSummary{
-			Name: name, Index: i, Type: MapTypeName(m.Type), KeySize: m.KeySize, ValueSize: m.ValueSize,
+			Name: name, Index: i, Type: m.Type.String(), KeySize: m.KeySize, ValueSize: m.ValueSize,
 			MaxEntries: m.MaxEntries, Flags: m.Flags, Section: m.Section, Entries: len(m.Contents),
 		}
 		if m.InnerMap != nil {
-			ms.InnerMap = MapTypeName(m.InnerMap.Type)
+			ms.InnerMap = m.InnerMap.Type.String()
 		}
 		s.Maps = append(s.Maps, ms)
 	}

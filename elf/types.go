@@ -59,42 +59,48 @@ func (t ProgramType) String() string {
 	return fmt.Sprintf("ProgramType(%d)", uint32(t))
 }
 
+// MapType is a Linux BPF_MAP_TYPE_* id, as cilium/ebpf's MapType.
+type MapType uint32
+
+// String returns cilium/ebpf's name of the type.
+func (t MapType) String() string { return MapTypeName(uint32(t)) }
+
 // Linux BPF_MAP_TYPE_* ids, as stored in MapSpec.Type.
 const (
-	MapTypeUnspec              uint32 = 0
-	MapTypeHash                uint32 = 1
-	MapTypeArray               uint32 = 2
-	MapTypeProgArray           uint32 = 3
-	MapTypePerfEventArray      uint32 = 4
-	MapTypePerCPUHash          uint32 = 5
-	MapTypePerCPUArray         uint32 = 6
-	MapTypeStackTrace          uint32 = 7
-	MapTypeCGroupArray         uint32 = 8
-	MapTypeLRUHash             uint32 = 9
-	MapTypeLRUPerCPUHash       uint32 = 10
-	MapTypeLPMTrie             uint32 = 11
-	MapTypeArrayOfMaps         uint32 = 12
-	MapTypeHashOfMaps          uint32 = 13
-	MapTypeDevMap              uint32 = 14
-	MapTypeSockMap             uint32 = 15
-	MapTypeCPUMap              uint32 = 16
-	MapTypeXSKMap              uint32 = 17
-	MapTypeSockHash            uint32 = 18
-	MapTypeCGroupStorage       uint32 = 19
-	MapTypeReusePortSockArray  uint32 = 20
-	MapTypePerCPUCGroupStorage uint32 = 21
-	MapTypeQueue               uint32 = 22
-	MapTypeStack               uint32 = 23
-	MapTypeSkStorage           uint32 = 24
-	MapTypeDevMapHash          uint32 = 25
-	MapTypeStructOps           uint32 = 26
-	MapTypeRingBuf             uint32 = 27
-	MapTypeInodeStorage        uint32 = 28
-	MapTypeTaskStorage         uint32 = 29
-	MapTypeBloomFilter         uint32 = 30
-	MapTypeUserRingBuf         uint32 = 31
-	MapTypeCgrpStorage         uint32 = 32
-	MapTypeArena               uint32 = 33
+	MapTypeUnspec              MapType = 0
+	MapTypeHash                MapType = 1
+	MapTypeArray               MapType = 2
+	MapTypeProgArray           MapType = 3
+	MapTypePerfEventArray      MapType = 4
+	MapTypePerCPUHash          MapType = 5
+	MapTypePerCPUArray         MapType = 6
+	MapTypeStackTrace          MapType = 7
+	MapTypeCGroupArray         MapType = 8
+	MapTypeLRUHash             MapType = 9
+	MapTypeLRUPerCPUHash       MapType = 10
+	MapTypeLPMTrie             MapType = 11
+	MapTypeArrayOfMaps         MapType = 12
+	MapTypeHashOfMaps          MapType = 13
+	MapTypeDevMap              MapType = 14
+	MapTypeSockMap             MapType = 15
+	MapTypeCPUMap              MapType = 16
+	MapTypeXSKMap              MapType = 17
+	MapTypeSockHash            MapType = 18
+	MapTypeCGroupStorage       MapType = 19
+	MapTypeReusePortSockArray  MapType = 20
+	MapTypePerCPUCGroupStorage MapType = 21
+	MapTypeQueue               MapType = 22
+	MapTypeStack               MapType = 23
+	MapTypeSkStorage           MapType = 24
+	MapTypeDevMapHash          MapType = 25
+	MapTypeStructOps           MapType = 26
+	MapTypeRingBuf             MapType = 27
+	MapTypeInodeStorage        MapType = 28
+	MapTypeTaskStorage         MapType = 29
+	MapTypeBloomFilter         MapType = 30
+	MapTypeUserRingBuf         MapType = 31
+	MapTypeCgrpStorage         MapType = 32
+	MapTypeArena               MapType = 33
 )
 
 var mapTypeNames = [...]string{

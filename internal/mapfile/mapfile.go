@@ -5,6 +5,7 @@ package mapfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -103,6 +104,18 @@ func Preload(spec *xebpf.CollectionSpec, states map[string]kernel.MapState) (map
 			}
 		}
 		ms.Contents = contents
+		// The section's variables are written over its contents when the
+		// collection is created: give them the preloaded bytes.
+		for _, kv := range contents {
+			if kv.Ref != nil || len(kv.Key) != 4 || binary.NativeEndian.Uint32(kv.Key) != 0 {
+				continue
+			}
+			for _, v := range spec.Variables {
+				if v.SectionName == name && int(v.Offset)+len(v.Value) <= len(kv.Value) {
+					v.Value = slices.Clone(kv.Value[v.Offset : int(v.Offset)+len(v.Value)])
+				}
+			}
+		}
 	}
 	return late, nil
 }
