@@ -220,7 +220,7 @@ func BenchmarkMapLookupGo(b *testing.B) {
 			key := binary.NativeEndian.AppendUint32(nil, 77)
 			val := make([]byte, 8)
 			for b.Loop() {
-				if err := m.LookupBytes(key, val); err != nil {
+				if err := m.LookupInto(key, val); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -602,3 +602,58 @@ func TestRunContextStruct(t *testing.T) {
 		t.Fatalf("flags: %v", err)
 	}
 }
+
+func TestStandaloneMapAndProgram(t *testing.T) {
+	m, err := xebpf.NewMap(&xebpf.MapSpec{Name: "counts", Type: xebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(uint32(1), uint64(2)); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := m.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	var v uint64
+	if err := c2.Lookup(uint32(1), &v); err != nil || v != 2 {
+		t.Fatalf("clone after the original closed: %d, %v", v, err)
+	}
+	if err := m.Lookup(uint32(1), &v); !errors.Is(err, xebpf.ErrClosed) {
+		t.Fatalf("closed original: %v", err)
+	}
+	c2.Close()
+	if err := m.Pin("/sys/fs/bpf/x"); !errors.Is(err, xebpf.ErrNotSupported) {
+		t.Fatalf("Pin: %v", err)
+	}
+	if _, err := xebpf.NewMap(&xebpf.MapSpec{Name: "bad", Type: xebpf.Hash, KeySize: 0, ValueSize: 8, MaxEntries: 4}); err == nil {
+		t.Fatal("a hash map with 0-byte keys: no error")
+	}
+
+	spec, err := xebpf.LoadCollectionSpec(buildC(t, "api", apiProgram))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xebpf.NewProgram(spec.Programs["count"]); !errors.Is(err, xebpf.ErrProgIncompatible) {
+		t.Fatalf("NewProgram of a program using maps: %v", err)
+	}
+	ret0, err := xebpf.LoadCollectionSpec(buildC(t, "ret", `#include "xebpf/bpf.h"
+SEC("xdp") int f(struct xdp_md *ctx) { return XDP_DROP; }
+char _license[] SEC("license") = "GPL";
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := xebpf.NewProgram(ret0.Programs["f"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if ret, err := p.Run(&xebpf.RunOptions{Data: make([]byte, 14)}); err != nil || ret != xebpf.XDPDrop {
+		t.Fatalf("standalone program: %d, %v", ret, err)
+	}
+	if n, err := xebpf.PossibleCPU(); err != nil || n != maps.NumCPU() || xebpf.MustPossibleCPU() != n {
+		t.Fatalf("PossibleCPU %d, %v", n, err)
+	}
+}

@@ -1,6 +1,7 @@
 package xebpf
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -152,9 +153,61 @@ func (m *Map) Lookup(key, valueOut any) error {
 	return m.decodeValue(b.val, valueOut)
 }
 
-// LookupBytes copies the value of key into valueOut without marshalling:
+// LookupBytes returns the value of key as bytes, or nil without an
+// error if the key does not exist, as cilium/ebpf's LookupBytes.
+func (m *Map) LookupBytes(key any) ([]byte, error) {
+	out := make([]byte, m.m.UserValueSize())
+	err := m.Lookup(key, out)
+	if errors.Is(err, ErrKeyNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LookupWithFlags is Lookup with flags. xebpf does not have LookupLock
+// (a copy under the value's bpf_spin_lock) yet: it is refused with
+// ErrNotSupported, as are other flags.
+func (m *Map) LookupWithFlags(key, valueOut any, flags MapLookupFlags) error {
+	if flags != 0 {
+		return fmt.Errorf("map %s: lookup flags %#x: %w", m.name, uint64(flags), ErrNotSupported)
+	}
+	return m.Lookup(key, valueOut)
+}
+
+// LookupAndDeleteWithFlags is LookupAndDelete with flags, which it
+// refuses as LookupWithFlags does.
+func (m *Map) LookupAndDeleteWithFlags(key, valueOut any, flags MapLookupFlags) error {
+	if flags != 0 {
+		return fmt.Errorf("map %s: lookup flags %#x: %w", m.name, uint64(flags), ErrNotSupported)
+	}
+	return m.LookupAndDelete(key, valueOut)
+}
+
+// NextKeyBytes returns the key after key as bytes, nil at the end.
+func (m *Map) NextKeyBytes(key any) ([]byte, error) {
+	out := make([]byte, m.m.KeySize())
+	err := m.NextKey(key, out)
+	if errors.Is(err, ErrKeyNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MapLookupFlags are the flags of LookupWithFlags, as cilium/ebpf's.
+type MapLookupFlags uint64
+
+// LookupLock copies the value under its bpf_spin_lock.
+const LookupLock MapLookupFlags = 4
+
+// LookupInto copies the value of key into valueOut without marshalling:
 // the fastest Go-side lookup (no allocation, no interface conversion).
-func (m *Map) LookupBytes(key, valueOut []byte) error {
+func (m *Map) LookupInto(key, valueOut []byte) error {
 	if err := m.enter(); err != nil {
 		return err
 	}

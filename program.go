@@ -346,3 +346,6 @@ func (c *Collection) specOf(p *Program, err error) *ProgramSpec {
 
 // Interp returns the compiled program, the object a ProgramArray slot holds.
 func (p *Program) Interp() *interp.Program { return p.prog }
+
+// String describes the program, as cilium/ebpf's Program.String.
+func (p *Program) String() string { return fmt.Sprintf("%s(%s)", p.Type(), p.name) }

@@ -51,13 +51,11 @@ func (cs *CollectionSpec) Copy() *CollectionSpec {
 	c := *cs
 	c.Programs = make(map[string]*ProgramSpec, len(cs.Programs))
 	for n, p := range cs.Programs {
-		pc := *p
-		pc.Instructions = append(pc.Instructions[:0:0], p.Instructions...)
-		c.Programs[n] = &pc
+		c.Programs[n] = p.Copy()
 	}
 	c.Maps = make(map[string]*MapSpec, len(cs.Maps))
 	for n, m := range cs.Maps {
-		c.Maps[n] = copyMapSpec(m)
+		c.Maps[n] = m.Copy()
 	}
 	c.Variables = make(map[string]*VariableSpec, len(cs.Variables))
 	for n, v := range cs.Variables {
@@ -66,20 +64,6 @@ func (cs *CollectionSpec) Copy() *CollectionSpec {
 	c.MapOrder = append([]string(nil), cs.MapOrder...)
 	c.Warnings = append([]string(nil), cs.Warnings...)
 	return &c
-}
-
-func copyMapSpec(m *MapSpec) *MapSpec {
-	mc := *m
-	mc.Contents = make([]elf.MapKV, len(m.Contents))
-	for i, kv := range m.Contents {
-		kv.Key = append([]byte(nil), kv.Key...)
-		kv.Value = append([]byte(nil), kv.Value...)
-		mc.Contents[i] = kv
-	}
-	if m.InnerMap != nil {
-		mc.InnerMap = copyMapSpec(m.InnerMap)
-	}
-	return &mc
 }
 
 // RewriteConstants sets global variables of the read-only data sections

@@ -63,10 +63,10 @@ func TestXDPFilter(t *testing.T) {
 		t.Fatalf("blocklist counter %d, %v; want 3", dropped, err)
 	}
 	raw := make([]byte, 8)
-	if err := c.Maps["blocklist"].LookupBytes(src[:], raw); err != nil || binary.NativeEndian.Uint64(raw) != 3 {
+	if err := c.Maps["blocklist"].LookupInto(src[:], raw); err != nil || binary.NativeEndian.Uint64(raw) != 3 {
 		t.Fatalf("LookupBytes: %x, %v", raw, err)
 	}
-	if err := c.Maps["blocklist"].LookupBytes(src[:2], raw); err == nil {
+	if err := c.Maps["blocklist"].LookupInto(src[:2], raw); err == nil {
 		t.Fatal("LookupBytes with a 2-byte key: no error")
 	}
 	if err := c.Maps["blocklist"].Lookup([4]byte{1, 2, 3, 4}, &dropped); !errors.Is(err, maps.ErrKeyNotExist) {

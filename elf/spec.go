@@ -233,3 +233,31 @@ func (k RefKind) String() string {
 	}
 	return "unknown"
 }
+
+// Copy returns a copy of the map spec that shares no contents with it.
+func (ms *MapSpec) Copy() *MapSpec {
+	if ms == nil {
+		return nil
+	}
+	c := *ms
+	c.Contents = make([]MapKV, len(ms.Contents))
+	for i, kv := range ms.Contents {
+		kv.Key = append([]byte(nil), kv.Key...)
+		kv.Value = append([]byte(nil), kv.Value...)
+		c.Contents[i] = kv
+	}
+	c.InnerMap = ms.InnerMap.Copy()
+	return &c
+}
+
+// Copy returns a copy of the program spec that shares no instructions
+// with it.
+func (ps *ProgramSpec) Copy() *ProgramSpec {
+	if ps == nil {
+		return nil
+	}
+	c := *ps
+	c.Instructions = append([]isa.Instruction(nil), ps.Instructions...)
+	c.Functions = append([]Function(nil), ps.Functions...)
+	return &c
+}
