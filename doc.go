@@ -2,13 +2,20 @@
 // programs in pure Go, on any operating system Go runs on, without kernel
 // privileges — the way wazero runs WebAssembly.
 //
-// The API follows cilium/ebpf: LoadCollectionSpec parses an ELF object into
-// a CollectionSpec (programs, maps, types; nothing created yet), and
-// NewCollection creates its maps and prepares its programs:
+// The API is cilium/ebpf's (v0.22): LoadCollectionSpec parses an ELF
+// object into a CollectionSpec (programs, maps, global variables, types;
+// nothing created yet), and NewCollection creates its maps and prepares
+// its programs:
 //
 //	spec, err := xebpf.LoadCollectionSpec("filter.o")
 //	coll, err := xebpf.NewCollection(spec)
 //	ret, err := coll.Programs["xdp_filter"].Run(&xebpf.RunOptions{Data: packet})
+//
+// Code written for cilium/ebpf, including what its bpf2go generates
+// (LoadAndAssign into structs of *Program, *Map and *Variable fields),
+// compiles against this package imported as `ebpf
+// "github.com/xebpf/xebpf"`, with packages ringbuf and perf beside it;
+// docs/migrating-from-cilium-ebpf.md lists every name and what differs.
 //
 // Program.Run gives a program the environment the Linux kernel's
 // BPF_PROG_TEST_RUN gives it — an XDP frame of 4096 bytes with 256 bytes of
@@ -25,17 +32,22 @@
 // CollectionOptions.MemoryLimit bytes (DefaultMemoryLimit, 1 GiB), maps
 // and run states together.
 //
-// Every program has a ProgramKind: its context struct, the helpers it may
-// call and the meaning of its return value. The built-in types are XDP,
-// SocketFilter, SchedCLS and RawMemory; a host declares its own to run
-// eBPF plug-ins with a context and helpers of its choosing (see
+// Every program has a ProgramType, the Linux enum its section implies
+// (ProgramSpec.Type), and runs with a ProgramKind: its context struct, the
+// helpers it may call and the meaning of its return value. KindOf gives
+// the built-in kinds (XDP, socket filter, TC, and raw memory for types
+// without a kind of their own); a host declares its own to run eBPF
+// plug-ins with a context and helpers of its choosing (see
 // examples/hostplugin). Loads of context fields are rewritten when the
 // program is prepared, as the kernel rewrites them, so that a field the C
 // code declares as a 32-bit pointer (xdp_md.data) yields the real address.
 //
-// Until xebpf has a verifier, programs run in the interpreter's checked
-// mode: every memory access is bounds-checked and runaway loops are
-// stopped, and a fault ends the run with the pc and source line instead of
-// crashing the process. CollectionOptions.UnsafeFastMode runs them without
-// checks, for programs known to be correct.
+// NewCollection verifies every program before it may run: a program the
+// verifier rejects fails the load with a *VerifierError, unless
+// CollectionOptions.Unverified runs it in the interpreter's checked mode,
+// where every memory access is bounds-checked and runaway loops are
+// stopped. Verified programs run without per-access checks when the
+// verifier proves what they need (Program.Engine says which).
+// CollectionOptions.UnsafeFastMode skips the verifier, for programs the
+// caller vouches for.
 package xebpf
