@@ -310,7 +310,8 @@ func (g *generator) convert(tgt gen.Target, goarches gen.GoArches) error {
 
 	src, err := g.generate(objFile, goarches)
 	if err != nil {
-		// bpf2go leaves no Go file that embeds a stale object.
+		// Leave no Go file that embeds a stale object: bpf2go removes
+		// it when generating fails, this also when loading does.
 		if rmErr := os.Remove(goFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 			err = errors.Join(err, rmErr)
 		}
