@@ -48,6 +48,10 @@ type CollectionOptions struct {
 	// Types overrides the program type of programs by name; the default
 	// comes from the program's type (KindOf).
 	Types map[string]*ProgramKind
+	// Arch is the architecture whose struct pt_regs kprobe and perf_event
+	// programs get; ArchUnknown means the object's (ObjectArch), else the
+	// host's.
+	Arch Arch
 	// Trace receives bpf_trace_printk output; nil discards it.
 	Trace io.Writer
 	// Unverified says what happens to a program the verifier rejects:
@@ -185,7 +189,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = kindOf(ps)
+			typ = kindIn(spec, ps, opts.Arch)
 		}
 		vp, err := c.verify(spec, ps, typ)
 		verdicts[name] = verdict{vp, err}
@@ -197,7 +201,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = kindOf(ps)
+			typ = kindIn(spec, ps, opts.Arch)
 		}
 		p, err := c.newProgram(name, ps, typ, verdicts[name])
 		if err != nil {
@@ -262,10 +266,6 @@ func unresolvedError(ps *ProgramSpec) error {
 	return fmt.Errorf("%w: %s", ErrUnresolved, b.String())
 }
 
-// kindOf returns the built-in kind for a program's type (set from its
-// section name by the loader, or by the caller).
-func kindOf(ps *ProgramSpec) *ProgramKind { return builtinKind(ps.Type) }
-
 // builtinKind returns the built-in kind of programs of type t.
 func builtinKind(t ProgramType) *ProgramKind {
 	switch t {
@@ -275,6 +275,9 @@ func builtinKind(t ProgramType) *ProgramKind {
 		return socketFilterKind
 	case SchedCLS, SchedACT:
 		return schedCLSKind
+	}
+	if k := tracingKind(t, HostArch()); k != nil {
+		return k
 	}
 	return rawKind
 }

@@ -26,8 +26,13 @@
 // and run states together.
 //
 // Every program has a ProgramKind: its context struct, the helpers it may
-// call and the meaning of its return value. The built-in types are XDP,
-// SocketFilter, SchedCLS and RawMemory; a host declares its own to run
+// call and the meaning of its return value. The built-in kinds are those
+// of XDP, socket filter and TC programs, of tracing programs — kprobes get
+// a read-only struct pt_regs of the architecture the object was built for
+// (PtRegsX86_64, PtRegsARM64; CollectionOptions.Arch), tracepoints their
+// record (TracepointKind reads its format), raw tracepoints their u64
+// arguments — and raw memory for programs of unknown type; contexts can be
+// built from JSON (ProgramKind.ContextFromJSON). A host declares its own to run
 // eBPF plug-ins with a context and helpers of its choosing (see
 // examples/hostplugin). Loads of context fields are rewritten when the
 // program is prepared, as the kernel rewrites them, so that a field the C
