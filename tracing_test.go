@@ -425,3 +425,39 @@ func mustLoad(t *testing.T, obj string) *xebpf.Collection {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestPerfEvent runs a perf_event program on struct bpf_perf_event_data:
+// the user-visible registers, then sample_period and addr.
+func TestPerfEvent(t *testing.T) {
+	obj := buildC(t, "perf", `#include "xebpf/bpf.h"
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+struct bpf_perf_event_data {
+	struct pt_regs regs;
+	__u64 sample_period;
+	__u64 addr;
+};
+SEC("perf_event")
+int sample(struct bpf_perf_event_data *ctx)
+{
+	return ctx->regs.ip + ctx->sample_period + ctx->addr;
+}
+`)
+	c := mustLoad(t, obj)
+	p := c.Programs["sample"]
+	if p.Kind().Name != "perf_event" || p.Kind().Context.Size != 184 || p.Engine() != xebpf.EngineFast {
+		t.Fatalf("kind %s, context %d bytes, engine %v", p.Kind().Name, p.Kind().Context.Size, p.Engine())
+	}
+	ctx, err := p.Kind().ContextFromJSON([]byte(`{"ip": 100, "sample_period": 20, "addr": 3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ret, err := p.Run(&xebpf.RunOptions{Context: ctx}); err != nil || ret != 123 {
+		t.Errorf("ret %d, %v; want 123", ret, err)
+	}
+	if got := xebpf.KindOf(xebpf.PerfEvent); got.Context.Size != map[xebpf.Arch]int{xebpf.ArchX86_64: 184, xebpf.ArchARM64: 288}[xebpf.HostArch()] {
+		t.Errorf("KindOf(PerfEvent) context %d bytes on %v", got.Context.Size, xebpf.HostArch())
+	}
+}
