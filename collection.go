@@ -54,6 +54,10 @@ type CollectionOptions struct {
 	// Types overrides the program type of programs by name; the default
 	// comes from the program's type (KindOf).
 	Types map[string]*ProgramKind
+	// Arch is the architecture whose struct pt_regs kprobe and perf_event
+	// programs get; ArchUnknown means the object's (ObjectArch), else the
+	// host's.
+	Arch Arch
 	// Trace receives bpf_trace_printk output; nil discards it.
 	Trace io.Writer
 	// Unverified says what happens to a program the verifier rejects:
@@ -210,7 +214,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = kindOf(ps)
+			typ = kindIn(spec, ps, opts.Arch)
 		}
 		v := c.verify(spec, name, ps, typ)
 		verdicts[name] = v
@@ -222,7 +226,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		ps := spec.Programs[name]
 		typ := opts.Types[name]
 		if typ == nil {
-			typ = kindOf(ps)
+			typ = kindIn(spec, ps, opts.Arch)
 		}
 		p, err := c.newProgram(name, ps, typ, verdicts[name])
 		if err != nil {
@@ -293,10 +297,6 @@ func unresolvedError(ps *ProgramSpec) error {
 	return fmt.Errorf("%w: %s", ErrUnresolved, b.String())
 }
 
-// kindOf returns the built-in kind for a program's type (set from its
-// section name by the loader, or by the caller).
-func kindOf(ps *ProgramSpec) *ProgramKind { return builtinKind(ps.Type) }
-
 // builtinKind returns the built-in kind of programs of type t.
 func builtinKind(t ProgramType) *ProgramKind {
 	switch t {
@@ -307,12 +307,16 @@ func builtinKind(t ProgramType) *ProgramKind {
 	case SchedCLS, SchedACT:
 		return schedCLSKind
 	}
+	if k := tracingKind(t, HostArch()); k != nil {
+		return k
+	}
 	return rawKind
 }
 
 // KindOf returns the kind xebpf gives programs of type t: its context,
-// helpers and return values. Types without a kind of their own get raw
-// memory as their context. The result is a copy the caller may change, to
+// helpers and return values. Kprobe and perf_event programs get the host's
+// struct pt_regs (KprobeKind gives another architecture's); types without
+// a kind of their own get raw memory as their context. The result is a copy the caller may change, to
 // derive a kind of its own.
 func KindOf(t ProgramType) *ProgramKind {
 	k := *builtinKind(t)

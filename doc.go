@@ -35,8 +35,13 @@
 // Every program has a ProgramType, the Linux enum its section implies
 // (ProgramSpec.Type), and runs with a ProgramKind: its context struct, the
 // helpers it may call and the meaning of its return value. KindOf gives
-// the built-in kinds (XDP, socket filter, TC, and raw memory for types
-// without a kind of their own); a host declares its own to run eBPF
+// the built-in kinds: those of XDP, socket filter and TC programs, of
+// tracing programs — kprobes get a read-only struct pt_regs of the
+// architecture the object was built for (PtRegsX86_64, PtRegsARM64;
+// CollectionOptions.Arch), tracepoints their record (TracepointKind reads
+// its format), raw tracepoints their u64 arguments — and raw memory for
+// programs of unknown type; contexts can be built from JSON
+// (ProgramKind.ContextFromJSON). A host declares its own to run eBPF
 // plug-ins with a context and helpers of its choosing (see
 // examples/hostplugin). Loads of context fields are rewritten when the
 // program is prepared, as the kernel rewrites them, so that a field the C

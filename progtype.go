@@ -47,6 +47,12 @@ type ProgramKind struct {
 	// Context is the struct r1 points to. A Context with no fields is raw
 	// memory the host fills from RunOptions.Context.
 	Context *Context
+	// Format, if set, names the fields of a context whose Context checks
+	// accesses more coarsely: a tracepoint's record, which programs may
+	// read anywhere, described by its format (TracepointKind). Nil means
+	// Context.Fields name them. ContextFromJSON builds contexts by these
+	// names.
+	Format []ContextField
 	// Packet is set for types whose context points into RunOptions.Data.
 	packet packetKind
 	// Helpers are extra helpers the type offers, by id. They take

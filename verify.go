@@ -33,6 +33,10 @@ type VerifyOptions struct {
 	Timeout time.Duration
 	// Isolate, if set, verifies in a child process.
 	Isolate *Isolation
+	// Arch is the architecture whose struct pt_regs a kprobe or
+	// perf_event program reads (ArchUnknown: the object's, else the
+	// host's), when Type is nil.
+	Arch Arch
 }
 
 // Isolation runs the verifier in a child process with time and memory
@@ -113,7 +117,7 @@ func VerifyProgram(spec *CollectionSpec, name string, opts VerifyOptions) (*veri
 	}
 	typ := opts.Type
 	if typ == nil {
-		typ = kindOf(ps)
+		typ = kindIn(spec, ps, opts.Arch)
 	}
 	cfg := verifierConfig(spec, ps, typ)
 	if base > 0 {

@@ -51,7 +51,7 @@ func FindWitness(spec *CollectionSpec, name string, opts WitnessOptions) (*Witne
 	}
 	typ := opts.Type
 	if typ == nil {
-		typ = kindOf(ps)
+		typ = kindIn(spec, ps, ArchUnknown)
 	}
 	sub := &CollectionSpec{Programs: map[string]*ProgramSpec{name: ps}, Maps: spec.Maps, MapOrder: spec.MapOrder, Types: spec.Types}
 	coll, err := NewCollectionWithOptions(sub, CollectionOptions{Types: map[string]*ProgramKind{name: typ}, Unverified: RunUnverifiedChecked, Checked: true})

@@ -17,11 +17,16 @@ import (
 
 // ctxTypesBTF is the raw BTF of the context types xebpf offers programs
 // (struct xdp_md, struct __sk_buff, struct bpf_sock, struct bpf_sock_ops,
-// struct pt_regs with x86-64 kernel names, ...), compiled by clang-19 from
+// struct pt_regs with x86-64 kernel names, arm64's struct user_pt_regs
+// and struct pt_regs, ...), compiled by clang-19 from
 // testdata/ctxtypes.c; see gen.go. CO-RE relocations resolve against it.
 //
 //go:embed ctxtypes.btf
 var ctxTypesBTF []byte
+
+// arm64PtRegs is the name of arm64's struct pt_regs in xebpf's context
+// types, where struct pt_regs is x86-64's.
+const arm64PtRegs = "xebpf_arm64_pt_regs"
 
 var ctxTypes = sync.OnceValues(func() (*btf.Spec, error) {
 	return btf.LoadSpecFromReader(bytes.NewReader(ctxTypesBTF))
@@ -62,6 +67,7 @@ func (ld *loader) applyCORE() error {
 	if ld.ext == nil || len(ld.ext.core) == 0 {
 		return nil
 	}
+	arch := TargetArch(ld.btfSpec)
 	secs := make([]string, 0, len(ld.ext.core))
 	for name := range ld.ext.core {
 		secs = append(secs, name)
@@ -82,7 +88,7 @@ func (ld *loader) applyCORE() error {
 			return secErr(name, int64(relos[0].off), ErrUnsupported, "CO-RE relocations need the object's BTF types")
 		}
 		for _, r := range relos {
-			if err := ld.applyRelo(sec, r); err != nil {
+			if err := ld.applyRelo(sec, r, arch); err != nil {
 				return err
 			}
 		}
@@ -90,7 +96,7 @@ func (ld *loader) applyCORE() error {
 	return nil
 }
 
-func (ld *loader) applyRelo(sec *section, r extCORE) error {
+func (ld *loader) applyRelo(sec *section, r extCORE, arch Arch) error {
 	fn := sec.findFunction(uint64(r.off))
 	idx := -1
 	if fn != nil && r.off%isa.InstructionSize == 0 {
@@ -115,7 +121,7 @@ func (ld *loader) applyRelo(sec *section, r extCORE) error {
 	if err != nil {
 		return fail(ErrMalformed, "local type %d: %v", r.typeID, err)
 	}
-	localVal, targetVal, desc, err := coreValues(local, btf.TypeID(r.typeID), r.kind, r.access)
+	localVal, targetVal, desc, err := coreValues(local, btf.TypeID(r.typeID), r.kind, r.access, arch)
 	if errors.Is(err, errCOREMissing) {
 		if ins.IsLDDW() {
 			return fail(ErrUnresolved, "%s: %v", desc, err)
@@ -167,7 +173,10 @@ func patchCORE(ins *isa.Instruction, kind uint32, localVal, targetVal uint64, fa
 // coreValues computes what the relocated value is in the object (local) and
 // must become for xebpf's context types (target). desc names the type or
 // field the relocation wants.
-func coreValues(local btf.Type, localID btf.TypeID, kind uint32, access string) (localVal, targetVal uint64, desc string, err error) {
+//
+// struct pt_regs resolves against x86-64's, or against arm64's for
+// objects whose types say they were built for arm64 (TargetArch).
+func coreValues(local btf.Type, localID btf.TypeID, kind uint32, access string, arch Arch) (localVal, targetVal uint64, desc string, err error) {
 	acc, err := parseAccess(access)
 	if err != nil {
 		return 0, 0, access, err
@@ -183,7 +192,11 @@ func coreValues(local btf.Type, localID btf.TypeID, kind uint32, access string) 
 	}
 	var target btf.Type
 	if name != "" {
-		cands, _ := targets.AnyTypesByName(name)
+		lookup := name
+		if name == "pt_regs" && arch == ArchARM64 {
+			lookup = arm64PtRegs
+		}
+		cands, _ := targets.AnyTypesByName(lookup)
 		for _, c := range cands {
 			if sameKind(local, c) {
 				target = c

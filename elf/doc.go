@@ -7,9 +7,14 @@
 //
 // Every function symbol of an executable section is a program, typed by its
 // section name under libbpf's SEC() conventions ("xdp", "kprobe/...",
-// "cgroup_skb/ingress", ...) or, failing that, the legacy prefixes of
-// samples/bpf and iproute2 ("socket1", "xdp_prog", ...); other sections
-// give programs of type Unspec. Objects whose symbols have size 0 are split
+// "cgroup_skb/ingress", ...) or, failing that, other loaders' names
+// (Cilium's "from-netdev", "from-container", ...; iproute2's "ingress") and
+// the legacy prefixes of samples/bpf and iproute2 ("socket1", "xdp_prog",
+// ...). Cilium's XDP programs, which kept the TC entry's "from-netdev",
+// are told apart by the context they read; programs in iproute2's
+// numbered tail-call sections ("2/7"), which also fill the program array
+// of that id, take the type of the programs sharing their program array
+// (InheritTailCallTypes). Other sections give programs of type Unspec. Objects whose symbols have size 0 are split
 // at the symbol offsets; code without symbols is one program named after its
 // section. Functions of .text are subprograms, linked after each program
 // that calls them or takes their address (call with src 1, lddw with src
@@ -48,8 +53,9 @@
 //
 // CO-RE relocations resolve against xebpf's own context types (struct
 // xdp_md, struct __sk_buff, struct bpf_sock, struct bpf_sock_ops, struct
-// pt_regs with x86-64 kernel field names, ...), embedded as raw BTF compiled
-// by clang-19 from testdata/ctxtypes.c. As in libbpf, a relocation whose
+// pt_regs with x86-64 kernel field names, or arm64's for objects whose BTF
+// says they were built for arm64 (TargetArch), ...), embedded as raw BTF
+// compiled by clang-19 from testdata/ctxtypes.c. As in libbpf, a relocation whose
 // type or field those types lack poisons its instruction (a call to
 // PoisonHelper, listed in ProgramSpec.Unresolved); "exists" relocations
 // yield 0 instead.

@@ -275,6 +275,12 @@ func TestClassifySection(t *testing.T) {
 		{"tc", SchedCLS, AttachNone, ""},
 		{"action", SchedACT, AttachNone, ""},
 		{"lsm/file_open", LSM, AttachLSMMac, "file_open"},
+		{"from-netdev", SchedCLS, AttachNone, ""},
+		{"from-container", SchedCLS, AttachNone, ""},
+		{"to-host", SchedCLS, AttachNone, ""},
+		{"from-overlay", SchedCLS, AttachNone, ""},
+		{"ingress", SchedCLS, AttachNone, ""},
+		{"egress", SchedCLS, AttachNone, ""},
 	}
 	for _, tt := range tests {
 		typ, attach, to, ok := ClassifySection(tt.section)
@@ -282,7 +288,7 @@ func TestClassifySection(t *testing.T) {
 			t.Errorf("ClassifySection(%q) = %v, %d, %q, %v; want %v, %d, %q", tt.section, typ, attach, to, ok, tt.typ, tt.attach, tt.attachTo)
 		}
 	}
-	for _, s := range []string{"test", "from-netdev", "2/1", "tcx"} {
+	for _, s := range []string{"test", "from-netdev2", "2/1", "tcx", "ingress_redirect"} {
 		if typ, _, _, ok := ClassifySection(s); ok {
 			t.Errorf("ClassifySection(%q) = %v, want no match", s, typ)
 		}

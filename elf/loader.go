@@ -250,6 +250,8 @@ func (ld *loader) load(r io.ReaderAt) (*CollectionSpec, error) {
 	if err := ld.populateProgArrays(cs); err != nil {
 		return nil, err
 	}
+	refineCiliumXDP(cs)
+	InheritTailCallTypes(cs)
 	if err := checkRefs(cs); err != nil {
 		return nil, err
 	}

@@ -461,13 +461,26 @@ func (ld *loader) loadDataMaps() error {
 
 // populateProgArrays fills program arrays from iproute2's tail call
 // sections: a section named "ID/KEY" holds the program to put at KEY in the
-// iproute2 map whose id is ID.
+// iproute2 map whose id is ID. The maps are iproute2's 36-byte struct
+// bpf_elf_map or its older 28-byte form (type, size_key, size_value,
+// max_elem, flags, id, pinning), which Cilium's objects use and which is
+// read as a struct bpf_map_def whose inner_map_idx holds the id: a
+// program array has no inner map, so a non-zero inner_map_idx on one is
+// that id.
 func (ld *loader) populateProgArrays(cs *CollectionSpec) error {
 	byID := map[uint32]*MapSpec{}
 	for _, name := range cs.MapOrder {
 		m := cs.Maps[name]
 		if m.Legacy != nil && m.Legacy.Iproute2 && m.Legacy.ID != 0 && m.Type == MapTypeProgArray {
 			byID[m.Legacy.ID] = m
+		}
+	}
+	for _, name := range cs.MapOrder {
+		m := cs.Maps[name]
+		if lf := m.Legacy; lf != nil && !lf.Iproute2 && lf.DefSize == 28 && lf.InnerMapIdx != 0 && m.Type == MapTypeProgArray {
+			if _, taken := byID[lf.InnerMapIdx]; !taken {
+				byID[lf.InnerMapIdx] = m
+			}
 		}
 	}
 	if len(byID) == 0 {
@@ -480,14 +493,9 @@ func (ld *loader) populateProgArrays(cs *CollectionSpec) error {
 	sort.Strings(names)
 	for _, name := range names {
 		p := cs.Programs[name]
-		idStr, keyStr, ok := strings.Cut(p.SectionName, "/")
-		if !ok {
-			continue
-		}
-		id, err1 := parseUint32(idStr)
-		key, err2 := parseUint32(keyStr)
+		id, key, ok := tailCallSection(p.SectionName)
 		m := byID[id]
-		if err1 != nil || err2 != nil || m == nil {
+		if !ok || m == nil {
 			continue
 		}
 		if key >= m.MaxEntries {
@@ -498,14 +506,17 @@ func (ld *loader) populateProgArrays(cs *CollectionSpec) error {
 	return nil
 }
 
+// errNotNumber is a section name part that is not a number.
+var errNotNumber = errors.New("not a number")
+
 func parseUint32(s string) (uint32, error) {
 	if s == "" || len(s) > 10 {
-		return 0, errors.New("not a number")
+		return 0, errNotNumber
 	}
 	var n uint64
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return 0, errors.New("not a number")
+			return 0, errNotNumber
 		}
 		n = n*10 + uint64(c-'0')
 	}

@@ -147,7 +147,11 @@ var legacyPrefixes = []sectionDef{
 
 // ClassifySection returns the program type, attach type and attach target
 // that a section name implies under libbpf's SEC() conventions, falling back
-// to the legacy prefix conventions; ok is false when neither applies.
+// to the whole names of other loaders' conventions (Cilium's "from-netdev",
+// iproute2's "ingress", ...) and then to the legacy prefix conventions; ok
+// is false when none applies. The loader refines the result for programs
+// (see LoadCollectionSpec): Cilium's XDP programs in "from-netdev", and
+// tail-call sections ("2/7") typed by their program array.
 func ClassifySection(section string) (typ ProgramType, attach AttachType, attachTo string, ok bool) {
 	for _, d := range sectionDefs {
 		name, plus := strings.CutSuffix(d.name, "+")
@@ -160,6 +164,11 @@ func ClassifySection(section string) (typ ProgramType, attach AttachType, attach
 			}
 		}
 	}
+	for _, d := range conventionDefs {
+		if section == d.name {
+			return d.typ, d.attach, "", true
+		}
+	}
 	for _, d := range legacyPrefixes {
 		if rest, found := strings.CutPrefix(section, d.name); found {
 			attachTo, _ := strings.CutPrefix(rest, "/")
@@ -170,4 +179,18 @@ func ClassifySection(section string) (typ ProgramType, attach AttachType, attach
 		}
 	}
 	return Unspec, AttachNone, "", false
+}
+
+// LibbpfSection reports whether a section name follows one of libbpf's
+// SEC() conventions, which other libbpf-like loaders (cilium/ebpf) also
+// read; names only older loaders gave a meaning (legacy prefixes,
+// Cilium's and iproute2's names) do not.
+func LibbpfSection(section string) bool {
+	for _, d := range sectionDefs {
+		name, plus := strings.CutSuffix(d.name, "+")
+		if section == name || plus && strings.HasPrefix(section, name+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -30,11 +30,12 @@ type runResult struct {
 
 func cmdRun(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel] [--unverified refuse|checked] [--checked]", stderr)
+	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE | --ctx-json JSON] [--type NAME] [--arch x86_64|arm64] [--format FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel] [--unverified refuse|checked] [--checked]", stderr)
 	progName := fs.String("program", "", "program to run (required when the object has several)")
 	dataFile := fs.String("data", "", "packet input file")
 	dataOutFile := fs.String("data-out", "", "write the output packet to this file")
-	ctxFile := fs.String("ctx", "", "context input file (struct xdp_md, __sk_buff, ...)")
+	ctxFile := fs.String("ctx", "", "context input file (struct xdp_md, __sk_buff, pt_regs, ...)")
+	typeFlags := addRunTypeFlags(fs)
 	mapsIn := fs.String("maps-in", "", "preload map contents from this JSON maps file")
 	mapsOut := fs.String("maps-out", "", "write every map's contents to this JSON maps file after the run (- for standard output)")
 	repeat := fs.Int("repeat", 1, "run this many times and report the mean duration")
@@ -90,11 +91,16 @@ func cmdRun(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
+	types, err := typeFlags.apply(spec, name, ctx != nil)
+	if err != nil {
+		return err
+	}
 	late, err := mapfile.Preload(spec, states)
 	if err != nil {
 		return err
 	}
-	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast, Unverified: policy, Checked: *checked})
+	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast, Unverified: policy, Checked: *checked,
+		Types: types, Arch: typeFlags.archVal})
 	if err != nil {
 		var verr *verifier.Error
 		if errors.As(err, &verr) {
@@ -107,6 +113,11 @@ func cmdRun(args []string, sio stdio) error {
 		return err
 	}
 	prog := coll.Programs[name]
+	if ctx == nil {
+		if ctx, err = typeFlags.context(spec, prog, stderr); err != nil {
+			return err
+		}
+	}
 	opts := &xebpf.RunOptions{Data: data, Context: ctx, Repeat: uint32(*repeat)}
 	if data != nil {
 		opts.DataOut = make([]byte, len(data)+4096)
@@ -152,7 +163,7 @@ func cmdRun(args []string, sio stdio) error {
 	if !*compare {
 		return nil
 	}
-	diffs, kdur, err := compareWithKernel(path, name, states, opts, ret, mine, data, ctx, *repeat)
+	diffs, kdur, err := compareWithKernel(typeFlags, path, spec, name, states, opts, ret, mine, data, ctx, *repeat)
 	if err != nil {
 		return fmt.Errorf("compare-kernel: %w", err)
 	}
@@ -206,11 +217,11 @@ func pickProgram(spec *xebpf.CollectionSpec, name string) (string, error) {
 
 // compareWithKernel runs the same program in the kernel on the same input
 // and returns the differences with xebpf's outcome.
-func compareWithKernel(path, name string, states map[string]kernel.MapState, opts *xebpf.RunOptions, ret uint32, mine map[string]kernel.MapState, data, ctx []byte, repeat int) ([]kernel.Difference, time.Duration, error) {
+func compareWithKernel(typeFlags *runTypeFlags, path string, spec *xebpf.CollectionSpec, name string, states map[string]kernel.MapState, opts *xebpf.RunOptions, ret uint32, mine map[string]kernel.MapState, data, ctx []byte, repeat int) ([]kernel.Difference, time.Duration, error) {
 	if err := kernel.Available(); err != nil {
 		return nil, 0, err
 	}
-	kc, err := kernel.Load(path, kernel.LoadOptions{Programs: []string{name}, Maps: states})
+	kc, err := typeFlags.loadKernel(path, spec, name, states)
 	if err != nil {
 		return nil, 0, err
 	}

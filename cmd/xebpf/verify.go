@@ -60,17 +60,10 @@ const (
 // starts its children from; tests point it at the binary they build.
 var selfExecutable = os.Executable
 
-// programTypes are the types --type accepts.
-var programTypes = map[string]*xebpf.ProgramKind{
-	"xdp":           xebpf.KindOf(xebpf.XDP),
-	"sched_cls":     xebpf.KindOf(xebpf.SchedCLS),
-	"socket_filter": xebpf.KindOf(xebpf.SocketFilter),
-	"raw":           xebpf.KindOf(xebpf.UnspecifiedProgram),
-}
-
 // verifyConfig is what xebpf verify does to each program.
 type verifyConfig struct {
 	typ       *xebpf.ProgramKind // nil: the section's
+	arch      xebpf.Arch
 	verbose   bool
 	asJSON    bool
 	isolate   bool
@@ -80,9 +73,10 @@ type verifyConfig struct {
 
 func cmdVerify(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("verify", "FILE.o [--program NAME] [--type xdp|sched_cls|socket_filter|raw] [--json] [-v] [--isolate] [--timeout D] [--memory-limit MiB] [--witness]", stderr)
+	fs := newFlags("verify", "FILE.o [--program NAME] [--type NAME] [--arch x86_64|arm64] [--json] [-v] [--isolate] [--timeout D] [--memory-limit MiB] [--witness]", stderr)
 	progName := fs.String("program", "", "verify only this program (default: every program, by name)")
-	typeName := fs.String("type", "", "verify as this program type: xdp, sched_cls, socket_filter or raw (default: the section's)")
+	typeName := fs.String("type", "", "verify as this program type: "+typeNameList()+" (default: the section's)")
+	archName := fs.String("arch", "", "architecture whose struct pt_regs kprobe programs read: x86_64 or arm64 (default: the object's, else the host's)")
 	asJSON := fs.Bool("json", false, "print one JSON object per program")
 	verbose := fs.Bool("v", false, "print the verifier's state before every instruction (to standard error with --json)")
 	isolate := fs.Bool("isolate", false, "verify each program in a child process, killed past --timeout or --memory-limit")
@@ -98,11 +92,13 @@ func cmdVerify(args []string, sio stdio) error {
 		return errUsage
 	}
 	cfg := verifyConfig{verbose: *verbose, asJSON: *asJSON, isolate: *isolate, timeout: *timeout, memoryMiB: *memory}
-	if *typeName != "" {
-		if cfg.typ = programTypes[*typeName]; cfg.typ == nil {
-			fmt.Fprintf(stderr, "xebpf verify: unknown program type %q (want xdp, sched_cls, socket_filter or raw)\n", *typeName)
-			return errUsage
-		}
+	if cfg.arch, err = parseArch(*archName); err != nil {
+		fmt.Fprintf(stderr, "xebpf verify: %v\n", err)
+		return errUsage
+	}
+	if _, _, err := lookupType(*typeName); *typeName != "" && err != nil {
+		fmt.Fprintf(stderr, "xebpf verify: %v\n", err)
+		return errUsage
 	}
 	path := pos[0]
 	spec, err := xebpf.LoadCollectionSpec(path)
@@ -112,6 +108,13 @@ func cmdVerify(args []string, sio stdio) error {
 	names, err := programsToVerify(spec, *progName)
 	if err != nil {
 		return loadError(stderr, err)
+	}
+	if *typeName != "" {
+		for _, name := range names {
+			if cfg.typ, err = setType(spec, name, *typeName); err != nil {
+				return loadError(stderr, err)
+			}
+		}
 	}
 	progress := len(names) > progressMin && isTerminal(stderr)
 	rejected := 0
@@ -184,7 +187,7 @@ func newResult(path string, spec *xebpf.CollectionSpec, name string, typ *xebpf.
 // verifyInProcess verifies program name of spec in this process.
 func verifyInProcess(path string, spec *xebpf.CollectionSpec, name string, cfg verifyConfig, sio stdio) verifyResult {
 	r := newResult(path, spec, name, cfg.typ)
-	opts := xebpf.VerifyOptions{Type: cfg.typ, Timeout: cfg.timeout}
+	opts := xebpf.VerifyOptions{Type: cfg.typ, Timeout: cfg.timeout, Arch: cfg.arch}
 	if cfg.verbose {
 		opts.Log, opts.LogLevel = sio.out, 1
 		if cfg.asJSON {
@@ -305,7 +308,7 @@ func verifyIsolated(path string, spec *xebpf.CollectionSpec, name string, cfg ve
 			r.MaxRSSKB = rss
 			return out, rss, err
 		}}
-	opts := xebpf.VerifyOptions{Type: cfg.typ, Isolate: iso}
+	opts := xebpf.VerifyOptions{Type: cfg.typ, Isolate: iso, Arch: cfg.arch}
 	if cfg.verbose {
 		opts.Log, opts.LogLevel = sio.out, 1
 		if cfg.asJSON {

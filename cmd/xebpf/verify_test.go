@@ -242,7 +242,8 @@ func TestVerifyErrors(t *testing.T) {
 	}{
 		{[]string{"verify"}, 2, "usage: xebpf verify FILE.o"},
 		{[]string{"verify", bad, bad}, 2, "usage: xebpf verify FILE.o"},
-		{[]string{"verify", "--type", "kprobe", bad}, 2, `unknown program type "kprobe"`},
+		{[]string{"verify", "--type", "lsm", bad}, 2, `unknown program type "lsm" (want one of xdp, sched_cls, sched_act, socket_filter, cgroup_skb, kprobe, tracepoint, raw_tracepoint, perf_event, raw)`},
+		{[]string{"verify", "--arch", "mips", bad}, 2, `--arch: unknown architecture "mips" (want x86_64 or arm64)`},
 		{[]string{"verify", "--timeout", "0", bad}, 2, "usage: xebpf verify FILE.o"},
 		{[]string{"verify", bad, "--program", "nope"}, 2, `no program "nope" (have xdp_ok, xdp_unchecked)`},
 		{[]string{"verify", bad + ".missing"}, 2, "no such file"},

@@ -202,3 +202,22 @@ func TestLoadSpecCPUMapSize(t *testing.T) {
 		t.Errorf("auto: max_entries %d, want %d possible CPUs", got.MaxEntries, n)
 	}
 }
+
+// TestDumpPerfEventArray dumps a legacy perf event array: its slots hold
+// perf events, which lookups refuse, and the dump leaves them out, as
+// xebpf's maps files do, rather than failing the map.
+func TestDumpPerfEventArray(t *testing.T) {
+	requireKernel(t)
+	spec := &elf.CollectionSpec{
+		Maps: map[string]*elf.MapSpec{"events": {Name: "events", Type: elf.MapTypePerfEventArray,
+			KeySize: 4, ValueSize: 4, MaxEntries: 4, Legacy: &elf.LegacyMapFields{DefSize: 20}}},
+		MapOrder: []string{"events"},
+		Programs: map[string]*elf.ProgramSpec{},
+	}
+	c, err := LoadSpec(spec, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	assertMap(t, dump(t, c), "events", MapState{Type: "PerfEventArray", KeySize: 4, ValueSize: 4, MaxEntries: 4})
+}

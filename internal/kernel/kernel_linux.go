@@ -605,6 +605,10 @@ func (c *Collection) dumpMap(m *ebpf.Map) (MapState, error) {
 		}
 		st.Records = recs
 		return st, nil
+	case ebpf.PerfEventArray:
+		// Its slots hold perf events, which user space cannot look up;
+		// their samples are not map contents (nor in xebpf's maps files).
+		return st, nil
 	case ebpf.Array, ebpf.PerCPUArray:
 		entries := make([]Entry, 0, min(m.MaxEntries(), 1<<16))
 		for i := range m.MaxEntries() {
