@@ -289,15 +289,17 @@ func (r *PerfRing) write(data []byte) (int64, bool) {
 	if r.lost > 0 {
 		need += perfLostSize
 	}
-	if need > size {
-		r.lost++
-		return -int64(ENOSPC), false
-	}
 	if r.set.opts.Overwritable {
+		if need > size {
+			r.lost++
+			return -int64(ENOSPC), false
+		}
 		for size-(r.tail-r.head) < need {
 			r.head += r.recordSize(r.head)
 		}
-	} else if need > size-(r.tail-r.head) {
+	} else if need >= size-(r.tail-r.head) {
+		// Linux keeps a byte free (CIRC_SPACE): a full buffer is never
+		// mistaken for an empty one.
 		r.lost++
 		return -int64(ENOSPC), false
 	}

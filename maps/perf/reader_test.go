@@ -350,3 +350,21 @@ func TestBufferSizeAndUnknownEvent(t *testing.T) {
 		t.Fatalf("message %q", err)
 	}
 }
+
+// TestFullBuffer checks Linux's space rule: a record must leave a byte of
+// the buffer free, so one as large as the buffer is lost.
+func TestFullBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		sample int
+		fits   bool
+	}{{44, true}, {45, false}, {60, false}} { // records of 56, 64 and 72 bytes
+		t.Run(fmt.Sprint(tc.sample), func(t *testing.T) {
+			m := newPerf(t, 1)
+			newReader(t, m, 64, ReaderOptions{})
+			err := m.Write(0, make([]byte, tc.sample))
+			if tc.fits != (err == nil) {
+				t.Fatalf("Write of %d bytes into 64: %v, want fits=%v", tc.sample, err, tc.fits)
+			}
+		})
+	}
+}
