@@ -75,7 +75,9 @@ func (r *RingBufMap) Reserve(size, flags uint64) uintptr {
 	if tail := r.size - off; need > tail {
 		pad = tail
 	}
-	if prod+pad+need-cons > r.size {
+	// Like Linux, the producer stays less than a whole buffer ahead of
+	// the consumer: a full ring is never mistaken for an empty one.
+	if prod+pad+need-cons > r.mask {
 		r.mu.Unlock()
 		return 0
 	}

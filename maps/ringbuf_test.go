@@ -106,12 +106,19 @@ func TestRingBufFullAndWrap(t *testing.T) {
 
 // TestRingBufEmptyRecordAtEnd: an empty record in the last 8 bytes of the
 // buffer has its sample at the buffer's end; it is submitted and
-// discarded like any other.
+// discarded like any other. As in Linux, the ring holds at most its size
+// less 8 bytes of records, so the records start at offset 8.
 func TestRingBufEmptyRecordAtEnd(t *testing.T) {
 	for _, discard := range []bool{false, true} {
 		r := newRing(t, 4096)
 		end := r.Regions()[0].Addr + 4096
-		for i := range 4096 / 8 {
+		if err := r.Write(nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.Next(nil); !ok {
+			t.Fatal("no first record")
+		}
+		for i := range 4096/8 - 1 {
 			a := r.Reserve(0, 0)
 			if a == 0 {
 				t.Fatalf("reservation %d failed", i)
@@ -121,9 +128,12 @@ func TestRingBufEmptyRecordAtEnd(t *testing.T) {
 			} else {
 				r.Submit(a, 0)
 			}
-			if i == 4096/8-1 && a != end {
+			if i == 4096/8-2 && a != end {
 				t.Fatalf("last sample at %#x, want the buffer's end %#x", a, end)
 			}
+		}
+		if r.Reserve(0, 0) != 0 {
+			t.Fatal("reservation into a ring 8 bytes short of full succeeded")
 		}
 		n := 0
 		for {
@@ -132,7 +142,7 @@ func TestRingBufEmptyRecordAtEnd(t *testing.T) {
 			}
 			n++
 		}
-		want := 4096 / 8
+		want := 4096/8 - 1
 		if discard {
 			want = 0
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,118 @@ func BenchmarkWriteRead(b *testing.B) {
 	for b.Loop() {
 		rb.Write(data, 0)
 		r.ReadInto(&rec)
+	}
+}
+
+// TestDeadlineAndFlush checks that a deadline or a flush returns the
+// records present, even those submitted without a wake-up, then its
+// error.
+func TestDeadlineAndFlush(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stop   func(r *Reader)
+		wantIs error
+	}{
+		{"deadline in the past", func(r *Reader) { r.SetDeadline(time.Now().Add(-time.Second)) }, os.ErrDeadlineExceeded},
+		{"deadline ahead", func(r *Reader) { r.SetDeadline(time.Now().Add(30 * time.Millisecond)) }, os.ErrDeadlineExceeded},
+		{"flush", func(r *Reader) { r.Flush() }, ErrFlushed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rb := newRing(t, 4096)
+			r, err := NewReader(rb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			// Drain the wake-up token so that only the stop can end a wait.
+			if err := rb.Write([]byte("woken"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if rec, err := r.Read(); err != nil || string(rec.RawSample) != "woken" {
+				t.Fatalf("first read: %q, %v", rec.RawSample, err)
+			}
+			tc.stop(r) // a wait starts after the stop (SetDeadline waits for reads, as cilium/ebpf's)
+			if _, err := r.Read(); !errors.Is(err, tc.wantIs) {
+				t.Fatalf("read of an empty ring: %v, want %v", err, tc.wantIs)
+			}
+			for _, s := range []string{"one", "two"} {
+				if err := rb.Write([]byte(s), maps.RBNoWakeup); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.stop(r)
+			for _, want := range []string{"one", "two"} {
+				rec, err := r.Read()
+				if err != nil || string(rec.RawSample) != want {
+					t.Fatalf("read %q, %v; want %q", rec.RawSample, err, want)
+				}
+			}
+			if _, err := r.Read(); !errors.Is(err, tc.wantIs) {
+				t.Fatalf("read after the records: %v, want %v", err, tc.wantIs)
+			}
+		})
+	}
+}
+
+// TestSizes checks that samples keep their exact size while the ring
+// counts them padded, with their header.
+func TestSizes(t *testing.T) {
+	rb := newRing(t, 4096)
+	r, err := NewReader(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.BufferSize() != 4096 {
+		t.Fatalf("BufferSize = %d", r.BufferSize())
+	}
+	sizes := []int{0, 1, 5, 8, 13}
+	total := 0
+	for _, n := range sizes {
+		if err := rb.Write(make([]byte, n), 0); err != nil {
+			t.Fatal(err)
+		}
+		total += 8 + (n+7)&^7
+	}
+	if got := r.AvailableBytes(); got != total {
+		t.Fatalf("AvailableBytes = %d, want %d", got, total)
+	}
+	for _, n := range sizes {
+		rec, err := r.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total -= 8 + (n+7)&^7
+		if len(rec.RawSample) != n || rec.Remaining != total {
+			t.Fatalf("record of %d bytes, remaining %d; want %d, %d", len(rec.RawSample), rec.Remaining, n, total)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	if _, err := NewReader(nil); !errors.Is(err, maps.ErrInvalid) {
+		t.Fatalf("NewReader(nil) = %v", err)
+	}
+	m, err := maps.New(&maps.Spec{Type: maps.RingBuf, MaxEntries: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if _, err := r.Read(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Read of a closed map = %v, want ErrClosed", err)
+	}
+	if _, err := NewReader(m); !errors.Is(err, ErrClosed) {
+		t.Fatalf("NewReader of a closed map = %v, want ErrClosed", err)
+	}
+	r.Close()
+	if err := r.Flush(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Flush after Close = %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
 	}
 }
