@@ -76,7 +76,7 @@ func TestKernelDifferential(t *testing.T) {
 	}
 	defer krd.Close()
 	xcoll := load(t)
-	if cpu >= xcoll.Maps["events"].MaxEntries() {
+	if cpu >= int(xcoll.Maps["events"].MaxEntries()) {
 		t.Skipf("pinned to CPU %d, past xebpf's %d CPU slots", cpu, xcoll.Maps["events"].MaxEntries())
 	}
 	xrd := newReader(t, xcoll, 1, perf.ReaderOptions{})

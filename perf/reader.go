@@ -108,7 +108,7 @@ func NewReaderWithOptions(array *ebpf.Map, perCPUBuffer int, opts ReaderOptions)
 	if opts.Watermark >= perCPUBuffer {
 		return nil, errors.New("watermark must be smaller than perCPUBuffer")
 	}
-	if t := array.Type(); t != maps.PerfEventArray {
+	if t := array.Type(); t != ebpf.PerfEventArray {
 		return nil, fmt.Errorf("map %q: invalid Map type: %s, want PerfEventArray: %w", array.Name(), t, maps.ErrInvalid)
 	}
 	size, err := bufferSize(perCPUBuffer)

@@ -64,7 +64,7 @@ func NewReader(ringbufMap *ebpf.Map) (*Reader, error) {
 	if ringbufMap == nil {
 		return nil, fmt.Errorf("ringbuf: nil map: %w", maps.ErrInvalid)
 	}
-	if t := ringbufMap.Type(); t != maps.RingBuf {
+	if t := ringbufMap.Type(); t != ebpf.RingBuf {
 		return nil, fmt.Errorf("map %q: invalid Map type: %s, want RingBuf: %w", ringbufMap.Name(), t, maps.ErrInvalid)
 	}
 	if n := ringbufMap.MaxEntries(); n == 0 || n&(n-1) != 0 {
