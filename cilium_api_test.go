@@ -657,3 +657,21 @@ char _license[] SEC("license") = "GPL";
 		t.Fatalf("PossibleCPU %d, %v", n, err)
 	}
 }
+
+// TestKindOfIsACopy checks that changing what KindOf returns does not
+// change the built-in kind.
+func TestKindOfIsACopy(t *testing.T) {
+	k := xebpf.KindOf(xebpf.XDP)
+	k.Context.Fields[0].Size = 1
+	k.Context.Size = 3
+	k.Name = "changed"
+	again := xebpf.KindOf(xebpf.XDP)
+	if again.Name != "xdp" || again.Context.Size != 24 || again.Context.Fields[0].Size != 4 {
+		t.Fatalf("the built-in kind changed: %+v %+v", again, again.Context)
+	}
+	kp := xebpf.KprobeKind(xebpf.ArchX86_64)
+	kp.Context.Fields = nil
+	if len(xebpf.KprobeKind(xebpf.ArchX86_64).Context.Fields) == 0 {
+		t.Fatal("the built-in kprobe kind changed")
+	}
+}

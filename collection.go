@@ -318,10 +318,7 @@ func builtinKind(t ProgramType) *ProgramKind {
 // struct pt_regs (KprobeKind gives another architecture's); types without
 // a kind of their own get raw memory as their context. The result is a copy the caller may change, to
 // derive a kind of its own.
-func KindOf(t ProgramType) *ProgramKind {
-	k := *builtinKind(t)
-	return &k
-}
+func KindOf(t ProgramType) *ProgramKind { return builtinKind(t).clone() }
 
 // borrowMap checks that map r of another collection may replace the map
 // of spec ms, and takes a reference on r's collection for this one's life.

@@ -2,6 +2,8 @@ package xebpf
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
@@ -263,3 +265,23 @@ const (
 	Syscall               = elf.Syscall
 	Netfilter             = elf.Netfilter
 )
+
+// clone returns a copy of k that shares nothing a caller may change with
+// it: its context layout, format, helper tables and return range are
+// copies, so that changing the copy leaves the built-in kinds alone.
+func (k *ProgramKind) clone() *ProgramKind {
+	c := *k
+	if k.Context != nil {
+		ctx := *k.Context
+		ctx.Fields = slices.Clone(k.Context.Fields)
+		c.Context = &ctx
+	}
+	c.Format = slices.Clone(k.Format)
+	c.Helpers = maps.Clone(k.Helpers)
+	c.Prototypes = maps.Clone(k.Prototypes)
+	if k.Returns != nil {
+		r := *k.Returns
+		c.Returns = &r
+	}
+	return &c
+}

@@ -249,8 +249,7 @@ func KprobeKind(arch Arch) *ProgramKind {
 	if arch == ArchUnknown {
 		arch = HostArch()
 	}
-	k := *kprobeKinds[arch]
-	return &k
+	return kprobeKinds[arch].clone()
 }
 
 // kindIn returns the kind of program ps of spec: the built-in kind of its
