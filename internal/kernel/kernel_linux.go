@@ -23,6 +23,10 @@ import (
 // skb helpers can grow more, so leave room for a full 64 KiB packet.
 const dataOutSlack = 64 << 10
 
+// ctxOutRoom is the least ctx_out buffer Run gives the kernel: more than
+// any program type's context struct.
+const ctxOutRoom = 4096
+
 // Available reports whether this system can load and test-run eBPF
 // programs: it lifts the memlock limit, loads a two-instruction socket
 // filter and test-runs it once. The error wraps ErrUnavailable.
@@ -350,8 +354,10 @@ func (c *Collection) Run(program string, in RunInput) (RunResult, error) {
 	if len(in.Data) > 0 {
 		dataOut = make([]byte, len(in.Data)+dataOutSlack)
 	}
-	if len(in.Context) > 0 {
-		ctxOut = make([]byte, len(in.Context))
+	if len(in.Context) > 0 || in.ContextOut {
+		// Room for the program type's whole struct, which the kernel
+		// reports also for a shorter context (ENOSPC if it does not fit).
+		ctxOut = make([]byte, max(len(in.Context), ctxOutRoom))
 	}
 	tr := testRun{
 		progFD:  prog.FD(),
