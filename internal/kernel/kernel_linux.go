@@ -443,7 +443,7 @@ func checkEntrySizes(e Entry, keySize, valueSize uint32) error {
 // inserted or overwritten (other keys stay as they are); a program-array
 // slot takes the named program of this collection, a map-of-maps slot the
 // named map; per-CPU entries take one value per CPU (missing CPUs get
-// zeros). A queue or stack given ValuesInPopOrder is emptied and refilled so
+// zeros), or one value that every CPU gets. A queue or stack given ValuesInPopOrder is emptied and refilled so
 // that pops return those values in order. Ring buffers cannot be written.
 // Set shape fields (type, sizes) must match the map. A map or field that is
 // absent is left as it is.
@@ -496,10 +496,14 @@ func (c *Collection) loadMap(name string, st MapState) error {
 				return fmt.Errorf("key %x: per-CPU values for a %s map", e.Key, typ)
 			}
 			value = e.Values
-		default:
-			if isPerCPU(typ) {
-				return fmt.Errorf("key %x: a %s map takes per-CPU values", e.Key, typ)
+		case isPerCPU(typ):
+			// One value for every CPU, as bpftool map update does.
+			n, err := ebpf.PossibleCPU()
+			if err != nil {
+				return fmt.Errorf("key %x: %w", e.Key, err)
 			}
+			value = slices.Repeat([][]byte{e.Value}, n)
+		default:
 			value = e.Value
 		}
 		if err := m.Put(e.Key, value); err != nil {
