@@ -47,6 +47,14 @@ func TestRunRepeat(t *testing.T) {
 			t.Errorf("--repeat %s: exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", tt.repeat, code, tt.code, out, errout, tt.want)
 		}
 	}
+	for _, tt := range []struct {
+		repeat int
+		want   string
+	}{{1, " (xebpf's single run is cold: --repeat N compares means)"}, {2, ""}, {1000, ""}} {
+		if got := coldNote(tt.repeat); got != tt.want {
+			t.Errorf("coldNote(%d) = %q, want %q", tt.repeat, got, tt.want)
+		}
+	}
 	out, _, _ := runCmd([]string{"run", exampleObj, "--data", examplePkt, "--repeat", "5", "--json"}, "")
 	var r runResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Repeat != 5 {

@@ -174,7 +174,7 @@ func cmdRun(args []string, sio stdio) error {
 		return fmt.Errorf("compare-kernel: %w", err)
 	}
 	if kdur > 0 {
-		fmt.Fprintf(stdout, "kernel duration: %d ns/run; xebpf/kernel = %.1fx\n", kdur.Nanoseconds(), float64(dur)/float64(kdur))
+		fmt.Fprintf(stdout, "kernel duration: %d ns/run; xebpf/kernel = %.1fx%s\n", kdur.Nanoseconds(), float64(dur)/float64(kdur), coldNote(*repeat))
 	}
 	if len(diffs) == 0 {
 		fmt.Fprintln(stdout, "kernel: identical (retval, data_out, maps)")

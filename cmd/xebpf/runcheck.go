@@ -44,6 +44,15 @@ func durationText(repeat int, d time.Duration) string {
 	return fmt.Sprintf("%d ns/run (mean of %d runs, the first, cold one included)", d.Nanoseconds(), repeat)
 }
 
+// coldNote qualifies the xebpf/kernel ratio of a single run, which sets
+// xebpf's cold run against the kernel's.
+func coldNote(repeat int) string {
+	if repeat <= 1 {
+		return " (xebpf's single run is cold: --repeat N compares means)"
+	}
+	return ""
+}
+
 // mapsFileErr names the maps file in err, as FILE:LINE:COLUMN for an
 // error in its JSON text.
 func mapsFileErr(path string, err error) error {
