@@ -29,7 +29,12 @@ type RunOptions struct {
 	// Context is the initial context (struct xdp_md, struct __sk_buff or
 	// the type's struct): a []byte, or a fixed-size value encoding/binary
 	// marshals in native byte order (a struct of the C layout, or a
-	// pointer to one); nil means zero.
+	// pointer to one); nil means zero. Run checks an xdp_md or __sk_buff
+	// as BPF_PROG_TEST_RUN does and refuses what it refuses
+	// (ErrInvalidContext): an xdp_md's data is the length of the metadata
+	// that starts Data, its data_end the end of the linear part; an
+	// __sk_buff may set mark, priority, ingress_ifindex, ifindex, cb,
+	// tstamp, wire_len, gso_segs, gso_size and hwtstamp only.
 	Context any
 	// ContextOut receives the context after the run: a []byte, which Run
 	// shortens to the context's size, or a pointer to a fixed-size value
