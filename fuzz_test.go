@@ -88,7 +88,7 @@ func isRunError(err error) bool {
 	if errors.As(err, &f) {
 		return true
 	}
-	for _, e := range []error{xebpf.ErrShortPacket, xebpf.ErrDataOutTooSmall, xebpf.ErrContextTooLarge, helpers.ErrSpinLock, helpers.ErrLeakedReservation} {
+	for _, e := range []error{xebpf.ErrShortPacket, xebpf.ErrDataOutTooSmall, xebpf.ErrContextTooLarge, xebpf.ErrInvalidContext, helpers.ErrSpinLock, helpers.ErrLeakedReservation} {
 		if errors.Is(err, e) {
 			return true
 		}

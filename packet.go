@@ -54,12 +54,12 @@ func packetOf(t *ProgramKind) packetKind {
 
 // setupPacket writes the packet pointers (and, for skb types, the
 // __sk_buff fields that describe the packet) into the context.
-func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) {
+func (p *Program) setupPacket(rs *runState, meta, data, dataEnd uint64, haveCtx bool) {
 	mem := rs.mem.Bytes()
 	ctx := mem[frameSize:]
 	rs.packet = helpers.Packet{Ctx: rs.ctx, Region: 0, HardStart: rs.frame, HardEnd: rs.frame + frameSize - helpers.SkbSharedInfoSize,
 		DataOff: p.ptrOff[0], DataEndOff: p.ptrOff[1], DataMetaOff: p.ptrOff[2]}
-	rs.packet.SetBounds(data, data, dataEnd)
+	rs.packet.SetBounds(meta, data, dataEnd)
 	switch p.pk {
 	case packetXDP:
 		rs.packet.Hook = helpers.HookXDP
@@ -76,15 +76,17 @@ func (p *Program) setupPacket(rs *runState, data, dataEnd uint64, haveCtx bool) 
 		binary.NativeEndian.PutUint32(ctx[16:], uint32(proto>>8|proto<<8)) // protocol: a __be16 read as a host integer
 		binary.NativeEndian.PutUint32(ctx[40:], 1)                         // ifindex: loopback
 		if haveCtx && binary.NativeEndian.Uint32(ctx[160:]) == 0 {
-			binary.NativeEndian.PutUint32(ctx[160:], uint32(len(frame))) // wire_len: the whole frame
+			// wire_len: the skb's length when the test run starts (after
+			// the Ethernet header for socket filters); 0 without a context.
+			binary.NativeEndian.PutUint32(ctx[160:], uint32(dataEnd-data))
 		}
 		// LD_ABS at SKF_LL_OFF/SKF_NET_OFF reaches the Ethernet and
 		// network headers, even when the packet starts after them.
 		mac := rs.frame + xdpHeadroom
 		rs.env.LinkHeader, rs.env.NetHeader, rs.env.PacketHead = mac, mac+helpers.ETHHeaderLen, rs.frame
 	}
-	r := &rs.env.Regions[0]
-	r.Addr, r.Size, r.Writable = data, dataEnd-data, true
+	r := &rs.env.Regions[0] // from the metadata, as after a move
+	r.Addr, r.Size, r.Writable = meta, dataEnd-meta, true
 	rs.env.Packet.Addr, rs.env.Packet.Size, rs.env.Packet.Writable = data, dataEnd-data, true
 }
 

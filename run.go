@@ -29,11 +29,18 @@ type RunOptions struct {
 	// Context is the initial context (struct xdp_md, struct __sk_buff or
 	// the type's struct): a []byte, or a fixed-size value encoding/binary
 	// marshals in native byte order (a struct of the C layout, or a
-	// pointer to one); nil means zero.
+	// pointer to one); nil means zero. Run checks an xdp_md or __sk_buff
+	// as BPF_PROG_TEST_RUN does and refuses what it refuses
+	// (ErrInvalidContext): an xdp_md's data is the length of the metadata
+	// that starts Data, its data_end the end of the linear part; an
+	// __sk_buff may set mark, priority, ingress_ifindex, ifindex, cb,
+	// tstamp, wire_len, gso_segs, gso_size and hwtstamp only.
 	Context any
 	// ContextOut receives the context after the run: a []byte, which Run
 	// shortens to the context's size, or a pointer to a fixed-size value
-	// it is decoded into.
+	// it is decoded into. As in the kernel, asking for it without a
+	// Context runs the program on a zero context, which for XDP means
+	// data_end 0: the whole packet is past the linear part.
 	ContextOut any
 	// Repeat runs the program that many times (0 and 1 both mean once);
 	// Duration is the mean of a run.
@@ -269,8 +276,10 @@ func (p *Program) Benchmark(in []byte, repeat int, reset func()) (uint32, time.D
 type runInput struct {
 	ctx     []byte // the initial context
 	ctxSize int    // the context's memory size
-	in      []byte // the packet's linear part
-	tail    []byte // its paged part (skb types)
+	in      []byte // the packet's linear part, XDP metadata included
+	tail    []byte // its paged part (XDP)
+	meta    int    // bytes of XDP metadata at the start of in
+	haveCtx bool   // the run has a context: given, or asked back
 }
 
 // prepare checks opts against the program type and returns the context's
@@ -293,8 +302,8 @@ func (p *Program) prepare(opts *RunOptions) (r runInput, err error) {
 		}
 		// A verified program may read as much as the verifier assumed.
 		r.ctxSize = max(len(r.ctx), p.rawCtx)
-	} else if len(r.ctx) > typ.Context.Size {
-		return r, fmt.Errorf("run %s: %w: %d bytes, struct %s has %d", p.name, ErrContextTooLarge, len(r.ctx), typ.Context.Name, typ.Context.Size)
+	} else if r.ctx, err = trimContext(r.ctx, typ.Context); err != nil {
+		return r, fmt.Errorf("run %s: %w", p.name, err)
 	}
 	switch {
 	case p.pk != packetNone:
@@ -303,6 +312,10 @@ func (p *Program) prepare(opts *RunOptions) (r runInput, err error) {
 		}
 	case opts.Data != nil || opts.DataOut != nil:
 		return r, fmt.Errorf("run %s: %w: %s programs take no packet", p.name, ErrNoPacket, typ.Name)
+	}
+	r.haveCtx = r.ctx != nil || opts.ContextOut != nil
+	if err := p.checkTestRunContext(opts.Data, &r); err != nil {
+		return r, fmt.Errorf("run %s: %w", p.name, err)
 	}
 	return r, nil
 }
@@ -445,23 +458,27 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, err
 		if rs.dirty {
 			clear(mem[:frameSize])
 		}
-		copy(mem[xdpHeadroom:], in)
-		if tail == nil && rs.lastLen > len(in) && !rs.dirty {
+		// XDP metadata goes right before the packet, in the headroom.
+		copy(mem[xdpHeadroom-ri.meta:], in)
+		end := len(in) - ri.meta
+		if rs.lastLen > end && !rs.dirty {
 			// Bytes of a longer previous packet past this one's end.
-			clear(mem[xdpHeadroom+len(in) : xdpHeadroom+rs.lastLen])
+			clear(mem[xdpHeadroom+end : xdpHeadroom+rs.lastLen])
 		}
-		rs.lastLen = len(in)
+		rs.lastLen = end
 		data := rs.frame + xdpHeadroom
-		dataEnd := data + uint64(len(in))
+		dataEnd := data + uint64(end)
 		if pk == packetSkbL3 {
 			data += helpers.ETHHeaderLen
 		}
-		p.setupPacket(rs, data, dataEnd, ri.ctx != nil)
+		p.setupPacket(rs, data-uint64(ri.meta), data, dataEnd, ri.haveCtx)
 		h.Packet = &rs.packet
-		if pk == packetXDP && ri.ctx == nil {
-			binary.NativeEndian.PutUint32(ctx[12:], 1) // ingress_ifindex: loopback
+		if pk == packetXDP && binary.NativeEndian.Uint32(ctx[12:]) == 0 {
+			// ingress_ifindex: the loopback's queue, also for a context
+			// that says 0 (ctx_out keeps the 0).
+			binary.NativeEndian.PutUint32(ctx[12:], 1)
 		}
-		rs.dirty = p.movesPacket
+		rs.dirty = p.movesPacket || ri.meta > 0
 	}
 
 	rs.env.Executed = 0
@@ -504,20 +521,12 @@ func (p *Program) contextOut(opts *RunOptions, ri *runInput, ctx []byte) error {
 	if len(p.typ.Context.Fields) != 0 {
 		size = p.typ.Context.Size
 	}
-	out := ctx[:size]
-	skb := p.pk == packetSkbL2 || p.pk == packetSkbL3
+	out := p.testRunContextOut(ri, ctx, size)
 	if b, ok := opts.ContextOut.([]byte); ok {
 		n := min(cap(b), len(out))
 		opts.ContextOut = b[:n]
 		copy(b[:n], out)
-		if skb {
-			skbContextOut(b[:n])
-		}
 		return nil
-	}
-	if skb {
-		out = append([]byte(nil), out...)
-		skbContextOut(out)
 	}
 	if _, err := binary.Decode(out, binary.NativeEndian, opts.ContextOut); err != nil {
 		return fmt.Errorf("%T is neither []byte nor a pointer to a fixed-size value the %d-byte context decodes into: %w", opts.ContextOut, len(out), err)

@@ -92,7 +92,10 @@ func TestRunErrors(t *testing.T) {
 	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 10)}); !errors.Is(err, xebpf.ErrDataOutTooSmall) {
 		t.Errorf("small DataOut: got %v, want ErrDataOutTooSmall", err)
 	}
-	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt, Context: make([]byte, 25)}); !errors.Is(err, xebpf.ErrContextTooLarge) {
+	// As bpf_ctx_init: bytes past the struct must be zero.
+	long := make([]byte, 25)
+	long[24] = 1
+	if _, err := prog.Run(&xebpf.RunOptions{Data: pkt, Context: long}); !errors.Is(err, xebpf.ErrContextTooLarge) {
 		t.Errorf("25-byte xdp_md: got %v, want ErrContextTooLarge", err)
 	}
 	if err := c.Maps["stats"].Update(uint64(1), uint64(1), 0); err == nil {

@@ -15,10 +15,13 @@
 //
 // The syntax is the one isa.Instruction.String prints, and Assemble accepts
 // everything String prints, so Assemble(Disassemble(p)) encodes to the same
-// bytes as p for every valid program p.
+// bytes as p for every valid program p. Assemble also reads a helper call
+// as bpftool and xebpf disasm print it, `call bpf_map_lookup_elem#1`: the
+// number after '#' is the helper's id, the name before it is not checked.
 package asm
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,6 +46,46 @@ func (e *Error) Unwrap() error { return e.Err }
 // isa.Instruction.Validate; the control flow of the whole program (jumps
 // landing inside it) is left to isa.CheckProgram. Errors are *Error.
 func Assemble(name string, src []byte) ([]isa.Instruction, error) {
+	a, err := assemble(name, src)
+	if err != nil {
+		return nil, err
+	}
+	return a.insns, nil
+}
+
+// AssembleProgram is Assemble followed by the checks of a whole program
+// (isa.CheckProgram): every jump, local call and code address must land on
+// an instruction of the program. Its errors too are *Error, at the line of
+// the instruction at fault.
+func AssembleProgram(name string, src []byte) ([]isa.Instruction, error) {
+	a, err := assemble(name, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := isa.CheckProgram(a.insns); err != nil {
+		var ie *isa.Error
+		if !errors.As(err, &ie) {
+			return nil, &Error{File: name, Line: 1, Msg: err.Error(), Err: err}
+		}
+		line, text := 1, ""
+		pc := 0
+		for i, ins := range a.insns {
+			if pc == ie.PC {
+				line, text = a.lines[i], ins.String()+": "
+				break
+			}
+			pc += ins.Slots()
+		}
+		msg := text + ie.Reason.Error()
+		if ie.Detail != "" {
+			msg += ": " + ie.Detail
+		}
+		return nil, &Error{File: name, Line: line, Msg: msg, Err: err}
+	}
+	return a.insns, nil
+}
+
+func assemble(name string, src []byte) (*assembler, error) {
 	a := &assembler{file: name, labels: make(map[string]label), firstExit: -1}
 	text := string(src)
 	for lineNo := 1; text != ""; lineNo++ {
@@ -62,7 +105,7 @@ func Assemble(name string, src []byte) ([]isa.Instruction, error) {
 	if len(a.insns) == 0 {
 		return nil, &Error{File: name, Line: 1, Msg: "no instructions"}
 	}
-	return a.insns, nil
+	return a, nil
 }
 
 // Disassemble formats instructions one per line in the syntax Assemble
@@ -113,6 +156,7 @@ type fixup struct {
 type assembler struct {
 	file      string
 	insns     []isa.Instruction
+	lines     []int // source line of each instruction
 	slots     int
 	labels    map[string]label
 	fixups    []fixup
@@ -124,7 +168,7 @@ func (a *assembler) errorf(line int, format string, args ...any) *Error {
 }
 
 func (a *assembler) line(lineNo int, line string) error {
-	if i := strings.IndexByte(line, '#'); i >= 0 {
+	if i := commentStart(line); i >= 0 {
 		line = line[:i]
 	}
 	line = strings.TrimSpace(line)
@@ -161,6 +205,7 @@ func (a *assembler) line(lineNo int, line string) error {
 		return a.errorf(lineNo, "program exceeds %d slots", isa.MaxInstructions)
 	}
 	a.insns = append(a.insns, ins)
+	a.lines = append(a.lines, lineNo)
 	a.slots += ins.Slots()
 	return nil
 }
@@ -191,6 +236,27 @@ func (a *assembler) resolve() error {
 		}
 	}
 	return nil
+}
+
+// commentStart returns where a '#' comment starts in line, or -1. The '#'
+// of a helper call's `NAME#ID` (a name, '#', a digit) starts none.
+func commentStart(line string) int {
+	for i := 0; i < len(line); i++ {
+		if line[i] != '#' {
+			continue
+		}
+		if i > 0 && isIdentByte(line[i-1]) && i+1 < len(line) && line[i+1] >= '0' && line[i+1] <= '9' {
+			if w := strings.Fields(line[:i]); len(w) >= 2 && w[len(w)-2] == "call" {
+				continue
+			}
+		}
+		return i
+	}
+	return -1
+}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 func splitWord(s string) (word, rest string) {

@@ -381,8 +381,8 @@ func (p *parser) target(ins *isa.Instruction, s string, kind fixupKind) error {
 	return nil
 }
 
-// call parses `call imm`, `call %reg`, `call helper imm`, `call local
-// target`, `call btf imm` and `call runtime imm`.
+// call parses `call imm`, `call NAME#imm`, `call %reg`, `call helper
+// imm`, `call local target`, `call btf imm` and `call runtime imm`.
 func (p *parser) call(ins *isa.Instruction, rest string) error {
 	if rest == "" || strings.ContainsRune(rest, ',') {
 		return p.errorf("want 1 operand")
@@ -393,6 +393,13 @@ func (p *parser) call(ins *isa.Instruction, rest string) error {
 			r, err := p.register(mode)
 			ins.OpCode, ins.Dst = isa.OpCallX, r
 			return err
+		}
+		if name, id, ok := strings.Cut(mode, "#"); ok {
+			// bpftool's form: the helper's name, then its id.
+			if name == "" || !isLabel(name) || strings.ContainsAny(name, ".$") {
+				return p.errorf("bad helper name %q", name)
+			}
+			mode = id
 		}
 		var err error
 		ins.Constant, err = p.imm32(mode)

@@ -25,7 +25,7 @@ func cmdAsm(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	insns, err := asm.Assemble(pos[0], src)
+	insns, err := asm.AssembleProgram(pos[0], src)
 	if err != nil {
 		return err
 	}
@@ -34,9 +34,12 @@ func cmdAsm(args []string, sio stdio) error {
 
 func cmdDisasm(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("disasm", "FILE.bin|FILE.o [--program NAME]", stderr)
+	fs := newFlags("disasm", "FILE.o [--program NAME] | FILE.bin [--raw] [--pc]\n\n"+
+		"Raw bytecode disassembles to text xebpf asm reads back; an ELF object to a\n"+
+		"listing with source lines and map names, which is not assembler input.", stderr)
 	listing := fs.Bool("pc", false, "prefix each instruction with its slot number (raw bytecode)")
 	only := fs.String("program", "", "disassemble only this program of an ELF object")
+	raw := fs.Bool("raw", false, "the file is raw bytecode (without it, a file that is not ELF is taken as raw bytecode with a note on stderr)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -49,17 +52,16 @@ func cmdDisasm(args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	if isELF(code) {
-		return disasmELF(sio.out, pos[0], *only)
+	if !*raw {
+		if isELF(code) {
+			return disasmELF(sio.out, pos[0], *only)
+		}
+		fmt.Fprintf(stderr, "xebpf disasm: %s is not an ELF object: disassembling it as raw bytecode (--raw skips this note)\n", pos[0])
 	}
 	insns, err := isa.Decode(code)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	if *listing {
-		_, err = io.WriteString(stdout, asm.Listing(insns))
-	} else {
-		_, err = io.WriteString(stdout, asm.Disassemble(insns))
-	}
+	_, err = io.WriteString(stdout, disassemble(insns, nil, *listing))
 	return err
 }

@@ -105,7 +105,7 @@ func disasmELF(w io.Writer, path string, only string) error {
 					lastLine = key
 				}
 			}
-			fmt.Fprintf(w, "%6d: %s\n", pc, ins)
+			fmt.Fprintf(w, "%6d: %s\n", pc, insnText(ins, spec.MapOrder))
 			pc += ins.Slots()
 		}
 	}

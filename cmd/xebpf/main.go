@@ -21,12 +21,13 @@ type command struct {
 
 var commands = map[string]command{
 	"asm":                {"assemble a text program into raw bytecode", cmdAsm},
-	"disasm":             {"disassemble raw bytecode", cmdDisasm},
+	"disasm":             {"disassemble an ELF object's programs or raw bytecode", cmdDisasm},
 	"conformance":        {"run bpf_conformance .data tests", cmdConformance},
 	"conformance-plugin": {"run one program for the bpf_conformance runner", cmdPlugin},
 	"run":                {"run a program of an ELF object like BPF_PROG_TEST_RUN", cmdRun},
 	"inspect":            {"list the programs and maps of an ELF object", cmdInspect},
 	"verify":             {"check that the programs of an ELF object are safe, with xebpf's verifier", cmdVerify},
+	"version":            {"print the version and the revision xebpf was built from", cmdVersion},
 }
 
 // hiddenCommands are commands for xebpf's own use, not listed by usage.
@@ -60,6 +61,9 @@ func run(args []string, sio stdio) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
 	}
 	args = runnerOrder(args)
 	c, ok := commands[args[0]]

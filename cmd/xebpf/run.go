@@ -17,20 +17,24 @@ import (
 	"github.com/xebpf/xebpf/verifier"
 )
 
-// runResult is the --json output of xebpf run.
+// runResult is the --json output of xebpf run. DataOut and DataOutLen
+// are absent for programs without a packet (a packet program's data_out
+// has an Ethernet header at least); DurationNs is the mean of Repeat runs,
+// the first (cold) one included.
 type runResult struct {
 	Program    string `json:"program"`
 	Retval     uint32 `json:"retval"`
 	Action     string `json:"action,omitempty"`
-	DataOut    string `json:"data_out"`
-	DataOutLen int    `json:"data_out_len"`
+	DataOut    string `json:"data_out,omitempty"`
+	DataOutLen int    `json:"data_out_len,omitempty"`
 	DurationNs int64  `json:"duration_ns"`
+	Repeat     int    `json:"repeat"`
 	Engine     string `json:"engine"`
 }
 
 func cmdRun(args []string, sio stdio) error {
 	stdout, stderr := sio.out, sio.errout
-	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE | --ctx-json JSON] [--type NAME] [--arch x86_64|arm64] [--format FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel] [--unverified refuse|checked] [--checked]", stderr)
+	fs := newFlags("run", "FILE.o [--program NAME] [--data FILE] [--data-out FILE] [--ctx FILE | --ctx-json JSON] [--type NAME] [--arch x86_64|arm64] [--format FILE] [--maps-in FILE.json] [--maps-out FILE.json] [--repeat N] [--json] [--compare-kernel] [--unverified refuse|checked] [--checked] [--unsafe-fast]", stderr)
 	progName := fs.String("program", "", "program to run (required when the object has several)")
 	dataFile := fs.String("data", "", "packet input file")
 	dataOutFile := fs.String("data-out", "", "write the output packet to this file")
@@ -38,7 +42,7 @@ func cmdRun(args []string, sio stdio) error {
 	typeFlags := addRunTypeFlags(fs)
 	mapsIn := fs.String("maps-in", "", "preload map contents from this JSON maps file")
 	mapsOut := fs.String("maps-out", "", "write every map's contents to this JSON maps file after the run (- for standard output)")
-	repeat := fs.Int("repeat", 1, "run this many times and report the mean duration")
+	repeat := fs.Int("repeat", 1, "run this many times (1 or more) and report the mean duration, which includes the cold first run")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	compare := fs.Bool("compare-kernel", false, "also run in the Linux kernel (BPF_PROG_TEST_RUN) and print every difference")
 	unverified := fs.String("unverified", "refuse", "what to do with a program the verifier rejects: refuse to run it, or run it in checked mode")
@@ -53,6 +57,9 @@ func cmdRun(args []string, sio stdio) error {
 		return errUsage
 	}
 	path := pos[0]
+	if err := checkRepeat(*repeat); err != nil {
+		return err
+	}
 	var policy xebpf.UnverifiedPolicy
 	switch *unverified {
 	case "refuse":
@@ -80,7 +87,7 @@ func cmdRun(args []string, sio stdio) error {
 			return err
 		}
 		if states, err = kernel.UnmarshalMaps(b); err != nil {
-			return fmt.Errorf("%s: %w", *mapsIn, err)
+			return mapsFileErr(*mapsIn, err)
 		}
 	}
 	spec, err := xebpf.LoadCollectionSpec(path)
@@ -97,7 +104,7 @@ func cmdRun(args []string, sio stdio) error {
 	}
 	late, err := mapfile.Preload(spec, states)
 	if err != nil {
-		return err
+		return mapsFileErr(*mapsIn, err)
 	}
 	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Trace: stderr, UnsafeFastMode: *fast, Unverified: policy, Checked: *checked,
 		Types: types, Arch: typeFlags.archVal})
@@ -110,9 +117,16 @@ func cmdRun(args []string, sio stdio) error {
 	}
 	defer coll.Close()
 	if err := mapfile.Load(coll, late); err != nil {
-		return err
+		return mapsFileErr(*mapsIn, err)
 	}
 	prog := coll.Programs[name]
+	packet := takesPacket(prog)
+	if !packet && *dataFile != "" {
+		return errNoPacket("--data", name, prog)
+	}
+	if !packet && *dataOutFile != "" {
+		return errNoPacket("--data-out", name, prog)
+	}
 	if ctx == nil {
 		if ctx, err = typeFlags.context(spec, prog, stderr); err != nil {
 			return err
@@ -130,7 +144,10 @@ func cmdRun(args []string, sio stdio) error {
 		return err
 	}
 	dur := opts.Duration
-	res := runResult{Program: name, Retval: ret, DataOut: hex.EncodeToString(opts.DataOut), DataOutLen: len(opts.DataOut), DurationNs: dur.Nanoseconds(), Engine: prog.Engine().String()}
+	res := runResult{Program: name, Retval: ret, DurationNs: dur.Nanoseconds(), Repeat: *repeat, Engine: prog.Engine().String()}
+	if packet {
+		res.DataOut, res.DataOutLen = hex.EncodeToString(opts.DataOut), len(opts.DataOut)
+	}
 	if r := prog.Kind().Result; r != nil {
 		res.Action = r(ret)
 	}
@@ -158,7 +175,7 @@ func cmdRun(args []string, sio stdio) error {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
-		printResult(stdout, res, *repeat, dur)
+		printResult(stdout, res, dur)
 	}
 	if !*compare {
 		return nil
@@ -168,7 +185,7 @@ func cmdRun(args []string, sio stdio) error {
 		return fmt.Errorf("compare-kernel: %w", err)
 	}
 	if kdur > 0 {
-		fmt.Fprintf(stdout, "kernel duration: %d ns/run; xebpf/kernel = %.1fx\n", kdur.Nanoseconds(), float64(dur)/float64(kdur))
+		fmt.Fprintf(stdout, "kernel duration: %d ns/run; xebpf/kernel = %.1fx%s\n", kdur.Nanoseconds(), float64(dur)/float64(kdur), coldNote(*repeat))
 	}
 	if len(diffs) == 0 {
 		fmt.Fprintln(stdout, "kernel: identical (retval, data_out, maps)")
@@ -181,7 +198,7 @@ func cmdRun(args []string, sio stdio) error {
 	return &exitError{1}
 }
 
-func printResult(w io.Writer, r runResult, repeat int, dur time.Duration) {
+func printResult(w io.Writer, r runResult, dur time.Duration) {
 	fmt.Fprintf(w, "program: %s\n", r.Program)
 	if r.Action != "" {
 		fmt.Fprintf(w, "retval: %d (%s)\n", r.Retval, r.Action)
@@ -189,8 +206,10 @@ func printResult(w io.Writer, r runResult, repeat int, dur time.Duration) {
 		fmt.Fprintf(w, "retval: %d (%#x)\n", r.Retval, r.Retval)
 	}
 	fmt.Fprintf(w, "engine: %s\n", r.Engine)
-	fmt.Fprintf(w, "data_out: %d bytes\n", r.DataOutLen)
-	fmt.Fprintf(w, "duration: %d ns/run (mean of %d)\n", dur.Nanoseconds(), max(repeat, 1))
+	if r.DataOutLen > 0 {
+		fmt.Fprintf(w, "data_out: %d bytes\n", r.DataOutLen)
+	}
+	fmt.Fprintf(w, "duration: %s\n", durationText(r.Repeat, dur))
 }
 
 // pickProgram returns the program to run: the named one, or the only one.

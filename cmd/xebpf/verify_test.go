@@ -17,11 +17,18 @@ import (
 // record their sources as ./NAME.c. It skips the test without clang-19.
 func buildVerifyObjects(t *testing.T, names ...string) string {
 	t.Helper()
+	return buildObjects(t, "verify", names...)
+}
+
+// buildObjects builds testdata/DIR/NAME.c for each name into a temporary
+// directory, which it returns; it skips the test without clang-19.
+func buildObjects(t *testing.T, dir string, names ...string) string {
+	t.Helper()
 	clang, err := exec.LookPath("clang-19")
 	if err != nil {
 		t.Skip("clang-19 not installed: cannot build the test objects")
 	}
-	src, err := filepath.Abs(filepath.Join("testdata", "verify"))
+	src, err := filepath.Abs(filepath.Join("testdata", dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,16 +36,16 @@ func buildVerifyObjects(t *testing.T, names ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	out := t.TempDir()
 	for _, n := range names {
 		cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-fdebug-compilation-dir=.", "-I", inc,
-			"-c", n+".c", "-o", filepath.Join(dir, n+".o"))
+			"-c", n+".c", "-o", filepath.Join(out, n+".o"))
 		cmd.Dir = src
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("clang-19 %s.c: %v\n%s", n, err, out)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("clang-19 %s.c: %v\n%s", n, err, msg)
 		}
 	}
-	return dir
+	return out
 }
 
 var verifyMillis = regexp.MustCompile(`, \d+\.\d ms;`)

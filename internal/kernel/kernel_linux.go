@@ -23,6 +23,10 @@ import (
 // skb helpers can grow more, so leave room for a full 64 KiB packet.
 const dataOutSlack = 64 << 10
 
+// ctxOutRoom is the least ctx_out buffer Run gives the kernel: more than
+// any program type's context struct.
+const ctxOutRoom = 4096
+
 // Available reports whether this system can load and test-run eBPF
 // programs: it lifts the memlock limit, loads a two-instruction socket
 // filter and test-runs it once. The error wraps ErrUnavailable.
@@ -350,8 +354,10 @@ func (c *Collection) Run(program string, in RunInput) (RunResult, error) {
 	if len(in.Data) > 0 {
 		dataOut = make([]byte, len(in.Data)+dataOutSlack)
 	}
-	if len(in.Context) > 0 {
-		ctxOut = make([]byte, len(in.Context))
+	if len(in.Context) > 0 || in.ContextOut {
+		// Room for the program type's whole struct, which the kernel
+		// reports also for a shorter context (ENOSPC if it does not fit).
+		ctxOut = make([]byte, max(len(in.Context), ctxOutRoom))
 	}
 	tr := testRun{
 		progFD:  prog.FD(),
@@ -437,7 +443,7 @@ func checkEntrySizes(e Entry, keySize, valueSize uint32) error {
 // inserted or overwritten (other keys stay as they are); a program-array
 // slot takes the named program of this collection, a map-of-maps slot the
 // named map; per-CPU entries take one value per CPU (missing CPUs get
-// zeros). A queue or stack given ValuesInPopOrder is emptied and refilled so
+// zeros), or one value that every CPU gets. A queue or stack given ValuesInPopOrder is emptied and refilled so
 // that pops return those values in order. Ring buffers cannot be written.
 // Set shape fields (type, sizes) must match the map. A map or field that is
 // absent is left as it is.
@@ -490,10 +496,14 @@ func (c *Collection) loadMap(name string, st MapState) error {
 				return fmt.Errorf("key %x: per-CPU values for a %s map", e.Key, typ)
 			}
 			value = e.Values
-		default:
-			if isPerCPU(typ) {
-				return fmt.Errorf("key %x: a %s map takes per-CPU values", e.Key, typ)
+		case isPerCPU(typ):
+			// One value for every CPU, as bpftool map update does.
+			n, err := ebpf.PossibleCPU()
+			if err != nil {
+				return fmt.Errorf("key %x: %w", e.Key, err)
 			}
+			value = slices.Repeat([][]byte{e.Value}, n)
+		default:
 			value = e.Value
 		}
 		if err := m.Put(e.Key, value); err != nil {

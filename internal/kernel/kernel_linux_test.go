@@ -313,10 +313,29 @@ func TestMapsZoo(t *testing.T) {
 		{"an unloaded program", map[string]MapState{"jumps": {Entries: []Entry{{Key: u32(0), Program: "zoo_invalid"}}}}},
 		{"a frozen map", map[string]MapState{".rodata": {Entries: []Entry{{Key: u32(0), Value: u32(1)}}}}},
 		{"too many queue values", map[string]MapState{"fifo": {ValuesInPopOrder: make([][]byte, 9)}}},
-		{"plain values for a per-CPU map", map[string]MapState{"percpu": {Entries: []Entry{{Key: u32(1), Value: u32(1)}}}}},
+		{"a long plain value for a per-CPU map", map[string]MapState{"percpu": {Entries: []Entry{{Key: u32(1), Value: u64(1)}}}}},
 	} {
 		if err := c.LoadMaps(tc.state); err == nil {
 			t.Errorf("LoadMaps with %s succeeded", tc.desc)
+		}
+	}
+
+	// One plain value for a per-CPU map goes to every CPU, as bpftool
+	// map update does.
+	if err := c.LoadMaps(map[string]MapState{"percpu": {Entries: []Entry{{Key: u32(1), Value: u32(6)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range dump(t, c)["percpu"].Entries {
+		if !bytes.Equal(e.Key, u32(1)) {
+			continue
+		}
+		if len(e.Values) == 0 {
+			t.Errorf("percpu key 1: no values")
+		}
+		for cpu, v := range e.Values {
+			if !bytes.Equal(v, u32(6)) {
+				t.Errorf("percpu key 1, CPU %d: %x, want %x", cpu, v, u32(6))
+			}
 		}
 	}
 }

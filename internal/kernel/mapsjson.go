@@ -309,15 +309,3 @@ func MarshalMaps(maps map[string]MapState) ([]byte, error) {
 	}
 	return append(out, '\n'), nil
 }
-
-// UnmarshalMaps decodes the JSON form of a set of map states.
-func UnmarshalMaps(data []byte) (map[string]MapState, error) {
-	var maps map[string]MapState
-	if err := json.Unmarshal(data, &maps); err != nil {
-		return nil, fmt.Errorf("decode maps: %w", err)
-	}
-	if maps == nil {
-		maps = map[string]MapState{}
-	}
-	return maps, nil
-}

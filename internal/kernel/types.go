@@ -52,6 +52,9 @@ type RunInput struct {
 	// Context is the program's context (ctx_in), e.g. a struct __sk_buff or
 	// struct xdp_md; nil lets the kernel build a default one.
 	Context []byte
+	// ContextOut asks for ctx_out also without a Context: the kernel then
+	// runs the program on a zero context.
+	ContextOut bool
 	// Repeat is how many times to run the program; values below 1 mean 1.
 	Repeat int
 }
@@ -63,7 +66,8 @@ type RunResult struct {
 	// DataOut is the packet after the run, at its final length.
 	DataOut []byte
 	// ContextOut is the context after the run (ctx_out), present when
-	// RunInput.Context was given.
+	// RunInput.Context or ContextOut was given: the program type's whole
+	// struct.
 	ContextOut []byte
 	// Duration is the kernel's mean time per run.
 	Duration time.Duration

@@ -6,6 +6,7 @@ package mapfile
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -88,12 +89,15 @@ func Preload(spec *xebpf.CollectionSpec, states map[string]kernel.MapState) (map
 			continue
 		}
 		if st.Type != "" && st.Type != maps.Type(ms.Type).String() {
-			return nil, fmt.Errorf("maps file: map %s is %s, the file says %s", name, maps.Type(ms.Type), st.Type)
+			return nil, fmt.Errorf("map %s is %s, the file says %s", name, maps.Type(ms.Type), st.Type)
 		}
 		contents := slices.Clone(ms.Contents)
 		for _, e := range st.Entries {
+			if err := checkIndex(maps.Type(ms.Type).String(), e.Key, ms.MaxEntries); err != nil {
+				return nil, fmt.Errorf("map %s: %w", name, err)
+			}
 			if e.Values != nil || e.Program != "" || e.Map != "" || len(e.Key) != int(ms.KeySize) || len(e.Value) != int(ms.ValueSize) {
-				return nil, fmt.Errorf("maps file: read-only map %s: key %x: want a %d-byte key and a %d-byte value", name, e.Key, ms.KeySize, ms.ValueSize)
+				return nil, fmt.Errorf("read-only map %s: key %x: want a %d-byte key and a %d-byte value", name, e.Key, ms.KeySize, ms.ValueSize)
 			}
 			kv := elf.MapKV{Key: slices.Clone(e.Key), Value: slices.Clone(e.Value)}
 			i := slices.IndexFunc(contents, func(c elf.MapKV) bool { return c.Ref == nil && bytes.Equal(c.Key, e.Key) })
@@ -122,7 +126,8 @@ func Preload(spec *xebpf.CollectionSpec, states map[string]kernel.MapState) (map
 
 // Load preloads map contents from a maps file: for each named map, its
 // entries replace what the object loaded. A missing map or field is left
-// as loaded. Frozen maps refuse it: Preload their states.
+// as loaded. Frozen maps refuse it: Preload their states. A per-CPU map's
+// entry with one "value" sets it on every CPU, as bpftool map update does.
 func Load(c *xebpf.Collection, states map[string]kernel.MapState) error {
 	names := make([]string, 0, len(states))
 	for n := range states {
@@ -133,43 +138,67 @@ func Load(c *xebpf.Collection, states map[string]kernel.MapState) error {
 		st := states[name]
 		m, ok := c.Maps[name]
 		if !ok {
-			return fmt.Errorf("maps file: no map %q in the object", name)
+			return fmt.Errorf("no map %q in the object", name)
 		}
 		u := m.Underlying()
 		if st.Type != "" && st.Type != u.Type().String() {
-			return fmt.Errorf("maps file: map %s is %s, the file says %s", name, u.Type(), st.Type)
+			return fmt.Errorf("map %s is %s, the file says %s", name, u.Type(), st.Type)
 		}
 		for _, v := range st.ValuesInPopOrder {
 			if err := u.Update(nil, v, maps.UpdateAny); err != nil {
-				return fmt.Errorf("maps file: map %s: push: %w", name, err)
+				return fmt.Errorf("map %s: push: %w", name, err)
 			}
 		}
 		for _, e := range st.Entries {
+			if err := checkIndex(u.Type().String(), e.Key, uint32(u.MaxEntries())); err != nil {
+				return fmt.Errorf("map %s: %w", name, err)
+			}
 			var err error
 			switch {
 			case e.Program != "":
 				p, ok := c.Programs[e.Program]
 				pa, isPA := u.(maps.ProgramArrayMap)
 				if !ok || !isPA || len(e.Key) != 4 {
-					return fmt.Errorf("maps file: map %s: slot %x: program %q", name, e.Key, e.Program)
+					return fmt.Errorf("map %s: slot %x: program %q", name, e.Key, e.Program)
 				}
 				err = pa.SetProgram(uint32(e.Key[0])|uint32(e.Key[1])<<8|uint32(e.Key[2])<<16|uint32(e.Key[3])<<24, p.Interp())
 			case e.Map != "":
 				inner, ok := c.Maps[e.Map]
 				mm, isMM := u.(maps.MapOfMaps)
 				if !ok || !isMM {
-					return fmt.Errorf("maps file: map %s: slot %x: map %q", name, e.Key, e.Map)
+					return fmt.Errorf("map %s: slot %x: map %q", name, e.Key, e.Map)
 				}
 				err = mm.SetMap(e.Key, inner.Underlying(), maps.UpdateAny)
 			case e.Values != nil:
 				err = u.Update(e.Key, bytes.Join(padValues(e.Values, u.ValueSize()), nil), maps.UpdateAny)
+			case kernel.IsPerCPU(u.Type().String()):
+				if len(e.Value) != u.ValueSize() {
+					err = fmt.Errorf("%w: a %d-byte value for a %s map of %d-byte values (give one value, which every CPU gets, or \"values\" with one per CPU)", errValueSize, len(e.Value), u.Type(), u.ValueSize())
+					break
+				}
+				err = u.Update(e.Key, bytes.Join(padValues(slices.Repeat([][]byte{e.Value}, maps.NumCPU()), u.ValueSize()), nil), maps.UpdateAny)
 			default:
 				err = u.Update(e.Key, e.Value, maps.UpdateAny)
 			}
 			if err != nil {
-				return fmt.Errorf("maps file: map %s: key %x: %w", name, e.Key, err)
+				return fmt.Errorf("map %s: key %x: %w", name, e.Key, err)
 			}
 		}
+	}
+	return nil
+}
+
+// errValueSize reports a value whose size is not the map's.
+var errValueSize = errors.New("wrong value size")
+
+// checkIndex refuses a key of an array-like map outside [0, max_entries),
+// which the map would report as full.
+func checkIndex(mapType string, key []byte, maxEntries uint32) error {
+	if !kernel.IsArrayLike(mapType) || len(key) != 4 {
+		return nil
+	}
+	if i := binary.NativeEndian.Uint32(key); i >= maxEntries {
+		return fmt.Errorf("key %x: index %d out of range [0, %d)", key, i, maxEntries)
 	}
 	return nil
 }

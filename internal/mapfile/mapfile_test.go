@@ -3,9 +3,12 @@ package mapfile
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/internal/kernel"
 	"github.com/xebpf/xebpf/maps"
 )
@@ -104,18 +107,104 @@ func TestPreloadReadOnly(t *testing.T) {
 	if _, err := Preload(spec, bad); err == nil {
 		t.Fatal("Preload of a 1-byte value into a 4-byte .rodata: no error")
 	}
-	// A key past the one-element .rodata loads into the spec, and the
-	// collection then refuses it with an error, not a crash.
-	spec, err = xebpf.LoadCollectionSpec("../../elf/testdata/xdp_global.o")
+	// A key past the one-element .rodata is out of its range.
+	outside := map[string]kernel.MapState{".rodata": {Entries: []kernel.Entry{{Key: []byte{1, 0, 0, 0}, Value: limit}}}}
+	if _, err := Preload(spec, outside); err == nil || err.Error() != "map .rodata: key 01000000: index 1 out of range [0, 1)" {
+		t.Fatalf("Preload of .rodata index 1: %v", err)
+	}
+}
+
+// mapsOnly instantiates a collection of the given maps and no programs.
+func mapsOnly(t *testing.T, ms ...*xebpf.MapSpec) *xebpf.Collection {
+	t.Helper()
+	spec := &xebpf.CollectionSpec{Maps: map[string]*xebpf.MapSpec{}, Programs: map[string]*xebpf.ProgramSpec{}}
+	for _, m := range ms {
+		spec.Maps[m.Name] = m
+		spec.MapOrder = append(spec.MapOrder, m.Name)
+	}
+	c, err := xebpf.NewCollection(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outside := map[string]kernel.MapState{".rodata": {Entries: []kernel.Entry{{Key: []byte{1, 0, 0, 0}, Value: limit}}}}
-	if _, err := Preload(spec, outside); err != nil {
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestLoadPerCPUValue: one "value" for a per-CPU map goes to every CPU,
+// as bpftool map update does; "values" give each CPU its own.
+func TestLoadPerCPUValue(t *testing.T) {
+	c := mapsOnly(t,
+		&xebpf.MapSpec{Name: "pa", Type: elf.MapTypePerCPUArray, KeySize: 4, ValueSize: 4, MaxEntries: 4},
+		&xebpf.MapSpec{Name: "ph", Type: elf.MapTypePerCPUHash, KeySize: 2, ValueSize: 8, MaxEntries: 4})
+	err := Load(c, map[string]kernel.MapState{
+		"pa": {Entries: []kernel.Entry{{Key: []byte{2, 0, 0, 0}, Value: []byte{7, 0, 0, 0}}, {Key: []byte{3, 0, 0, 0}, Values: [][]byte{{1, 0, 0, 0}}}}},
+		"ph": {Entries: []kernel.Entry{{Key: []byte{1, 2}, Value: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := xebpf.NewCollection(spec); err == nil {
-		c.Close()
-		t.Fatal("a .rodata element past max_entries: NewCollection succeeded")
+	out, err := Dump(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		m    string
+		key  []byte
+		want []byte // every CPU's value; nil: CPU 0 only
+		cpu0 []byte
+	}{
+		{"pa", []byte{2, 0, 0, 0}, []byte{7, 0, 0, 0}, nil},
+		{"ph", []byte{1, 2}, []byte{1, 2, 3, 4, 5, 6, 7, 8}, nil},
+		{"pa", []byte{3, 0, 0, 0}, nil, []byte{1, 0, 0, 0}},
+	} {
+		i := slices.IndexFunc(out[tc.m].Entries, func(e kernel.Entry) bool { return bytes.Equal(e.Key, tc.key) })
+		if i < 0 {
+			t.Fatalf("%s: no key %x", tc.m, tc.key)
+		}
+		vs := out[tc.m].Entries[i].Values
+		if len(vs) != maps.NumCPU() {
+			t.Fatalf("%s key %x: %d values for %d CPUs", tc.m, tc.key, len(vs), maps.NumCPU())
+		}
+		for cpu, v := range vs {
+			want := tc.want
+			if want == nil {
+				want = make([]byte, len(v))
+				if cpu == 0 {
+					want = tc.cpu0
+				}
+			}
+			if !bytes.Equal(v, want) {
+				t.Errorf("%s key %x CPU %d: %x, want %x", tc.m, tc.key, cpu, v, want)
+			}
+		}
+	}
+	// A value of the wrong size is not taken for the concatenation of
+	// every CPU's.
+	err = Load(c, map[string]kernel.MapState{"pa": {Entries: []kernel.Entry{{Key: []byte{0, 0, 0, 0}, Value: make([]byte, 4*maps.NumCPU()+4)}}}})
+	if !errors.Is(err, errValueSize) {
+		t.Errorf("long per-CPU value: %v, want errValueSize", err)
+	}
+}
+
+// TestLoadIndexRange: an array index past max_entries is out of range,
+// not "map is full".
+func TestLoadIndexRange(t *testing.T) {
+	c := mapsOnly(t,
+		&xebpf.MapSpec{Name: "a", Type: elf.MapTypeArray, KeySize: 4, ValueSize: 4, MaxEntries: 4},
+		&xebpf.MapSpec{Name: "h", Type: elf.MapTypeHash, KeySize: 4, ValueSize: 4, MaxEntries: 4})
+	for _, tc := range []struct {
+		m    string
+		key  byte
+		want string
+	}{
+		{"a", 7, "map a: key 07000000: index 7 out of range [0, 4)"},
+		{"a", 4, "map a: key 04000000: index 4 out of range [0, 4)"},
+		{"a", 3, ""},
+		{"h", 7, ""}, // a hash key is no index
+	} {
+		err := Load(c, map[string]kernel.MapState{tc.m: {Entries: []kernel.Entry{{Key: []byte{tc.key, 0, 0, 0}, Value: []byte{1, 0, 0, 0}}}}})
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("%s[%d]: %v, want %q", tc.m, tc.key, err, tc.want)
+		}
 	}
 }
