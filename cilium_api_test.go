@@ -675,3 +675,30 @@ func TestKindOfIsACopy(t *testing.T) {
 		t.Fatal("the built-in kprobe kind changed")
 	}
 }
+
+// TestPerCPUBatch checks per-CPU batch values in cilium/ebpf's layout:
+// one flat slice of n×NumCPU values.
+func TestPerCPUBatch(t *testing.T) {
+	_, objs := loadAPI(t)
+	pc := objs.PerCpu
+	ncpu := maps.NumCPU()
+	vals := make([]uint32, 2*ncpu)
+	for i := range vals {
+		vals[i] = uint32(100 + i)
+	}
+	if n, err := pc.BatchUpdate([]uint32{0, 1}, vals, nil); n != 2 || err != nil {
+		t.Fatalf("BatchUpdate: %d, %v", n, err)
+	}
+	var one []uint32
+	if err := pc.Lookup(uint32(1), &one); err != nil || one[0] != uint32(100+ncpu) || one[ncpu-1] != uint32(100+2*ncpu-1) {
+		t.Fatalf("key 1 after the batch: %v, %v", one, err)
+	}
+	var cursor xebpf.MapBatchCursor
+	keys, out := make([]uint32, 2), make([]uint32, 2*ncpu)
+	if n, err := pc.BatchLookup(&cursor, keys, out, nil); n != 2 || (err != nil && !errors.Is(err, xebpf.ErrKeyNotExist)) || !slices.Equal(out, vals) {
+		t.Fatalf("BatchLookup: %d, %v, %v", n, err, out)
+	}
+	if _, err := pc.BatchUpdate([]uint32{0}, make([]uint32, ncpu+1), nil); err == nil || !strings.Contains(err.Error(), "not a multiple") {
+		t.Fatalf("values not a multiple of the CPUs: %v", err)
+	}
+}

@@ -148,14 +148,11 @@ func (m *Map) batchLookup(cursor *MapBatchCursor, keysOut, valuesOut any, opts *
 		return 0, fmt.Errorf("map %s: %w", m.name, ErrKeyNotExist)
 	}
 	ks, vs := m.m.KeySize(), m.m.UserValueSize()
-	if err := m.perCPUBatch(valuesOut); err != nil {
-		return 0, err
-	}
 	n, err := batchLen(keysOut, ks)
 	if err != nil {
 		return 0, fmt.Errorf("map %s: batch keys: %w", m.name, err)
 	}
-	if nv, err := batchLen(valuesOut, vs); err != nil || nv != n {
+	if nv, err := m.valuesLen(valuesOut); err != nil || nv != n {
 		if err == nil {
 			err = fmt.Errorf("%d values for %d keys", nv, n)
 		}
@@ -190,10 +187,10 @@ func (m *Map) batchLookup(cursor *MapBatchCursor, keysOut, valuesOut any, opts *
 		copy(keys[got*ks:], next)
 		got++
 	}
-	if err := decodeBatch(keysOut, keys[:got*ks], ks, got, nil); err != nil {
+	if err := decodeBatch(keysOut, keys[:got*ks], ks, got); err != nil {
 		return 0, fmt.Errorf("map %s: batch keys: %w", m.name, err)
 	}
-	if err := decodeBatch(valuesOut, vals[:got*vs], vs, got, m); err != nil {
+	if err := m.decodeValues(valuesOut, vals[:got*vs], got); err != nil {
 		return 0, fmt.Errorf("map %s: batch values: %w", m.name, err)
 	}
 	if cursor.done {
@@ -210,14 +207,11 @@ func (m *Map) BatchUpdate(keys, values any, opts *BatchOptions) (int, error) {
 		return 0, fmt.Errorf("map %s: batch update: %w", m.name, err)
 	}
 	ks, vs := m.m.KeySize(), m.m.UserValueSize()
-	if err := m.perCPUBatch(values); err != nil {
-		return 0, err
-	}
-	kb, n, err := encodeBatch(keys, ks, nil)
+	kb, n, err := encodeBatch(keys, ks)
 	if err != nil {
 		return 0, fmt.Errorf("map %s: batch keys: %w", m.name, err)
 	}
-	vb, nv, err := encodeBatch(values, vs, m)
+	vb, nv, err := m.encodeValues(values)
 	if err != nil {
 		return 0, fmt.Errorf("map %s: batch values: %w", m.name, err)
 	}
@@ -248,7 +242,7 @@ func (m *Map) BatchDelete(keys any, opts *BatchOptions) (int, error) {
 		return 0, fmt.Errorf("map %s: batch delete: %w", m.name, err)
 	}
 	ks := m.m.KeySize()
-	kb, n, err := encodeBatch(keys, ks, nil)
+	kb, n, err := encodeBatch(keys, ks)
 	if err != nil {
 		return 0, fmt.Errorf("map %s: batch keys: %w", m.name, err)
 	}
@@ -262,16 +256,6 @@ func (m *Map) BatchDelete(keys any, opts *BatchOptions) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// perCPUBatch refuses per-CPU batch values other than bytes: cilium/ebpf
-// takes them as one flat slice of n×NumCPU values, which xebpf does not
-// decode yet.
-func (m *Map) perCPUBatch(values any) error {
-	if _, ok := values.([]byte); m.perCPU() && !ok {
-		return fmt.Errorf("map %s: per-CPU batch values as %T: %w (use []byte of n×NumCPU values of %d bytes)", m.name, values, ErrNotSupported, perCPUStride(m.m.ValueSize()))
-	}
-	return nil
 }
 
 func checkBatchOptions(opts *BatchOptions) error {
@@ -296,9 +280,9 @@ func batchLen(buf any, size int) (int, error) {
 	return rv.Len(), nil
 }
 
-// encodeBatch marshals a batch of elements of size bytes (per-CPU
-// values when m is set and per-CPU).
-func encodeBatch(elems any, size int, m *Map) ([]byte, int, error) {
+// encodeBatch marshals a batch of elements of size bytes: a []byte of
+// n×size, or a slice of n elements.
+func encodeBatch(elems any, size int) ([]byte, int, error) {
 	n, err := batchLen(elems, size)
 	if err != nil {
 		return nil, 0, err
@@ -309,14 +293,7 @@ func encodeBatch(elems any, size int, m *Map) ([]byte, int, error) {
 	out := make([]byte, n*size)
 	rv := reflect.ValueOf(elems)
 	for i := range n {
-		e := rv.Index(i).Interface()
-		if m != nil {
-			if _, err := m.encodeValue(out[i*size:(i+1)*size], e); err != nil {
-				return nil, 0, fmt.Errorf("element %d: %w", i, err)
-			}
-			continue
-		}
-		if _, err := binenc.MarshalInto(out[i*size:(i+1)*size], e); err != nil {
+		if _, err := binenc.MarshalInto(out[i*size:(i+1)*size], rv.Index(i).Interface()); err != nil {
 			return nil, 0, fmt.Errorf("element %d: %w", i, err)
 		}
 	}
@@ -324,22 +301,69 @@ func encodeBatch(elems any, size int, m *Map) ([]byte, int, error) {
 }
 
 // decodeBatch decodes n elements of size bytes into out.
-func decodeBatch(out any, b []byte, size, n int, m *Map) error {
+func decodeBatch(out any, b []byte, size, n int) error {
 	if ob, ok := out.([]byte); ok {
 		copy(ob, b)
 		return nil
 	}
 	rv := reflect.ValueOf(out)
 	for i := range n {
-		e := rv.Index(i).Addr().Interface()
-		if m != nil {
-			if err := m.decodeValue(b[i*size:(i+1)*size], e); err != nil {
-				return fmt.Errorf("element %d: %w", i, err)
-			}
-			continue
-		}
-		if err := binenc.Unmarshal(e, b[i*size:(i+1)*size]); err != nil {
+		if err := binenc.Unmarshal(rv.Index(i).Addr().Interface(), b[i*size:(i+1)*size]); err != nil {
 			return fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// valuesLen is the number of map values a batch buffer holds. A per-CPU
+// map's values are, as in cilium/ebpf, one flat slice of n×NumCPU
+// elements (CPU values of the first key, then of the second, ...).
+func (m *Map) valuesLen(values any) (int, error) {
+	if _, ok := values.([]byte); ok || !m.perCPU() {
+		return batchLen(values, m.m.UserValueSize())
+	}
+	n, err := batchLen(values, 1)
+	if err != nil {
+		return 0, err
+	}
+	if ncpu := maps.NumCPU(); n%ncpu != 0 {
+		return 0, fmt.Errorf("%d per-CPU values is not a multiple of %d CPUs", n, ncpu)
+	}
+	return n / maps.NumCPU(), nil
+}
+
+// encodeValues marshals a batch of values.
+func (m *Map) encodeValues(values any) ([]byte, int, error) {
+	if _, ok := values.([]byte); ok || !m.perCPU() {
+		return encodeBatch(values, m.m.UserValueSize())
+	}
+	n, err := m.valuesLen(values)
+	if err != nil {
+		return nil, 0, err
+	}
+	ncpu, size, stride := maps.NumCPU(), m.m.ValueSize(), perCPUStride(m.m.ValueSize())
+	out := make([]byte, n*m.m.UserValueSize())
+	rv := reflect.ValueOf(values)
+	for i := range n * ncpu {
+		at := i * stride
+		if _, err := binenc.MarshalInto(out[at:at+size], rv.Index(i).Interface()); err != nil {
+			return nil, 0, fmt.Errorf("value %d of CPU %d: %w", i/ncpu, i%ncpu, err)
+		}
+	}
+	return out, n, nil
+}
+
+// decodeValues decodes n values into out.
+func (m *Map) decodeValues(out any, b []byte, n int) error {
+	if _, ok := out.([]byte); ok || !m.perCPU() {
+		return decodeBatch(out, b, m.m.UserValueSize(), n)
+	}
+	ncpu, size, stride := maps.NumCPU(), m.m.ValueSize(), perCPUStride(m.m.ValueSize())
+	rv := reflect.ValueOf(out)
+	for i := range n * ncpu {
+		at := i * stride
+		if err := binenc.Unmarshal(rv.Index(i).Addr().Interface(), b[at:at+size]); err != nil {
+			return fmt.Errorf("value %d of CPU %d: %w", i/ncpu, i%ncpu, err)
 		}
 	}
 	return nil
