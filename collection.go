@@ -118,6 +118,7 @@ type Collection struct {
 
 	opts    CollectionOptions
 	mem     *memAccount
+	fixed   int64 // what mem was charged for the maps and the map table, returned by free
 	byIndex []maps.Map // by CollectionSpec.MapOrder index
 	table   *helpers.MapTable
 	scratch *platform.Memory // staging for keys the collection passes by address
@@ -166,9 +167,11 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		}
 	}()
 	tableSize := len(spec.MapOrder) + 256
-	if err := c.mem.charge("create map table", pages(tableSize*helpers.DescriptorSize)+platform.PageSize); err != nil {
+	tableCharge := pages(tableSize*helpers.DescriptorSize) + platform.PageSize
+	if err := c.mem.charge("create map table", tableCharge); err != nil {
 		return nil, err
 	}
+	c.fixed += tableCharge
 	if c.table, err = helpers.NewMapTable(tableSize); err != nil {
 		return nil, err
 	}
@@ -363,6 +366,7 @@ func (c *Collection) newMap(name string, ms *MapSpec) (maps.Map, error) {
 		c.mem.uncharge(int64(need))
 		return nil, fmt.Errorf("map %s: %w", name, err)
 	}
+	c.fixed += int64(need)
 	return m, nil
 }
 
@@ -594,5 +598,7 @@ func (c *Collection) free() error {
 	if c.scratch != nil {
 		errs = append(errs, c.scratch.Free())
 	}
+	c.mem.uncharge(c.fixed)
+	c.fixed = 0
 	return errors.Join(errs...)
 }
