@@ -243,4 +243,3 @@ func (c *Client) CreateMap(args *proto.MapCreateArgs) (*proto.MapInfo, error) {
 func (c *Client) Release(kind string, id uint32) error {
 	return c.call(proto.OpRelease, &proto.ReleaseArgs{Kind: kind, ID: id}, nil)
 }
-
