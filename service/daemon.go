@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/xebpf/xebpf"
-	"github.com/xebpf/xebpf/asm"
 	"github.com/xebpf/xebpf/service/proto"
 )
 
@@ -421,8 +419,13 @@ func (t *table) progDump(ref proto.Ref) (*proto.DumpResult, error) {
 		return nil, err
 	}
 	defer t.release(p)
-	text := asm.Disassemble(p.p.Spec().Instructions)
-	return &proto.DumpResult{Insns: strings.Split(strings.TrimSuffix(text, "\n"), "\n")}, nil
+	res := &proto.DumpResult{Insns: []proto.Insn{}}
+	pc := 0
+	for _, ins := range p.p.Spec().Instructions {
+		res.Insns = append(res.Insns, proto.Insn{PC: pc, Disasm: ins.String()})
+		pc += ins.Slots()
+	}
+	return res, nil
 }
 
 func (t *table) pinRef(isProg bool, a *proto.PinArgs) error {

@@ -32,8 +32,9 @@ func checkKey(m *mapObj, what string, b []byte) error {
 	return nil
 }
 
-// mapErr classifies an error of a map operation.
-func mapErr(m *mapObj, op string, err error) error {
+// mapErr classifies an error of a map operation; xebpf's errors name the
+// map and what failed.
+func mapErr(err error) error {
 	code := proto.CodeInternal
 	switch {
 	case errors.Is(err, xebpf.ErrKeyNotExist):
@@ -41,7 +42,7 @@ func mapErr(m *mapObj, op string, err error) error {
 	case errors.Is(err, xebpf.ErrKeyExist):
 		code = proto.CodeExist
 	}
-	return proto.Errorf(code, "map %s: %s: %v", m.name, op, err)
+	return proto.Errorf(code, "%v", err)
 }
 
 func (t *table) mapDump(ref proto.Ref) (*proto.DumpMapResult, error) {
@@ -60,14 +61,14 @@ func (t *table) mapDump(ref proto.Ref) (*proto.DumpMapResult, error) {
 	for n := uint32(0); n <= m.m.MaxEntries(); n++ {
 		next, err := m.m.NextKeyBytes(key)
 		if err != nil {
-			return nil, mapErr(m, "next key", err)
+			return nil, mapErr(err)
 		}
 		if next == nil {
 			return res, nil
 		}
 		val, err := m.m.LookupBytes(next)
 		if err != nil {
-			return nil, mapErr(m, "lookup", err)
+			return nil, mapErr(err)
 		}
 		if val != nil { // deleted meanwhile: skip it
 			res.Entries = append(res.Entries, entry(m.m, next, val))
@@ -90,7 +91,7 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}
 		val, err := m.m.LookupBytes(a.Key)
 		if err != nil {
-			return nil, mapErr(m, "lookup", err)
+			return nil, mapErr(err)
 		}
 		return &proto.LookupResult{Found: val != nil, Entry: entry(m.m, a.Key, val)}, nil
 	case proto.OpMapGetNext:
@@ -103,7 +104,7 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}
 		next, err := m.m.NextKeyBytes(key)
 		if err != nil {
-			return nil, mapErr(m, "next key", err)
+			return nil, mapErr(err)
 		}
 		return &proto.NextKeyResult{Found: next != nil, Next: next}, nil
 	case proto.OpMapDelete:
@@ -111,7 +112,7 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 			return nil, err
 		}
 		if err := m.m.Delete(a.Key); err != nil {
-			return nil, mapErr(m, "delete", err)
+			return nil, mapErr(err)
 		}
 		return nil, nil
 	case proto.OpMapUpdate:
@@ -140,7 +141,7 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 			return nil, proto.Errorf(proto.CodeInvalid, "map %s: update flags %d: want any (0), noexist (1) or exist (2)", m.name, a.Flags)
 		}
 		if err := m.m.Update(a.Key, val, xebpf.MapUpdateFlags(a.Flags)); err != nil {
-			return nil, mapErr(m, "update", err)
+			return nil, mapErr(err)
 		}
 		return nil, nil
 	}

@@ -161,8 +161,8 @@ func (c *Client) Maps(ref proto.Ref) ([]proto.MapInfo, error) {
 	return r, c.call(proto.OpMapShow, &proto.RefArgs{Ref: ref}, &r)
 }
 
-// Dump returns a program's instructions, one line each.
-func (c *Client) Dump(ref proto.Ref) ([]string, error) {
+// Dump returns a program's instructions.
+func (c *Client) Dump(ref proto.Ref) ([]proto.Insn, error) {
 	var r proto.DumpResult
 	return r.Insns, c.call(proto.OpProgDump, &proto.RefArgs{Ref: ref}, &r)
 }

@@ -207,9 +207,15 @@ type RefArgs struct {
 	Ref Ref `json:"ref"`
 }
 
-// DumpResult is a program's instructions, one line each.
+// DumpResult is a program's instructions.
 type DumpResult struct {
-	Insns []string `json:"insns"`
+	Insns []Insn `json:"insns"`
+}
+
+// Insn is one instruction: its slot and its text in xebpf's assembly.
+type Insn struct {
+	PC     int    `json:"pc"`
+	Disasm string `json:"disasm"`
 }
 
 // RunArgs runs a program once or Repeat times, as BPF_PROG_TEST_RUN.

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/xebpf/xebpf/service/proto"
+)
+
+// TestParseBytes: BYTES as bpftool takes them — C notation per word, or
+// hex words after "hex" — and its errors.
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		args string
+		n    int
+		want []byte
+		rest string
+		err  string
+	}{
+		{"0x0a 0 0 1", 4, []byte{10, 0, 0, 1}, "", ""},
+		{"hex 0a 00 00 01", 4, []byte{10, 0, 0, 1}, "", ""},
+		{"hex 0x0a ff", 2, []byte{10, 255}, "", ""},
+		{"10 012 0X1f 255 value 1", 4, []byte{10, 10, 31, 255}, "value 1", ""},
+		{"0", 1, []byte{0}, "", ""},
+		{"", 0, []byte{}, "", ""},
+		{"1 2", 3, nil, "", "key expected 3 bytes got 2"},
+		{"256", 1, nil, "", "error parsing byte: 256"},
+		{"0x100", 1, nil, "", "error parsing byte: 0x100"},
+		{"-1", 1, nil, "", "error parsing byte: -1"},
+		{"1_0", 1, nil, "", "error parsing byte: 1_0"},
+		{"08", 1, nil, "", "error parsing byte: 08"},
+		{"hex zz", 1, nil, "", "error parsing byte: zz"},
+		{"hex 0x", 1, nil, "", "error parsing byte: 0x"},
+		{"0b1", 1, nil, "", "error parsing byte: 0b1"},
+	}
+	for _, tt := range tests {
+		got, rest, err := parseBytes("key", strings.Fields(tt.args), tt.n)
+		if tt.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) || !errors.Is(err, errBadArgs) {
+				t.Errorf("%q: error %v, want %q", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, tt.want) || strings.Join(rest, " ") != tt.rest {
+			t.Errorf("%q: %v rest %q (%v), want %v rest %q", tt.args, got, rest, err, tt.want, tt.rest)
+		}
+	}
+}
+
+// TestParseRef: id N | pinned PATH | name NAME.
+func TestParseRef(t *testing.T) {
+	tests := []struct {
+		args string
+		want proto.Ref
+		err  string
+	}{
+		{"id 3 x", proto.Ref{ID: 3}, ""},
+		{"id 0x10", proto.Ref{ID: 16}, ""},
+		{"pinned /sys/fs/bpf/a", proto.Ref{Pinned: "/sys/fs/bpf/a"}, ""},
+		{"name counts", proto.Ref{Name: "counts"}, ""},
+		{"id 0", proto.Ref{}, `can't parse PROG id "0"`},
+		{"id x", proto.Ref{}, `can't parse PROG id "x"`},
+		{"tag 0123", proto.Ref{}, `expected 'id', 'pinned' or 'name' for PROG, got "tag"`},
+		{"id", proto.Ref{}, "expected PROG: id ID | pinned PATH | name NAME"},
+	}
+	for _, tt := range tests {
+		got, _, err := parseRef("PROG", strings.Fields(tt.args))
+		if tt.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want %q", tt.args, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: %+v (%v), want %+v", tt.args, got, err, tt.want)
+		}
+	}
+}
+
+// TestSplitOpts: bpftool's options anywhere on the line.
+func TestSplitOpts(t *testing.T) {
+	o, rest, err := splitOpts(strings.Fields("show -p id 1 --socket /s -f"))
+	if err != nil || !o.json || !o.pretty || o.socket != "/s" || strings.Join(rest, " ") != "show id 1" {
+		t.Errorf("got %+v %q %v", o, rest, err)
+	}
+	o, rest, _ = splitOpts(strings.Fields("--json --socket=/x show"))
+	if !o.json || o.pretty || o.socket != "/x" || strings.Join(rest, " ") != "show" {
+		t.Errorf("got %+v %q", o, rest)
+	}
+	if _, _, err := splitOpts([]string{"show", "--socket"}); !errors.Is(err, errBadArgs) {
+		t.Errorf("--socket without a path: %v", err)
+	}
+}
+
+// TestHexOutput: fprint_hex, the JSON byte arrays and hex_print.
+func TestHexOutput(t *testing.T) {
+	if got := hexWords([]byte{0x0a, 0, 0xff}); got != "0a 00 ff" {
+		t.Errorf("hexWords: %q", got)
+	}
+	if got := strings.Join(hexJSON([]byte{0x0a, 0xff}), ","); got != "0x0a,0xff" {
+		t.Errorf("hexJSON: %q", got)
+	}
+	var b bytes.Buffer
+	hexDump(&b, []byte("Hello, world! 0123456789\x00\x7f"))
+	want := "0000000\t4865 6c6c 6f2c 2077 6f72 6c64 2120 3031 | Hello, w orld! 01\n" +
+		"0000010\t3233 3435 3637 3839 007f                | 23456789 ..\n"
+	if b.String() != want {
+		t.Errorf("hexDump:\n%q\nwant\n%q", b.String(), want)
+	}
+}
