@@ -118,7 +118,7 @@ type Collection struct {
 
 	opts    CollectionOptions
 	mem     *memAccount
-	fixed   int64 // what mem was charged for the maps and the map table, returned by free
+	fixed   int64      // what mem was charged for the maps and the map table, returned by free
 	byIndex []maps.Map // by CollectionSpec.MapOrder index
 	table   *helpers.MapTable
 	scratch *platform.Memory // staging for keys the collection passes by address

@@ -453,4 +453,3 @@ func mapPin(o bpfOpts, args []string, sio stdio) error {
 	}
 	return printDone(o, sio.out)
 }
-
