@@ -17,8 +17,8 @@ import (
 )
 
 // Listener accepts the daemon's client connections: a unix socket
-// (ListenUnix), and on Windows later a named pipe. PeerOf, if the
-// connections it returns have peers with credentials, reports them.
+// (ListenUnix), and on Windows later a named pipe. The credentials of a
+// unix socket's peer are read on Linux (SO_PEERCRED, SO_PEERGROUPS).
 type Listener interface {
 	net.Listener
 }
@@ -29,6 +29,8 @@ type Peer struct {
 	PID   int32
 	UID   uint32
 	GID   uint32
+	// Groups are the supplementary groups (nil when unknown).
+	Groups []uint32
 }
 
 // Daemon serves the object table to clients. The zero value is not
@@ -38,6 +40,9 @@ type Daemon struct {
 	// Authorize, if set, decides whether peer may perform op; the error
 	// it returns is the client's. Nil allows everything.
 	Authorize func(peer Peer, op string) error
+	// MaxRequest bounds a request's size in bytes; 0 means
+	// proto.MaxRequest.
+	MaxRequest int
 	// Logf, if set, receives the daemon's log lines.
 	Logf func(format string, args ...any)
 
@@ -159,10 +164,14 @@ func (s *session) serve() {
 	r := bufio.NewReaderSize(s.conn, 64<<10)
 	w := bufio.NewWriter(s.conn)
 	for {
-		line, err := readLine(r, proto.MaxRequest)
+		max := s.d.MaxRequest
+		if max <= 0 || max > proto.MaxRequest {
+			max = proto.MaxRequest
+		}
+		line, err := readLine(r, max)
 		if err != nil {
 			if errors.Is(err, errTooLong) {
-				s.reply(w, nil, proto.Errorf(proto.CodeInvalid, "request larger than %d bytes", proto.MaxRequest))
+				s.reply(w, nil, proto.Errorf(proto.CodeInvalid, "request larger than %d bytes: the connection is closed", max))
 			}
 			return
 		}

@@ -36,9 +36,9 @@ func buildObject(t testing.TB, name string) []byte {
 	return b
 }
 
-// startDaemon serves a daemon on a socket in a temporary directory until
-// the test ends.
-func startDaemon(t testing.TB) (*service.Daemon, string) {
+// startDaemon serves a daemon, configured by configure, on a socket in a
+// temporary directory until the test ends.
+func startDaemon(t testing.TB, configure ...func(*service.Daemon)) (*service.Daemon, string) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "xebpf.sock")
 	l, err := service.ListenUnix(sock, 0o660, -1)
@@ -46,6 +46,9 @@ func startDaemon(t testing.TB) (*service.Daemon, string) {
 		t.Fatal(err)
 	}
 	d := service.New()
+	for _, f := range configure {
+		f(d)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Serve(ctx, l) }()

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
+	"strconv"
 	"syscall"
 
 	"github.com/xebpf/xebpf/service"
@@ -24,10 +26,13 @@ func init() {
 var daemonStarted func(socket string)
 
 func cmdDaemon(args []string, sio stdio) error {
-	fs := newFlags("daemon", "[--socket PATH] [--state DIR] [--metrics ADDR]", sio.errout)
+	fs := newFlags("daemon", "[--socket PATH] [--state DIR] [--metrics ADDR] [--group G] [--admin-group G] [--read-group G]", sio.errout)
 	socket := fs.String("socket", "", "the socket to listen on (default $XEBPF_SOCKET, else "+client.RootSocket+" for root and $XDG_RUNTIME_DIR/xebpf/xebpf.sock for others)")
 	state := fs.String("state", "", "the state directory (default "+client.RootStateDir+" for root, $XDG_STATE_HOME/xebpf for others); it is created, but nothing durable is kept in it yet: objects do not survive the daemon")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics over HTTP at this address (host:port), at /metrics")
+	group := fs.String("group", "", "the socket's group (name or id; default the admin group, else the daemon's); the socket is 0660")
+	adminGroup := fs.String("admin-group", "", "members of this group may load, run, pin, unpin and change maps, as root and the daemon's user")
+	readGroup := fs.String("read-group", "", "members of this group may only show and dump")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -36,18 +41,42 @@ func cmdDaemon(args []string, sio stdio) error {
 		fs.Usage()
 		return errUsage
 	}
+	policy := &service.Policy{AdminGID: -1, ReadGID: -1, Owner: uint32(os.Geteuid())}
+	for _, g := range []struct {
+		flag, name string
+		gid        *int
+	}{{"--admin-group", *adminGroup, &policy.AdminGID}, {"--read-group", *readGroup, &policy.ReadGID}} {
+		if g.name != "" {
+			if *g.gid, err = lookupGroup(g.name); err != nil {
+				return fmt.Errorf("%s: %w", g.flag, err)
+			}
+		}
+	}
+	socketGID := policy.AdminGID
+	if *group != "" {
+		if socketGID, err = lookupGroup(*group); err != nil {
+			return fmt.Errorf("--group: %w", err)
+		}
+	}
+	if (policy.AdminGID >= 0 || policy.ReadGID >= 0) && !service.ReadsPeerCredentials() {
+		return fmt.Errorf("--admin-group and --read-group need the peers' credentials, which xebpf reads on Linux only")
+	}
 	sock := client.SocketPath(*socket)
+	l, err := service.ListenUnix(sock, 0o660, socketGID)
+	if err != nil {
+		return err
+	}
 	if *state == "" {
 		*state = client.DefaultStateDir()
 	}
 	if err := os.MkdirAll(*state, 0o700); err != nil {
+		l.Close()
 		return fmt.Errorf("state directory: %w", err)
 	}
-	l, err := service.ListenUnix(sock, 0o660, -1)
-	if err != nil {
-		return err
-	}
 	d := service.New()
+	if service.ReadsPeerCredentials() {
+		d.Authorize = policy.Authorize
+	}
 	d.Logf = func(format string, a ...any) { fmt.Fprintf(sio.errout, format+"\n", a...) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -70,6 +99,22 @@ func cmdDaemon(args []string, sio stdio) error {
 	}
 	serveErr := d.Serve(ctx, l)
 	return errors.Join(serveErr, d.Close())
+}
+
+// lookupGroup returns the id of a group given by name or id.
+func lookupGroup(name string) (int, error) {
+	if id, err := strconv.ParseUint(name, 10, 31); err == nil {
+		return int(id), nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	id, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("group %s: gid %q: %w", name, g.Gid, err)
+	}
+	return id, nil
 }
 
 // cmdUnpin is unpin PATH: bpftool removes a pin with rm; here the daemon
