@@ -13,7 +13,7 @@ package service
 
 import (
 	"bytes"
-	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -373,17 +373,24 @@ func (m *mapObj) info() proto.MapInfo {
 	}
 }
 
-// progTag computes Linux's program tag: the first 8 bytes of the SHA-1
-// of the instructions with map references' immediates zeroed.
+// progTag computes Linux's program tag (bpf_prog_calc_tag): the first 8
+// bytes of the SHA-256 of the instructions as a loader hands them to the
+// kernel — map references by file descriptor — with the map references'
+// immediates zeroed. (Linux before 6.18 hashed with SHA-1.)
 func progTag(insns []isa.Instruction) string {
 	var b []byte
 	for _, ins := range insns {
-		if ins.IsLDDW() && (ins.Src == isa.PseudoMapIndex || ins.Src == isa.PseudoMapIndexValue) {
-			ins.Constant = 0
+		if ins.IsLDDW() {
+			switch ins.Src {
+			case isa.PseudoMapIndex, isa.PseudoMapFD:
+				ins.Src, ins.Constant = isa.PseudoMapFD, 0
+			case isa.PseudoMapIndexValue, isa.PseudoMapValue:
+				ins.Src, ins.Constant = isa.PseudoMapValue, 0
+			}
 		}
 		b = ins.AppendBinary(b)
 	}
-	sum := sha1.Sum(b)
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
