@@ -58,11 +58,12 @@ func New() *Daemon {
 }
 
 // Serve accepts connections from l until l is closed or ctx is done, and
-// serves each in its own goroutine; it returns after closing l. Sessions
+// serves each in its own goroutine; it closes l when it returns. Sessions
 // still open are closed by Close.
 func (d *Daemon) Serve(ctx context.Context, l Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
+	defer l.Close()
 	for {
 		c, err := l.Accept()
 		if err != nil {

@@ -204,6 +204,19 @@ func (t *table) pin(o any, p string) error {
 	return nil
 }
 
+// checkFree fails if a pin exists at one of paths, so that a load that
+// could not pin costs nothing (pin checks again when it pins).
+func (t *table) checkFree(paths []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range paths {
+		if _, ok := t.pins[p]; ok {
+			return proto.Errorf(proto.CodeExist, "load object: pin %s: file exists", p)
+		}
+	}
+	return nil
+}
+
 // unpin removes the pin at p. t.mu is held.
 func (t *table) unpin(p string) error {
 	o, ok := t.pins[p]
@@ -468,6 +481,9 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 		if err := checkPinPath(p); err != nil {
 			return nil, err
 		}
+	}
+	if err := t.checkFree(paths); err != nil {
+		return nil, err
 	}
 	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{})
 	if err != nil {
