@@ -119,7 +119,7 @@ func (d *Daemon) Status() proto.StatusResult {
 	t := d.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := proto.StatusResult{Programs: len(t.progs), Maps: len(t.maps), Pins: len(t.pins), Collections: len(t.colls)}
+	st := proto.StatusResult{Programs: len(t.progs), Maps: len(t.maps), Links: len(t.links), Pins: len(t.pins), Collections: len(t.colls)}
 	for c := range t.freed {
 		if u := c.c.MemoryUsed(); u != 0 {
 			st.UnreturnedBytes += u
@@ -302,6 +302,10 @@ var argTypes = map[string]func() any{
 	proto.OpMapPin:     func() any { return &proto.PinArgs{} },
 	proto.OpUnpin:      func() any { return &proto.PathArgs{} },
 	proto.OpRelease:    func() any { return &proto.ReleaseArgs{} },
+	proto.OpLinkAttach: func() any { return &proto.LinkAttachArgs{} },
+	proto.OpLinkShow:   func() any { return &proto.LinkRefArgs{} },
+	proto.OpLinkPin:    func() any { return &proto.LinkPinArgs{} },
+	proto.OpLinkDetach: func() any { return &proto.LinkDetachArgs{} },
 }
 
 // handle decodes and performs one request.
@@ -358,6 +362,14 @@ func (s *session) handle(line []byte) (res any, err error) {
 		return t.mapCreate(a, func(o any) { s.handles[o]++ })
 	case *proto.ReleaseArgs:
 		return nil, s.release(a)
+	case *proto.LinkAttachArgs:
+		return t.linkAttach(a, func(o any) { s.handles[o]++ })
+	case *proto.LinkRefArgs:
+		return t.linkShow(a.Ref)
+	case *proto.LinkPinArgs:
+		return nil, t.linkPin(&proto.PinArgs{Ref: a.Ref, Path: a.Path})
+	case *proto.LinkDetachArgs:
+		return nil, t.linkDetach(a.Ref)
 	}
 	return nil, proto.Errorf(proto.CodeInvalid, "unknown operation %q", op)
 }
@@ -377,8 +389,12 @@ func (s *session) release(a *proto.ReleaseArgs) error {
 		if m := t.maps[a.ID]; m != nil {
 			o = m
 		}
+	case "link":
+		if l := t.links[a.ID]; l != nil {
+			o = l
+		}
 	default:
-		return proto.Errorf(proto.CodeInvalid, "release: kind %q: want prog or map", a.Kind)
+		return proto.Errorf(proto.CodeInvalid, "release: kind %q: want prog, map or link", a.Kind)
 	}
 	n := 0
 	if o != nil {

@@ -89,13 +89,16 @@ type mapObj struct {
 // xebpf objects themselves, which are safe for concurrent use: operations
 // take a reference under the lock and run outside it.
 type table struct {
-	mu       sync.Mutex
-	lastProg uint32
-	lastMap  uint32
-	progs    map[uint32]*progObj
-	maps     map[uint32]*mapObj
-	pins     map[string]any // *progObj or *mapObj
-	colls    map[*collObj]struct{}
+	mu        sync.Mutex
+	lastProg  uint32
+	lastMap   uint32
+	progs     map[uint32]*progObj
+	maps      map[uint32]*mapObj
+	pins      map[string]any // *progObj, *mapObj or *linkObj
+	colls     map[*collObj]struct{}
+	lastLink  uint32
+	links     map[uint32]*linkObj
+	providers map[string]LinkProvider // by kind
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).
@@ -104,11 +107,13 @@ type table struct {
 
 func newTable() *table {
 	return &table{
-		progs: map[uint32]*progObj{},
-		maps:  map[uint32]*mapObj{},
-		pins:  map[string]any{},
-		colls: map[*collObj]struct{}{},
-		freed: map[*collObj]struct{}{},
+		progs:     map[uint32]*progObj{},
+		maps:      map[uint32]*mapObj{},
+		pins:      map[string]any{},
+		colls:     map[*collObj]struct{}{},
+		freed:     map[*collObj]struct{}{},
+		links:     map[uint32]*linkObj{},
+		providers: map[string]LinkProvider{},
 	}
 }
 
@@ -149,13 +154,16 @@ func (t *table) collDone(c *collObj) {
 	}
 }
 
-// unref drops a reference on a *progObj or *mapObj. t.mu is held.
+// unref drops a reference on a *progObj, *mapObj or *linkObj. t.mu is
+// held.
 func (t *table) unref(o any) error {
 	switch o := o.(type) {
 	case *progObj:
 		return t.unrefProg(o)
 	case *mapObj:
 		return t.unrefMap(o)
+	case *linkObj:
+		return t.unrefLink(o)
 	}
 	return nil
 }
@@ -200,6 +208,9 @@ func (t *table) pin(o any, p string) error {
 	case *mapObj:
 		o.refs++
 		o.pins = insertSorted(o.pins, p)
+	case *linkObj:
+		o.refs++
+		o.pins = insertSorted(o.pins, p)
 	}
 	return nil
 }
@@ -233,6 +244,8 @@ func (t *table) unpin(p string) error {
 	case *progObj:
 		o.pins = removeString(o.pins, p)
 	case *mapObj:
+		o.pins = removeString(o.pins, p)
+	case *linkObj:
 		o.pins = removeString(o.pins, p)
 	}
 	return t.unref(o)

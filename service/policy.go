@@ -23,7 +23,7 @@ type Policy struct {
 var readOps = map[string]bool{
 	proto.OpStatus: true, proto.OpProgShow: true, proto.OpProgDump: true,
 	proto.OpMapShow: true, proto.OpMapDump: true, proto.OpMapLookup: true,
-	proto.OpMapGetNext: true, proto.OpRelease: true,
+	proto.OpMapGetNext: true, proto.OpRelease: true, proto.OpLinkShow: true,
 }
 
 // opWhat says what an operation does, for refusals.
@@ -36,6 +36,8 @@ var opWhat = map[string]string{
 	proto.OpMapDelete: "delete map elements", proto.OpMapGetNext: "read map keys",
 	proto.OpMapCreate: "create maps", proto.OpMapPin: "pin maps",
 	proto.OpUnpin: "unpin objects", proto.OpRelease: "release handles",
+	proto.OpLinkAttach: "attach programs", proto.OpLinkShow: "show links",
+	proto.OpLinkPin: "pin links", proto.OpLinkDetach: "detach links",
 }
 
 // Authorize returns nil if peer may perform op, else a permission error

@@ -133,7 +133,7 @@ func TestMalformedRequests(t *testing.T) {
 		{`{"op":"prog.load","args":{"object":"AAAA"}}` + "\n", ""},
 		{`{"op":"map.pin","args":{"ref":{"id":1},"path":"/sys/fs/bpf/../x"}}` + "\n", `{"error":{"code":"not_found","message":"map id 1: no such map"}}`},
 		{`{"op":"unpin","args":{"path":"/sys/fs/bpf/../x"}}` + "\n", `{"error":{"code":"not_found","message":"unpin /sys/fs/bpf/../x: no such pin"}}`},
-		{`{"op":"status"}` + "\n", `{"result":{"programs":0,"maps":0,"pins":0,"collections":0,"memory_bytes":0,"unreturned_bytes":0,"handles":0}}`},
+		{`{"op":"status"}` + "\n", `{"result":{"programs":0,"maps":0,"links":0,"pins":0,"collections":0,"memory_bytes":0,"unreturned_bytes":0,"handles":0}}`},
 	}
 	var lines []string
 	for _, tt := range tests {

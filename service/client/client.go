@@ -239,7 +239,34 @@ func (c *Client) CreateMap(args *proto.MapCreateArgs) (*proto.MapInfo, error) {
 	return &r, nil
 }
 
-// Release drops the session's handle on a program ("prog") or map ("map").
+// Attach attaches a program to a hook of a kind the daemon has a provider
+// for (LinkProvider); the session holds the link.
+func (c *Client) Attach(kind string, prog proto.Ref, target string) (*proto.LinkInfo, error) {
+	var r proto.LinkInfo
+	if err := c.call(proto.OpLinkAttach, &proto.LinkAttachArgs{Kind: kind, Prog: prog, Target: target}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Links lists the links ref names (by id or pin; all for the zero Ref).
+func (c *Client) Links(ref proto.Ref) ([]proto.LinkInfo, error) {
+	var r []proto.LinkInfo
+	return r, c.call(proto.OpLinkShow, &proto.LinkRefArgs{Ref: ref}, &r)
+}
+
+// PinLink pins a link at path.
+func (c *Client) PinLink(ref proto.Ref, path string) error {
+	return c.call(proto.OpLinkPin, &proto.LinkPinArgs{Ref: ref, Path: path}, nil)
+}
+
+// Detach detaches a link: its program stops running at the hook.
+func (c *Client) Detach(ref proto.Ref) error {
+	return c.call(proto.OpLinkDetach, &proto.LinkDetachArgs{Ref: ref}, nil)
+}
+
+// Release drops the session's handle on a program ("prog"), map ("map") or
+// link ("link").
 func (c *Client) Release(kind string, id uint32) error {
 	return c.call(proto.OpRelease, &proto.ReleaseArgs{Kind: kind, ID: id}, nil)
 }

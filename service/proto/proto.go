@@ -33,6 +33,10 @@ const (
 	OpMapPin     = "map.pin"
 	OpUnpin      = "unpin"
 	OpRelease    = "release"
+	OpLinkAttach = "link.attach"
+	OpLinkShow   = "link.show"
+	OpLinkPin    = "link.pin"
+	OpLinkDetach = "link.detach"
 )
 
 // Request is one call: an operation and its arguments, a JSON object whose
@@ -170,6 +174,7 @@ type MapInfo struct {
 type StatusResult struct {
 	Programs int `json:"programs"`
 	Maps     int `json:"maps"`
+	Links    int `json:"links"`
 	Pins     int `json:"pins"`
 	// Collections counts the loaded objects whose memory is not yet freed.
 	Collections int `json:"collections"`
@@ -301,8 +306,43 @@ type MapCreateArgs struct {
 	Name       string `json:"name"`
 }
 
-// ReleaseArgs drops the session's handle on a program or map.
+// ReleaseArgs drops the session's handle on a program, map or link.
 type ReleaseArgs struct {
-	Kind string `json:"kind"` // "prog" or "map"
+	Kind string `json:"kind"` // "prog", "map" or "link"
 	ID   uint32 `json:"id"`
+}
+
+// LinkAttachArgs attaches a program to a hook of a kind the daemon has a
+// provider for; the session holds the link.
+type LinkAttachArgs struct {
+	Kind   string `json:"kind"` // "xdp", ...
+	Prog   Ref    `json:"prog"`
+	Target string `json:"target"` // for XDP, the device
+}
+
+// LinkInfo describes a link, with bpftool's field names where it has them.
+type LinkInfo struct {
+	ID     uint32 `json:"id"`
+	Type   string `json:"type"`
+	ProgID uint32 `json:"prog_id"` // 0 once detached
+	// Target is what the program is attached to (for XDP, the device).
+	Target string   `json:"target"`
+	Pinned []string `json:"pinned"`
+}
+
+// LinkRefArgs names a link (by id or pin), or all of them for the zero
+// Ref.
+type LinkRefArgs struct {
+	Ref Ref `json:"ref"`
+}
+
+// LinkPinArgs pins a link.
+type LinkPinArgs struct {
+	Ref  Ref    `json:"ref"`
+	Path string `json:"path"`
+}
+
+// LinkDetachArgs detaches a link.
+type LinkDetachArgs struct {
+	Ref Ref `json:"ref"`
 }
