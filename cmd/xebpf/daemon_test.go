@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +40,13 @@ func buildServiceObject(t *testing.T, name string) string {
 // directory for ""); at the end of the test it stops it with SIGTERM and checks
 // that it exits cleanly and removes its socket.
 func startDaemonProcess(t *testing.T, dir string, extra ...string) string {
+	sock, _ := startDaemonProcessLog(t, dir, extra...)
+	return sock
+}
+
+// startDaemonProcessLog is startDaemonProcess that also returns what the
+// daemon says on standard error once it listens.
+func startDaemonProcessLog(t *testing.T, dir string, extra ...string) (string, string) {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("the daemon's tests signal it with SIGTERM")
@@ -45,7 +55,7 @@ func startDaemonProcess(t *testing.T, dir string, extra ...string) string {
 		dir = t.TempDir()
 	}
 	sock := filepath.Join(dir, "xebpf.sock")
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd := exec.Command(xebpfBin, append([]string{"daemon", "--socket", sock, "--state", filepath.Join(dir, "state")}, extra...)...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -69,9 +79,13 @@ func startDaemonProcess(t *testing.T, dir string, extra ...string) string {
 		}
 	})
 	for range 500 {
-		if c, err := client.Dial(sock); err == nil {
-			c.Close()
-			return sock
+		// The daemon accepts connections once it listens, and says so
+		// when it is ready (its metrics served too).
+		if log := stderr.String(); strings.Contains(log, "listening on") {
+			if c, err := client.Dial(sock); err == nil {
+				c.Close()
+				return sock, log
+			}
 		}
 		select {
 		case err := <-done:
@@ -80,7 +94,65 @@ func startDaemonProcess(t *testing.T, dir string, extra ...string) string {
 		}
 	}
 	t.Fatalf("daemon did not listen on %s\n%s", sock, stderr.String())
-	return ""
+	return "", ""
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's writes and the
+// test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestDaemonMetrics: --metrics serves prog show's counters and the maps'
+// sizes over HTTP in the Prometheus text format.
+func TestDaemonMetrics(t *testing.T) {
+	xdp := buildServiceObject(t, "xdp_count")
+	sock, log := startDaemonProcessLog(t, "", "--metrics", "127.0.0.1:0")
+	m := regexp.MustCompile(`metrics at (http://\S+/metrics)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the daemon did not say where its metrics are:\n%s", log)
+	}
+	pkt := filepath.Join(t.TempDir(), "pkt")
+	os.WriteFile(pkt, make([]byte, 60), 0o644)
+	for _, line := range [][]string{
+		{"prog", "load", xdp, "/sys/fs/bpf/p"},
+		{"prog", "run", "pinned", "/sys/fs/bpf/p", "data_in", pkt, "repeat", "4"},
+	} {
+		if out, errout, code := runCmd(append(line, "--socket", sock), ""); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", line, code, out, errout)
+		}
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`xebpf_prog_run_cnt_total{id="1",name="xdp_count",type="xdp"} 4` + "\n",
+		`xebpf_map_entries{id="1",name="counts",type="hash"} 1` + "\n",
+		"xebpf_programs 1\n",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
 }
 
 // normalizeRun blanks what changes from run to run: load times, run
