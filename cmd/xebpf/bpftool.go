@@ -205,7 +205,16 @@ func hexDump(w io.Writer, data []byte) {
 func bpfCommand(name, synopsis string, verbs map[string]func(o bpfOpts, args []string, sio stdio) error, args []string, sio stdio) error {
 	o, args, err := splitOpts(args)
 	if err == nil && (len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintf(sio.errout, "usage: xebpf %s\n", strings.ReplaceAll(synopsis, "\n", "\n       xebpf "+name+" "))
+		for i, l := range strings.Split(synopsis, "\n") {
+			switch {
+			case i == 0:
+				fmt.Fprintf(sio.errout, "usage: xebpf %s\n", l)
+			case strings.HasPrefix(l, name+" "):
+				fmt.Fprintf(sio.errout, "       xebpf %s\n", l)
+			default:
+				fmt.Fprintf(sio.errout, "       %s\n", l)
+			}
+		}
 		if len(args) == 0 {
 			return errUsage
 		}
@@ -239,7 +248,7 @@ func pickVerb(cmd string, verbs map[string]func(bpfOpts, []string, stdio) error,
 	if len(found) == 1 {
 		return verbs[found[0]], nil
 	}
-	return nil, fmt.Errorf("%s: unknown or ambiguous verb %q: %w", cmd, word, errBadArgs)
+	return nil, fmt.Errorf("unknown or ambiguous verb %q of %s: %w", word, cmd, errBadArgs)
 }
 
 // noArgs checks that nothing is left of a command line.

@@ -214,6 +214,11 @@ func TestDaemonCLI(t *testing.T) {
 	s := &session{t: t, sock: sock}
 	subst := map[string]string{"OBJ": xdp, "SOCKOBJ": sk, "PKT": pkt}
 	for _, line := range []string{
+		"prog",
+		"map help",
+		"prog frobnicate",
+		"prog sh",
+		"prog show id",
 		"prog loadall OBJ /sys/fs/bpf/xdp pinmaps /sys/fs/bpf/xdp_maps",
 		"prog load SOCKOBJ /sys/fs/bpf/sock type socket",
 		"prog load OBJ /sys/fs/bpf/sock",
