@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -70,12 +69,11 @@ func (d *Daemon) Serve(ctx context.Context, l Listener) error {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
+			// Out of file descriptors and the like: clients must not
+			// be able to stop the daemon. Wait and accept again.
+			d.logf("xebpf daemon: accept: %v", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		s := &session{d: d, conn: c, peer: peerOf(c), handles: map[any]int{}}
 		d.mu.Lock()
