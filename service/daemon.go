@@ -57,8 +57,9 @@ func New() *Daemon {
 }
 
 // Serve accepts connections from l until l is closed or ctx is done, and
-// serves each in its own goroutine; it closes l when it returns. Sessions
-// still open are closed by Close.
+// serves each in its own goroutine; it closes l and returns nil then.
+// Failed Accepts are logged and retried. Sessions still open are closed
+// by Close.
 func (d *Daemon) Serve(ctx context.Context, l Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
