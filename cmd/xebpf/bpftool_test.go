@@ -110,3 +110,31 @@ func TestHexOutput(t *testing.T) {
 		t.Errorf("hexDump:\n%q\nwant\n%q", b.String(), want)
 	}
 }
+
+// TestEntryOutput: map elements as bpftool prints them — on one line
+// when key and value are short, names on lines of their own past 16
+// bytes, one value per CPU for per-CPU maps — in text and JSON.
+func TestEntryOutput(t *testing.T) {
+	seq := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}
+	var out bytes.Buffer
+	for _, tt := range []struct {
+		info  proto.MapInfo
+		entry proto.Entry
+	}{
+		{proto.MapInfo{BytesKey: 4, BytesValue: 8}, proto.Entry{Key: seq(4), Value: seq(8)}},
+		{proto.MapInfo{BytesKey: 4, BytesValue: 24}, proto.Entry{Key: seq(4), Value: seq(24)}},
+		{proto.MapInfo{BytesKey: 12, BytesValue: 16}, proto.Entry{Key: seq(12), Value: seq(16)}},
+		{proto.MapInfo{BytesKey: 4, BytesValue: 4, PerCPU: true}, proto.Entry{Key: seq(4), Values: [][]byte{seq(4), seq(4)}}},
+		{proto.MapInfo{BytesKey: 4, BytesValue: 20, PerCPU: true}, proto.Entry{Key: seq(4), Values: [][]byte{seq(20)}}},
+	} {
+		printEntry(&out, tt.info, tt.entry)
+		writeJSON(&out, bpfOpts{}, toEntryJSON(tt.entry, tt.info.PerCPU))
+	}
+	golden(t, "daemon_entries.txt", out.String())
+}
