@@ -62,9 +62,11 @@ func TestConcurrentClients(t *testing.T) {
 		t.Error(err)
 	}
 	c := dial(t, sock)
-	st := status(t, c)
-	if st.Programs != 8*2*2 || st.Pins != 8*2*4 {
-		t.Errorf("status %+v, want the 32 programs of the pinned loads", st)
+	// The daemon releases a session's handles when it sees the
+	// connection close, after the client's Close returned.
+	st := waitStatus(t, c, func(st proto.StatusResult) bool { return st.Programs == 8*2*2 && st.Handles == 0 })
+	if st.Pins != 8*2*4 {
+		t.Errorf("status %+v, want the 32 programs and 64 pins of the pinned loads", st)
 	}
 	for w := range 8 {
 		for _, i := range []int{1, 3} {
