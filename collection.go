@@ -306,6 +306,8 @@ func builtinKind(t ProgramType) *ProgramKind {
 		return socketFilterKind
 	case SchedCLS, SchedACT:
 		return schedCLSKind
+	case CGroupSockAddr:
+		return sockAddrAnyKind
 	}
 	if k := tracingKind(t, HostArch()); k != nil {
 		return k
