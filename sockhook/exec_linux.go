@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf16"
 	"unsafe"
 
@@ -153,16 +155,27 @@ func runShim() error {
 	return nil
 }
 
-// supervisor is the state of a Command's supervisor.
+// supervisor is the state of a Command's supervisor: worker threads
+// that each wait for a call (SECCOMP_IOCTL_NOTIF_RECV), decide on it and
+// answer it. The kernel wakes one waiting worker per call, so a call
+// costs no hand-over between threads; a worker that is about to make a
+// connect that may block starts another when none is left waiting.
 type supervisor struct {
 	shim      *exec.Cmd
 	listener  int
-	stopR     *os.File // closed (by stopW's close) to stop the loop
-	stopW     *os.File
-	loopDone  chan struct{}
-	inflight  sync.WaitGroup
 	portStart int // ip_unprivileged_port_start
+	stop      atomic.Bool
+	idle      atomic.Int32 // workers waiting for a call
+	mu        sync.Mutex
+	workers   map[int]bool // thread ids of the running workers
+	done      sync.WaitGroup
 }
+
+// Workers: how many start, and how many may run at once.
+const (
+	initialWorkers = 2
+	maxWorkers     = 64
+)
 
 // Start starts the command through the shim and supervises its connect
 // and bind calls until Wait returns.
@@ -213,15 +226,11 @@ func (c *Command) Start() error {
 		cmd.Wait()
 		return fmt.Errorf("xebpf exec: %w", err)
 	}
-	stopR, stopW, err := os.Pipe()
-	if err != nil {
-		unix.Close(lfd)
-		cmd.Wait()
-		return fmt.Errorf("xebpf exec: %w", err)
-	}
-	c.sup = supervisor{shim: cmd, listener: lfd, stopR: stopR, stopW: stopW, loopDone: make(chan struct{}), portStart: unprivilegedPortStart()}
+	c.sup = supervisor{shim: cmd, listener: lfd, portStart: unprivilegedPortStart(), workers: map[int]bool{}}
 	c.Cmd.Process = cmd.Process
-	go c.loop()
+	for range initialWorkers {
+		c.startWorker()
+	}
 	return nil
 }
 
@@ -262,51 +271,69 @@ func (c *Command) Wait() error {
 		return errors.New("xebpf exec: not started")
 	}
 	err := s.shim.Wait()
-	s.stopW.Close()
-	<-s.loopDone
-	s.inflight.Wait()
-	s.stopR.Close()
-	unix.Close(s.listener)
-	return err
+	// A worker waits in an ioctl no close interrupts: a signal does
+	// (SIGURG, which Go's runtime takes for a preemption request and
+	// otherwise ignores). Signal until every worker has seen the stop.
+	s.stop.Store(true)
+	finished := make(chan struct{})
+	go func() { s.done.Wait(); close(finished) }()
+	for {
+		s.mu.Lock()
+		for tid := range s.workers {
+			unix.Tgkill(os.Getpid(), tid, unix.SIGURG)
+		}
+		s.mu.Unlock()
+		select {
+		case <-finished:
+			unix.Close(s.listener)
+			return err
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
-// loop receives notifications until Wait stops it or every process of
-// the command is gone.
-func (c *Command) loop() {
+// startWorker starts a worker, unless there are maxWorkers already.
+func (c *Command) startWorker() {
 	s := &c.sup
-	defer close(s.loopDone)
-	fds := []unix.PollFd{{Fd: int32(s.listener), Events: unix.POLLIN}, {Fd: int32(s.stopR.Fd()), Events: unix.POLLIN}}
-	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			c.logf("poll the seccomp listener: %v", err)
-			return
-		}
-		if fds[1].Revents != 0 || fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-			return
-		}
-		if fds[0].Revents&unix.POLLIN == 0 {
-			continue
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.workers) >= maxWorkers || s.stop.Load() {
+		return
+	}
+	s.done.Add(1)
+	started := make(chan int)
+	go c.worker(started)
+	s.workers[<-started] = true
+}
+
+// worker answers calls on its own thread until Wait stops it.
+func (c *Command) worker(started chan<- int) {
+	s := &c.sup
+	runtime.LockOSThread() // Wait signals this thread
+	tid := unix.Gettid()
+	started <- tid
+	defer func() {
+		s.mu.Lock()
+		delete(s.workers, tid)
+		s.mu.Unlock()
+		s.done.Done()
+	}()
+	for !s.stop.Load() {
 		var n seccompNotif
-		if err := ioctl(s.listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
-			if err == unix.EINTR || err == unix.ENOENT { // interrupted, or the caller is gone
+		s.idle.Add(1)
+		err := ioctl(s.listener, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n))
+		s.idle.Add(-1)
+		if err != nil {
+			if err == unix.EINTR || err == unix.ENOENT { // a signal, or the caller is gone
 				continue
 			}
 			c.logf("receive a seccomp notification: %v", err)
 			return
 		}
-		s.inflight.Add(1)
-		go func() {
-			defer s.inflight.Done()
-			resp := c.handle(&n)
-			if err := ioctl(s.listener, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)); err != nil && err != unix.ENOENT {
-				c.logf("answer %s of thread %d: %v", sysName(n.Data.Nr), n.PID, err)
-			}
-		}()
+		resp := c.handle(&n)
+		if err := ioctl(s.listener, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)); err != nil && err != unix.ENOENT {
+			c.logf("answer %s of thread %d: %v", sysName(n.Data.Nr), n.PID, err)
+		}
 	}
 }
 
@@ -413,13 +440,15 @@ func (c *Command) handle(n *seccompNotif) seccompNotifResp {
 			return fail(unix.EPERM)
 		}
 	}
-	capEff, err := readTask(tid, &r.Task)
-	if err != nil {
-		if !s.valid(n.ID) {
-			return resp
+	var capEff uint64
+	if op == OpBind || c.Hooks.NeedsTask(&r) {
+		if capEff, err = readTask(tid, &r.Task); err != nil {
+			if !s.valid(n.ID) {
+				return resp
+			}
+			c.logf("%v of thread %d: %v", op, tid, err)
+			return fail(unix.EPERM)
 		}
-		c.logf("%v of thread %d: %v", op, tid, err)
-		return fail(unix.EPERM)
 	}
 	if op == OpBind && c.Hooks.Has(WindowsBind) {
 		r.AppID = appID(int(r.Task.TGID))
@@ -448,6 +477,10 @@ func (c *Command) handle(n *seccompNotif) seccompNotifResp {
 	nr := uintptr(unix.SYS_CONNECT)
 	if op == OpBind {
 		nr = unix.SYS_BIND
+	} else if s.idle.Load() == 0 {
+		if fl, err := unix.FcntlInt(uintptr(sock), unix.F_GETFL, 0); err == nil && fl&unix.O_NONBLOCK == 0 {
+			c.startWorker() // this connect may wait for the network
+		}
 	}
 	var p unsafe.Pointer
 	if len(v.Addr) > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
+	"github.com/xebpf/xebpf/isa"
 )
 
 // The Linux attach types of the hooks.
@@ -143,9 +144,10 @@ type Verdict struct {
 
 // Attachment is a program attached to a hook of a Set.
 type Attachment struct {
-	hook Hook
-	prog *xebpf.Program
-	runs atomic.Uint64
+	hook     Hook
+	prog     *xebpf.Program
+	runs     atomic.Uint64
+	usesTask bool
 }
 
 // Hook returns the hook the program is attached to.
@@ -174,7 +176,7 @@ func (s *Set) Attach(h Hook, prog *xebpf.Program) (*Attachment, error) {
 	if prog == nil {
 		return nil, fmt.Errorf("attach to %v: nil program", h)
 	}
-	a := &Attachment{hook: h, prog: prog}
+	a := &Attachment{hook: h, prog: prog, usesTask: h == WindowsBind || callsTaskHelpers(prog)}
 	s.mu.Lock()
 	s.attached = append(s.attached, a)
 	s.mu.Unlock()
@@ -192,6 +194,36 @@ func (s *Set) Attachments() []*Attachment {
 func (s *Set) Has(h Hook) bool {
 	for _, a := range s.Attachments() {
 		if a.hook == h {
+			return true
+		}
+	}
+	return false
+}
+
+// callsTaskHelpers reports whether a program calls get_current_pid_tgid,
+// get_current_uid_gid or get_current_comm, or tail-calls programs that
+// may.
+func callsTaskHelpers(p *xebpf.Program) bool {
+	for _, ins := range p.Instructions() {
+		if ins.OpCode == isa.OpCall && ins.Src == 0 {
+			switch ins.Constant {
+			case 12, 14, 15, 16:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NeedsTask reports whether a program the Request's hooks run may look
+// at Request.Task: when none does, the caller may leave it zero.
+func (s *Set) NeedsTask(r *Request) bool {
+	linux, ok, windows := hooksOf(r.Op, r.Family)
+	if !ok {
+		return false
+	}
+	for _, a := range s.Attachments() {
+		if (a.hook == linux || (windows && a.hook == WindowsBind)) && a.usesTask {
 			return true
 		}
 	}
@@ -243,7 +275,7 @@ func (s *Set) Decide(r *Request) Verdict {
 		return v
 	}
 	linux, _, windows := hooksOf(r.Op, r.Family)
-	var ctx xebpf.SockAddr
+	var ctx [xebpf.SockAddrSize]byte
 	ctxSet := false
 	for _, a := range s.Attachments() {
 		var ret uint32
@@ -254,7 +286,7 @@ func (s *Set) Decide(r *Request) Verdict {
 				ctx = sockAddrOf(r, v.Addr)
 				ctxSet = true
 			}
-			ret, err = a.run(&xebpf.RunOptions{Context: ctx, ContextOut: &ctx, Task: &r.Task})
+			ret, err = a.run(&xebpf.RunOptions{Context: ctx[:], ContextOut: ctx[:], Task: &r.Task})
 			if err == nil && ret != xebpf.SockAddrDeny {
 				setSockAddr(r.Family, v.Addr, &ctx)
 				v.NoBindCap = v.NoBindCap || ret == xebpf.SockAddrAllowNoBindCap
@@ -300,33 +332,33 @@ func appIDData(id []byte) []byte {
 	return id
 }
 
-// sockAddrOf returns the bpf_sock_addr of a request for an address.
-func sockAddrOf(r *Request, addr []byte) xebpf.SockAddr {
-	ctx := xebpf.SockAddr{
-		UserFamily: uint32(binary.NativeEndian.Uint16(addr)),
-		UserPort:   uint32(binary.NativeEndian.Uint16(addr[2:])),
-		Family:     r.Family, Type: r.Type, Protocol: r.Protocol,
-	}
+// sockAddrOf returns the bpf_sock_addr of a request for an address, as
+// bytes (xebpf.SockAddr's layout): encoding/binary's reflection would
+// cost more than the program's run.
+func sockAddrOf(r *Request, addr []byte) [xebpf.SockAddrSize]byte {
+	var ctx [xebpf.SockAddrSize]byte
+	put := binary.NativeEndian.PutUint32
+	put(ctx[0:], uint32(binary.NativeEndian.Uint16(addr)))      // user_family
+	put(ctx[24:], uint32(binary.NativeEndian.Uint16(addr[2:]))) // user_port
+	put(ctx[28:], r.Family)
+	put(ctx[32:], r.Type)
+	put(ctx[36:], r.Protocol)
 	if r.Family == afInet {
-		ctx.UserIP4 = binary.NativeEndian.Uint32(addr[4:])
+		copy(ctx[4:8], addr[4:8]) // user_ip4
 	} else {
-		for i := range ctx.UserIP6 {
-			ctx.UserIP6[i] = binary.NativeEndian.Uint32(addr[8+4*i:])
-		}
+		copy(ctx[8:24], addr[8:24]) // user_ip6
 	}
 	return ctx
 }
 
 // setSockAddr writes the fields a program may rewrite back into addr.
-func setSockAddr(family uint32, addr []byte, ctx *xebpf.SockAddr) {
-	binary.NativeEndian.PutUint16(addr[2:], uint16(ctx.UserPort))
+func setSockAddr(family uint32, addr []byte, ctx *[xebpf.SockAddrSize]byte) {
+	binary.NativeEndian.PutUint16(addr[2:], uint16(binary.NativeEndian.Uint32(ctx[24:])))
 	if family == afInet {
-		binary.NativeEndian.PutUint32(addr[4:], ctx.UserIP4)
+		copy(addr[4:8], ctx[4:8])
 		return
 	}
-	for i, w := range ctx.UserIP6 {
-		binary.NativeEndian.PutUint32(addr[8+4*i:], w)
-	}
+	copy(addr[8:24], ctx[8:24])
 }
 
 // bindMDOf returns the bind_md of a request for an address: the
