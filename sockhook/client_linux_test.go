@@ -17,6 +17,7 @@ import (
 //	connect6:PORT    the same to [::1]:PORT
 //	nbconnect:PORT   a non-blocking connect: "ok" or "err EINPROGRESS"
 //	bind:PORT        bind a new TCP socket to 127.0.0.1:PORT
+//	bind6:PORT       bind a new TCP socket to [::1]:PORT
 //	unix:PATH        connect a unix socket to PATH
 //	pid              print the process id
 //	bench:N:PORT     N connects to 127.0.0.1:PORT: the mean ns of one
@@ -73,20 +74,30 @@ func clientAction(a string) string {
 		}
 		defer unix.Close(fd)
 		return result(unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}))
-	case "bind":
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	case "bind", "bind6":
+		fam, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+		if kind == "bind6" {
+			fam, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: port, Addr: [16]byte{15: 1}}
+		}
+		fd, err := unix.Socket(fam, unix.SOCK_STREAM, 0)
 		if err != nil {
 			return result(err)
 		}
 		defer unix.Close(fd)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		if err := unix.Bind(fd, sa); err != nil {
 			return result(err)
 		}
-		sa, err := unix.Getsockname(fd)
+		got, err := unix.Getsockname(fd)
 		if err != nil {
 			return result(err)
 		}
-		return fmt.Sprintf("ok %d", sa.(*unix.SockaddrInet4).Port)
+		switch got := got.(type) {
+		case *unix.SockaddrInet4:
+			return fmt.Sprintf("ok %d", got.Port)
+		case *unix.SockaddrInet6:
+			return fmt.Sprintf("ok %d", got.Port)
+		}
+		return "err getsockname"
 	case "unix":
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err != nil {

@@ -10,16 +10,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/xebpf/xebpf/sockhook"
 )
 
-// listener is a TCP listener on loopback that writes one byte, its
+// listener is a TCP listener on 127.0.0.1 that writes one byte, its
 // name, to each connection it accepts.
-func listener(t *testing.T, name byte) int {
+func listener(t *testing.T, name byte) int { return listenerOn(t, "tcp4", "127.0.0.1:0", name) }
+
+// listenerOn is a listener on an address.
+func listenerOn(t *testing.T, network, addr string, name byte) int {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +49,16 @@ func runClient(t *testing.T, set *sockhook.Set, actions ...string) ([]string, *s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runClientAs(t, set, exe, nil, actions...)
+}
+
+// runClientAs runs the client from exe, with the credentials of cred
+// (nil: the test's).
+func runClientAs(t *testing.T, set *sockhook.Set, exe string, cred *syscall.Credential, actions ...string) ([]string, *sockhook.Command) {
+	t.Helper()
 	cmd := exec.Command(exe, actions...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	var err error
 	cmd.Env = append(os.Environ(), clientEnv+"=1")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -53,7 +66,7 @@ func runClient(t *testing.T, set *sockhook.Set, actions ...string) ([]string, *s
 	if set == nil {
 		err = cmd.Run()
 	} else {
-		hc = &sockhook.Command{Cmd: cmd, Hooks: set, Logf: t.Logf}
+		hc = &sockhook.Command{Cmd: cmd, Hooks: set, Shim: []string{exe}, Logf: t.Logf}
 		err = hc.Run()
 	}
 	if errors.Is(err, sockhook.ErrNotSupported) {
@@ -222,4 +235,106 @@ func TestConnectLatency(t *testing.T) {
 	}
 	t.Logf("connect to 127.0.0.1, mean of %d, best of 3 runs: unhooked %d ns, hooked %d ns, added %d ns (runs: unhooked %v, hooked %v)",
 		n, best(plain), best(hooked), best(hooked)-best(plain), plain, hooked)
+}
+
+// TestExec6 runs the IPv6 hooks on real sockets on [::1]: connect6
+// denies one port and rewrites another, bind6 denies a port.
+func TestExec6(t *testing.T) {
+	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	c := loadHooks(t)
+	d, e, f := listenerOn(t, "tcp6", "[::1]:0", 'D'), listenerOn(t, "tcp6", "[::1]:0", 'E'), listenerOn(t, "tcp6", "[::1]:0", 'F')
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	setConfig(t, c, 0, uint32(e)) // deny E
+	setConfig(t, c, 1, uint32(d)) // rewrite D...
+	setConfig(t, c, 2, uint32(f)) // ...to F
+	setConfig(t, c, 5, uint32(free))
+	var set sockhook.Set
+	con, err := set.Attach(sockhook.Connect6, c.Programs["connect6"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bnd, err := set.Attach(sockhook.Bind6, c.Programs["bind6"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, hc := runClient(t, &set, fmt.Sprintf("connect6:%d", d), fmt.Sprintf("connect6:%d", e), fmt.Sprintf("bind6:%d", free), "bind6:0", "bind:0")
+	checkLines(t, "IPv6", got, []string{"ok F", "err EPERM", "err EPERM", "ok *", "ok *"})
+	// The IPv4 bind is not bind6's.
+	if con.RunCount() != 2 || bnd.RunCount() != 2 || hc.Stats().Binds.Load() != 3 {
+		t.Errorf("connect6 ran %d times, bind6 %d, %d binds seen; want 2, 2, 3", con.RunCount(), bnd.RunCount(), hc.Stats().Binds.Load())
+	}
+}
+
+// TestExecPrivilegedPort checks that the supervisor, which makes the bind
+// for the process, binds a port below ip_unprivileged_port_start only
+// for a process that may (EACCES otherwise, on the process's
+// capabilities rather than its own), and that a bind program's 3 lets it.
+func TestExecPrivilegedPort(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the client as another user")
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	start, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || start < 2 {
+		t.Skipf("ip_unprivileged_port_start is %d (%v): no privileged port", start, err)
+	}
+	port := 0
+	for p := start - 1; p > start-200 && p > 0; p-- {
+		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
+			port = p
+			break
+		}
+	}
+	if port == 0 {
+		t.Skip("no free privileged port")
+	}
+	// The client runs as nobody: its binary must be where nobody can
+	// execute it.
+	dir, err := os.MkdirTemp("", "sockhook-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			t.Skipf("%s is not searchable by nobody", d)
+		}
+	}
+	exe, _ := os.Executable()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := filepath.Join(dir, "client")
+	if err := os.WriteFile(client, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := loadHooks(t)
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	var set sockhook.Set
+	if _, err := set.Attach(sockhook.Bind4, c.Programs["bind4_nocap"]); err != nil {
+		t.Fatal(err)
+	}
+	bindTo := fmt.Sprintf("bind:%d", port)
+	got, _ := runClientAs(t, &set, client, nobody, bindTo, "bind:0")
+	checkLines(t, "nobody, privileged port", got, []string{"err EACCES", "ok *"})
+	setConfig(t, c, 6, uint32(port)) // the program returns 3 for it
+	got, _ = runClientAs(t, &set, client, nobody, bindTo)
+	checkLines(t, "nobody, bind program returns 3", got, []string{fmt.Sprintf("ok %d", port)})
+	setConfig(t, c, 6, 0)
+	got, _ = runClientAs(t, &set, client, nil, bindTo)
+	checkLines(t, "root", got, []string{fmt.Sprintf("ok %d", port)})
 }

@@ -64,7 +64,7 @@ func TestDecide(t *testing.T) {
 		{"connect rewritten", sockhook.Request{Op: sockhook.OpConnect, Family: 2, Type: 2, Protocol: 17, Addr: sockaddrIn(lo, 7002), Task: task}, true, sockaddrIn(lo, 7003), 1},
 		{"other host not rewritten", sockhook.Request{Op: sockhook.OpConnect, Family: 2, Type: 1, Addr: sockaddrIn([4]byte{127, 0, 0, 2}, 7002), Task: task}, true, sockaddrIn([4]byte{127, 0, 0, 2}, 7002), 1},
 		{"connect6 denied", sockhook.Request{Op: sockhook.OpConnect, Family: 10, Type: 1, Addr: sockaddrIn6(7001), Task: task}, false, sockaddrIn6(7001), 1},
-		{"connect6 allowed", sockhook.Request{Op: sockhook.OpConnect, Family: 10, Type: 1, Addr: sockaddrIn6(7002), Task: task}, true, sockaddrIn6(7002), 1},
+		{"connect6 rewritten", sockhook.Request{Op: sockhook.OpConnect, Family: 10, Type: 1, Addr: sockaddrIn6(7002), Task: task}, true, sockaddrIn6(7003), 1},
 		{"short address: not hooked", sockhook.Request{Op: sockhook.OpConnect, Family: 2, Type: 1, Addr: sockaddrIn(lo, 7001)[:8], Task: task}, true, sockaddrIn(lo, 7001)[:8], 0},
 		{"AF_UNSPEC: a disconnect", sockhook.Request{Op: sockhook.OpConnect, Family: 2, Type: 2, Addr: make([]byte, 16), Task: task}, true, make([]byte, 16), 0},
 		{"raw socket: not hooked", sockhook.Request{Op: sockhook.OpConnect, Family: 2, Type: 3, Addr: sockaddrIn(lo, 7001), Task: task}, true, sockaddrIn(lo, 7001), 0},

@@ -33,9 +33,11 @@ _Static_assert(sizeof(bind_md_t) == 56, "bind_md layout");
 
 static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
 
-/* config: 0 the port connect4 denies, 1 the port it rewrites, 2 the port
- * it rewrites it to, 3 the binds a process may make, 4 the port the
- * Windows bind program denies; ports in host order, 0 for none. */
+/* config: 0 the port connect4 and connect6 deny, 1 the port they
+ * rewrite, 2 the port they rewrite it to, 3 the binds a process may make,
+ * 4 the port the Windows bind program denies, 5 the port bind6 denies,
+ * 6 the port bind4_nocap lets a process bind without
+ * CAP_NET_BIND_SERVICE; ports in host order, 0 for none. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 8);
@@ -82,9 +84,28 @@ SEC("cgroup/connect6")
 int connect6(struct bpf_sock_addr *ctx)
 {
 	__u16 port = __builtin_bswap16((__u16)ctx->user_port);
+	__u32 from = cfg(1);
 	if (port != 0 && port == cfg(0))
 		return 0;
+	if (from != 0 && port == from && ctx->user_ip6[0] == 0 && ctx->user_ip6[3] == __builtin_bswap32(1))
+		ctx->user_port = __builtin_bswap16((__u16)cfg(2));
 	return 1;
+}
+
+/* bind6 denies binds to port 5; bind4_nocap lets binds to port 6 skip
+ * the CAP_NET_BIND_SERVICE check (returns 3). */
+SEC("cgroup/bind6")
+int bind6(struct bpf_sock_addr *ctx)
+{
+	__u16 port = __builtin_bswap16((__u16)ctx->user_port);
+	return !(port != 0 && port == cfg(5));
+}
+
+SEC("cgroup/bind4")
+int bind4_nocap(struct bpf_sock_addr *ctx)
+{
+	__u16 port = __builtin_bswap16((__u16)ctx->user_port);
+	return port != 0 && port == cfg(6) ? 3 : 1;
 }
 
 SEC("cgroup/bind4")
