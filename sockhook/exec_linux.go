@@ -59,28 +59,48 @@ func auditArch() (uint32, bool) {
 const x32SyscallBit = 0x40000000
 
 // filter returns the seccomp filter the shim installs: for the host's
-// architecture, connect and bind notify the supervisor and every other
-// call is allowed; a call of another ABI (i386 or x32 on x86-64) kills
-// the process, since its connect and bind would go unseen.
-func filter(arch uint32) []unix.SockFilter {
+// architecture, the calls nrs notify the supervisor and every other call
+// is allowed; a call of another ABI (i386 or x32 on x86-64) kills the
+// process, since its connect and bind would go unseen.
+func filter(arch uint32, nrs []uint32) []unix.SockFilter {
 	const (
 		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 		jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 		ret   = unix.BPF_RET | unix.BPF_K
 	)
-	// Jump offsets count the instructions to skip.
-	return []unix.SockFilter{
+	// Jump offsets count the instructions to skip. The last three
+	// instructions: allow at 4+k, notify at 5+k, kill at 6+k.
+	k := uint8(len(nrs))
+	f := []unix.SockFilter{
 		/* 0 */ {Code: ldAbs, K: 4}, // A = seccomp_data.arch
-		/* 1 */ {Code: jeq, K: arch, Jt: 0, Jf: 6}, // foreign arch: to 8
+		/* 1 */ {Code: jeq, K: arch, Jt: 0, Jf: 4 + k}, // foreign arch: kill
 		/* 2 */ {Code: ldAbs, K: 0}, // A = seccomp_data.nr
-		/* 3 */ {Code: jge, K: x32SyscallBit, Jt: 4, Jf: 0}, // x32: to 8
-		/* 4 */ {Code: jeq, K: uint32(unix.SYS_CONNECT), Jt: 2, Jf: 0}, // to 7
-		/* 5 */ {Code: jeq, K: uint32(unix.SYS_BIND), Jt: 1, Jf: 0}, // to 7
-		/* 6 */ {Code: ret, K: unix.SECCOMP_RET_ALLOW},
-		/* 7 */ {Code: ret, K: unix.SECCOMP_RET_USER_NOTIF},
-		/* 8 */ {Code: ret, K: unix.SECCOMP_RET_KILL_PROCESS},
+		/* 3 */ {Code: jge, K: x32SyscallBit, Jt: 2 + k, Jf: 0}, // x32: kill
 	}
+	for j, nr := range nrs {
+		f = append(f, unix.SockFilter{Code: jeq, K: nr, Jt: k - uint8(j), Jf: 0}) // 4+j: notify
+	}
+	return append(f,
+		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_ALLOW},
+		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_USER_NOTIF},
+		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_KILL_PROCESS},
+	)
+}
+
+// shimSyscalls returns the calls the shim's filter traps: connect and
+// bind, as the value of ShimEnv names them ("connect,bind").
+func shimSyscalls(v string) []uint32 {
+	var nrs []uint32
+	for _, name := range strings.Split(v, ",") {
+		switch name {
+		case "connect":
+			nrs = append(nrs, uint32(unix.SYS_CONNECT))
+		case "bind":
+			nrs = append(nrs, uint32(unix.SYS_BIND))
+		}
+	}
+	return nrs
 }
 
 // shimFD is the descriptor of the shim's end of the socket pair.
@@ -117,7 +137,7 @@ func runShim() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("shim: PR_SET_NO_NEW_PRIVS: %w", err)
 	}
-	insns := filter(arch)
+	insns := filter(arch, shimSyscalls(os.Getenv(ShimEnv)))
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	// WAIT_KILLABLE_RECV (Linux 5.19): once the supervisor has received
 	// a call, only a fatal signal interrupts the caller's wait. Without
@@ -209,9 +229,18 @@ func (c *Command) Start() error {
 		args = []string{path}
 	}
 	cmd := exec.Command(shim[0], append(append(shim[1:len(shim):len(shim)], path), args...)...)
-	cmd.Env = append(append([]string(nil), c.Cmd.Env...), ShimEnv+"=1")
+	// The filter traps only the calls programs are attached to.
+	var trap []string
+	if c.Hooks.Hooks(OpConnect, 0) {
+		trap = append(trap, "connect")
+	}
+	if c.Hooks.Hooks(OpBind, 0) {
+		trap = append(trap, "bind")
+	}
+	shimEnv := ShimEnv + "=" + strings.Join(append(trap, "shim"), ",")
+	cmd.Env = append(append([]string(nil), c.Cmd.Env...), shimEnv)
 	if c.Cmd.Env == nil {
-		cmd.Env = append(os.Environ(), ShimEnv+"=1")
+		cmd.Env = append(os.Environ(), shimEnv)
 	}
 	cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Cmd.Dir, c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr
 	cmd.ExtraFiles = []*os.File{theirs}
@@ -358,8 +387,9 @@ func sysName(nr int32) string {
 }
 
 // handle decides on one notification and returns the answer. Calls on
-// sockets the hooks cannot apply to (not AF_INET or AF_INET6, or neither
-// stream nor datagram) go on in the kernel (SECCOMP_USER_NOTIF_FLAG_
+// sockets no attached program applies to (not AF_INET or AF_INET6, of
+// a family no program is attached for, or neither stream nor datagram)
+// go on in the kernel (SECCOMP_USER_NOTIF_FLAG_
 // CONTINUE): that decision rests on the socket, not on memory the
 // process could change. Every other call the supervisor makes itself, on
 // the process's socket (pidfd_getfd), with the address it read and
@@ -413,7 +443,7 @@ func (c *Command) handle(n *seccompNotif) seccompNotifResp {
 		}
 	}
 	r.Family, r.Type, r.Protocol = uint32(vals[0]), uint32(vals[1]), uint32(vals[2])
-	if _, hooked, _ := hooksOf(op, r.Family); !hooked || (r.Type != unix.SOCK_STREAM && r.Type != unix.SOCK_DGRAM) {
+	if !c.Hooks.Hooks(op, r.Family) || (r.Type != unix.SOCK_STREAM && r.Type != unix.SOCK_DGRAM) {
 		if !s.valid(n.ID) {
 			return resp
 		}

@@ -170,9 +170,13 @@ func TestExecWindowsBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, hc := runClient(t, &set, fmt.Sprintf("bind:%d", port), "bind:0", "pid")
-	checkLines(t, "windows bind", got, []string{"err EPERM", "ok *", "*"})
-	pid, _ := strconv.Atoi(got[2])
+	a := listener(t, 'A')
+	got, hc := runClient(t, &set, fmt.Sprintf("bind:%d", port), "bind:0", fmt.Sprintf("connect:%d", a), "pid")
+	checkLines(t, "windows bind", got, []string{"err EPERM", "ok *", "ok A", "*"})
+	if n := hc.Stats().Connects.Load(); n != 0 {
+		t.Errorf("the filter trapped %d connects, with programs on bind only", n)
+	}
+	pid, _ := strconv.Atoi(got[3])
 	exe, _ := os.Executable()
 	var n uint64
 	if err := c.Maps["app_ids"].Lookup(uint64(pid), &n); err != nil || n != uint64(2*(len(exe)+1)) {

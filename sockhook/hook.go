@@ -215,6 +215,22 @@ func callsTaskHelpers(p *xebpf.Program) bool {
 	return false
 }
 
+// Hooks reports whether a program is attached to a hook of the call
+// (op) on a socket of a family (AF_INET, AF_INET6; 0: of any family).
+func (s *Set) Hooks(op Op, family uint32) bool {
+	for _, a := range s.Attachments() {
+		for _, f := range []uint32{afInet, afInet6} {
+			if family != 0 && family != f {
+				continue
+			}
+			if linux, _, windows := hooksOf(op, f); a.hook == linux || (windows && a.hook == WindowsBind) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // NeedsTask reports whether a program the Request's hooks run may look
 // at Request.Task: when none does, the caller may leave it zero.
 func (s *Set) NeedsTask(r *Request) bool {
