@@ -110,6 +110,14 @@ char LICENSE[] SEC("license") = "GPL";
 	if _, err := xebpf.SockAddrKind(elf.AttachCGroupInetIngress); err == nil {
 		t.Error("SockAddrKind of an skb hook succeeded")
 	}
+	// Without an attach type: both families' fields.
+	names := map[string]bool{}
+	for _, f := range xebpf.KindOf(xebpf.CGroupSockAddr).Context.Fields {
+		names[f.Name] = f.Writable
+	}
+	if !names["user_ip4"] || !names["user_ip6"] || !names["user_port"] {
+		t.Errorf("KindOf(CGroupSockAddr) fields: %v", names)
+	}
 }
 
 // TestSockAddrVerifierRefuses checks what the verifier refuses of
