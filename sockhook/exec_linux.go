@@ -103,6 +103,10 @@ func shimSyscalls(v string) []uint32 {
 	return nrs
 }
 
+// sockaddrStorage is sizeof(struct sockaddr_storage), the longest address
+// connect and bind take.
+const sockaddrStorage = 128
+
 // shimFD is the descriptor of the shim's end of the socket pair.
 const shimFD = 3
 
@@ -450,9 +454,10 @@ func (c *Command) handle(n *seccompNotif) seccompNotifResp {
 		resp.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 		return resp
 	}
-	// The address: what move_addr_to_kernel copies.
+	// The address: what move_addr_to_kernel copies, at most a struct
+	// sockaddr_storage.
 	addrLen := int(int32(n.Data.Args[2]))
-	if addrLen < 0 || addrLen > unix.SizeofSockaddrAny {
+	if addrLen < 0 || addrLen > sockaddrStorage {
 		return fail(unix.EINVAL)
 	}
 	r.Addr = make([]byte, addrLen)
