@@ -3,9 +3,11 @@ package sockhook_test
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +21,9 @@ import (
 //	bind:PORT        bind a new TCP socket to 127.0.0.1:PORT
 //	bind6:PORT       bind a new TCP socket to [::1]:PORT
 //	unix:PATH        connect a unix socket to PATH
+//	badconnect:KIND  connect a TCP socket with a bad address: "null" (a
+//	                 NULL pointer), "short" (8 bytes), "long" (200 bytes),
+//	                 "unspec" (AF_UNSPEC), "badfd" (fd -1)
 //	pid              print the process id
 //	bench:N:PORT     N connects to 127.0.0.1:PORT: the mean ns of one
 const clientEnv = "SOCKHOOK_TEST_CLIENT"
@@ -98,6 +103,33 @@ func clientAction(a string) string {
 			return fmt.Sprintf("ok %d", got.Port)
 		}
 		return "err getsockname"
+	case "badconnect":
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return result(err)
+		}
+		defer unix.Close(fd)
+		buf := make([]byte, 200)
+		buf[0] = unix.AF_INET // native byte order: little-endian hosts
+		ptr, n := uintptr(unsafe.Pointer(&buf[0])), uintptr(16)
+		switch arg {
+		case "null":
+			ptr = 0
+		case "short":
+			n = 8
+		case "long":
+			n = 200
+		case "unspec":
+			buf[0] = unix.AF_UNSPEC
+		case "badfd":
+			fd = -1
+		}
+		_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), ptr, n)
+		runtime.KeepAlive(buf)
+		if errno != 0 {
+			return result(errno)
+		}
+		return "ok"
 	case "unix":
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err != nil {

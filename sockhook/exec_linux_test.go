@@ -342,3 +342,31 @@ func TestExecPrivilegedPort(t *testing.T) {
 	got, _ = runClientAs(t, &set, client, nil, bindTo)
 	checkLines(t, "root", got, []string{fmt.Sprintf("ok %d", port)})
 }
+
+// TestExecBadAddresses checks that calls with bad addresses fail under
+// the hooks as they fail without them: the supervisor copies the address
+// as the kernel does and makes the call with the kernel's own checks.
+func TestExecBadAddresses(t *testing.T) {
+	c := loadHooks(t)
+	var set sockhook.Set
+	con, err := set.Attach(sockhook.Connect4, c.Programs["connect4"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []string{"badconnect:null", "badconnect:short", "badconnect:long", "badconnect:unspec", "badconnect:badfd"}
+	plain, _ := runClient(t, nil, actions...)
+	hooked, _ := runClient(t, &set, actions...)
+	if strings.Join(plain, "|") != strings.Join(hooked, "|") {
+		t.Errorf("hooked %q, unhooked %q", hooked, plain)
+	}
+	for i, r := range plain {
+		if r == "ok" && actions[i] != "badconnect:unspec" { // AF_UNSPEC disconnects: 0
+			t.Errorf("%s succeeded: %q", actions[i], plain)
+		}
+	}
+	// Only the AF_UNSPEC address is long enough for the hook, which
+	// Linux does not run for a disconnect.
+	if con.RunCount() != 0 {
+		t.Errorf("connect4 ran %d times, want 0", con.RunCount())
+	}
+}
