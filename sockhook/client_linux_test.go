@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -24,6 +25,9 @@ import (
 //	badconnect:KIND  connect a TCP socket with a bad address: "null" (a
 //	                 NULL pointer), "short" (8 bytes), "long" (200 bytes),
 //	                 "unspec" (AF_UNSPEC), "badfd" (fd -1)
+//	flip:A:B:N       N connects to 127.0.0.1 from one buffer whose port
+//	                 another thread flips between A and B all along: the
+//	                 count of bytes read per listener and of denials
 //	pid              print the process id
 //	bench:N:PORT     N connects to 127.0.0.1:PORT: the mean ns of one
 const clientEnv = "SOCKHOOK_TEST_CLIENT"
@@ -130,6 +134,57 @@ func clientAction(a string) string {
 			return result(errno)
 		}
 		return "ok"
+	case "flip":
+		parts := strings.Split(arg, ":")
+		pa, _ := strconv.Atoi(parts[0])
+		pb, _ := strconv.Atoi(parts[1])
+		n, _ := strconv.Atoi(parts[2])
+		// struct sockaddr_in; its first word (family and port) is
+		// stored atomically, so that the flipping is no data race in Go.
+		var sa [4]uint32
+		word := func(port int) uint32 {
+			return uint32(unix.AF_INET) | uint32(port>>8|(port&0xff)<<8)<<16 // little-endian
+		}
+		sa[1] = 0x0100007f // 127.0.0.1
+		atomic.StoreUint32(&sa[0], word(pa))
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				atomic.StoreUint32(&sa[0], word([]int{pa, pb}[i%2]))
+			}
+		}()
+		counts := map[string]int{}
+		for range n {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+			if err != nil {
+				return result(err)
+			}
+			_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa[0])), 16)
+			switch {
+			case errno == unix.EPERM:
+				counts["denied"]++
+			case errno != 0:
+				counts[unix.ErrnoName(errno)]++
+			default:
+				b := make([]byte, 1)
+				if k, err := unix.Read(fd, b); err == nil && k == 1 {
+					counts[string(b)]++
+				} else {
+					counts["noread"]++
+				}
+			}
+			unix.Close(fd)
+		}
+		close(stop)
+		<-done
+		return fmt.Sprintf("ok A=%d B=%d denied=%d other=%d", counts["A"], counts["B"], counts["denied"], n-counts["A"]-counts["B"]-counts["denied"])
 	case "unix":
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err != nil {

@@ -370,3 +370,30 @@ func TestExecBadAddresses(t *testing.T) {
 		t.Errorf("connect4 ran %d times, want 0", con.RunCount())
 	}
 }
+
+// TestExecNoCheckThenUse checks that a process cannot get a denied
+// address past the hook by changing it while the call is decided: one
+// thread connects from a buffer whose port another thread flips between
+// an allowed port A and a denied port B all along. Each connect goes to
+// A or is denied; none reaches B, whatever the timing.
+func TestExecNoCheckThenUse(t *testing.T) {
+	c := loadHooks(t)
+	a, b := listener(t, 'A'), listener(t, 'B')
+	setConfig(t, c, 0, uint32(b))
+	var set sockhook.Set
+	if _, err := set.Attach(sockhook.Connect4, c.Programs["connect4"]); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := runClient(t, &set, fmt.Sprintf("flip:%d:%d:%d", a, b, 1000))
+	var na, nb, denied, other int
+	if _, err := fmt.Sscanf(got[0], "ok A=%d B=%d denied=%d other=%d", &na, &nb, &denied, &other); err != nil {
+		t.Fatalf("client: %q: %v", got[0], err)
+	}
+	t.Logf("%d connects reached A, %d were denied, %d reached B, %d failed otherwise", na, denied, nb, other)
+	if nb != 0 || other != 0 {
+		t.Errorf("%d connects reached the denied port B, %d failed otherwise", nb, other)
+	}
+	if na+denied != 1000 {
+		t.Errorf("%d connects reached A and %d were denied, of 1000", na, denied)
+	}
+}
