@@ -6,7 +6,46 @@
 //
 // The decision logic (Set.Decide) is the same on every OS. Hooking a
 // command's system calls (Command) uses seccomp user notification, on
-// Linux only; elsewhere it fails with ErrNotSupported.
+// Linux only (no root needed); elsewhere it fails with ErrNotSupported.
+//
+// How Command works: it starts the program itself again as a shim
+// (ShimEnv, RunShimIfRequested), which sets no_new_privs, installs a
+// seccomp filter that sends connect and bind to the supervisor, hands the
+// listener over and executes the command; children inherit the filter.
+// For each call the supervisor takes the caller's socket (pidfd_getfd),
+// copies the address (process_vm_readv), checks that the caller still
+// waits (SECCOMP_IOCTL_NOTIF_ID_VALID), runs the programs and makes the
+// call itself with the address it checked, answering with its result: the
+// kernel never reads the caller's memory again, so changing the address
+// meanwhile gains nothing.
+//
+// Limits:
+//   - Calls on sockets no program applies to (AF_UNIX, raw sockets, a
+//     family nothing is attached for) go on in the kernel; a thread that
+//     swaps the descriptor (dup2) while its call is decided can so get an
+//     AF_INET socket past the hooks.
+//   - The supervisor makes the calls: an LSM or audit sees its thread.
+//     It emulates the one privilege check the call depends on, a bind to
+//     a port below ip_unprivileged_port_start (read when the command
+//     starts, in the supervisor's network namespace), on the caller's
+//     capabilities.
+//   - Before Linux 5.19 (no SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) a
+//     signal to a caller whose connect is being made restarts the call,
+//     which then fails with EISCONN or EALREADY.
+//   - A system call of a foreign ABI (i386 or x32 on x86-64) kills the
+//     process: its connect and bind would go unseen.
+//   - Reading the caller needs ptrace access to it: a supervisor without
+//     it (a caller that made itself non-dumpable, under a non-root
+//     supervisor) denies its calls with EPERM.
+//   - Processes left running after the command exits get ENOSYS from
+//     their connect and bind.
+//   - bpf_sock_addr's sk is not offered, nor the socket helpers
+//     (get_socket_cookie, sk_lookup_*, setsockopt).
+//   - eBPF for Windows' bind hook sees BIND_OPERATION_BIND only (not the
+//     post-bind and unbind events), the executable's path in UTF-16LE as
+//     its app id, the sockaddr's first 16 bytes with AF_INET6 numbered as
+//     on Windows (23); BIND_REDIRECT binds to the port and address bytes
+//     the program left in socket_address.
 package sockhook
 
 import (

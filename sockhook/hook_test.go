@@ -119,3 +119,35 @@ func TestParseHook(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideBindRedirect: an eBPF for Windows bind program that returns
+// BIND_REDIRECT moves the bind to the address it left in socket_address;
+// the family stays Linux's.
+func TestDecideBindRedirect(t *testing.T) {
+	c := loadHooks(t)
+	setConfig(t, c, 7, 7007)
+	setConfig(t, c, 2, 7008)
+	var set sockhook.Set
+	a, err := set.Attach(sockhook.WindowsBind, c.Programs["winbind_redirect"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := [4]byte{127, 0, 0, 1}
+	for _, tc := range []struct {
+		name     string
+		family   uint32
+		in, want []byte
+	}{
+		{"redirected", 2, sockaddrIn(lo, 7007), sockaddrIn(lo, 7008)},
+		{"permitted", 2, sockaddrIn(lo, 7009), sockaddrIn(lo, 7009)},
+		{"IPv6 redirected", 10, sockaddrIn6(7007), sockaddrIn6(7008)},
+	} {
+		v := set.Decide(&sockhook.Request{Op: sockhook.OpBind, Family: tc.family, Type: 1, Addr: tc.in})
+		if !v.Allow || string(v.Addr) != string(tc.want) {
+			t.Errorf("%s: allow %v, addr %x; want %x", tc.name, v.Allow, v.Addr, tc.want)
+		}
+	}
+	if a.RunCount() != 3 {
+		t.Errorf("ran %d times, want 3", a.RunCount())
+	}
+}

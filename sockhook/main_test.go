@@ -34,7 +34,7 @@ func loadHooks(t testing.TB) *xebpf.Collection {
 		t.Fatal(err)
 	}
 	c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{
-		Types: map[string]*xebpf.ProgramKind{"winbind": xebpf.WindowsBindKind()},
+		Types: map[string]*xebpf.ProgramKind{"winbind": xebpf.WindowsBindKind(), "winbind_redirect": xebpf.WindowsBindKind()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,8 @@ static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
  * rewrite, 2 the port they rewrite it to, 3 the binds a process may make,
  * 4 the port the Windows bind program denies, 5 the port bind6 denies,
  * 6 the port bind4_nocap lets a process bind without
- * CAP_NET_BIND_SERVICE; ports in host order, 0 for none. */
+ * CAP_NET_BIND_SERVICE, 7 the port winbind_redirect moves to port 2;
+ * ports in host order, 0 for none. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 8);
@@ -135,6 +136,19 @@ int winbind(bind_md_t *ctx)
 	if (port != 0 && port == cfg(4))
 		return BIND_DENY;
 	return BIND_PERMIT;
+}
+
+/* winbind_redirect moves binds to port 7 to port 2 (BIND_REDIRECT). */
+SEC("bind")
+int winbind_redirect(bind_md_t *ctx)
+{
+	__u16 port = (__u16)ctx->socket_address[2] << 8 | ctx->socket_address[3];
+	__u32 to = cfg(2);
+	if (port == 0 || port != cfg(7))
+		return BIND_PERMIT;
+	ctx->socket_address[2] = to >> 8;
+	ctx->socket_address[3] = to;
+	return BIND_REDIRECT;
 }
 
 char LICENSE[] SEC("license") = "GPL";
