@@ -29,6 +29,8 @@ import (
 //	                 another thread flips between A and B all along: the
 //	                 count of bytes read per listener and of denials
 //	pid              print the process id
+//	tid:PORT         connect to 127.0.0.1:PORT, print the thread's and
+//	                 the process's ids
 //	bench:N:PORT     N connects to 127.0.0.1:PORT: the mean ns of one
 const clientEnv = "SOCKHOOK_TEST_CLIENT"
 
@@ -58,6 +60,19 @@ func clientAction(a string) string {
 	switch kind {
 	case "pid":
 		return strconv.Itoa(os.Getpid())
+	case "tid":
+		// A connect from this thread, then the thread's id.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return result(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return result(err)
+		}
+		return fmt.Sprintf("ok %d %d", unix.Gettid(), os.Getpid())
 	case "connect", "connect6":
 		fam, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
 		if kind == "connect6" {

@@ -397,3 +397,61 @@ func TestExecNoCheckThenUse(t *testing.T) {
 		t.Errorf("%d connects reached A and %d were denied, of 1000", na, denied)
 	}
 }
+
+// TestExecTask checks what the get_current_* helpers tell a program of
+// the thread that connects: its thread and process ids, its user and
+// group (root, then nobody) and its comm, read from /proc for the call.
+func TestExecTask(t *testing.T) {
+	c := loadHooks(t)
+	port := listener(t, 'A')
+	var set sockhook.Set
+	if _, err := set.Attach(sockhook.Connect4, c.Programs["connect4_task"]); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	type taskSeen struct {
+		PidTgid, UidGid, Ktime uint64
+		Comm                   [16]byte
+	}
+	check := func(got []string, uid, gid uint32) {
+		t.Helper()
+		var tid, pid uint32
+		if _, err := fmt.Sscanf(got[0], "ok %d %d", &tid, &pid); err != nil {
+			t.Fatalf("client: %q: %v", got, err)
+		}
+		var ts taskSeen
+		if err := c.Maps["tasks"].Lookup(tid, &ts); err != nil {
+			t.Fatalf("tasks[%d]: %v", tid, err)
+		}
+		comm := filepath.Base(exe)
+		if len(comm) > 15 {
+			comm = comm[:15]
+		}
+		if ts.PidTgid != uint64(pid)<<32|uint64(tid) || ts.UidGid != uint64(gid)<<32|uint64(uid) ||
+			strings.TrimRight(string(ts.Comm[:]), "\x00") != comm || ts.Ktime == 0 {
+			t.Errorf("the program saw pid_tgid %#x, uid_gid %#x, comm %q, ktime %d; want %#x, %#x, %q, > 0",
+				ts.PidTgid, ts.UidGid, ts.Comm, ts.Ktime, uint64(pid)<<32|uint64(tid), uint64(gid)<<32|uint64(uid), comm)
+		}
+	}
+	got, _ := runClient(t, &set, fmt.Sprintf("tid:%d", port))
+	check(got, uint32(os.Getuid()), uint32(os.Getgid()))
+	if os.Geteuid() != 0 {
+		return
+	}
+	dir, err := os.MkdirTemp("", "sockhook-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := filepath.Join(dir, filepath.Base(exe))
+	if err := os.WriteFile(client, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = runClientAs(t, &set, client, &syscall.Credential{Uid: 65534, Gid: 65534}, fmt.Sprintf("tid:%d", port))
+	check(got, 65534, 65534)
+}

@@ -32,6 +32,8 @@ typedef struct _bind_md {
 _Static_assert(sizeof(bind_md_t) == 56, "bind_md layout");
 
 static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
+static __u64 (*bpf_get_current_uid_gid)(void) = (void *)15;
+static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)16;
 
 /* config: 0 the port connect4 and connect6 deny, 1 the port they
  * rewrite, 2 the port they rewrite it to, 3 the binds a process may make,
@@ -90,6 +92,37 @@ int connect6(struct bpf_sock_addr *ctx)
 		return 0;
 	if (from != 0 && port == from && ctx->user_ip6[0] == 0 && ctx->user_ip6[3] == __builtin_bswap32(1))
 		ctx->user_port = __builtin_bswap16((__u16)cfg(2));
+	return 1;
+}
+
+/* tasks: per thread (pid), what the get_current_* helpers said of the
+ * thread that connected, and when. */
+struct task_seen {
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	__u64 ktime;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct task_seen);
+} tasks SEC(".maps");
+
+SEC("cgroup/connect4")
+int connect4_task(struct bpf_sock_addr *ctx)
+{
+	struct task_seen t = {};
+	__u32 pid;
+	t.pid_tgid = bpf_get_current_pid_tgid();
+	t.uid_gid = bpf_get_current_uid_gid();
+	t.ktime = bpf_ktime_get_ns();
+	if (bpf_get_current_comm(t.comm, sizeof(t.comm)) != 0)
+		return 0;
+	pid = (__u32)t.pid_tgid;
+	bpf_map_update_elem(&tasks, &pid, &t, BPF_ANY);
 	return 1;
 }
 
