@@ -309,6 +309,8 @@ func builtinKind(t ProgramType) *ProgramKind {
 		return socketFilterKind
 	case SchedCLS, SchedACT:
 		return schedCLSKind
+	case CGroupSockAddr:
+		return sockAddrAnyKind
 	}
 	if k := tracingKind(t, HostArch()); k != nil {
 		return k
@@ -318,7 +320,9 @@ func builtinKind(t ProgramType) *ProgramKind {
 
 // KindOf returns the kind xebpf gives programs of type t: its context,
 // helpers and return values. Kprobe and perf_event programs get the host's
-// struct pt_regs (KprobeKind gives another architecture's); types without
+// struct pt_regs (KprobeKind gives another architecture's);
+// CGroupSockAddr programs a struct bpf_sock_addr with the fields of both
+// families' hooks (SockAddrKind gives one hook's); types without
 // a kind of their own get raw memory as their context. The result is a copy the caller may change, to
 // derive a kind of its own.
 func KindOf(t ProgramType) *ProgramKind { return builtinKind(t).clone() }

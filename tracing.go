@@ -260,6 +260,8 @@ func kindIn(spec *CollectionSpec, ps *ProgramSpec, arch Arch) *ProgramKind {
 	switch ps.Type {
 	case Kprobe, PerfEvent:
 		return tracingKind(ps.Type, resolveArch(spec, arch))
+	case CGroupSockAddr:
+		return sockAddrKindOf(ps.AttachType)
 	case TracePoint:
 		if fs := btfContextFields(spec, ps.Name); len(fs) > 0 {
 			k := *tracepointKind
