@@ -173,7 +173,8 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 		r.freed.Store(true)
 		return nil, errors.Join(err, mem.Free(), hrun.Close(), mc.Close())
 	}
-	rs := &runState{runMemory: r, Frame: testrun.NewFrame(mem.Bytes(), uint64(mem.Addr())), ctxSize: ctxSize}
+	tp := testrun.Program{Kind: p.kind(), PtrOff: p.ptrOff, MovesPacket: p.movesPacket}
+	rs := &runState{runMemory: r, Frame: testrun.NewFrame(mem.Bytes(), uint64(mem.Addr()), tp), ctxSize: ctxSize}
 	rs.env.Context = hrun
 	return rs, nil
 }
@@ -378,9 +379,8 @@ func (r *runner) free() error {
 // run sets up the run state for opts, runs the program and fills the
 // outputs.
 func (p *Program) run(rs *runState, opts *RunOptions, ri *testrun.Input) (uint32, error) {
-	k := p.kind()
-	// The context, and the packet in the frame.
-	lay := rs.Setup(k, p.ptrOff, ri, p.movesPacket)
+	k := rs.Kind
+	rs.Setup(ri) // the context, and the packet in the frame
 	env := &rs.env
 	env.Args = [5]uint64{rs.CtxAddr}
 	h := rs.hrun
@@ -413,10 +413,11 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *testrun.Input) (uint32
 	env.LinkHeader, env.NetHeader, env.PacketHead = 0, 0, 0
 	if k != testrun.None {
 		h.Packet = &rs.Packet
+		l := &rs.Layout
 		r := &env.Regions[0] // from the metadata, as after a move
-		r.Addr, r.Size, r.Writable = lay.Meta, lay.End-lay.Meta, true
-		env.Packet.Addr, env.Packet.Size, env.Packet.Writable = lay.Data, lay.End-lay.Data, true
-		env.LinkHeader, env.NetHeader, env.PacketHead = lay.LinkHeader, lay.NetHeader, lay.Head
+		r.Addr, r.Size, r.Writable = l.Meta, l.End-l.Meta, true
+		env.Packet.Addr, env.Packet.Size, env.Packet.Writable = l.Data, l.End-l.Data, true
+		env.LinkHeader, env.NetHeader, env.PacketHead = l.LinkHeader, l.NetHeader, l.Head
 	}
 
 	rs.env.Executed = 0
@@ -441,14 +442,14 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *testrun.Input) (uint32
 		return 0, fmt.Errorf("run %s: %w", p.name, left)
 	}
 	if k != testrun.None && opts.DataOut != nil {
-		out, err := rs.PacketOut(k, opts.DataOut, ri.Tail)
+		out, err := rs.PacketOut(opts.DataOut, ri.Tail)
 		if err != nil {
 			return 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
 		opts.DataOut = out
 	}
 	if opts.ContextOut != nil {
-		if err := p.contextOut(opts, ri, rs.Ctx[:ri.CtxSize]); err != nil {
+		if err := p.contextOut(opts, rs, ri); err != nil {
 			return 0, fmt.Errorf("run %s: context out: %w", p.name, err)
 		}
 	}

@@ -8,8 +8,9 @@ import (
 )
 
 // The context checks of BPF_PROG_TEST_RUN and what ctx_out holds after
-// the run are package internal/testrun's (CheckContext, ContextOut); this
-// file hands RunOptions' context to them and back.
+// the run are package internal/testrun's (CheckContext,
+// Program.ContextOut); this file hands RunOptions' context to them and
+// back.
 
 // ErrInvalidContext is returned by Program.Run for a context
 // BPF_PROG_TEST_RUN refuses (EINVAL, or ENODEV for a device xebpf's test
@@ -31,10 +32,10 @@ func contextBytes(c any) ([]byte, error) {
 	return b, nil
 }
 
-// contextOut stores the context after a run, in ctx (the run's context
-// memory), in opts.ContextOut.
-func (p *Program) contextOut(opts *RunOptions, in *testrun.Input, ctx []byte) error {
-	out := testrun.ContextOut(p.kind(), p.typ.Context, p.ptrOff, in, ctx)
+// contextOut stores the context after run rs, whose input was in, in
+// opts.ContextOut.
+func (p *Program) contextOut(opts *RunOptions, rs *runState, in *testrun.Input) error {
+	out := rs.ContextOut(p.typ.Context, in, rs.Ctx[:in.CtxSize])
 	if b, ok := opts.ContextOut.([]byte); ok {
 		n := min(cap(b), len(out))
 		opts.ContextOut = b[:n]

@@ -15,11 +15,24 @@ import (
 // mapping follows.
 func MemorySize(ctxSize int) int { return FrameSize + ((ctxSize + 7) &^ 7) + 8 }
 
-// Frame is the memory of test runs: a frame of FrameSize bytes the packet
-// is laid out in, then the context's memory; and what the last run left
-// there. Its memory holds the addresses programs and helpers use, so it
-// must stay where it is (off the Go heap) while a Frame uses it.
+// Program is what the test run knows of a program: its packet kind, the
+// offsets in its context's memory of the data, data_end and data_meta
+// words (-1 for those it lacks), and whether it may move the packet (call
+// a helper that does, or tail-call a program that may).
+type Program struct {
+	Kind        Kind
+	PtrOff      [3]int
+	MovesPacket bool
+}
+
+// Frame is the memory of a program's test runs: a frame of FrameSize
+// bytes the packet is laid out in, then the context's memory; and what
+// the last run left there. Its memory holds the addresses programs and
+// helpers use, so it must stay where it is (off the Go heap) while a
+// Frame uses it.
 type Frame struct {
+	// Program is the program the frame runs.
+	Program
 	// Mem is the frame, at address Addr.
 	Mem  []byte
 	Addr uint64
@@ -30,6 +43,8 @@ type Frame struct {
 	// Packet is the helpers' packet state, which Setup sets and the
 	// packet helpers move; the context's packet pointer words follow it.
 	Packet helpers.Packet
+	// Layout is where the last Setup laid the packet out.
+	Layout Layout
 	// Dirty is set when the frame may hold bytes outside the last packet
 	// (the program may have moved it, or it had metadata): the next Setup
 	// clears the whole frame.
@@ -38,38 +53,43 @@ type Frame struct {
 	lastLen int
 }
 
-// NewFrame returns the frame in mem, MemorySize bytes at address addr
-// (the address of mem[0], which the program sees and helpers write
-// through).
-func NewFrame(mem []byte, addr uint64) Frame {
-	return Frame{Mem: mem[:FrameSize:FrameSize], Addr: addr, Ctx: mem[FrameSize:], CtxAddr: addr + FrameSize}
+// NewFrame returns the frame of program p in mem, MemorySize bytes at
+// address addr (the address of mem[0], which the program sees and
+// helpers write through).
+func NewFrame(mem []byte, addr uint64, p Program) Frame {
+	return Frame{Program: p, Mem: mem[:FrameSize:FrameSize], Addr: addr, Ctx: mem[FrameSize:], CtxAddr: addr + FrameSize}
 }
 
 // Layout is where Setup laid the packet out: the packet region runs from
 // Meta to End, the packet proper from Data to End. LinkHeader and
 // NetHeader, for skb kinds, are the addresses of the Ethernet and network
 // headers that LD_ABS reaches at SKF_LL_OFF and SKF_NET_OFF, Head the
-// frame's start; 0 for the other kinds.
+// frame's start; 0 for the other kinds. All are 0 for kind None.
 type Layout struct {
 	Meta, Data, End             uint64
 	LinkHeader, NetHeader, Head uint64
 }
 
-// Setup lays a run of a program of packet kind k out as the kernel's test
-// run does: the context in.Ctx zero-extended to in.CtxSize bytes and, for
-// a packet kind, the packet in a frame that is zero elsewhere, the
-// context's packet pointer words (at offsets ptrOff: data, data_end,
-// data_meta; -1 for none) and Packet, the __sk_buff fields that describe
-// an skb, the loopback's ingress_ifindex for an xdp_md that gives none.
-// movesPacket says the program may move the packet: the next Setup then
-// clears the frame. It returns the packet's layout (zero for None).
-func (f *Frame) Setup(k Kind, ptrOff [3]int, in *Input, movesPacket bool) Layout {
+// Setup lays a run out as the kernel's test run does: the context in.Ctx
+// zero-extended to in.CtxSize bytes and, for a packet kind, the packet in
+// a frame that is zero elsewhere, the context's packet pointer words and
+// Packet, the __sk_buff fields that describe an skb, the loopback's
+// ingress_ifindex for an xdp_md that gives none; and sets Layout.
+func (f *Frame) Setup(in *Input) {
+	// Setup is on every run's path: it takes and returns no arrays or
+	// structs, which would go through memory (and store-forwarding
+	// stalls), and a run without packet costs one call.
 	ctx := f.Ctx[:in.CtxSize]
 	clear(ctx)
 	copy(ctx, in.Ctx)
-	if k == None {
-		return Layout{}
+	if f.Kind != None {
+		f.setupFrame(in)
 	}
+}
+
+// setupFrame lays the packet out in the frame.
+func (f *Frame) setupFrame(in *Input) {
+	k, ctx := f.Kind, f.Ctx[:in.CtxSize]
 	mem := f.Mem
 	if f.Dirty {
 		clear(mem)
@@ -87,21 +107,21 @@ func (f *Frame) Setup(k Kind, ptrOff [3]int, in *Input, movesPacket bool) Layout
 	if k == SkbL3 {
 		data += helpers.ETHHeaderLen
 	}
-	l := f.setupPacket(k, ptrOff, data-uint64(in.Meta), data, dataEnd, in.HaveCtx)
+	f.setupPacket(data-uint64(in.Meta), data, dataEnd, in.HaveCtx)
 	if k == XDP && binary.NativeEndian.Uint32(ctx[12:]) == 0 {
 		// ingress_ifindex: the loopback's queue, also for a context that
 		// says 0 (ctx_out keeps the 0).
 		binary.NativeEndian.PutUint32(ctx[12:], loopbackIfindex)
 	}
-	f.Dirty = movesPacket || in.Meta > 0
-	return l
+	f.Dirty = f.MovesPacket || in.Meta > 0
 }
 
-// setupPacket sets Packet, the context's packet pointers and, for skb
-// kinds, the __sk_buff fields that describe the packet.
-func (f *Frame) setupPacket(k Kind, ptrOff [3]int, meta, data, dataEnd uint64, haveCtx bool) Layout {
+// setupPacket sets Packet, the context's packet pointers, Layout and, for
+// skb kinds, the __sk_buff fields that describe the packet.
+func (f *Frame) setupPacket(meta, data, dataEnd uint64, haveCtx bool) {
+	k := f.Kind
 	f.Packet = helpers.Packet{Ctx: f.CtxAddr, Region: 0, HardStart: f.Addr, HardEnd: f.Addr + FrameSize - helpers.SkbSharedInfoSize,
-		DataOff: ptrOff[0], DataEndOff: ptrOff[1], DataMetaOff: ptrOff[2]}
+		DataOff: f.PtrOff[0], DataEndOff: f.PtrOff[1], DataMetaOff: f.PtrOff[2]}
 	f.Packet.SetBounds(meta, data, dataEnd)
 	switch k {
 	case XDP:
@@ -111,7 +131,9 @@ func (f *Frame) setupPacket(k Kind, ptrOff [3]int, meta, data, dataEnd uint64, h
 	default:
 		f.Packet.Hook = helpers.HookSocket
 	}
-	l := Layout{Meta: meta, Data: data, End: dataEnd}
+	l := &f.Layout
+	l.Meta, l.Data, l.End = meta, data, dataEnd
+	l.LinkHeader, l.NetHeader, l.Head = 0, 0, 0
 	if k == SkbL2 || k == SkbL3 {
 		ctx := f.Ctx
 		frame := f.Mem[XDPHeadroom : XDPHeadroom+int(dataEnd-(f.Addr+XDPHeadroom))]
@@ -130,7 +152,6 @@ func (f *Frame) setupPacket(k Kind, ptrOff [3]int, meta, data, dataEnd uint64, h
 		mac := f.Addr + XDPHeadroom
 		l.LinkHeader, l.NetHeader, l.Head = mac, mac+helpers.ETHHeaderLen, f.Addr
 	}
-	return l
 }
 
 // ethProtocol is eth_type_trans's skb->protocol, in network byte order: the
@@ -160,14 +181,17 @@ func pktType(dst []byte) uint32 {
 	return 3 // PACKET_OTHERHOST
 }
 
-// PacketOut copies the packet after a run of a program of packet kind k
-// into out, as the kernel fills data_out: from data_meta for XDP, with an
+// PacketOut copies the packet after a run of a program with a packet into
+// out, as the kernel fills data_out: from data_meta for XDP, with an
 // Ethernet header of zeros before the data for an skb at L3, then tail
 // (the fragments CheckPacket or CheckContext split off). It returns out
 // resliced to the packet's length; ErrDataOutTooSmall when out's capacity
-// is less.
-func (f *Frame) PacketOut(k Kind, out, tail []byte) ([]byte, error) {
-	ctx := f.Ctx
+// is less, ErrNotPacket for kind None.
+func (f *Frame) PacketOut(out, tail []byte) ([]byte, error) {
+	k, ctx := f.Kind, f.Ctx
+	if k == None {
+		return nil, fmt.Errorf("%w: %v", ErrNotPacket, k)
+	}
 	data := binary.NativeEndian.Uint64(ctx[f.Packet.DataOff:])
 	end := binary.NativeEndian.Uint64(ctx[f.Packet.DataEndOff:])
 	start := data
@@ -205,24 +229,23 @@ var skbCopiedBack = [...][2]int{
 	{184, 8}, // hwtstamp
 }
 
-// ContextOut turns the context memory mem after a run of a program of
-// packet kind k with context c (whose packet pointer words are at ptrOff)
+// ContextOut turns the context memory mem after a run of p with context c
 // into what the kernel's ctx_out holds, in place, and returns it: the
 // struct (a raw context: as much as in.Ctx gave, up to in.CtxSize); for
 // an xdp_md the fields as given with data and data_end relative to
 // data_meta (xdp_convert_buff_to_md), for an __sk_buff the fields the
 // kernel copies back and zeros elsewhere (convert_skb_to___skb).
-func ContextOut(k Kind, c *ctxaccess.Layout, ptrOff [3]int, in *Input, mem []byte) []byte {
+func (p *Program) ContextOut(c *ctxaccess.Layout, in *Input, mem []byte) []byte {
 	size := min(len(in.Ctx), in.CtxSize)
 	if c != nil && len(c.Fields) != 0 {
 		size = c.Size
 	}
 	out := mem[:size]
-	switch structOf(k, c) {
+	switch structOf(p.Kind, c) {
 	case xdpMD:
-		meta := binary.NativeEndian.Uint64(mem[ptrOff[2]:])
-		data := binary.NativeEndian.Uint64(mem[ptrOff[0]:])
-		end := binary.NativeEndian.Uint64(mem[ptrOff[1]:])
+		meta := binary.NativeEndian.Uint64(mem[p.PtrOff[2]:])
+		data := binary.NativeEndian.Uint64(mem[p.PtrOff[0]:])
+		end := binary.NativeEndian.Uint64(mem[p.PtrOff[1]:])
 		clear(out)
 		copy(out, in.Ctx)
 		binary.NativeEndian.PutUint32(out[0:], uint32(data-meta))

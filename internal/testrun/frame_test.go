@@ -11,17 +11,17 @@ import (
 	"github.com/xebpf/xebpf/internal/platform"
 )
 
-// newFrame returns a frame in off-heap memory for a context of ctxSize
-// bytes, as the root package's run states hold one.
-func newFrame(t *testing.T, ctxSize int) *Frame {
+// newFrame returns a frame of p in off-heap memory for a context of
+// ctxSize bytes, as the root package's run states hold one.
+func newFrame(t *testing.T, ctxSize int, p Program) *Frame {
 	t.Helper()
 	m, err := platform.Alloc(MemorySize(ctxSize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Free() })
-	f := NewFrame(m.Bytes(), uint64(m.Addr()))
-	if len(f.Mem) != FrameSize || cap(f.Mem) != FrameSize || len(f.Ctx) != MemorySize(ctxSize)-FrameSize || f.CtxAddr != f.Addr+FrameSize {
+	f := NewFrame(m.Bytes(), uint64(m.Addr()), p)
+	if f.Program != p || len(f.Mem) != FrameSize || cap(f.Mem) != FrameSize || len(f.Ctx) != MemorySize(ctxSize)-FrameSize || f.CtxAddr != f.Addr+FrameSize {
 		t.Fatalf("frame of %d bytes (cap %d), context of %d at +%d", len(f.Mem), cap(f.Mem), len(f.Ctx), f.CtxAddr-f.Addr)
 	}
 	return &f
@@ -107,13 +107,14 @@ func TestSetup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
 			in.CtxSize = tc.c.MemorySize()
-			f := newFrame(t, in.CtxSize)
 			ptrOff := ptrOffsets(tc.c)
+			f := newFrame(t, in.CtxSize, Program{Kind: tc.k, PtrOff: ptrOff, MovesPacket: tc.moves})
 			// What a previous run left in the context memory.
 			for i := range f.Ctx {
 				f.Ctx[i] = 0xee
 			}
-			l := f.Setup(tc.k, ptrOff, &in, tc.moves)
+			f.Setup(&in)
+			l := f.Layout
 			a := f.Addr
 			want := Layout{Meta: a + tc.meta, Data: a + tc.data, End: a + tc.end}
 			if tc.link {
@@ -160,7 +161,7 @@ func TestSetup(t *testing.T) {
 
 // TestSetupNone lays out a run without packet: the context only.
 func TestSetupNone(t *testing.T) {
-	f := newFrame(t, 16)
+	f := newFrame(t, 16, Program{Kind: None, PtrOff: [3]int{-1, -1, -1}, MovesPacket: true})
 	for i := range f.Mem {
 		f.Mem[i] = 0xaa
 	}
@@ -168,14 +169,17 @@ func TestSetupNone(t *testing.T) {
 		f.Ctx[i] = 0xee
 	}
 	in := Input{Ctx: []byte{1, 2, 3}, CtxSize: 16}
-	if l := f.Setup(None, [3]int{-1, -1, -1}, &in, true); l != (Layout{}) {
-		t.Errorf("layout %+v", l)
+	if f.Setup(&in); f.Layout != (Layout{}) {
+		t.Errorf("layout %+v", f.Layout)
 	}
 	if !bytes.Equal(f.Ctx[:16], []byte{1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) || f.Ctx[16] != 0xee {
 		t.Errorf("context % x", f.Ctx[:17])
 	}
 	if !only(f.Mem, 0xaa) || f.Dirty || f.Packet != (helpers.Packet{}) {
 		t.Errorf("Setup touched the frame of a run without packet")
+	}
+	if out, err := f.PacketOut(make([]byte, 100), nil); !errors.Is(err, ErrNotPacket) || out != nil {
+		t.Errorf("PacketOut without packet: %v, %v", out, err)
 	}
 }
 
@@ -198,23 +202,23 @@ func TestSetupClears(t *testing.T) {
 		{name: "moved packet before", first: Input{Linear: long}, moves: true, scribble: []int{0, 100, 255, 3000, FrameSize - 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFrame(t, xdpMDLayout.MemorySize())
+			f := newFrame(t, xdpMDLayout.MemorySize(), Program{Kind: XDP, PtrOff: ptrOff, MovesPacket: tc.moves})
 			first := tc.first
 			first.CtxSize = xdpMDLayout.MemorySize()
-			f.Setup(XDP, ptrOff, &first, tc.moves)
+			f.Setup(&first)
 			for _, off := range tc.scribble {
 				f.Mem[off] = 0x5a
 			}
 			second := Input{Linear: short, CtxSize: first.CtxSize}
-			l := f.Setup(XDP, ptrOff, &second, false)
-			if l.End-l.Meta != 60 || !bytes.Equal(f.Mem[256:316], short) {
+			f.Setup(&second)
+			if l := f.Layout; l.End-l.Meta != 60 || !bytes.Equal(f.Mem[256:316], short) {
 				t.Fatalf("second packet not laid out: %+v", l)
 			}
 			if !only(f.Mem[:256], 0) || !only(f.Mem[316:], 0) {
 				t.Errorf("frame not zero outside the second packet")
 			}
-			if f.Dirty {
-				t.Errorf("dirty after a run that neither moves nor has metadata")
+			if f.Dirty != tc.moves {
+				t.Errorf("dirty %v after a run without metadata, want %v", f.Dirty, tc.moves)
 			}
 		})
 	}
@@ -290,13 +294,13 @@ func TestPacketOut(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
 			in.CtxSize = tc.c.MemorySize()
-			f := newFrame(t, in.CtxSize)
-			f.Setup(tc.k, ptrOffsets(tc.c), &in, tc.move != nil)
+			f := newFrame(t, in.CtxSize, Program{Kind: tc.k, PtrOff: ptrOffsets(tc.c), MovesPacket: tc.move != nil})
+			f.Setup(&in)
 			if m := tc.move; m != nil {
 				f.Packet.SetBounds(f.Addr+m[0], f.Addr+m[1], f.Addr+m[2])
 			}
 			buf := make([]byte, 1, tc.outCap)
-			out, err := f.PacketOut(tc.k, buf, in.Tail)
+			out, err := f.PacketOut(buf, in.Tail)
 			if tc.err != "" {
 				if !errors.Is(err, ErrDataOutTooSmall) || err.Error() != tc.err || out != nil {
 					t.Fatalf("PacketOut: %v, want %q", err, tc.err)
@@ -365,13 +369,13 @@ func TestContextOut(t *testing.T) {
 				in.CtxSize = 16
 			}
 			ptrOff := ptrOffsets(tc.c)
-			f := newFrame(t, in.CtxSize)
-			f.Setup(tc.k, ptrOff, &in, false)
+			f := newFrame(t, in.CtxSize, Program{Kind: tc.k, PtrOff: ptrOff})
+			f.Setup(&in)
 			ctx := f.Ctx[:in.CtxSize]
 			if tc.run != nil {
 				tc.run(f, ctx)
 			}
-			out := ContextOut(tc.k, tc.c, ptrOff, &in, ctx)
+			out := f.ContextOut(tc.c, &in, ctx)
 			if !bytes.Equal(out, tc.want) || len(out) > 0 && &out[0] != &ctx[0] {
 				t.Errorf("ctx_out\n% x\nwant\n% x", out, tc.want)
 			}

@@ -6,9 +6,10 @@
 // the kernel copies out of them after it.
 //
 // A run goes CheckPacket, TrimContext and CheckContext (which fill an
-// Input), Frame.Setup, the program, then Frame.PacketOut and ContextOut.
-// The package knows nothing of programs, run options or lifetimes: its
-// functions work on byte slices, a context's layout and small structs.
+// Input), Frame.Setup, the program, then Frame.PacketOut and
+// Program.ContextOut. The package knows nothing of run options, engines
+// or lifetimes: its functions work on byte slices, a context's layout and
+// small structs (Program is the little it needs of a program).
 package testrun
 
 import (
@@ -48,7 +49,7 @@ var (
 	// ErrInvalidContext: a context BPF_PROG_TEST_RUN refuses (EINVAL, or
 	// ENODEV for a device xebpf's test runs do not have).
 	ErrInvalidContext = errors.New("invalid context")
-	// ErrNotPacket: CheckPacket was asked about kind None.
+	// ErrNotPacket: CheckPacket or PacketOut was asked about kind None.
 	ErrNotPacket = errors.New("not a packet kind")
 )
 
