@@ -167,6 +167,16 @@ var skbContextIn = [...][2]int{
 	{184, 8},  // hwtstamp
 }
 
+// skbSettable marks the bytes of skbContextIn.
+var skbSettable = func() (a [skBuffSize]bool) {
+	for _, f := range skbContextIn {
+		for i := f[0]; i < f[0]+f[1]; i++ {
+			a[i] = true
+		}
+	}
+	return a
+}()
+
 // checkSkbContext is bpf_prog_test_run_skb's and convert___skb_to_skb's
 // checks of struct __sk_buff: only the fields it takes are set, ifindex
 // names a device (xebpf has the loopback only), wire_len is 0 or at least
@@ -176,14 +186,8 @@ func checkSkbContext(k Kind, c *ctxaccess.Layout, in *Input) error {
 	if ifindex := ctxWord(ctx, 40); ifindex > loopbackIfindex {
 		return invalidContext("__sk_buff.ifindex %d: xebpf's test runs have the loopback device (ifindex 1) only", ifindex)
 	}
-	var allowed [skBuffSize]bool
-	for _, f := range skbContextIn {
-		for i := f[0]; i < f[0]+f[1]; i++ {
-			allowed[i] = true
-		}
-	}
 	for i, b := range ctx {
-		if b != 0 && !allowed[i] {
+		if b != 0 && !skbSettable[i] {
 			return invalidContext("%s is not zero: a test run's __sk_buff may set only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp", skbFieldAt(c, i))
 		}
 	}
