@@ -27,6 +27,8 @@ func TestPackageDAG(t *testing.T) {
 		"maps":               {"api", "internal/platform"},
 		"helpers":            {"api", "maps", "internal/platform"},
 		"internal/isolate":   {"verifier"},
+		// BPF_PROG_TEST_RUN's environment, below the root's Program.Run.
+		"internal/testrun": {"helpers", "internal/ctxaccess"},
 		// The isolated verifier's child links the verifier alone, which
 		// keeps its memory below PREVAIL's.
 		"cmd/xebpf-verifier": {"internal/isolate"},

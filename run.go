@@ -1,7 +1,6 @@
 package xebpf
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/platform"
+	"github.com/xebpf/xebpf/internal/testrun"
 	"github.com/xebpf/xebpf/interp"
 )
 
@@ -76,9 +76,9 @@ type RunOptions struct {
 
 // Errors of Program.Run.
 var (
-	ErrShortPacket     = errors.New("packet too short")
-	ErrDataOutTooSmall = errors.New("DataOut is too small for the packet")
-	ErrContextTooLarge = errors.New("context larger than the program type's struct")
+	ErrShortPacket     = testrun.ErrShortPacket
+	ErrDataOutTooSmall = testrun.ErrDataOutTooSmall
+	ErrContextTooLarge = testrun.ErrContextTooLarge
 	ErrNoPacket        = errors.New("no packet")
 	ErrRunFlags        = errors.New("run option not supported")
 )
@@ -90,29 +90,18 @@ var ErrClosed = errors.New("closed")
 // maxRawContext bounds the context of raw-memory programs.
 const maxRawContext = 1 << 20
 
-// runState is the memory and helper state of one run in progress.
+// runState is the memory and helper state of one run in progress: the
+// test run's frame and context in its memory, the run's Env.
 type runState struct {
 	*runMemory
-	frame   uint64 // packet buffer (packet types)
-	ctx     uint64 // context memory
-	ctxSize int
+	testrun.Frame
+	ctxSize int // the largest context the memory holds
 	env     api.Env
-	packet  helpers.Packet
-	// dirty is set when the frame may hold bytes outside the last packet
-	// (the program moved it); lastLen is the length of the last packet.
-	dirty   bool
-	lastLen int
 }
 
 // ctxRegion is the index of the context's region in a run's Env.Regions;
 // the packet's is 0.
 const ctxRegion = 1
-
-const (
-	frameSize     = helpers.TestRunFrameSize
-	xdpHeadroom   = helpers.XDPPacketHeadroom
-	maxLinearData = frameSize - xdpHeadroom - helpers.SkbSharedInfoSize // 3520
-)
 
 // state returns a run state with room for a context of ctxSize bytes,
 // from the pool or new. The caller holds a reference on p.
@@ -163,11 +152,7 @@ func (r *runMemory) free() error {
 }
 
 func (p *Program) newRunState(ctxSize int) (*runState, error) {
-	// The context is followed by a guard word no region covers, so that
-	// even an empty context's address is memory of this run state, where
-	// accesses fault, rather than the start of whatever mapping follows.
-	size := frameSize + ((ctxSize + 7) &^ 7) + 8
-	mem, err := platform.Alloc(size)
+	mem, err := platform.Alloc(testrun.MemorySize(ctxSize))
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +173,8 @@ func (p *Program) newRunState(ctxSize int) (*runState, error) {
 		r.freed.Store(true)
 		return nil, errors.Join(err, mem.Free(), hrun.Close(), mc.Close())
 	}
-	rs := &runState{runMemory: r, frame: uint64(mem.Addr()), ctx: uint64(mem.Addr()) + frameSize, ctxSize: ctxSize}
+	tp := testrun.Program{Kind: p.kind(), PtrOff: p.ptrOff, MovesPacket: p.movesPacket}
+	rs := &runState{runMemory: r, Frame: testrun.NewFrame(mem.Bytes(), uint64(mem.Addr()), tp), ctxSize: ctxSize}
 	rs.env.Context = hrun
 	return rs, nil
 }
@@ -239,7 +225,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 		return 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
 	}
 	defer p.life.release()
-	rs, err := p.state(in.ctxSize)
+	rs, err := p.state(in.CtxSize)
 	if err != nil {
 		return 0, fmt.Errorf("run %s: %w", p.name, err)
 	}
@@ -253,7 +239,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 func (p *Program) Test(in []byte) (uint32, []byte, error) {
 	opts := RunOptions{Data: in}
 	if p.pk != packetNone {
-		opts.DataOut = make([]byte, len(in)+xdpHeadroom)
+		opts.DataOut = make([]byte, len(in)+testrun.XDPHeadroom)
 	}
 	ret, err := p.Run(&opts)
 	return ret, opts.DataOut, err
@@ -272,19 +258,10 @@ func (p *Program) Benchmark(in []byte, repeat int, reset func()) (uint32, time.D
 	return ret, opts.Duration, err
 }
 
-// runInput is a run's input as prepare checked it.
-type runInput struct {
-	ctx     []byte // the initial context
-	ctxSize int    // the context's memory size
-	in      []byte // the packet's linear part, XDP metadata included
-	tail    []byte // its paged part (XDP)
-	meta    int    // bytes of XDP metadata at the start of in
-	haveCtx bool   // the run has a context: given, or asked back
-}
-
-// prepare checks opts against the program type and returns the context's
-// memory size and the packet split as the run lays it out.
-func (p *Program) prepare(opts *RunOptions) (r runInput, err error) {
+// prepare checks opts against the program type and returns the run's
+// input: the context, its memory size and the packet split as the run
+// lays it out.
+func (p *Program) prepare(opts *RunOptions) (r testrun.Input, err error) {
 	typ := p.typ
 	if opts.Flags != 0 {
 		return r, fmt.Errorf("run %s: %w: flags %#x", p.name, ErrRunFlags, opts.Flags)
@@ -292,47 +269,32 @@ func (p *Program) prepare(opts *RunOptions) (r runInput, err error) {
 	if opts.BatchSize != 0 {
 		return r, fmt.Errorf("run %s: %w: batch size (the kernel's live-frame mode)", p.name, ErrRunFlags)
 	}
-	if r.ctx, err = contextBytes(opts.Context); err != nil {
+	if r.Ctx, err = contextBytes(opts.Context); err != nil {
 		return r, fmt.Errorf("run %s: context: %w", p.name, err)
 	}
-	r.ctxSize = p.ctxMem
+	r.CtxSize = p.ctxMem
 	if len(typ.Context.Fields) == 0 {
-		if len(r.ctx) > maxRawContext {
-			return r, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(r.ctx))
+		if len(r.Ctx) > maxRawContext {
+			return r, fmt.Errorf("run %s: %w: %d bytes", p.name, ErrContextTooLarge, len(r.Ctx))
 		}
 		// A verified program may read as much as the verifier assumed.
-		r.ctxSize = max(len(r.ctx), p.rawCtx)
-	} else if r.ctx, err = trimContext(r.ctx, typ.Context); err != nil {
+		r.CtxSize = max(len(r.Ctx), p.rawCtx)
+	} else if r.Ctx, err = testrun.TrimContext(r.Ctx, typ.Context); err != nil {
 		return r, fmt.Errorf("run %s: %w", p.name, err)
 	}
-	switch {
-	case p.pk != packetNone:
-		if r.in, r.tail, err = p.checkPacket(opts.Data); err != nil {
-			return r, err
+	switch k := p.kind(); {
+	case k != testrun.None:
+		if r.Linear, r.Tail, err = testrun.CheckPacket(k, opts.Data); err != nil {
+			return r, fmt.Errorf("run %s: %w", p.name, err)
 		}
 	case opts.Data != nil || opts.DataOut != nil:
 		return r, fmt.Errorf("run %s: %w: %s programs take no packet", p.name, ErrNoPacket, typ.Name)
 	}
-	r.haveCtx = r.ctx != nil || opts.ContextOut != nil
-	if err := p.checkTestRunContext(opts.Data, &r); err != nil {
+	r.HaveCtx = r.Ctx != nil || opts.ContextOut != nil
+	if err := testrun.CheckContext(p.kind(), typ.Context, opts.Data, &r); err != nil {
 		return r, fmt.Errorf("run %s: %w", p.name, err)
 	}
 	return r, nil
-}
-
-// contextBytes returns a RunOptions.Context as bytes.
-func contextBytes(c any) ([]byte, error) {
-	switch c := c.(type) {
-	case nil:
-		return nil, nil
-	case []byte:
-		return c, nil
-	}
-	b, err := binary.Append(nil, binary.NativeEndian, c)
-	if err != nil {
-		return nil, fmt.Errorf("%T is neither []byte nor of a fixed size: %w", c, err)
-	}
-	return b, nil
 }
 
 // Runner runs one program from one goroutine with run state of its own:
@@ -387,8 +349,8 @@ func (r *Runner) Run(opts *RunOptions) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if in.ctxSize > r.rs.ctxSize { // a raw context bigger than any before
-		rs, err := p.newRunState(in.ctxSize)
+	if in.CtxSize > r.rs.ctxSize { // a raw context bigger than any before
+		rs, err := p.newRunState(in.CtxSize)
 		if err != nil {
 			return 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
@@ -416,15 +378,11 @@ func (r *runner) free() error {
 
 // run sets up the run state for opts, runs the program and fills the
 // outputs.
-func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, error) {
-	pk := p.pk
-	ctxSize, in, tail := ri.ctxSize, ri.in, ri.tail
-	mem := rs.mem.Bytes()
-	ctx := mem[frameSize : frameSize+ctxSize]
-	clear(ctx)
-	copy(ctx, ri.ctx)
+func (p *Program) run(rs *runState, opts *RunOptions, ri *testrun.Input) (uint32, error) {
+	k := rs.Kind
+	rs.Setup(ri) // the context, and the packet in the frame
 	env := &rs.env
-	env.Args = [5]uint64{rs.ctx}
+	env.Args = [5]uint64{rs.CtxAddr}
 	h := rs.hrun
 	if p.usesMaps { // else no helper can look at the helpers' state
 		h.Reset()
@@ -447,38 +405,19 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, err
 	// (their names are strings) costs GC write barriers.
 	env.Regions[0].Addr, env.Regions[0].Size, env.Regions[0].Writable = 0, 0, false
 	cr := &env.Regions[ctxRegion]
-	cr.Addr, cr.Size = rs.ctx, uint64(ctxSize)
+	cr.Addr, cr.Size = rs.CtxAddr, uint64(ri.CtxSize)
 	if cr.Fields != p.ctxFields {
 		cr.Fields = p.ctxFields
 	}
 	env.Packet.Addr, env.Packet.Size = 0, 0
 	env.LinkHeader, env.NetHeader, env.PacketHead = 0, 0, 0
-
-	if pk != packetNone {
-		if rs.dirty {
-			clear(mem[:frameSize])
-		}
-		// XDP metadata goes right before the packet, in the headroom.
-		copy(mem[xdpHeadroom-ri.meta:], in)
-		end := len(in) - ri.meta
-		if rs.lastLen > end && !rs.dirty {
-			// Bytes of a longer previous packet past this one's end.
-			clear(mem[xdpHeadroom+end : xdpHeadroom+rs.lastLen])
-		}
-		rs.lastLen = end
-		data := rs.frame + xdpHeadroom
-		dataEnd := data + uint64(end)
-		if pk == packetSkbL3 {
-			data += helpers.ETHHeaderLen
-		}
-		p.setupPacket(rs, data-uint64(ri.meta), data, dataEnd, ri.haveCtx)
-		h.Packet = &rs.packet
-		if pk == packetXDP && binary.NativeEndian.Uint32(ctx[12:]) == 0 {
-			// ingress_ifindex: the loopback's queue, also for a context
-			// that says 0 (ctx_out keeps the 0).
-			binary.NativeEndian.PutUint32(ctx[12:], 1)
-		}
-		rs.dirty = p.movesPacket || ri.meta > 0
+	if k != testrun.None {
+		h.Packet = &rs.Packet
+		l := &rs.Layout
+		r := &env.Regions[0] // from the metadata, as after a move
+		r.Addr, r.Size, r.Writable = l.Meta, l.End-l.Meta, true
+		env.Packet.Addr, env.Packet.Size, env.Packet.Writable = l.Data, l.End-l.Data, true
+		env.LinkHeader, env.NetHeader, env.PacketHead = l.LinkHeader, l.NetHeader, l.Head
 	}
 
 	rs.env.Executed = 0
@@ -496,42 +435,25 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, err
 		h.Reset()
 	}
 	if err != nil {
-		rs.dirty = true
+		rs.Dirty = true
 		return 0, fmt.Errorf("run %s: %w", p.name, withLine(p.coll.specOf(p, err), err))
 	}
 	if left != nil {
 		return 0, fmt.Errorf("run %s: %w", p.name, left)
 	}
-	if pk != packetNone {
-		if err := rs.packetOut(pk, opts, tail); err != nil {
+	if k != testrun.None && opts.DataOut != nil {
+		out, err := rs.PacketOut(opts.DataOut, ri.Tail)
+		if err != nil {
 			return 0, fmt.Errorf("run %s: %w", p.name, err)
 		}
+		opts.DataOut = out
 	}
 	if opts.ContextOut != nil {
-		if err := p.contextOut(opts, ri, ctx); err != nil {
+		if err := p.contextOut(opts, rs, ri); err != nil {
 			return 0, fmt.Errorf("run %s: context out: %w", p.name, err)
 		}
 	}
 	return uint32(r0), nil
-}
-
-// contextOut stores the context after a run in opts.ContextOut.
-func (p *Program) contextOut(opts *RunOptions, ri *runInput, ctx []byte) error {
-	size := min(len(ri.ctx), ri.ctxSize) // a raw context: as much as was given
-	if len(p.typ.Context.Fields) != 0 {
-		size = p.typ.Context.Size
-	}
-	out := p.testRunContextOut(ri, ctx, size)
-	if b, ok := opts.ContextOut.([]byte); ok {
-		n := min(cap(b), len(out))
-		opts.ContextOut = b[:n]
-		copy(b[:n], out)
-		return nil
-	}
-	if _, err := binary.Decode(out, binary.NativeEndian, opts.ContextOut); err != nil {
-		return fmt.Errorf("%T is neither []byte nor a pointer to a fixed-size value the %d-byte context decodes into: %w", opts.ContextOut, len(out), err)
-	}
-	return nil
 }
 
 // monoBase anchors monotonic time readings: time.Since of a time with a
