@@ -702,3 +702,34 @@ func TestPerCPUBatch(t *testing.T) {
 		t.Fatalf("values not a multiple of the CPUs: %v", err)
 	}
 }
+
+// TestKindPacketLayoutChecked checks that kinds whose context cannot
+// describe their packet are refused at load, not when a run lays out the
+// frame: a host kind with a packet start but no end, and a built-in
+// packet kind given a context of another layout.
+func TestKindPacketLayoutChecked(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec(buildC(t, "ret", `#include "xebpf/bpf.h"
+SEC("xdp") int f(struct xdp_md *ctx) { return XDP_PASS; }
+char _license[] SEC("license") = "GPL";
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noEnd := &xebpf.ProgramKind{Name: "half", Context: &xebpf.Context{Name: "half", Size: 8, Fields: []xebpf.ContextField{
+		{Name: "data", Offset: 0, Size: 4, Kind: xebpf.PacketStart},
+	}}}
+	rawXDP := xebpf.KindOf(xebpf.XDP)
+	rawXDP.Context = &xebpf.Context{Name: "raw", Size: 8}
+	for _, k := range []*xebpf.ProgramKind{noEnd, rawXDP} {
+		c, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Types: map[string]*xebpf.ProgramKind{"f": k}, Unverified: xebpf.RunUnverifiedChecked})
+		if err == nil {
+			// Whatever the load decides, a run must not panic.
+			_, err = c.Programs["f"].Run(&xebpf.RunOptions{Data: make([]byte, 64), DataOut: make([]byte, 4096)})
+			c.Close()
+			t.Fatalf("kind %s: loaded (run: %v), want a load error", k.Name, err)
+		}
+		if !strings.Contains(err.Error(), "packet") {
+			t.Errorf("kind %s: %v, want an error about its packet", k.Name, err)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package xebpf
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/internal/testrun"
 )
@@ -32,3 +35,37 @@ func packetOf(t *ProgramKind) packetKind {
 
 // kind is the program's packet kind in package testrun's terms.
 func (p *Program) kind() testrun.Kind { return testrun.Kind(p.pk) }
+
+// ErrPacketLayout is a program kind whose context cannot describe its
+// packet: a host kind with a packet start but no end, or a built-in
+// packet kind (from KindOf) given a context of another layout.
+var ErrPacketLayout = errors.New("context does not describe the packet")
+
+// checkPacketLayout refuses kinds whose packet the test-run frame could
+// not lay out.
+func checkPacketLayout(k *ProgramKind) error {
+	pk := packetOf(k)
+	if pk == packetNone {
+		return nil
+	}
+	var want *Context
+	switch pk {
+	case packetXDP:
+		want = xdpContext
+	case packetSkbL2, packetSkbL3:
+		want = socketFilterKind.Context
+	}
+	for i, f := range [...]FieldKind{PacketStart, PacketEnd} {
+		off, ok := k.Context.PointerOffset(f)
+		if !ok {
+			return fmt.Errorf("program type %s: context %s has no %s field: %w", k.Name, k.Context.Name, [...]string{"packet start", "packet end"}[i], ErrPacketLayout)
+		}
+		if want == nil {
+			continue
+		}
+		if wantOff, _ := want.PointerOffset(f); off != wantOff || k.Context.Size < want.Size {
+			return fmt.Errorf("program type %s: a %s packet needs struct %s's layout, context %s differs: %w", k.Name, testrun.Kind(pk), want.Name, k.Context.Name, ErrPacketLayout)
+		}
+	}
+	return nil
+}

@@ -118,6 +118,9 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPacketLayout(typ); err != nil {
+		return nil, err
+	}
 	fields, err := c.contextFields(typ.Context)
 	if err != nil {
 		return nil, fmt.Errorf("program type %s: %w", typ.Name, err)
