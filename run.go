@@ -102,6 +102,9 @@ type runState struct {
 	// (the program moved it); lastLen is the length of the last packet.
 	dirty   bool
 	lastLen int
+	// redirect is the redirect target the last run recorded (see
+	// Runner.Redirect).
+	redirect helpers.Redirect
 }
 
 // ctxRegion is the index of the context's region in a run's Env.Regions;
@@ -484,6 +487,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *runInput) (uint32, err
 	rs.env.Executed = 0
 	r0, dur, err := p.runLoop(rs, opts)
 	opts.Instructions, opts.Duration = rs.env.Executed, dur
+	rs.redirect = h.Redirect // before Reset clears it
 	// Nothing the run state's off-heap memory owns may point back into
 	// the run state, or its cleanup could never run.
 	h.Packet = nil
