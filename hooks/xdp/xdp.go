@@ -149,6 +149,9 @@ type conn interface {
 	recv(buf []byte) ([]byte, error)
 	// send sends frame out of the interface.
 	send(frame []byte) error
+	// drops returns the frames the OS dropped so far because the conn
+	// did not take them fast enough.
+	drops() uint64
 	close() error
 }
 
@@ -169,8 +172,13 @@ type PortStats struct {
 	Received uint64 // frames that arrived on the interface
 	Sent     uint64 // frames the bridge sent out of it
 	// Oversize counts frames dropped before any program saw them: GSO
-	// frames larger than the MTU, which the hook does not segment.
+	// frames larger than the MTU, which the hook does not segment, and
+	// frames too long for a program's frame.
 	Oversize uint64
+	// KernelDrops counts frames the kernel dropped because the bridge did
+	// not take them fast enough (the port's socket buffer or ring was
+	// full): the bridge's capacity is exceeded.
+	KernelDrops uint64
 }
 
 // Bridge is a set of interfaces the process forwards frames between,
@@ -254,7 +262,7 @@ func (b *Bridge) PortStats(ifindex int) (PortStats, bool) {
 	if !ok {
 		return PortStats{}, false
 	}
-	return PortStats{Received: p.rx.Load(), Sent: p.tx.Load(), Oversize: p.over.Load()}, true
+	return PortStats{Received: p.rx.Load(), Sent: p.tx.Load(), Oversize: p.over.Load(), KernelDrops: p.c.drops()}, true
 }
 
 // Close closes the ports (detaching their programs) and waits for their

@@ -18,11 +18,12 @@ import (
 // fakeConn is a port's connection in memory: frames pushed into in arrive,
 // frames sent are kept.
 type fakeConn struct {
-	in     chan []byte
-	mu     sync.Mutex
-	sent   [][]byte
-	closed chan struct{}
-	once   sync.Once
+	in      chan []byte
+	dropped uint64 // what drops reports
+	mu      sync.Mutex
+	sent    [][]byte
+	closed  chan struct{}
+	once    sync.Once
 }
 
 func newFakeConn() *fakeConn {
@@ -46,6 +47,12 @@ func (c *fakeConn) send(frame []byte) error {
 	defer c.mu.Unlock()
 	c.sent = append(c.sent, bytes.Clone(frame))
 	return nil
+}
+
+func (c *fakeConn) drops() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
 }
 
 func (c *fakeConn) close() error {
@@ -262,8 +269,11 @@ func TestBridgeAttach(t *testing.T) {
 	if s := l2.Stats(); s.Frames != 0 {
 		t.Errorf("the program ran on an oversize frame")
 	}
-	if s, _ := b.PortStats(11); s.Sent != 1 || s.Received != 0 {
-		t.Errorf("port b stats %+v, want 1 sent, 0 received", s)
+	conns["b"].mu.Lock()
+	conns["b"].dropped = 3
+	conns["b"].mu.Unlock()
+	if s, _ := b.PortStats(11); s.Sent != 1 || s.Received != 0 || s.KernelDrops != 3 {
+		t.Errorf("port b stats %+v, want 1 sent, 0 received, 3 kernel drops", s)
 	}
 	if _, ok := b.PortStats(99); ok {
 		t.Error("PortStats of no port reported one")
