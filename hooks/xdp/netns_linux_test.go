@@ -155,6 +155,45 @@ func listen(t testing.TB, ns string, ip net.IP, port int) *net.UDPConn {
 	return c
 }
 
+// rawSocket returns an AF_PACKET socket on dev in namespace ns, with
+// PACKET_AUXDATA and a receive timeout of a second, closed when the test
+// ends.
+func rawSocket(t testing.TB, ns, dev string) int {
+	t.Helper()
+	fd := -1
+	err := inNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0); err != nil {
+			return err
+		}
+		unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	})
+	if fd >= 0 {
+		t.Cleanup(func() { unix.Close(fd) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// readTagged reads a frame from the packet socket fd and returns it with
+// the TCI of its VLAN tag (0 if none), which Linux reports apart.
+func readTagged(fd int) ([]byte, uint16, error) {
+	buf, oob := make([]byte, 2048), make([]byte, 64)
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, tci, _ := auxVLAN(oob[:oobn])
+	return buf[:n], tci, nil
+}
+
 // rxPackets returns the frames the interface dev of namespace ns has
 // received, from /proc/net/dev as the namespace sees it.
 func rxPackets(t testing.TB, ns, dev string) uint64 {
@@ -301,6 +340,37 @@ func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
 		}
 		if s := l.Stats(); s.Actions[Pass] < count || s.Frames != s.Actions[Pass] || s.RunTime <= 0 {
 			t.Errorf("stats %+v, want at least %d passes and nothing else", s, count)
+		}
+	})
+
+	t.Run("vlan tag kept", func(t *testing.T) {
+		// Linux takes the tag out of a frame before packet sockets see
+		// it; the bridge must put it back.
+		_, l := n.bridgeWith(t, coll, "xdp_pass")
+		tx, rx := rawSocket(t, n.ns1, "e1"), rawSocket(t, n.ns2, "e2")
+		for i := range 5 {
+			frame := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0x20, 0x05, 0x88, 0xb5}
+			frame = fmt.Appendf(frame, "vlan test %d", i)
+			frame = append(frame, make([]byte, max(0, 64-len(frame)))...)
+			if _, err := unix.Write(tx, frame); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				got, tci, err := readTagged(rx)
+				if err != nil {
+					t.Fatalf("frame %d not received: %v", i, err)
+				}
+				if !bytes.HasPrefix(got[12:], []byte{0x88, 0xb5}) {
+					continue // not ours
+				}
+				if tci != 0x2005 || !bytes.Equal(got[:12], frame[:12]) || !bytes.Equal(got[14:], frame[18:]) {
+					t.Fatalf("frame %d arrived with tag %#x as % x, want tag 0x2005 on % x", i, tci, got, frame)
+				}
+				break
+			}
+		}
+		if s := l.Stats(); s.Actions[Pass] < 5 {
+			t.Errorf("stats %+v, want at least 5 passes", s)
 		}
 	})
 

@@ -3,8 +3,7 @@
 package xdp
 
 // A port is an AF_PACKET SOCK_RAW socket bound to the interface, read and
-// written with recv and send through Go's poller (epoll), one frame per
-// system call. Why this design:
+// written through Go's poller (epoll). Why this design:
 //
 //   - AF_PACKET works on any interface (veth, NIC, bridge, TAP), so
 //     "attach to dev NAME" needs nothing of the interface; a TAP device
@@ -20,10 +19,16 @@ package xdp
 //     otherwise the receiving stack would drop them. GSO frames (larger
 //     than the MTU, from TSO/GRO) are dropped and counted: turn TSO and GRO
 //     off on the peers of ports that carry TCP.
-//   - One frame per system call, not a TPACKET_V3 ring: simpler, and the
-//     cost of the program run and of sending (one system call per frame
-//     either way: a ring saves the receive call only) is of the same
-//     order; see the measurements in the package tests.
+//   - Linux takes VLAN tags out of frames before packet sockets see them
+//     (on receive, or from VLAN offload); the port puts the tag back
+//     (from PACKET_AUXDATA or the ring's tp_vlan_tci), so programs and
+//     the interfaces frames go out of see the frame as it was sent.
+//   - Receiving is through a TPACKET_V2 ring mapped into the process (see
+//     ringConn) when the kernel allows, else one recvmsg per frame.
+//     Sending is one system call per frame (writev of the virtio_net_hdr
+//     and the frame); a TX ring is not used, as frames reach a port from
+//     the goroutines of several ports. TestBridgeMeasure compares both
+//     ways of receiving and the direct path.
 
 import (
 	"encoding/binary"
@@ -56,6 +61,7 @@ type packetConn struct {
 	rc       syscall.RawConn
 	ignoreTx bool // PACKET_IGNORE_OUTGOING is set
 	dropped  atomic.Uint64
+	oob      [64]byte // control messages of recv: PACKET_AUXDATA
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -83,6 +89,9 @@ func openPacket(ifname string, ring bool) (conn, int, error) {
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
 		return fail("PACKET_VNET_HDR", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		return fail("PACKET_AUXDATA", err)
 	}
 	ignoreTx := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1) == nil
 	// Optional: without them the port works, slower or with fewer frames.
@@ -193,26 +202,32 @@ func (c *ringConn) recv(_ []byte) ([]byte, error) {
 		atomic.StoreUint32(c.status(i), tpStatusKernel)
 		return nil, errOversize
 	}
-	c.prev = i
 	frame, err := completeFrame(slot[mac-vnetHdrLen:mac], slot[mac:mac+snap])
-	if err != nil {
+	if err != nil || snap < 2*6 {
 		atomic.StoreUint32(c.status(i), tpStatusKernel)
-		c.prev = -1
+		return nil, errOversize
 	}
-	return frame, err
+	if st&unix.TP_STATUS_VLAN_VALID != 0 {
+		// The tag goes back where the virtio_net_hdr was.
+		tpid := vlanTPID(st, binary.NativeEndian.Uint16(slot[26:]))
+		frame = insertVLAN(slot[mac-vlanTagLen:mac+snap], tpid, binary.NativeEndian.Uint16(slot[24:]))
+	}
+	c.prev = i
+	return frame, nil
 }
 
 func (c *packetConn) recv(buf []byte) ([]byte, error) {
+	if len(buf) < vlanTagLen+vnetHdrLen+2*6 {
+		return nil, fmt.Errorf("receive buffer of %d bytes", len(buf))
+	}
+	// The frame is read after room for a VLAN tag.
+	in := buf[vlanTagLen:]
 	for {
-		var n int
+		var n, oobn int
 		var from unix.Sockaddr
 		var rerr error
 		err := c.rc.Read(func(fd uintptr) bool {
-			if c.ignoreTx {
-				n, rerr = unix.Read(int(fd), buf)
-			} else {
-				n, from, rerr = unix.Recvfrom(int(fd), buf, 0)
-			}
+			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), in, c.oob[:], 0)
 			return rerr != unix.EAGAIN
 		})
 		if err == nil {
@@ -227,11 +242,61 @@ func (c *packetConn) recv(buf []byte) ([]byte, error) {
 		if sll, ok := from.(*unix.SockaddrLinklayer); ok && sll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		if n < vnetHdrLen {
+		if n < vnetHdrLen+2*6 {
 			continue
 		}
-		return completeFrame(buf[:vnetHdrLen], buf[vnetHdrLen:n])
+		frame, err := completeFrame(in[:vnetHdrLen], in[vnetHdrLen:n])
+		if err != nil {
+			return nil, err
+		}
+		if tpid, tci, ok := auxVLAN(c.oob[:oobn]); ok {
+			frame = insertVLAN(buf[vlanTagLen+vnetHdrLen-vlanTagLen:vlanTagLen+n], tpid, tci)
+		}
+		return frame, nil
 	}
+}
+
+// vlanTagLen is the length of an 802.1Q tag.
+const vlanTagLen = 4
+
+// vlanTPID returns the TPID of a VLAN tag the kernel reports out of
+// band: the one it gives, else 802.1Q's.
+func vlanTPID(status uint32, tpid uint16) uint16 {
+	if status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && tpid != 0 {
+		return tpid
+	}
+	return unix.ETH_P_8021Q
+}
+
+// auxVLAN returns the VLAN tag of the PACKET_AUXDATA message in oob, if
+// the frame had one (Linux takes tags out of the frame before packet
+// sockets see it, on receive or from VLAN offload).
+func auxVLAN(oob []byte) (tpid, tci uint16, ok bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA || len(m.Data) < 20 { // struct tpacket_auxdata
+			continue
+		}
+		status := binary.NativeEndian.Uint32(m.Data[0:])
+		if status&unix.TP_STATUS_VLAN_VALID == 0 {
+			return 0, 0, false
+		}
+		return vlanTPID(status, binary.NativeEndian.Uint16(m.Data[18:])), binary.NativeEndian.Uint16(m.Data[16:]), true
+	}
+	return 0, 0, false
+}
+
+// insertVLAN puts a VLAN tag back into the frame that starts vlanTagLen
+// bytes into b and fills the rest of it, after its MAC addresses, and
+// returns the tagged frame (all of b).
+func insertVLAN(b []byte, tpid, tci uint16) []byte {
+	copy(b, b[vlanTagLen:vlanTagLen+12])
+	binary.BigEndian.PutUint16(b[12:], tpid)
+	binary.BigEndian.PutUint16(b[14:], tci)
+	return b
 }
 
 // completeFrame returns the frame after its virtio_net_hdr hdr with its
