@@ -341,13 +341,15 @@ type frameState struct {
 func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 	l := p.link.Load()
 	if l == nil {
-		b.send(nil, b.others(p, st.targets), frame)
+		st.targets = b.others(p, st.targets)
+		b.send(nil, st.targets, frame)
 		return
 	}
 	l.mu.Lock()
 	if l.closed { // detached while we loaded it
 		l.mu.Unlock()
-		b.send(nil, b.others(p, st.targets), frame)
+		st.targets = b.others(p, st.targets)
+		b.send(nil, st.targets, frame)
 		return
 	}
 	if len(frame) > maxFrame {
@@ -377,7 +379,8 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 	l.c.actions[act].Add(1)
 	switch act {
 	case Pass:
-		b.send(l, b.others(p, st.targets), out)
+		st.targets = b.others(p, st.targets)
+		b.send(l, st.targets, out)
 	case TX:
 		st.targets = append(st.targets[:0], p)
 		b.send(l, st.targets, out)
