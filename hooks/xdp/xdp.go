@@ -93,6 +93,10 @@ type counters struct {
 }
 
 // Link is a program attached to a port of a bridge. Close detaches it.
+// The link runs the program through its own xebpf.Runner, which keeps the
+// program's memory while attached; once the program or its collection is
+// closed, runs fail and the frames are dropped (counted in Faults): close
+// the link first.
 type Link struct {
 	port   *port
 	prog   *xebpf.Program
@@ -249,6 +253,13 @@ func (b *Bridge) Attach(prog *xebpf.Program, ifname string) (*Link, error) {
 	if !p.link.CompareAndSwap(nil, l) {
 		r.Close()
 		return nil, fmt.Errorf("xdp: attach %s to %s: %w", prog.Name(), ifname, ErrAttached)
+	}
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed { // Close ran since addPort: it may not have seen the link
+		l.Close()
+		return nil, ErrClosed
 	}
 	return l, nil
 }
