@@ -342,3 +342,31 @@ func (c discardConn) recv([]byte) ([]byte, error) { <-c.closed; return nil, net.
 func (discardConn) send([]byte) error             { return nil }
 func (discardConn) drops() uint64                 { return 0 }
 func (c discardConn) close() error                { close(c.closed); return nil }
+
+// TestBridgeFaults checks that a run that fails (here: its program was
+// closed while attached) drops the frame and counts a fault.
+func TestBridgeFaults(t *testing.T) {
+	b, conns := fakeBridge(t, "a", "b")
+	prog := xdpProgram(t, progPass, nil)
+	l, err := b.Attach(prog, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns["a"].in <- make([]byte, 60)
+	waitFor(t, func() bool { return len(conns["b"].frames()) == 1 })
+	if err := prog.Close(); err != nil {
+		t.Fatal(err)
+	}
+	conns["a"].in <- make([]byte, 60)
+	waitFor(t, func() bool { return l.Stats().Faults == 1 })
+	time.Sleep(5 * time.Millisecond)
+	if s := l.Stats(); s.Frames != 2 || s.Actions[Pass] != 1 || len(conns["b"].frames()) != 1 {
+		t.Errorf("stats %+v, %d frames sent; want 2 frames, 1 pass, 1 fault, 1 sent", s, len(conns["b"].frames()))
+	}
+	// A frame longer than a program's frame is not run: a fault too.
+	conns["a"].in <- make([]byte, maxFrame+1)
+	waitFor(t, func() bool { return l.Stats().Faults == 2 })
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
