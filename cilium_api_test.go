@@ -436,7 +436,10 @@ func TestMapConcurrent(t *testing.T) {
 				var kk uint32
 				for it.Next(&kk, &v) {
 				}
-				if err := it.Err(); err != nil {
+				// A walk while other goroutines update elements may keep
+				// meeting moved elements and give up, as cilium/ebpf's
+				// does on the kernel: the only error allowed.
+				if err := it.Err(); err != nil && !errors.Is(err, xebpf.ErrIterationAborted) {
 					t.Error(err)
 					return
 				}

@@ -97,6 +97,9 @@ type runState struct {
 	testrun.Frame
 	ctxSize int // the largest context the memory holds
 	env     api.Env
+	// redirect is the redirect target the last run recorded (see
+	// Runner.Redirect).
+	redirect helpers.Redirect
 }
 
 // ctxRegion is the index of the context's region in a run's Env.Regions;
@@ -423,6 +426,7 @@ func (p *Program) run(rs *runState, opts *RunOptions, ri *testrun.Input) (uint32
 	rs.env.Executed = 0
 	r0, dur, err := p.runLoop(rs, opts)
 	opts.Instructions, opts.Duration = rs.env.Executed, dur
+	rs.redirect = h.Redirect // before Reset clears it
 	// Nothing the run state's off-heap memory owns may point back into
 	// the run state, or its cleanup could never run.
 	h.Packet = nil

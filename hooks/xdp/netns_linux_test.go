@@ -1,0 +1,663 @@
+//go:build linux
+
+package xdp
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xebpf/xebpf"
+	"golang.org/x/sys/unix"
+)
+
+// testNet is two network namespaces joined twice: through the bridge
+// (ns1's e1 to the root namespace's portA, portB to ns2's e2, addresses
+// 10.231.0.1 and .2) and directly (a veth pair d1–d2, 10.231.1.1 and .2)
+// for comparison. Neighbours are static, so no ARP frame crosses.
+type testNet struct {
+	ns1, ns2     string
+	portA, portB string
+	ring         bool // bridges receive through a ring (else with recv)
+}
+
+// modes are the ways ports receive.
+var modes = []struct {
+	name string
+	ring bool
+}{{"recv", false}, {"ring", true}}
+
+var (
+	bridged1 = net.IPv4(10, 231, 0, 1)
+	bridged2 = net.IPv4(10, 231, 0, 2)
+	direct1  = net.IPv4(10, 231, 1, 1)
+	direct2  = net.IPv4(10, 231, 1, 2)
+)
+
+var netSeq atomic.Int32
+
+// setupNet creates a testNet, removed when the test ends; it skips the
+// test without root, without the ip command or without namespaces.
+func setupNet(t *testing.T) *testNet {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ipCmd, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("no ip command")
+	}
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, netSeq.Add(1))
+	n := &testNet{ns1: "xdpt1-" + id, ns2: "xdpt2-" + id, portA: "xpa" + id, portB: "xpb" + id}
+	ip := func(args ...string) error {
+		if out, err := exec.Command(ipCmd, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	if err := ip("netns", "add", n.ns1); err != nil {
+		t.Skipf("network namespaces unavailable: %v", err)
+	}
+	t.Cleanup(func() { ip("netns", "del", n.ns1) })
+	if err := ip("netns", "add", n.ns2); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ip("netns", "del", n.ns2) })
+	t.Cleanup(func() { ip("link", "del", n.portA); ip("link", "del", n.portB) })
+	for _, args := range [][]string{
+		{"link", "add", n.portA, "type", "veth", "peer", "name", "e1", "netns", n.ns1},
+		{"link", "add", n.portB, "type", "veth", "peer", "name", "e2", "netns", n.ns2},
+		{"-n", n.ns1, "link", "add", "d1", "type", "veth", "peer", "name", "d2", "netns", n.ns2},
+		{"-n", n.ns1, "link", "set", "e1", "address", "02:00:00:00:00:01"},
+		{"-n", n.ns2, "link", "set", "e2", "address", "02:00:00:00:00:02"},
+		{"-n", n.ns1, "link", "set", "d1", "address", "02:00:00:00:01:01"},
+		{"-n", n.ns2, "link", "set", "d2", "address", "02:00:00:00:01:02"},
+		{"-n", n.ns1, "addr", "add", "10.231.0.1/24", "dev", "e1"},
+		{"-n", n.ns2, "addr", "add", "10.231.0.2/24", "dev", "e2"},
+		{"-n", n.ns1, "addr", "add", "10.231.1.1/24", "dev", "d1"},
+		{"-n", n.ns2, "addr", "add", "10.231.1.2/24", "dev", "d2"},
+		{"-n", n.ns1, "neigh", "add", "10.231.0.2", "lladdr", "02:00:00:00:00:02", "dev", "e1", "nud", "permanent"},
+		{"-n", n.ns2, "neigh", "add", "10.231.0.1", "lladdr", "02:00:00:00:00:01", "dev", "e2", "nud", "permanent"},
+		{"-n", n.ns1, "neigh", "add", "10.231.1.2", "lladdr", "02:00:00:00:01:02", "dev", "d1", "nud", "permanent"},
+		{"-n", n.ns2, "neigh", "add", "10.231.1.1", "lladdr", "02:00:00:00:01:01", "dev", "d2", "nud", "permanent"},
+		{"-n", n.ns1, "link", "set", "e1", "up"},
+		{"-n", n.ns2, "link", "set", "e2", "up"},
+		{"-n", n.ns1, "link", "set", "d1", "up"},
+		{"-n", n.ns2, "link", "set", "d2", "up"},
+		{"link", "set", n.portA, "up"},
+		{"link", "set", n.portB, "up"},
+	} {
+		if args[len(args)-1] == "up" {
+			// No IPv6 link-local addresses, so no stray frames (best
+			// effort: kernels without IPv6 refuse it).
+			ip(append(args[:len(args)-1:len(args)-1], "addrgenmode", "none")...)
+		}
+		if err := ip(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// inNetns runs fn on a thread in the namespace ns; sockets it opens stay
+// in ns.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // left locked if the thread cannot go back: it ends with the goroutine
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(filepath.Join("/run/netns", ns))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		ferr := fn()
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// listen opens a UDP socket on ip:port in the namespace ns.
+func listen(t testing.TB, ns string, ip net.IP, port int) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := inNetns(ns, func() (err error) {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawSocket returns an AF_PACKET socket on dev in namespace ns, with
+// PACKET_AUXDATA and a receive timeout of a second, closed when the test
+// ends.
+func rawSocket(t testing.TB, ns, dev string) int {
+	t.Helper()
+	fd := -1
+	err := inNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0); err != nil {
+			return err
+		}
+		unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	})
+	if fd >= 0 {
+		t.Cleanup(func() { unix.Close(fd) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// readTagged reads a frame from the packet socket fd and returns it with
+// the TCI of its VLAN tag (0 if none), which Linux reports apart.
+func readTagged(fd int) ([]byte, uint16, error) {
+	buf, oob := make([]byte, 2048), make([]byte, 64)
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, tci, _ := auxVLAN(oob[:oobn])
+	return buf[:n], tci, nil
+}
+
+// rxPackets returns the frames the interface dev of namespace ns has
+// received, from /proc/net/dev as the namespace sees it.
+func rxPackets(t testing.TB, ns, dev string) uint64 {
+	t.Helper()
+	var rx uint64
+	err := inNetns(ns, func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/dev")
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			name, rest, ok := strings.Cut(line, ":")
+			if !ok || strings.TrimSpace(name) != dev {
+				continue
+			}
+			f := strings.Fields(rest) // bytes, packets, ...
+			if len(f) < 2 {
+				break
+			}
+			rx, err = strconv.ParseUint(f[1], 10, 64)
+			return err
+		}
+		return fmt.Errorf("no %s in /proc/net/dev of %s", dev, ns)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rx
+}
+
+// bridgeObject builds testdata/bridge.c and loads it.
+func bridgeObject(t testing.TB) *xebpf.Collection {
+	t.Helper()
+	clang, err := exec.LookPath("clang-19")
+	if err != nil {
+		t.Skip("clang-19 not installed")
+	}
+	obj := filepath.Join(t.TempDir(), "bridge.o")
+	if out, err := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-I", filepath.Join("..", "..", "include"),
+		"-c", filepath.Join("testdata", "bridge.c"), "-o", obj).CombinedOutput(); err != nil {
+		t.Fatalf("clang-19: %v\n%s", err, out)
+	}
+	spec, err := xebpf.LoadCollectionSpec(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// bridgeWith returns a bridge of portA and portB running prog on portA
+// (none if empty) and nothing on portB, closed when the test ends.
+func (n *testNet) bridgeWith(t testing.TB, c *xebpf.Collection, prog string) (*Bridge, *Link) {
+	t.Helper()
+	b := NewBridge()
+	b.open = func(ifname string) (conn, int, error) {
+		c, i, err := openPacket(ifname, n.ring)
+		if _, ok := c.(*ringConn); err == nil && ok != n.ring {
+			c.close()
+			return nil, 0, fmt.Errorf("ring %v, want %v", ok, n.ring)
+		}
+		return c, i, err
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := b.AddPort(n.portB); err != nil {
+		t.Fatal(err)
+	}
+	if prog == "" {
+		if _, err := b.AddPort(n.portA); err != nil {
+			t.Fatal(err)
+		}
+		return b, nil
+	}
+	l, err := b.Attach(c.Programs[prog], n.portA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, l
+}
+
+// recvAll reads datagrams from c until none comes for quiet.
+func recvAll(c *net.UDPConn, quiet time.Duration) [][]byte {
+	var got [][]byte
+	buf := make([]byte, 2048)
+	for {
+		c.SetReadDeadline(time.Now().Add(quiet))
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			return got
+		}
+		got = append(got, bytes.Clone(buf[:n]))
+	}
+}
+
+func sendTo(t testing.TB, c *net.UDPConn, ip net.IP, port int, payload []byte) {
+	t.Helper()
+	if _, err := c.WriteToUDP(payload, &net.UDPAddr{IP: ip, Port: port}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBridgeNetns runs XDP programs on the frames between two network
+// namespaces joined through a Bridge: payloads pass both ways, empty
+// datagrams are dropped with an exact count in a map, an XDP_TX echo
+// answers the sender, and a DEVMAP redirect reaches the second port.
+func TestBridgeNetns(t *testing.T) {
+	n := setupNet(t)
+	coll := bridgeObject(t)
+	for _, m := range modes {
+		n.ring = m.ring
+		t.Run(m.name, func(t *testing.T) { testBridgeNetns(t, n, coll) })
+	}
+}
+
+func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
+	t.Run("pass", func(t *testing.T) {
+		_, l := n.bridgeWith(t, coll, "xdp_pass")
+		s1, s2 := listen(t, n.ns1, bridged1, 9000), listen(t, n.ns2, bridged2, 9000)
+		const count = 100
+		for i := range count {
+			sendTo(t, s1, bridged2, 9000, fmt.Appendf(nil, "payload %d", i))
+		}
+		got := recvAll(s2, 300*time.Millisecond)
+		if len(got) != count {
+			t.Fatalf("ns2 received %d datagrams, want %d", len(got), count)
+		}
+		for i, p := range got {
+			if want := fmt.Sprintf("payload %d", i); string(p) != want {
+				t.Errorf("datagram %d is %q, want %q", i, p, want)
+			}
+		}
+		// Back through portB, which has no program.
+		sendTo(t, s2, bridged1, 9000, []byte("reply"))
+		if got := recvAll(s1, 300*time.Millisecond); len(got) != 1 || string(got[0]) != "reply" {
+			t.Errorf("ns1 received %q, want [reply]", got)
+		}
+		if s := l.Stats(); s.Actions[Pass] < count || s.Frames != s.Actions[Pass] || s.RunTime <= 0 {
+			t.Errorf("stats %+v, want at least %d passes and nothing else", s, count)
+		}
+	})
+
+	t.Run("vlan tag kept", func(t *testing.T) {
+		// Linux takes the tag out of a frame before packet sockets see
+		// it; the bridge must put it back.
+		_, l := n.bridgeWith(t, coll, "xdp_pass")
+		tx, rx := rawSocket(t, n.ns1, "e1"), rawSocket(t, n.ns2, "e2")
+		for i := range 5 {
+			frame := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0x20, 0x05, 0x88, 0xb5}
+			frame = fmt.Appendf(frame, "vlan test %d", i)
+			frame = append(frame, make([]byte, max(0, 64-len(frame)))...)
+			if _, err := unix.Write(tx, frame); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				got, tci, err := readTagged(rx)
+				if err != nil {
+					t.Fatalf("frame %d not received: %v", i, err)
+				}
+				if !bytes.HasPrefix(got[12:], []byte{0x88, 0xb5}) {
+					continue // not ours
+				}
+				if tci != 0x2005 || !bytes.Equal(got[:12], frame[:12]) || !bytes.Equal(got[14:], frame[18:]) {
+					t.Fatalf("frame %d arrived with tag %#x as % x, want tag 0x2005 on % x", i, tci, got, frame)
+				}
+				break
+			}
+		}
+		if s := l.Stats(); s.Actions[Pass] < 5 {
+			t.Errorf("stats %+v, want at least 5 passes", s)
+		}
+	})
+
+	t.Run("drop empty", func(t *testing.T) {
+		key := uint32(0)
+		if err := coll.Maps["drops"].Put(key, uint64(0)); err != nil {
+			t.Fatal(err)
+		}
+		_, l := n.bridgeWith(t, coll, "xdp_drop_empty")
+		s1, s2 := listen(t, n.ns1, bridged1, 9001), listen(t, n.ns2, bridged2, 9001)
+		const empty = 37
+		for i := range 50 {
+			if i < empty {
+				sendTo(t, s1, bridged2, 9001, nil)
+			}
+			sendTo(t, s1, bridged2, 9001, fmt.Appendf(nil, "p%d", i))
+		}
+		got := recvAll(s2, 300*time.Millisecond)
+		if len(got) != 50 {
+			t.Fatalf("ns2 received %d datagrams, want the 50 with a payload", len(got))
+		}
+		for i, p := range got {
+			if len(p) == 0 {
+				t.Errorf("datagram %d is empty", i)
+			}
+		}
+		var dropped uint64
+		if err := coll.Maps["drops"].Lookup(key, &dropped); err != nil {
+			t.Fatal(err)
+		}
+		if dropped != empty {
+			t.Errorf("drops[0] = %d, want %d", dropped, empty)
+		}
+		if s := l.Stats(); s.Actions[Drop] != empty {
+			t.Errorf("link counted %d drops, want %d", s.Actions[Drop], empty)
+		}
+	})
+
+	t.Run("tx echo", func(t *testing.T) {
+		_, l := n.bridgeWith(t, coll, "xdp_echo")
+		s1 := listen(t, n.ns1, bridged1, 9002)
+		s2 := listen(t, n.ns2, bridged2, 7) // must see nothing: the bridge answers
+		for i := range 10 {
+			msg := fmt.Appendf(nil, "echo %d", i)
+			sendTo(t, s1, bridged2, 7, msg)
+			s1.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 100)
+			nr, from, err := s1.ReadFromUDP(buf)
+			if err != nil {
+				t.Fatalf("no echo: %v", err)
+			}
+			if !bytes.Equal(buf[:nr], msg) || !from.IP.Equal(bridged2) || from.Port != 7 {
+				t.Fatalf("echo %q from %v, want %q from %v:7", buf[:nr], from, msg, bridged2)
+			}
+		}
+		if got := recvAll(s2, 100*time.Millisecond); len(got) != 0 {
+			t.Errorf("ns2 received %d datagrams; XDP_TX should have answered them all", len(got))
+		}
+		if s := l.Stats(); s.Actions[TX] != 10 {
+			t.Errorf("link counted %d XDP_TX, want 10", s.Actions[TX])
+		}
+	})
+
+	t.Run("redirect", func(t *testing.T) {
+		b, l := n.bridgeWith(t, coll, "xdp_redirect")
+		ifB, err := b.AddPort(n.portB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs := coll.Maps["tx_port"]
+		if err := devs.Put(uint32(0), uint32(ifB)); err != nil {
+			t.Fatal(err)
+		}
+		s1, s2 := listen(t, n.ns1, bridged1, 9003), listen(t, n.ns2, bridged2, 9003)
+		for i := range 20 {
+			sendTo(t, s1, bridged2, 9003, fmt.Appendf(nil, "r%d", i))
+		}
+		if got := recvAll(s2, 300*time.Millisecond); len(got) != 20 {
+			t.Fatalf("ns2 received %d datagrams, want 20", len(got))
+		}
+		if s := l.Stats(); s.Actions[Redirect] != 20 || s.Actions[Pass] != s.Frames-20 {
+			t.Errorf("stats %+v, want 20 redirects and the rest passed", s)
+		}
+		// Without the devmap entry the program's fallback drops them.
+		if err := devs.Delete(uint32(0)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			sendTo(t, s1, bridged2, 9003, fmt.Appendf(nil, "x%d", i))
+		}
+		if got := recvAll(s2, 300*time.Millisecond); len(got) != 0 {
+			t.Errorf("ns2 received %d datagrams without a devmap entry", len(got))
+		}
+		if s := l.Stats(); s.Actions[Drop] != 5 || s.Actions[Redirect] != 20 {
+			t.Errorf("stats %+v, want 5 drops after the entry's removal", s)
+		}
+	})
+}
+
+// TestMain runs the traffic sender of TestBridgeMeasure when the test
+// binary is started as one (XDP_TEST_SEND set), else the tests.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("XDP_TEST_SEND"); spec != "" {
+		if err := sendFlood(spec); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// sendFlood sends UDP datagrams of 22 bytes (64-byte frames) to the
+// address of spec ("ip:port duration") for the duration and prints how
+// many it sent and in how long.
+func sendFlood(spec string) error {
+	addr, d, ok := strings.Cut(spec, " ")
+	if !ok {
+		return fmt.Errorf("bad XDP_TEST_SEND %q", spec)
+	}
+	dur, err := time.ParseDuration(d)
+	if err != nil {
+		return err
+	}
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		return err
+	}
+	payload := make([]byte, 22) // 14 + 20 + 8 + 22 = 64 bytes
+	sent := 0
+	start := time.Now()
+	for time.Since(start) < dur {
+		for range 64 {
+			if _, err := c.Write(payload); err == nil {
+				sent++
+			}
+		}
+	}
+	fmt.Println(sent, time.Since(start).Nanoseconds())
+	return nil
+}
+
+// flood runs the sender in namespace ns (a process of its own, on CPU 0
+// when there are several) for dur and returns what it sent and for how
+// long.
+func flood(t *testing.T, ns string, to string, dur time.Duration) (int, time.Duration) {
+	t.Helper()
+	args := []string{"ip", "netns", "exec", ns, os.Args[0]}
+	if runtime.NumCPU() > 1 {
+		if taskset, err := exec.LookPath("taskset"); err == nil {
+			args = append([]string{taskset, "-c", "0"}, args...)
+		}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "XDP_TEST_SEND="+to+" "+dur.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sender: %v", err)
+	}
+	var sent int
+	var ns64 int64
+	if _, err := fmt.Sscan(string(out), &sent, &ns64); err != nil {
+		t.Fatalf("sender said %q: %v", out, err)
+	}
+	return sent, time.Duration(ns64)
+}
+
+// TestBridgeMeasure measures the path through the bridge against the
+// direct veth pair between the same namespaces, in the same run: packets
+// per second of 64-byte frames (UDP with 22 bytes of payload) with
+// XDP_PASS and XDP_DROP, the bridge on one core (GOMAXPROCS 1, the sender
+// a process of its own on CPU 0), and the round-trip time of a UDP
+// ping-pong. It logs the figures (the median of three runs) and asserts
+// only that traffic flowed.
+func TestBridgeMeasure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: measures for seconds")
+	}
+	n := setupNet(t)
+	coll := bridgeObject(t)
+	const window, runs = time.Second, 3
+	t.Logf("%d CPUs, %s", runtime.NumCPU(), runtime.Version())
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	for _, m := range modes {
+		n.ring = m.ring
+		for i, path := range []struct {
+			name, prog string
+			dst        net.IP
+			dev        string // ns2's interface
+		}{
+			{"direct veth", "", direct2, "d2"},
+			{"bridge XDP_PASS", "xdp_pass", bridged2, "e2"},
+			{"bridge XDP_DROP", "xdp_drop", bridged2, "e2"},
+		} {
+			if path.prog == "" && m.ring {
+				continue // the same as with recv
+			}
+			t.Run(fmt.Sprintf("pps %s %s", m.name, path.name), func(t *testing.T) {
+				var l *Link
+				var b *Bridge
+				if path.prog != "" {
+					b, l = n.bridgeWith(t, coll, path.prog)
+				}
+				port := 9100 + i
+				listen(t, n.ns2, path.dst, port) // bound, never read: no ICMP back
+				var sentR, arrivedR, ranR []float64
+				for range runs {
+					var frames0 uint64
+					if l != nil {
+						frames0 = l.Stats().Frames
+					}
+					arrived0 := rxPackets(t, n.ns2, path.dev)
+					sent, d := flood(t, n.ns1, fmt.Sprintf("%s:%d", path.dst, port), window)
+					time.Sleep(50 * time.Millisecond) // let the queues drain
+					sec := d.Seconds()
+					sentR = append(sentR, float64(sent)/sec)
+					arrivedR = append(arrivedR, float64(rxPackets(t, n.ns2, path.dev)-arrived0)/sec)
+					if l != nil {
+						ranR = append(ranR, float64(l.Stats().Frames-frames0)/sec)
+					}
+				}
+				msg := fmt.Sprintf("%s, %s: sent %.0f pps, arrived at ns2's %s %.0f pps",
+					m.name, path.name, median(sentR), path.dev, median(arrivedR))
+				if l != nil {
+					s := l.Stats()
+					ps, _ := b.PortStats(l.Ifindex())
+					msg += fmt.Sprintf(", program ran on %.0f pps (%.0f ns a run with Runner.Run), %d send errors, %.1f%% dropped by the kernel before the bridge took them",
+						median(ranR), float64(s.RunTime)/float64(max(s.Frames, 1)), s.SendErrors, 100*float64(ps.KernelDrops)/float64(max(ps.KernelDrops+ps.Received, 1)))
+					if s.Frames == 0 {
+						t.Error("the program saw no frame")
+					}
+				} else if median(arrivedR) == 0 {
+					t.Error("nothing arrived")
+				}
+				t.Log(msg)
+			})
+		}
+		for i, path := range []struct {
+			name, prog string
+			src, dst   net.IP
+		}{
+			{"direct veth", "", direct1, direct2},
+			{"bridge XDP_PASS", "xdp_pass", bridged1, bridged2},
+		} {
+			if path.prog == "" && m.ring {
+				continue
+			}
+			t.Run(fmt.Sprintf("latency %s %s", m.name, path.name), func(t *testing.T) {
+				if path.prog != "" {
+					n.bridgeWith(t, coll, path.prog)
+				}
+				port := 9200 + i
+				cl, srv := listen(t, n.ns1, path.src, 0), listen(t, n.ns2, path.dst, port)
+				go func() {
+					buf := make([]byte, 64)
+					for {
+						nr, from, err := srv.ReadFromUDP(buf)
+						if err != nil {
+							return // closed at the end of the test
+						}
+						srv.WriteToUDP(buf[:nr], from)
+					}
+				}()
+				to := &net.UDPAddr{IP: path.dst, Port: port}
+				payload := make([]byte, 22)
+				buf := make([]byte, 64)
+				const rounds = 5000
+				rtts := make([]time.Duration, 0, rounds)
+				for range rounds {
+					start := time.Now()
+					if _, err := cl.WriteToUDP(payload, to); err != nil {
+						t.Fatal(err)
+					}
+					cl.SetReadDeadline(time.Now().Add(time.Second))
+					if _, _, err := cl.ReadFromUDP(buf); err != nil {
+						continue // lost: not counted
+					}
+					rtts = append(rtts, time.Since(start))
+				}
+				if len(rtts) < rounds/2 {
+					t.Fatalf("%d of %d round trips completed", len(rtts), rounds)
+				}
+				slices.Sort(rtts)
+				t.Logf("%s, %s: round trip median %v, p90 %v, p99 %v (%d of %d)", m.name, path.name,
+					rtts[len(rtts)/2], rtts[len(rtts)*9/10], rtts[len(rtts)*99/100], len(rtts), rounds)
+			})
+		}
+	}
+}
