@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/kernel"
+	"github.com/xebpf/xebpf/internal/mapfile"
 	"github.com/xebpf/xebpf/maps"
 )
 
@@ -740,5 +742,82 @@ char _license[] SEC("license") = "GPL";
 		if !strings.Contains(err.Error(), "packet") {
 			t.Errorf("kind %s: %v, want an error about its packet", k.Name, err)
 		}
+	}
+}
+
+// TestProgramArrayPut puts programs into a program array from Go, as
+// cilium/ebpf users do (Put(index, *Program)), with Linux's rules: the
+// array's program type, UpdateAny only; and xebpf's: the same collection.
+func TestProgramArrayPut(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec(buildC(t, "tail", `#include "xebpf/bpf.h"
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} jmp SEC(".maps");
+
+SEC("xdp") int entry(struct xdp_md *ctx) { bpf_tail_call(ctx, &jmp, 0); return 7; }
+SEC("xdp") int target(struct xdp_md *ctx) { return XDP_DROP; }
+SEC("socket") int sock(struct __sk_buff *skb) { return 0; }
+char _license[] SEC("license") = "GPL";
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	run := func() uint32 {
+		ret, err := c.Programs["entry"].Run(&xebpf.RunOptions{Data: make([]byte, 64)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ret
+	}
+	jmp := c.Maps["jmp"]
+	if ret := run(); ret != 7 {
+		t.Fatalf("empty slot: %d, want the fallback 7", ret)
+	}
+	if err := jmp.Put(uint32(0), c.Programs["target"]); err != nil {
+		t.Fatal(err)
+	}
+	if ret := run(); ret != xebpf.XDPDrop {
+		t.Fatalf("after Put: %d, want XDP_DROP from the target", ret)
+	}
+	if err := jmp.Put(uint32(1), c.Programs["sock"]); !errors.Is(err, xebpf.ErrProgramArrayType) {
+		t.Fatalf("a socket filter in an XDP program array: %v", err)
+	}
+	if err := jmp.Update(uint32(1), c.Programs["target"], xebpf.UpdateNoExist); err == nil {
+		t.Fatal("UpdateNoExist on a program array: no error")
+	}
+	other, err := xebpf.NewCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := jmp.Put(uint32(1), other.Programs["target"]); !errors.Is(err, xebpf.ErrProgIncompatible) {
+		t.Fatalf("a program of another collection: %v", err)
+	}
+	if err := c.Maps["jmp"].Delete(uint32(0)); err != nil {
+		t.Fatal(err)
+	}
+	if ret := run(); ret != 7 {
+		t.Fatalf("after Delete: %d, want the fallback 7", ret)
+	}
+	// The maps file of xebpf run --maps-in goes through the same check.
+	states := map[string]kernel.MapState{"jmp": {Entries: []kernel.Entry{{Key: []byte{1, 0, 0, 0}, Program: "sock"}}}}
+	if err := mapfile.Load(c, states); !errors.Is(err, xebpf.ErrProgramArrayType) {
+		t.Fatalf("a maps file putting a socket filter into the XDP array: %v", err)
+	}
+	hash, err := xebpf.NewMap(&xebpf.MapSpec{Name: "h", Type: xebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hash.Close()
+	if err := hash.Put(uint32(0), c.Programs["target"]); !errors.Is(err, xebpf.ErrInvalidType) {
+		t.Fatalf("a program into a hash map: %v", err)
 	}
 }

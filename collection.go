@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -129,6 +130,7 @@ type Collection struct {
 	// Linux allows one type per array (the type of the programs that
 	// tail-call through it and of those it holds).
 	arrayType map[maps.Map]*ProgramKind
+	arrayMu   sync.Mutex // guards arrayType once created (Map.Update)
 	// borrowed are the maps of other collections used in place of this
 	// one's (MapReplacements), with the collection each belongs to: this
 	// one holds a reference on it until it is freed.

@@ -245,12 +245,17 @@ func (m *Map) Put(key, value any) error { return m.Update(key, value, UpdateAny)
 // Update sets key to value with flags (UpdateAny, UpdateNoExist,
 // UpdateExist, UpdateLock). Keys and values are marshalled as Lookup
 // decodes them; a per-CPU map takes a []T of NumCPU values. Queue and
-// Stack push (key nil).
+// Stack push (key nil). A program array takes a *Program as its value,
+// as cilium/ebpf's does: a program of the same collection and of the
+// type of the programs that tail-call through the array.
 func (m *Map) Update(key, value any, flags MapUpdateFlags) error {
 	if err := m.enter(); err != nil {
 		return err
 	}
 	defer m.life.release()
+	if p, ok := value.(*Program); ok {
+		return m.setProgram(key, p, flags)
+	}
 	b := m.buf()
 	defer m.bufs.Put(b)
 	k, err := m.key(b, key)
@@ -412,3 +417,39 @@ func (m *Map) decodePerCPU(val []byte, out any) error {
 // perCPUStride is the distance between CPUs' values in a per-CPU value
 // buffer: the value size rounded up to 8, as in Linux.
 func perCPUStride(size int) int { return (size + 7) &^ 7 }
+
+// setProgram puts p into slot key of a program array, as Linux's
+// bpf_fd_array_map_update_elem: only with UpdateAny, and only a program
+// of the array's type. The program must be of the array's collection:
+// tail calls join programs verified and prepared together (a fast
+// program must not tail-call one that was only checked).
+func (m *Map) setProgram(key any, p *Program, flags MapUpdateFlags) error {
+	pa, ok := m.m.(maps.ProgramArrayMap)
+	if !ok || m.m.Type() != maps.ProgramArray {
+		return fmt.Errorf("map %s: a program as the value of a %s map: %w", m.name, m.Type(), ErrInvalidType)
+	}
+	if p == nil {
+		return fmt.Errorf("map %s: nil program", m.name)
+	}
+	if p.coll != m.coll {
+		return fmt.Errorf("map %s: program %s is of another collection: %w", m.name, p.name, ErrProgIncompatible)
+	}
+	var idx uint32
+	kb, err := binenc.Marshal(key, 4)
+	if err != nil {
+		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	if err := binenc.Unmarshal(&idx, kb); err != nil {
+		return fmt.Errorf("map %s: key: %w", m.name, err)
+	}
+	if flags != UpdateAny {
+		return fmt.Errorf("map %s: program array update flags %#x: %w", m.name, uint64(flags), maps.ErrInvalid)
+	}
+	m.coll.arrayMu.Lock()
+	err = m.coll.ownArray(m.m, p)
+	m.coll.arrayMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("map %s: %w", m.name, err)
+	}
+	return m.wrap(pa.SetProgram(idx, p.prog))
+}

@@ -157,11 +157,13 @@ func Load(c *xebpf.Collection, states map[string]kernel.MapState) error {
 			switch {
 			case e.Program != "":
 				p, ok := c.Programs[e.Program]
-				pa, isPA := u.(maps.ProgramArrayMap)
+				_, isPA := u.(maps.ProgramArrayMap)
 				if !ok || !isPA || len(e.Key) != 4 {
 					return fmt.Errorf("map %s: slot %x: program %q", name, e.Key, e.Program)
 				}
-				err = pa.SetProgram(uint32(e.Key[0])|uint32(e.Key[1])<<8|uint32(e.Key[2])<<16|uint32(e.Key[3])<<24, p.Interp())
+				// Through Map.Update, which checks the program's type
+				// against the array's.
+				err = c.Maps[name].Update(e.Key, p, maps.UpdateAny)
 			case e.Map != "":
 				inner, ok := c.Maps[e.Map]
 				mm, isMM := u.(maps.MapOfMaps)
