@@ -193,7 +193,10 @@ func printNet(w io.Writer, o bpfOpts, res *proto.NetShowResult) error {
 		}
 	}
 	if o.json {
-		return writeJSON(w, o, []map[string]any{{"xdp": xdps, "ports": ports}})
+		return writeJSON(w, o, []struct {
+			XDP   []netXDPJSON  `json:"xdp"`
+			Ports []netPortJSON `json:"ports"`
+		}{{xdps, ports}})
 	}
 	fmt.Fprintln(w, "xdp:")
 	for _, x := range xdps {
