@@ -371,6 +371,8 @@ func (s *session) handle(line []byte) (res any, err error) {
 		return nil, t.linkDetach(a.Ref)
 	case *proto.NetAttachArgs, *proto.NetDetachArgs, *proto.NetShowArgs, *proto.NetPortArgs:
 		return t.handleNet(a)
+	case *proto.HookRunArgs:
+		return t.hookRun(a)
 	}
 	return nil, proto.Errorf(proto.CodeInvalid, "unknown operation %q", op)
 }
