@@ -41,13 +41,16 @@ func init() {
 		}}
 }
 
-// registerHooks registers the daemon's link providers (the XDP bridge)
-// and returns what closes them, after the daemon's Close.
+// registerHooks registers the daemon's link providers (the XDP bridge,
+// the socket hooks of xebpf exec) and returns what closes them, after the
+// daemon's Close.
 func registerHooks(d *service.Daemon) (func() error, error) {
 	h := service.NewXDPHooks()
-	if err := d.RegisterLinkProvider(h); err != nil {
-		h.Close()
-		return nil, err
+	for _, p := range []service.LinkProvider{h, service.SockHooks{}} {
+		if err := d.RegisterLinkProvider(p); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	return h.Close, nil
 }
