@@ -114,3 +114,29 @@ func TestOnRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestIngressIfindex: programs read the ifindex of the port their frame
+// arrived on in xdp_md.ingress_ifindex (here, one that passes frames
+// from ifindex 10 only), and rx_queue_index 0.
+func TestIngressIfindex(t *testing.T) {
+	const fromA = "ldxw %r2, [%r1+12]\nldxw %r3, [%r1+16]\nmov %r0, 1\njne %r2, 10, +2\njne %r3, 0, +1\nmov %r0, 2\nexit\n"
+	b, conns := fakeBridge(t, "a", "b")
+	la, err := b.Attach(xdpProgram(t, fromA, nil), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Attach(xdpProgram(t, fromA, nil), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns["a"].in <- make([]byte, 60)
+	conns["b"].in <- make([]byte, 60)
+	waitFor(t, func() bool { return la.Stats().Frames == 1 && lb.Stats().Frames == 1 })
+	if sa, sb := la.Stats(), lb.Stats(); sa.Actions[Pass] != 1 || sb.Actions[Drop] != 1 {
+		t.Errorf("port a (ifindex 10): %+v; port b (11): %+v; want a pass and a drop", sa, sb)
+	}
+	waitFor(t, func() bool { return len(conns["b"].frames()) == 1 })
+	if n := len(conns["a"].frames()); n != 0 {
+		t.Errorf("port a sent %d frames, want none (b's was dropped)", n)
+	}
+}

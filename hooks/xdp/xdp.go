@@ -19,8 +19,8 @@
 // ErrNotSupported.
 //
 // Programs see the frame as xebpf's test runs give it (Program.Run with
-// Data): xdp_md.ingress_ifindex reads 1 and rx_queue_index 0, whatever
-// the port.
+// Data), but for xdp_md.ingress_ifindex, which is the port's ifindex
+// (RunOptions.Hook), and rx_queue_index, 0 (a port is one queue).
 package xdp
 
 import (
@@ -220,6 +220,7 @@ type port struct {
 	// batch is the most runs a link of the port keeps before reporting
 	// them to OnRuns: runBatch if the conn reports idleness, else 1.
 	batch uint64
+	hook  xebpf.HookContext // the runs' ingress_ifindex
 }
 
 // idle reports the pending runs of the port's link: the port waits for
@@ -289,7 +290,8 @@ func (b *Bridge) addPort(ifname string) (*port, error) {
 		c.close()
 		return q, nil
 	}
-	p := &port{name: ifname, ifindex: ifindex, c: c, done: make(chan struct{}), batch: 1}
+	p := &port{name: ifname, ifindex: ifindex, c: c, done: make(chan struct{}), batch: 1,
+		hook: xebpf.HookContext{IngressIfindex: uint32(ifindex)}}
 	if ic, ok := c.(idler); ok {
 		p.batch = runBatch
 		ic.setIdle(p.idle)
@@ -441,7 +443,7 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 		l.c.faults.Add(1)
 		return
 	}
-	st.opts = xebpf.RunOptions{Data: frame, DataOut: st.out}
+	st.opts = xebpf.RunOptions{Data: frame, DataOut: st.out, Hook: &p.hook}
 	start := time.Now()
 	act, err := l.runner.Run(&st.opts)
 	took := time.Since(start)
