@@ -41,7 +41,7 @@ func TestPackageDAG(t *testing.T) {
 		"internal/apimirror": {},
 		// The daemon over the root package; its protocol and client
 		// stand alone, so that clients do not link the runtime.
-		"service":        {".", "isa", "service/proto"},
+		"service":        {".", "helpers", "hooks/xdp", "isa", "service/proto"},
 		"service/proto":  {},
 		"service/client": {"service/proto"},
 		// Socket hooks: programs of the root API on real calls.

@@ -64,6 +64,9 @@ type RunOptions struct {
 	// get_current_* helpers report (nil: no task; they fail as in Linux
 	// outside task context).
 	Task *helpers.Task
+	// Hook is what a hook running the program on a real event says of
+	// it beyond a test run's context (hookctx.go); test runs leave it nil.
+	Hook *HookContext
 	// Duration is set by the run: the mean duration of one run when
 	// Repeat > 0, else of the single run (which includes the first run's
 	// warm-up costs).
@@ -296,6 +299,11 @@ func (p *Program) prepare(opts *RunOptions) (r testrun.Input, err error) {
 	r.HaveCtx = r.Ctx != nil || opts.ContextOut != nil
 	if err := testrun.CheckContext(p.kind(), typ.Context, opts.Data, &r); err != nil {
 		return r, fmt.Errorf("run %s: %w", p.name, err)
+	}
+	if opts.Hook != nil {
+		if err := p.applyHook(opts.Hook, &r); err != nil {
+			return r, fmt.Errorf("run %s: %w", p.name, err)
+		}
 	}
 	return r, nil
 }

@@ -106,7 +106,7 @@ func (d *Daemon) Close() error {
 	t := d.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var errs []error
+	errs := []error{t.dropDevices()}
 	for p := range t.pins {
 		errs = append(errs, t.unpin(p))
 	}
@@ -369,6 +369,10 @@ func (s *session) handle(line []byte) (res any, err error) {
 		return nil, t.linkPin(&proto.PinArgs{Ref: a.Ref, Path: a.Path})
 	case *proto.LinkDetachArgs:
 		return nil, t.linkDetach(a.Ref)
+	case *proto.NetAttachArgs, *proto.NetDetachArgs, *proto.NetShowArgs, *proto.NetPortArgs:
+		return t.handleNet(a)
+	case *proto.HookRunArgs:
+		return t.hookRun(a)
 	}
 	return nil, proto.Errorf(proto.CodeInvalid, "unknown operation %q", op)
 }

@@ -85,6 +85,9 @@ func (l *linkObj) info() proto.LinkInfo {
 	if l.prog != nil {
 		li.ProgID = l.prog.id
 	}
+	if d, ok := l.l.(DeviceLink); ok {
+		li.Ifindex = d.Ifindex()
+	}
 	return li
 }
 

@@ -99,6 +99,7 @@ type table struct {
 	lastLink  uint32
 	links     map[uint32]*linkObj
 	providers map[string]LinkProvider // by kind
+	devs      map[string]*linkObj     // links held by their device (netdev.go)
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).

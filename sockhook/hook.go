@@ -185,6 +185,7 @@ type Verdict struct {
 type Attachment struct {
 	hook     Hook
 	prog     *xebpf.Program
+	runFn    RunFunc // instead of prog (AttachFunc)
 	runs     atomic.Uint64
 	usesTask bool
 }
@@ -372,6 +373,9 @@ func (s *Set) Decide(r *Request) Verdict {
 // run runs the attachment's program once and counts the run.
 func (a *Attachment) run(opts *xebpf.RunOptions) (uint32, error) {
 	a.runs.Add(1)
+	if a.runFn != nil {
+		return a.runFn(opts)
+	}
 	return a.prog.Run(opts)
 }
 

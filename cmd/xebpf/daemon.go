@@ -78,12 +78,18 @@ func cmdDaemon(args []string, sio stdio) error {
 		d.Authorize = policy.Authorize
 	}
 	d.Logf = func(format string, a ...any) { fmt.Fprintf(sio.errout, format+"\n", a...) }
+	closeHooks, err := registerHooks(d)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *metrics != "" {
 		ml, err := net.Listen("tcp", *metrics)
 		if err != nil {
 			l.Close()
+			closeHooks()
 			return fmt.Errorf("metrics: %w", err)
 		}
 		mux := http.NewServeMux()
@@ -98,7 +104,7 @@ func cmdDaemon(args []string, sio stdio) error {
 		daemonStarted(sock)
 	}
 	serveErr := d.Serve(ctx, l)
-	return errors.Join(serveErr, d.Close())
+	return errors.Join(serveErr, d.Close(), closeHooks())
 }
 
 // lookupGroup returns the id of a group given by name or id.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/service/proto"
 	"github.com/xebpf/xebpf/sockhook"
 )
 
@@ -30,6 +31,8 @@ func (a *attachFlags) Set(v string) error { *a = append(*a, v); return nil }
 type attachment struct {
 	hook      sockhook.Hook
 	file, prg string
+	daemon    bool      // a daemon program (execdaemon.go)
+	ref       proto.Ref // which, if daemon
 }
 
 func parseAttach(v string) (attachment, error) {
@@ -41,17 +44,24 @@ func parseAttach(v string) (attachment, error) {
 	if err != nil {
 		return attachment{}, fmt.Errorf("--attach %q: %w", v, err)
 	}
+	if ref, ok, err := parseDaemonProg(p); ok {
+		if err != nil {
+			return attachment{}, fmt.Errorf("--attach %q: %w", v, err)
+		}
+		return attachment{hook: hook, daemon: true, ref: ref}, nil
+	}
 	i := strings.LastIndex(p, ":")
 	if i <= 0 || i == len(p)-1 {
 		return attachment{}, fmt.Errorf("--attach %q: want HOOK=FILE.o:NAME", v)
 	}
-	return attachment{hook, p[:i], p[i+1:]}, nil
+	return attachment{hook: hook, file: p[:i], prg: p[i+1:]}, nil
 }
 
 func cmdExec(args []string, sio stdio) error {
-	fs := newFlags("exec", "[--attach HOOK=FILE.o:NAME]... [--stats] -- CMD [ARGS]", sio.errout)
+	fs := newFlags("exec", "[--attach HOOK=FILE.o:NAME | HOOK='pinned PATH' | HOOK='id N' | HOOK='name NAME']... [--socket PATH] [--stats] -- CMD [ARGS]", sio.errout)
 	var attach attachFlags
-	fs.Var(&attach, "attach", "attach program NAME of FILE.o to HOOK: cgroup/connect4, cgroup/connect6, cgroup/bind4, cgroup/bind6, or bind (eBPF for Windows); repeatable")
+	fs.Var(&attach, "attach", "attach program NAME of FILE.o, or a program of the xebpf daemon (pinned PATH, id N, name NAME: it runs in the daemon, on its maps), to HOOK: cgroup/connect4, cgroup/connect6, cgroup/bind4, cgroup/bind6, or bind (eBPF for Windows, FILE.o only); repeatable")
+	socket := fs.String("socket", "", "the xebpf daemon's socket, for daemon programs (default $XEBPF_SOCKET, else the default socket)")
 	stats := fs.Bool("stats", false, "print the calls seen and each program's run count to stderr at the end")
 	// The command's own arguments are not xebpf's flags: flags end at
 	// "--", or at the command's name.
@@ -77,6 +87,9 @@ func cmdExec(args []string, sio stdio) error {
 	// One collection per object, each program loaded as its hook's kind.
 	types := map[string]map[string]*xebpf.ProgramKind{}
 	for _, a := range atts {
+		if a.daemon {
+			continue
+		}
 		k, err := a.hook.Kind()
 		if err != nil {
 			return err
@@ -115,8 +128,25 @@ func cmdExec(args []string, sio stdio) error {
 		fmt.Fprintf(sio.errout, "xebpf exec: %v: %v (the call fails with EPERM)\n", a.Hook(), err)
 	}}
 	var attached []*sockhook.Attachment
+	var daemon *daemonHooks
+	defer func() {
+		if daemon != nil {
+			daemon.close()
+		}
+	}()
 	for _, a := range atts {
-		at, err := set.Attach(a.hook, colls[a.file].Programs[a.prg])
+		var at *sockhook.Attachment
+		var err error
+		if a.daemon {
+			if daemon == nil {
+				if daemon, err = newDaemonHooks(*socket); err != nil {
+					return err
+				}
+			}
+			at, err = daemon.attach(set, a.hook, a.ref, strings.Join(pos, " "))
+		} else {
+			at, err = set.Attach(a.hook, colls[a.file].Programs[a.prg])
+		}
 		if err != nil {
 			return err
 		}

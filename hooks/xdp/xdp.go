@@ -19,8 +19,8 @@
 // ErrNotSupported.
 //
 // Programs see the frame as xebpf's test runs give it (Program.Run with
-// Data): xdp_md.ingress_ifindex reads 1 and rx_queue_index 0, whatever
-// the port.
+// Data), but for xdp_md.ingress_ifindex, which is the port's ifindex
+// (RunOptions.Hook), and rx_queue_index, 0 (a port is one queue).
 package xdp
 
 import (
@@ -104,6 +104,46 @@ type Link struct {
 	c      counters
 	mu     sync.Mutex // held during a run; Close takes it to detach
 	closed bool
+	// onRuns and the runs not yet reported to it (guarded by mu).
+	onRuns      func(runs uint64, total time.Duration)
+	pendRuns    uint64
+	pendRunTime time.Duration
+}
+
+// AttachOptions are the options of AttachWithOptions.
+type AttachOptions struct {
+	// OnRuns, if set, is told of the program's runs (failed runs
+	// included; frames too long to run are not runs) and the time they
+	// took, in batches: at most
+	// runBatch runs late while frames keep arriving, and at once when the
+	// port waits for frames and when the link is closed. It is called
+	// from the port's receiving goroutine (or Close's) and must be quick:
+	// counting, not blocking.
+	OnRuns func(runs uint64, total time.Duration)
+}
+
+// runBatch is the most runs a Link keeps before telling OnRuns.
+const runBatch = 64
+
+// recordRun counts one run for OnRuns. l.mu is held.
+func (l *Link) recordRun(d time.Duration) {
+	if l.onRuns == nil {
+		return
+	}
+	l.pendRuns++
+	l.pendRunTime += d
+	if l.pendRuns >= l.port.batch {
+		l.flushRuns()
+	}
+}
+
+// flushRuns tells OnRuns of the pending runs. l.mu is held.
+func (l *Link) flushRuns() {
+	if l.pendRuns == 0 || l.onRuns == nil {
+		return
+	}
+	l.onRuns(l.pendRuns, l.pendRunTime)
+	l.pendRuns, l.pendRunTime = 0, 0
 }
 
 // Program returns the attached program.
@@ -137,6 +177,7 @@ func (l *Link) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.flushRuns()
 	l.port.link.CompareAndSwap(l, nil)
 	if err := l.runner.Close(); err != nil {
 		return fmt.Errorf("xdp: detach %s from ifindex %d: %w", l.prog.Name(), l.port.ifindex, err)
@@ -159,6 +200,13 @@ type conn interface {
 	close() error
 }
 
+// idler is a conn that can say when recv is about to wait for a frame:
+// it calls idle then, from recv's goroutine. Ports of other conns report
+// each run to OnRuns at once.
+type idler interface {
+	setIdle(idle func())
+}
+
 // port is an interface of a bridge.
 type port struct {
 	name    string
@@ -169,6 +217,20 @@ type port struct {
 	tx      atomic.Uint64 // frames sent
 	over    atomic.Uint64 // frames dropped as oversize
 	done    chan struct{} // closed when the receive loop ends
+	// batch is the most runs a link of the port keeps before reporting
+	// them to OnRuns: runBatch if the conn reports idleness, else 1.
+	batch uint64
+	hook  xebpf.HookContext // the runs' ingress_ifindex
+}
+
+// idle reports the pending runs of the port's link: the port waits for
+// frames.
+func (p *port) idle() {
+	if l := p.link.Load(); l != nil && l.onRuns != nil {
+		l.mu.Lock()
+		l.flushRuns()
+		l.mu.Unlock()
+	}
 }
 
 // PortStats are the frame counts of a port.
@@ -228,7 +290,12 @@ func (b *Bridge) addPort(ifname string) (*port, error) {
 		c.close()
 		return q, nil
 	}
-	p := &port{name: ifname, ifindex: ifindex, c: c, done: make(chan struct{})}
+	p := &port{name: ifname, ifindex: ifindex, c: c, done: make(chan struct{}), batch: 1,
+		hook: xebpf.HookContext{IngressIfindex: uint32(ifindex)}}
+	if ic, ok := c.(idler); ok {
+		p.batch = runBatch
+		ic.setIdle(p.idle)
+	}
 	b.ports[ifindex] = p
 	go b.receive(p)
 	return p, nil
@@ -238,6 +305,11 @@ func (b *Bridge) addPort(ifname string) (*port, error) {
 // which it makes a port of the bridge if it is not one. The program must
 // be of type XDP; a port runs one program at a time.
 func (b *Bridge) Attach(prog *xebpf.Program, ifname string) (*Link, error) {
+	return b.AttachWithOptions(prog, ifname, AttachOptions{})
+}
+
+// AttachWithOptions is Attach with options.
+func (b *Bridge) AttachWithOptions(prog *xebpf.Program, ifname string, opts AttachOptions) (*Link, error) {
 	if prog == nil || prog.Type() != xebpf.XDP {
 		return nil, fmt.Errorf("xdp: attach to %s: %w", ifname, ErrNotXDP)
 	}
@@ -249,7 +321,7 @@ func (b *Bridge) Attach(prog *xebpf.Program, ifname string) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xdp: attach %s to %s: %w", prog.Name(), ifname, err)
 	}
-	l := &Link{port: p, prog: prog, runner: r}
+	l := &Link{port: p, prog: prog, runner: r, onRuns: opts.OnRuns}
 	if !p.link.CompareAndSwap(nil, l) {
 		r.Close()
 		return nil, fmt.Errorf("xdp: attach %s to %s: %w", prog.Name(), ifname, ErrAttached)
@@ -371,10 +443,12 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 		l.c.faults.Add(1)
 		return
 	}
-	st.opts = xebpf.RunOptions{Data: frame, DataOut: st.out}
+	st.opts = xebpf.RunOptions{Data: frame, DataOut: st.out, Hook: &p.hook}
 	start := time.Now()
 	act, err := l.runner.Run(&st.opts)
-	l.c.runNanos.Add(uint64(time.Since(start)))
+	took := time.Since(start)
+	l.c.runNanos.Add(uint64(took))
+	l.recordRun(took)
 	red := l.runner.Redirect()
 	l.mu.Unlock()
 	l.c.frames.Add(1)

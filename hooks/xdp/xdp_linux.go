@@ -62,7 +62,10 @@ type packetConn struct {
 	ignoreTx bool // PACKET_IGNORE_OUTGOING is set
 	dropped  atomic.Uint64
 	oob      [64]byte // control messages of recv: PACKET_AUXDATA
+	idle     func()   // called when recv is about to wait (nil: nothing)
 }
+
+func (c *packetConn) setIdle(idle func()) { c.idle = idle }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -185,7 +188,13 @@ func (c *ringConn) recv(_ []byte) ([]byte, error) {
 	var st uint32
 	err := c.rc.Read(func(uintptr) bool {
 		st = atomic.LoadUint32(c.status(c.next))
-		return st&unix.TP_STATUS_USER != 0
+		if st&unix.TP_STATUS_USER != 0 {
+			return true
+		}
+		if c.idle != nil {
+			c.idle()
+		}
+		return false
 	})
 	if err != nil {
 		unix.Munmap(c.ring) // the receive loop ends: nothing uses the ring
@@ -228,6 +237,9 @@ func (c *packetConn) recv(buf []byte) ([]byte, error) {
 		var rerr error
 		err := c.rc.Read(func(fd uintptr) bool {
 			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), in, c.oob[:], 0)
+			if rerr == unix.EAGAIN && c.idle != nil {
+				c.idle()
+			}
 			return rerr != unix.EAGAIN
 		})
 		if err == nil {

@@ -110,8 +110,13 @@ func (f *Frame) setupFrame(in *Input) {
 	f.setupPacket(data-uint64(in.Meta), data, dataEnd, in.HaveCtx)
 	if k == XDP && binary.NativeEndian.Uint32(ctx[12:]) == 0 {
 		// ingress_ifindex: the loopback's queue, also for a context that
-		// says 0 (ctx_out keeps the 0).
-		binary.NativeEndian.PutUint32(ctx[12:], loopbackIfindex)
+		// says 0 (ctx_out keeps the 0); a hook's interface and queue.
+		if in.Ingress != 0 {
+			binary.NativeEndian.PutUint32(ctx[12:], in.Ingress)
+			binary.NativeEndian.PutUint32(ctx[16:], in.RxQueue)
+		} else {
+			binary.NativeEndian.PutUint32(ctx[12:], loopbackIfindex)
+		}
 	}
 	f.Dirty = f.MovesPacket || in.Meta > 0
 }

@@ -141,4 +141,8 @@ type Input struct {
 	Meta int
 	// HaveCtx is set when the run has a context: given, or asked back.
 	HaveCtx bool
+	// Ingress and RxQueue, if Ingress is not 0, are the xdp_md's
+	// ingress_ifindex and rx_queue_index instead of the loopback's: a
+	// hook's frame from a real interface (never a test run's).
+	Ingress, RxQueue uint32
 }

@@ -326,8 +326,10 @@ type LinkInfo struct {
 	Type   string `json:"type"`
 	ProgID uint32 `json:"prog_id"` // 0 once detached
 	// Target is what the program is attached to (for XDP, the device).
-	Target string   `json:"target"`
-	Pinned []string `json:"pinned"`
+	Target string `json:"target"`
+	// Ifindex is the index of the device of a link to a device's hook.
+	Ifindex int      `json:"ifindex,omitempty"`
+	Pinned  []string `json:"pinned"`
 }
 
 // LinkRefArgs names a link (by id or pin), or all of them for the zero

@@ -1,0 +1,121 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/xebpf/xebpf/service/client"
+	"github.com/xebpf/xebpf/service/proto"
+)
+
+// TestExecDaemon runs bash under xebpf exec with a connect4 program the
+// daemon holds pinned (--attach connect4=pinned PATH): it counts the
+// connects per port in the daemon's hash map and denies port B; map dump
+// through the daemon shows the counts, prog show's run_cnt the runs;
+// while the command runs a sockhook link names it, and it goes with the
+// command.
+func TestExecDaemon(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	obj := buildServiceObject(t, "connect_count")
+	sock := startDaemonProcess(t, "")
+	var ports [2]int
+	for i := range ports {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte("ok\n"))
+				c.Close()
+			}
+		}()
+	}
+	if _, stderr, code := runCmd([]string{"prog", "load", obj, "/sys/fs/bpf/cc", "pinmaps", "/sys/fs/bpf/cc_maps", "--socket", sock}, ""); code != 0 {
+		t.Fatalf("prog load: %s", stderr)
+	}
+	deny := binary.NativeEndian.AppendUint32(nil, uint32(ports[1]))
+	upd := []string{"map", "update", "pinned", "/sys/fs/bpf/cc_maps/deny_port", "key", "0", "0", "0", "0", "value"}
+	for _, b := range deny {
+		upd = append(upd, fmt.Sprint(b))
+	}
+	if _, stderr, code := runCmd(append(upd, "--socket", sock), ""); code != 0 {
+		t.Fatalf("map update: %s", stderr)
+	}
+	script := fmt.Sprintf(`for p in %d %d %d; do if exec 3<>/dev/tcp/127.0.0.1/$p; then read -u 3 x; echo "$p: $x"; else echo "$p: denied"; fi; done; xebpf_link=$(%s link show --socket %s); echo "$xebpf_link" >&2`,
+		ports[0], ports[1], ports[0], xebpfBin, sock)
+	cmd := exec.Command(xebpfBin, "exec", "--socket", sock, "--attach", "connect4=pinned /sys/fs/bpf/cc", "--stats", "--", bash, "-c", script)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil && strings.Contains(stderr.String(), "not supported") {
+		t.Skipf("seccomp user notification: %s", stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("xebpf exec: %v\n%s\n%s", err, out, stderr.String())
+	}
+	want := fmt.Sprintf("%d: ok\n%d: denied\n%d: ok\n", ports[0], ports[1], ports[0])
+	if string(out) != want {
+		t.Errorf("stdout %q, want %q", out, want)
+	}
+	for _, w := range []string{
+		// The fourth connect is link show's, to the daemon's unix
+		// socket: the hooks do not apply to it.
+		"calls: 4 connect, 0 bind, 3 hooked, 1 denied\n",
+		"cgroup/connect4 pinned /sys/fs/bpf/cc: 3 runs\n",
+		"1: sockhook  prog 1  target " + bash + " -c ",
+	} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr %q lacks %q", stderr.String(), w)
+		}
+	}
+	c, err := client.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.DumpMap(proto.Ref{Pinned: "/sys/fs/bpf/cc_maps/connects"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]uint64{}
+	for _, e := range d.Entries {
+		got[binary.NativeEndian.Uint32(e.Key)] = binary.NativeEndian.Uint64(e.Value)
+	}
+	if len(got) != 2 || got[uint32(ports[0])] != 2 || got[uint32(ports[1])] != 1 {
+		t.Errorf("connects %v, want %d:2 and %d:1", got, ports[0], ports[1])
+	}
+	ps, err := c.Programs(proto.Ref{Pinned: "/sys/fs/bpf/cc"})
+	if err != nil || ps[0].RunCnt != 3 {
+		t.Errorf("prog show: %+v %v, want run_cnt 3", ps, err)
+	}
+	var st *proto.StatusResult
+	for range 200 {
+		if st, err = c.Status(); err != nil || st.Links == 0 {
+			break
+		}
+	}
+	if err != nil || st.Links != 0 || st.Programs != 1 {
+		t.Errorf("after the command: %+v %v, want its link gone and the pinned program left", st, err)
+	}
+	for _, p := range []string{"/sys/fs/bpf/cc", "/sys/fs/bpf/cc_maps/connects", "/sys/fs/bpf/cc_maps/deny_port"} {
+		if err := c.Unpin(p); err != nil {
+			t.Error(err)
+		}
+	}
+}
