@@ -99,6 +99,7 @@ type table struct {
 	lastLink  uint32
 	links     map[uint32]*linkObj
 	providers map[string]LinkProvider // by kind
+	st        *state                  // nil: nothing is durable (OpenState)
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).
@@ -503,6 +504,7 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 		return nil, proto.Errorf(proto.CodeInternal, "load object: %v", err)
 	}
 	co := &collObj{c: coll}
+	t.st.noteLoad(co, args, uid)
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
