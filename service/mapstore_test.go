@@ -3,9 +3,12 @@ package service
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xebpf/xebpf"
 )
 
 // TestSnapshotFormat: a snapshot decodes to what was encoded, and any
@@ -117,5 +120,47 @@ func TestJournalTornTail(t *testing.T) {
 	}
 	if got, _ := decodeJournal(after); len(got) != 3 {
 		t.Fatalf("%d records after the append, want 3", len(got))
+	}
+}
+
+// BenchmarkSnapshot measures a pinned map's snapshot by its entries: the
+// read of the entries alone (what a map dump costs) and the whole
+// snapshot (read, encode, write, sync, rename, sync the directory).
+func BenchmarkSnapshot(b *testing.B) {
+	for _, n := range []int{64, 1024, 65536} {
+		xm, err := xebpf.NewMap(&xebpf.MapSpec{Name: "h", Type: xebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: uint32(n)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer xm.Close()
+		for i := range n {
+			if err := xm.Update(uint32(i), uint64(i), xebpf.UpdateAny); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("entries=%d/read", n), func(b *testing.B) {
+			for range b.N {
+				if _, err := mapEntries(xm); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("entries=%d/snapshot", n), func(b *testing.B) {
+			st := &state{dir: b.TempDir()}
+			os.Mkdir(filepath.Join(st.dir, "maps"), 0o700)
+			dm := &durMap{key: "k"}
+			j, _, err := openJournal(st.mapPath("k", ".journal"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.close()
+			dm.j = j
+			m := &mapObj{m: xm, name: "h"}
+			for range b.N {
+				if err := st.snapshot(m, dm); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
