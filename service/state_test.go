@@ -255,3 +255,41 @@ func TestStatePins(t *testing.T) {
 		t.Fatalf("totals after the restart: %+v, %v", ms, err)
 	}
 }
+
+// TestStateCloseSnapshots: without periodic snapshots, what programs
+// wrote at hooks is kept when the daemon closes (SIGTERM), and Close's
+// unpinning is not recorded as unpins.
+func TestStateCloseSnapshots(t *testing.T) {
+	obj := buildObject(t, "xdp_count")
+	dir := filepath.Join(t.TempDir(), "state")
+	hooks := &fakeHooks{attached: map[string]*fakeLink{}}
+	d, sock := startDaemon(t, withState(t, dir, hooks, nil, -1))
+	c := dial(t, sock)
+	if _, err := c.Load(&proto.LoadArgs{Object: obj, PinAllDir: "/sys/fs/bpf/xdp", PinMapsDir: "/sys/fs/bpf/m"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Attach("xdp", proto.Ref{Pinned: "/sys/fs/bpf/xdp/xdp_count"}, "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PinLink(proto.Ref{ID: l.ID}, "/sys/fs/bpf/link"); err != nil {
+		t.Fatal(err)
+	}
+	hooks.fire(t, "eth0", 5)
+	if snapshotHas(t, dir, u64(5)) {
+		t.Fatal("a snapshot was taken before Close: the test tests nothing")
+	}
+	c.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hooks2 := &fakeHooks{attached: map[string]*fakeLink{}}
+	_, sock2 := startDaemon(t, withState(t, dir, hooks2, nil, -1))
+	c2 := dial(t, sock2)
+	if v := lookupU64(t, c2, proto.Ref{Pinned: "/sys/fs/bpf/m/counts"}, u32(64)); v != 5 {
+		t.Fatalf("counts[64] after Close and a restart: %d, want 5", v)
+	}
+	if ls, err := c2.Links(proto.Ref{Pinned: "/sys/fs/bpf/link"}); err != nil || len(ls) != 1 || ls[0].Target != "eth0" {
+		t.Fatalf("link after Close and a restart: %+v, %v", ls, err)
+	}
+}
