@@ -164,3 +164,40 @@ func BenchmarkSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// TestContentsKept: the entries of data maps are kept, not those of
+// maps whose values name objects of one run, nor keyless or frozen maps.
+func TestContentsKept(t *testing.T) {
+	for _, tc := range []struct {
+		spec   xebpf.MapSpec
+		freeze bool
+		want   bool
+	}{
+		{xebpf.MapSpec{Type: xebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.LRUHash, KeySize: 4, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 4}, true, false},
+		{xebpf.MapSpec{Type: xebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 4}, false, false},
+		{xebpf.MapSpec{Type: xebpf.Queue, ValueSize: 8, MaxEntries: 4}, false, false},
+		{xebpf.MapSpec{Type: xebpf.RingBuf, MaxEntries: 4096}, false, false},
+	} {
+		name := fmt.Sprintf("%v/frozen=%v", tc.spec.Type, tc.freeze)
+		t.Run(name, func(t *testing.T) {
+			tc.spec.Name = "m"
+			m, err := xebpf.NewMap(&tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if tc.freeze {
+				if err := m.Freeze(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := contentsKept(m); got != tc.want {
+				t.Fatalf("contentsKept = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -39,9 +39,9 @@ import (
 //   - updates programs make at hooks (links): at the periodic snapshot
 //     (StateOptions.SnapshotEvery) and when the daemon closes.
 //
-// Only pinned maps keep their contents: an unpinned map that a pinned
-// program uses comes back as the object defines it. Frozen maps come back
-// from the object. A pinned link comes back when a LinkProvider of its
+// Only pinned maps keep their contents, and only data maps (see
+// contentsKept): an unpinned map that a pinned program uses comes back as
+// the object defines it. Frozen maps come back from the object. A pinned link comes back when a LinkProvider of its
 // kind is registered before OpenState; otherwise it is dropped, with a
 // log line.
 
@@ -357,10 +357,23 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 	return nil
 }
 
-// mapEntries reads every entry of m (none for maps without keys or
-// frozen maps, which come back from their object).
+// contentsKept reports whether a pinned map's entries are kept: those of
+// data maps, not frozen. Frozen maps come back from their object; the
+// others (program arrays and maps of maps, whose values name objects of
+// this run; queues, stacks and ring buffers, which have no keys to
+// iterate; maps of sockets, devices and other kernel objects) come back
+// empty.
+func contentsKept(m *xebpf.Map) bool {
+	switch m.Type() {
+	case xebpf.Hash, xebpf.Array, xebpf.PerCPUHash, xebpf.PerCPUArray, xebpf.LRUHash, xebpf.LRUCPUHash, xebpf.LPMTrie:
+		return m.KeySize() != 0 && !m.Frozen()
+	}
+	return false
+}
+
+// mapEntries reads every entry of m (none when its contents are not kept).
 func mapEntries(m *xebpf.Map) ([]snapEntry, error) {
-	if m.KeySize() == 0 || m.Frozen() {
+	if !contentsKept(m) {
 		return nil, nil
 	}
 	var out []snapEntry
@@ -730,7 +743,7 @@ func (st *state) restoreMap(m *mapObj, key string) {
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	dm.key = key
-	if m.m.Frozen() || m.m.KeySize() == 0 {
+	if !contentsKept(m.m) {
 		st.keepRestored(m, dm)
 		return
 	}
