@@ -176,7 +176,8 @@ func syncDir(dir string) error {
 
 // journal is an open journal file.
 type journal struct {
-	f *os.File
+	f    *os.File
+	size int64 // bytes in the file
 }
 
 // openJournal opens (creating) the journal at path, cuts a torn tail and
@@ -202,12 +203,14 @@ func openJournal(path string) (*journal, []jRecord, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	return &journal{f: f}, recs, nil
+	return &journal{f: f, size: int64(good)}, recs, nil
 }
 
 // append writes a record and syncs it: it is durable when append returns.
 func (j *journal) append(r jRecord) error {
-	if _, err := j.f.Write(appendRecord(nil, r)); err != nil {
+	n, err := j.f.Write(appendRecord(nil, r))
+	j.size += int64(n)
+	if err != nil {
 		return err
 	}
 	return j.f.Sync()
@@ -218,6 +221,7 @@ func (j *journal) reset() error {
 	if err := j.f.Truncate(0); err != nil {
 		return err
 	}
+	j.size = 0
 	_, err := j.f.Seek(0, io.SeekStart)
 	return err
 }

@@ -278,8 +278,19 @@ func (st *state) mapWrite(m *mapObj, op byte, key, val []byte, apply func() erro
 	if err := dm.j.append(jRecord{seq: dm.seq, op: op, key: key, val: val}); err != nil {
 		return proto.Errorf(proto.CodeInternal, "map %s: the change is made but not durable: journal: %v", m.name, err)
 	}
+	if dm.j.size > journalLimit {
+		// Bound the journal, and the replay at the next start: the
+		// change is durable already, a failed snapshot is only logged.
+		if err := st.snapshot(m, dm); err != nil {
+			st.logf("xebpf daemon: state: %v", err)
+		}
+	}
 	return nil
 }
+
+// journalLimit is the size of a map's journal at which a snapshot
+// replaces it.
+var journalLimit int64 = 4 << 20
 
 // syncMaps snapshots the durable maps among ms (after a program ran).
 func (st *state) syncMaps(ms []*mapObj) error {

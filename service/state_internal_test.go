@@ -1,0 +1,69 @@
+package service
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/xebpf/xebpf/service/proto"
+)
+
+// TestJournalCompaction: a journal past journalLimit is replaced by a
+// snapshot, and a restart restores every update.
+func TestJournalCompaction(t *testing.T) {
+	defer func(n int64) { journalLimit = n }(journalLimit)
+	journalLimit = 1 << 10
+	dir := filepath.Join(t.TempDir(), "state")
+	d := New()
+	if err := d.OpenState(dir, &StateOptions{SnapshotEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.t.mapCreate(&proto.MapCreateArgs{Path: "/sys/fs/bpf/h", Type: "hash", Name: "h", KeySize: 4, ValueSize: 8, MaxEntries: 256}, func(any) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.t.persist(); err != nil {
+		t.Fatal(err)
+	}
+	ref := proto.Ref{Pinned: "/sys/fs/bpf/h"}
+	var maxJournal int64
+	for i := range 500 {
+		k := binary.LittleEndian.AppendUint32(nil, uint32(i%200))
+		v := binary.LittleEndian.AppendUint64(nil, uint64(i))
+		if _, err := d.t.mapElem(proto.OpMapUpdate, &proto.MapElemArgs{Ref: ref, Key: k, Value: v}); err != nil {
+			t.Fatal(err)
+		}
+		js, _ := filepath.Glob(filepath.Join(dir, "maps", "*.journal"))
+		for _, j := range js {
+			if fi, err := os.Stat(j); err == nil {
+				maxJournal = max(maxJournal, fi.Size())
+			}
+		}
+	}
+	if limit := journalLimit + 64; maxJournal > limit || maxJournal == 0 {
+		t.Fatalf("the journal grew to %d bytes, want at most %d", maxJournal, limit)
+	}
+	// A second daemon on the same files, d left as a kill leaves it.
+	d2 := New()
+	if err := d2.OpenState(dir, &StateOptions{SnapshotEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d2.t.mapDump(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 200 {
+		t.Fatalf("%d entries after the restart, want 200", len(res.Entries))
+	}
+	for _, e := range res.Entries {
+		k := uint64(binary.LittleEndian.Uint32(e.Key))
+		want := k + 400 // the last of the 500 updates that wrote k
+		if k >= 100 {
+			want = k + 200
+		}
+		if v := binary.LittleEndian.Uint64(e.Value); v != want {
+			t.Fatalf("key %d = %d after the restart, want %d", k, v, want)
+		}
+	}
+	d2.Close()
+}
