@@ -70,6 +70,7 @@ type durMap struct {
 	durable bool
 	seq     uint64 // the last journal record's
 	j       *journal
+	lastSum [32]byte // SHA-256 of the snapshot on disk; zero: none known
 }
 
 // state keeps the pinned objects in a directory.
@@ -163,6 +164,10 @@ func (d *Daemon) OpenState(dir string, opts *StateOptions) error {
 	d.t.st = st
 	d.t.mu.Unlock()
 	st.restore(&man)
+	if len(man.Objects)+len(man.Created)+len(man.Links) > 0 {
+		stt := d.Status()
+		d.logf("xebpf daemon: state %s: restored %d pins (%d programs, %d maps, %d links)", dir, stt.Pins, stt.Programs, stt.Maps, stt.Links)
+	}
 	if err := st.persist(); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
@@ -359,9 +364,15 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 	if err != nil {
 		return fmt.Errorf("snapshot map %s: %w", m.name, err)
 	}
-	if err := writeFileAtomic(st.mapPath(dm.key, ".snap"), encodeSnapshot(dm.seq, entries)); err != nil {
+	b := encodeSnapshot(dm.seq, entries)
+	sum := sha256.Sum256(b)
+	if dm.j.size == 0 && sum == dm.lastSum {
+		return nil // the snapshot on disk holds it all already
+	}
+	if err := writeFileAtomic(st.mapPath(dm.key, ".snap"), b); err != nil {
 		return fmt.Errorf("snapshot map %s: %w", m.name, err)
 	}
+	dm.lastSum = sum
 	if err := dm.j.reset(); err != nil {
 		return fmt.Errorf("snapshot map %s: journal: %w", m.name, err)
 	}
@@ -591,6 +602,7 @@ func (st *state) startKeeping(m *mapObj, dm *durMap) error {
 		return fmt.Errorf("map %s: journal: %w", m.name, err)
 	}
 	dm.j = j
+	dm.lastSum = [32]byte{}
 	if err := st.snapshot(m, dm); err != nil {
 		j.close()
 		dm.j = nil
@@ -819,6 +831,7 @@ func (st *state) keepRestored(m *mapObj, dm *durMap) {
 		return
 	}
 	dm.j = j
+	dm.lastSum = [32]byte{}
 	if err := st.snapshot(m, dm); err != nil {
 		st.logf("xebpf daemon: state: map %s: %v", m.name, err)
 		j.close()

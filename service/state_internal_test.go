@@ -67,3 +67,46 @@ func TestJournalCompaction(t *testing.T) {
 	}
 	d2.Close()
 }
+
+// TestSnapshotSkipsUnchanged: a snapshot of a map that has not changed
+// since the last one writes nothing; a change writes a new file.
+func TestSnapshotSkipsUnchanged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	d := New()
+	if err := d.OpenState(dir, &StateOptions{SnapshotEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.t.mapCreate(&proto.MapCreateArgs{Path: "/sys/fs/bpf/h", Type: "hash", Name: "h", KeySize: 4, ValueSize: 8, MaxEntries: 16}, func(any) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.t.persist(); err != nil {
+		t.Fatal(err)
+	}
+	snap := func() os.FileInfo {
+		t.Helper()
+		if err := d.t.st.snapshotAll(); err != nil {
+			t.Fatal(err)
+		}
+		ps, _ := filepath.Glob(filepath.Join(dir, "maps", "*.snap"))
+		if len(ps) != 1 {
+			t.Fatalf("%d snapshots, want 1", len(ps))
+		}
+		fi, err := os.Stat(ps[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	a := snap()
+	if b := snap(); !os.SameFile(a, b) {
+		t.Fatal("an unchanged map was written again")
+	}
+	m := d.t.pins["/sys/fs/bpf/h"].(*mapObj)
+	if err := m.m.Update(uint32(1), uint64(2), 0); err != nil { // as a program would, past the journal
+		t.Fatal(err)
+	}
+	if c := snap(); os.SameFile(a, c) {
+		t.Fatal("a changed map was not written")
+	}
+}

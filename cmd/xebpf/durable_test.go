@@ -179,8 +179,11 @@ func TestDurableProof(t *testing.T) {
 	if want := `"value":["0x15","0x27",`; !strings.Contains(strings.ReplaceAll(lookup, " ", ""), want) {
 		t.Errorf("counts[60] after 5 more runs: %s, want 10005", lookup)
 	}
-	if strings.Contains(d2.stderr.String(), "state:") {
+	if strings.Contains(d2.stderr.String(), "daemon: state:") {
 		t.Errorf("the restarted daemon complains about its state:\n%s", d2.stderr.String())
+	}
+	if !strings.Contains(d2.stderr.String(), "restored 6 pins (2 programs, 4 maps, 0 links)") {
+		t.Errorf("the restarted daemon does not say what it restored:\n%s", d2.stderr.String())
 	}
 }
 
@@ -338,7 +341,7 @@ func TestDurableStorm(t *testing.T) {
 			t.Fatalf("iteration %d: counter %d, acknowledged runs %d, in flight %d", it, n, runsAcked, runsInflight)
 		}
 		runsAcked = n
-		if strings.Contains(d.stderr.String(), "state:") {
+		if strings.Contains(d.stderr.String(), "daemon: state:") {
 			t.Fatalf("iteration %d: the daemon complains about its state:\n%s", it, d.stderr.String())
 		}
 		if it == iters-1 {
