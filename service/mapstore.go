@@ -206,14 +206,39 @@ func openJournal(path string) (*journal, []jRecord, error) {
 	return &journal{f: f, size: int64(good)}, recs, nil
 }
 
-// append writes a record and syncs it: it is durable when append returns.
-func (j *journal) append(r jRecord) error {
+// write writes a record; it is durable after the next sync.
+func (j *journal) write(r jRecord) error {
 	n, err := j.f.Write(appendRecord(nil, r))
-	j.size += int64(n)
-	if err != nil {
+	if err != nil && n > 0 {
+		// Cut the partial record: records after it would be lost with
+		// it at the next open.
+		if terr := j.f.Truncate(j.size); terr == nil {
+			_, terr = j.f.Seek(j.size, io.SeekStart)
+			err = errors.Join(err, terr)
+		}
 		return err
 	}
+	j.size += int64(n)
+	return err
+}
+
+// sync makes the records written so far durable.
+func (j *journal) sync() error {
+	if testSyncHook != nil {
+		testSyncHook()
+	}
 	return j.f.Sync()
+}
+
+// testSyncHook, if set, runs before each journal sync (tests).
+var testSyncHook func()
+
+// append writes a record and syncs it.
+func (j *journal) append(r jRecord) error {
+	if err := j.write(r); err != nil {
+		return err
+	}
+	return j.sync()
 }
 
 // reset empties the journal (its records are in a snapshot).

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xebpf/xebpf"
@@ -71,6 +72,9 @@ type durMap struct {
 	seq     uint64 // the last journal record's
 	j       *journal
 	lastSum [32]byte // SHA-256 of the snapshot on disk; zero: none known
+
+	syncMu sync.Mutex    // one journal sync at a time
+	synced atomic.Uint64 // the records up to this seq are on disk
 }
 
 // state keeps the pinned objects in a directory.
@@ -272,25 +276,69 @@ func (st *state) mapWrite(m *mapObj, op byte, key, val []byte, apply func() erro
 	}
 	dm := st.dmFor(m)
 	dm.mu.Lock()
-	defer dm.mu.Unlock()
 	if err := apply(); err != nil {
+		dm.mu.Unlock()
 		return err
 	}
 	if !dm.durable {
+		dm.mu.Unlock()
 		return nil
 	}
 	dm.seq++
-	if err := dm.j.append(jRecord{seq: dm.seq, op: op, key: key, val: val}); err != nil {
+	seq := dm.seq
+	if err := dm.j.write(jRecord{seq: seq, op: op, key: key, val: val}); err != nil {
+		dm.mu.Unlock()
 		return proto.Errorf(proto.CodeInternal, "map %s: the change is made but not durable: journal: %v", m.name, err)
 	}
 	if dm.j.size > journalLimit {
-		// Bound the journal, and the replay at the next start: the
-		// change is durable already, a failed snapshot is only logged.
+		// Bound the journal, and the replay at the next start.
 		if err := st.snapshot(m, dm); err != nil {
 			st.logf("xebpf daemon: state: %v", err)
 		}
 	}
+	dm.mu.Unlock()
+	if err := dm.syncTo(seq); err != nil {
+		return proto.Errorf(proto.CodeInternal, "map %s: the change is made but not durable: journal: %v", m.name, err)
+	}
 	return nil
+}
+
+// syncTo returns once the journal records up to seq are on disk: one
+// sync covers every record written before it (group commit), and a
+// snapshot covers the records before it.
+func (dm *durMap) syncTo(seq uint64) error {
+	dm.syncMu.Lock()
+	defer dm.syncMu.Unlock()
+	if dm.synced.Load() >= seq {
+		return nil
+	}
+	dm.mu.Lock()
+	upto, j, durable := dm.seq, dm.j, dm.durable
+	dm.mu.Unlock()
+	if !durable {
+		return nil // unpinned meanwhile: its contents are no longer kept
+	}
+	if err := j.sync(); err != nil {
+		dm.mu.Lock()
+		durable = dm.durable
+		dm.mu.Unlock()
+		if !durable {
+			return nil
+		}
+		return err
+	}
+	dm.syncedTo(upto)
+	return nil
+}
+
+// syncedTo records that the journal records up to seq are on disk.
+func (dm *durMap) syncedTo(seq uint64) {
+	for {
+		old := dm.synced.Load()
+		if old >= seq || dm.synced.CompareAndSwap(old, seq) {
+			return
+		}
+	}
 }
 
 // journalLimit is the size of a map's journal at which a snapshot
@@ -367,12 +415,14 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 	b := encodeSnapshot(dm.seq, entries)
 	sum := sha256.Sum256(b)
 	if dm.j.size == 0 && sum == dm.lastSum {
+		dm.syncedTo(dm.seq)
 		return nil // the snapshot on disk holds it all already
 	}
 	if err := writeFileAtomic(st.mapPath(dm.key, ".snap"), b); err != nil {
 		return fmt.Errorf("snapshot map %s: %w", m.name, err)
 	}
 	dm.lastSum = sum
+	dm.syncedTo(dm.seq)
 	if err := dm.j.reset(); err != nil {
 		return fmt.Errorf("snapshot map %s: journal: %w", m.name, err)
 	}

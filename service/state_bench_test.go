@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/xebpf/xebpf/service"
@@ -39,6 +40,24 @@ func BenchmarkDurability(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+		// Clients updating one map at once: the journal's syncs are
+		// shared (group commit).
+		b.Run("MapUpdateParallel8/"+mode, func(b *testing.B) {
+			b.SetParallelism(4) // 8 clients on 2 CPUs
+			var next atomic.Uint32
+			b.RunParallel(func(pb *testing.PB) {
+				c := dial(b, sock)
+				k := next.Add(1) * 64
+				i := uint32(0)
+				for pb.Next() {
+					if err := c.Update(h, u32(k+i%64), u64(uint64(i)), 0); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
 		})
 		run := &proto.RunArgs{Ref: proto.Ref{Pinned: "/sys/fs/bpf/p"}, Data: make([]byte, 64)}
 		b.Run("ProgRun/"+mode, func(b *testing.B) {

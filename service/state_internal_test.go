@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/xebpf/xebpf/service/proto"
 )
@@ -108,5 +110,66 @@ func TestSnapshotSkipsUnchanged(t *testing.T) {
 	}
 	if c := snap(); os.SameFile(a, c) {
 		t.Fatal("a changed map was not written")
+	}
+}
+
+// TestUpdateWaitsForSync: a durable map update is not acknowledged before
+// a journal sync that started after its record was written; concurrent
+// updates share syncs.
+func TestUpdateWaitsForSync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	d := New()
+	if err := d.OpenState(dir, &StateOptions{SnapshotEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.t.mapCreate(&proto.MapCreateArgs{Path: "/sys/fs/bpf/h", Type: "hash", Name: "h", KeySize: 4, ValueSize: 8, MaxEntries: 64}, func(any) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.t.persist(); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{}, 100)
+	release := make(chan struct{})
+	var syncs atomic.Int32
+	testSyncHook = func() {
+		syncs.Add(1)
+		entered <- struct{}{}
+		<-release
+	}
+	defer func() { testSyncHook = nil }()
+	update := func(k uint32) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := d.t.mapElem(proto.OpMapUpdate, &proto.MapElemArgs{Ref: proto.Ref{Pinned: "/sys/fs/bpf/h"},
+				Key: binary.LittleEndian.AppendUint32(nil, k), Value: make([]byte, 8)})
+			done <- err
+		}()
+		return done
+	}
+	first := update(1)
+	<-entered // the first update's sync is under way and blocked
+	var rest []chan error
+	for k := range uint32(8) {
+		rest = append(rest, update(10+k))
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i, c := range append([]chan error{first}, rest...) {
+		select {
+		case err := <-c:
+			t.Fatalf("update %d acknowledged before its sync: %v", i, err)
+		default:
+		}
+	}
+	close(release)
+	for i, c := range append([]chan error{first}, rest...) {
+		if err := <-c; err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	// The first sync covered only the first record; one more sync (or a
+	// few, as the updates arrived) covered the 8 others.
+	if n := syncs.Load(); n < 2 || n > 5 {
+		t.Fatalf("%d syncs for 9 updates, want 2 to 5 (one for the first, shared by the rest)", n)
 	}
 }
