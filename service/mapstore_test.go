@@ -124,8 +124,9 @@ func TestJournalTornTail(t *testing.T) {
 }
 
 // BenchmarkSnapshot measures a pinned map's snapshot by its entries: the
-// read of the entries alone (what a map dump costs) and the whole
-// snapshot (read, encode, write, sync, rename, sync the directory).
+// read of the entries alone (what a map dump costs), the whole snapshot
+// of a map that changed (read, encode, write, sync, rename, sync the
+// directory) and of one that did not (read, encode, compare).
 func BenchmarkSnapshot(b *testing.B) {
 	for _, n := range []int{64, 1024, 65536} {
 		xm, err := xebpf.NewMap(&xebpf.MapSpec{Name: "h", Type: xebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: uint32(n)})
@@ -145,23 +146,34 @@ func BenchmarkSnapshot(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("entries=%d/snapshot", n), func(b *testing.B) {
-			st := &state{dir: b.TempDir()}
-			os.Mkdir(filepath.Join(st.dir, "maps"), 0o700)
-			dm := &durMap{key: "k"}
-			j, _, err := openJournal(st.mapPath("k", ".journal"))
-			if err != nil {
-				b.Fatal(err)
+		for _, changed := range []bool{true, false} {
+			name := "snapshot"
+			if !changed {
+				name = "unchanged"
 			}
-			defer j.close()
-			dm.j = j
-			m := &mapObj{m: xm, name: "h"}
-			for range b.N {
-				if err := st.snapshot(m, dm); err != nil {
+			b.Run(fmt.Sprintf("entries=%d/%s", n, name), func(b *testing.B) {
+				st := &state{dir: b.TempDir()}
+				os.Mkdir(filepath.Join(st.dir, "maps"), 0o700)
+				dm := &durMap{key: "k"}
+				j, _, err := openJournal(st.mapPath("k", ".journal"))
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				defer j.close()
+				dm.j = j
+				m := &mapObj{m: xm, name: "h"}
+				for i := range b.N {
+					if changed { // as a program's run would
+						if err := xm.Update(uint32(0), uint64(i), xebpf.UpdateAny); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := st.snapshot(m, dm); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
