@@ -9,6 +9,10 @@
 // map) a program that uses it holds it. When the last reference goes, the
 // object's id is gone and, once every object of its ELF object is gone,
 // the memory of the collection is returned.
+//
+// With a state directory (Daemon.OpenState), what is pinned survives the
+// daemon, a kill included: see state.go for the files and for when an
+// update is durable.
 package service
 
 import (
