@@ -104,9 +104,10 @@ func (d *Daemon) Close() error {
 	d.mu.Unlock()
 	d.wg.Wait()
 	t := d.t
+	errs := []error{t.st.close()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	errs := []error{t.dropDevices()}
+	errs = append(errs, t.dropDevices())
 	for p := range t.pins {
 		errs = append(errs, t.unpin(p))
 	}
@@ -324,6 +325,14 @@ func (s *session) handle(line []byte) (res any, err error) {
 			res, err = nil, proto.Errorf(proto.CodeInternal, "%s: internal error: %v", op, r)
 		}
 	}()
+	defer func() {
+		// What is pinned is on disk before the reply (OpenState).
+		if err == nil && mutates(op) {
+			if perr := s.d.t.persist(); perr != nil {
+				res, err = nil, proto.Errorf(proto.CodeInternal, "%s: done, but not durable: %v", op, perr)
+			}
+		}
+	}()
 	t := s.d.t
 	switch a := args.(type) {
 	case nil:
@@ -509,6 +518,11 @@ func (t *table) progRun(a *proto.RunArgs) (*proto.RunResult, error) {
 		total = time.Since(start)
 	}
 	p.stats.Record(runs, total)
+	// What the program wrote in pinned maps is on disk before the reply
+	// (OpenState).
+	if err := t.st.syncMaps(p.maps); err != nil {
+		return nil, proto.Errorf(proto.CodeInternal, "run program %s: done, but its maps are not durable: %v", p.name, err)
+	}
 	res := &proto.RunResult{Retval: ret, DurationNs: opts.Duration.Nanoseconds(), CtxOut: ctxOut}
 	if a.Data != nil {
 		res.DataOut = opts.DataOut

@@ -111,8 +111,13 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		if err := checkKey(m, "key", a.Key); err != nil {
 			return nil, err
 		}
-		if err := m.m.Delete(a.Key); err != nil {
-			return nil, mapErr(err)
+		if err := t.st.mapWrite(m, jDelete, a.Key, nil, func() error {
+			if err := m.m.Delete(a.Key); err != nil {
+				return mapErr(err)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		return nil, nil
 	case proto.OpMapUpdate:
@@ -140,8 +145,13 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		if a.Flags > proto.UpdateExist {
 			return nil, proto.Errorf(proto.CodeInvalid, "map %s: update flags %d: want any (0), noexist (1) or exist (2)", m.name, a.Flags)
 		}
-		if err := m.m.Update(a.Key, val, xebpf.MapUpdateFlags(a.Flags)); err != nil {
-			return nil, mapErr(err)
+		if err := t.st.mapWrite(m, jUpdate, a.Key, val, func() error {
+			if err := m.m.Update(a.Key, val, xebpf.MapUpdateFlags(a.Flags)); err != nil {
+				return mapErr(err)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		return nil, nil
 	}
@@ -172,6 +182,7 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 		return nil, fmt.Errorf("map create: the collection has no map %s", a.Name)
 	}
 	co := &collObj{c: coll, live: 1}
+	t.st.noteCreate(co, a)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lastMap++

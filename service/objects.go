@@ -9,6 +9,10 @@
 // map) a program that uses it holds it. When the last reference goes, the
 // object's id is gone and, once every object of its ELF object is gone,
 // the memory of the collection is returned.
+//
+// With a state directory (Daemon.OpenState), what is pinned survives the
+// daemon, a kill included: see state.go for the files and for when an
+// update is durable.
 package service
 
 import (
@@ -100,6 +104,7 @@ type table struct {
 	links     map[uint32]*linkObj
 	providers map[string]LinkProvider // by kind
 	devs      map[string]*linkObj     // links held by their device (netdev.go)
+	st        *state                  // nil: nothing is durable (OpenState)
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).
@@ -504,6 +509,7 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 		return nil, proto.Errorf(proto.CodeInternal, "load object: %v", err)
 	}
 	co := &collObj{c: coll}
+	t.st.noteLoad(co, args, uid)
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()

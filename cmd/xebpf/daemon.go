@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/xebpf/xebpf/service"
 	"github.com/xebpf/xebpf/service/client"
@@ -26,9 +27,10 @@ func init() {
 var daemonStarted func(socket string)
 
 func cmdDaemon(args []string, sio stdio) error {
-	fs := newFlags("daemon", "[--socket PATH] [--state DIR] [--metrics ADDR] [--group G] [--admin-group G] [--read-group G]", sio.errout)
+	fs := newFlags("daemon", "[--socket PATH] [--state DIR] [--snapshot-every D] [--metrics ADDR] [--group G] [--admin-group G] [--read-group G]", sio.errout)
 	socket := fs.String("socket", "", "the socket to listen on (default $XEBPF_SOCKET, else "+client.RootSocket+" for root and $XDG_RUNTIME_DIR/xebpf/xebpf.sock for others)")
-	state := fs.String("state", "", "the state directory (default "+client.RootStateDir+" for root, $XDG_STATE_HOME/xebpf for others); it is created, but nothing durable is kept in it yet: objects do not survive the daemon")
+	state := fs.String("state", "", "the state directory (default "+client.RootStateDir+" for root, $XDG_STATE_HOME/xebpf for others): pinned programs, maps and links are kept there and come back when the daemon starts again")
+	snapEvery := fs.Duration("snapshot-every", time.Second, "snapshot the pinned maps at this interval, for what programs at hooks write (map updates through the daemon and prog run are durable before their reply); 0 or less: only at exit")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics over HTTP at this address (host:port), at /metrics")
 	group := fs.String("group", "", "the socket's group (name or id; default the admin group, else the daemon's); the socket is 0660")
 	adminGroup := fs.String("admin-group", "", "members of this group may load, run, pin, unpin and change maps, as root and the daemon's user")
@@ -69,17 +71,23 @@ func cmdDaemon(args []string, sio stdio) error {
 	if *state == "" {
 		*state = client.DefaultStateDir()
 	}
-	if err := os.MkdirAll(*state, 0o700); err != nil {
-		l.Close()
-		return fmt.Errorf("state directory: %w", err)
-	}
 	d := service.New()
 	if service.ReadsPeerCredentials() {
 		d.Authorize = policy.Authorize
 	}
 	d.Logf = func(format string, a ...any) { fmt.Fprintf(sio.errout, format+"\n", a...) }
+	// Hooks first: restoring pinned links needs their providers.
 	closeHooks, err := registerHooks(d)
 	if err != nil {
+		l.Close()
+		return err
+	}
+	every := *snapEvery
+	if every <= 0 {
+		every = -1
+	}
+	if err := d.OpenState(*state, &service.StateOptions{SnapshotEvery: every}); err != nil {
+		closeHooks()
 		l.Close()
 		return err
 	}
