@@ -65,7 +65,7 @@ func (r *result) summary(w io.Writer) {
 	}{{"flooder", r.Flood}, {"client", r.Legit}} {
 		fmt.Fprintf(w, "  %-8s %10d %10d %10d %10d %12d %10d\n", s.name, s.c.Sent, s.c.Passed+s.c.Dropped, s.c.Passed, s.c.Dropped, s.c.Received, s.c.Sent-s.c.Passed-s.c.Dropped)
 	}
-	fmt.Fprintf(w, "  (seen, passed, dropped: the program's counters; lost: sent but never seen by the program, dropped by the kernel before the bridge)\n")
+	fmt.Fprintf(w, "  (seen, passed, dropped: the program's counters; lost: sent but never seen by the program: the kernel dropped them on the way to the bridge, its backlog or the port socket full)\n")
 	fmt.Fprintf(w, "  flood offered %.0f datagrams/s, %.0f/s reached the receiver\n", float64(r.Flood.Sent)/secs, float64(r.Flood.Received)/secs)
 	ratio := 0.0
 	if r.Legit.Sent > 0 {
