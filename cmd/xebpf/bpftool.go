@@ -266,3 +266,32 @@ func printDone(o bpfOpts, w io.Writer) error {
 	}
 	return nil
 }
+
+// showObjects is the body of prog show, map show and link show: the
+// objects ref names (all of them for the zero Ref), as bpftool prints
+// them; in JSON one object when ref names one, else an array.
+func showObjects[T, J any](o bpfOpts, ref proto.Ref, sio stdio, list func(*client.Client, proto.Ref) ([]T, error), toJSON func(T) J, print func(io.Writer, T)) error {
+	c, err := dialDaemon(o)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	objs, err := list(c, ref)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		js := make([]J, len(objs))
+		for i, x := range objs {
+			js[i] = toJSON(x)
+		}
+		if ref != (proto.Ref{}) && len(js) == 1 {
+			return writeJSON(sio.out, o, js[0])
+		}
+		return writeJSON(sio.out, o, js)
+	}
+	for _, x := range objs {
+		print(sio.out, x)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/xebpf/xebpf/service/client"
 	"github.com/xebpf/xebpf/service/proto"
 )
 
@@ -84,29 +85,7 @@ func linkShow(o bpfOpts, args []string, sio stdio) error {
 			return err
 		}
 	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ls, err := c.Links(ref)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		out := make([]linkJSON, len(ls))
-		for i, l := range ls {
-			out[i] = toLinkJSON(l)
-		}
-		if ref != (proto.Ref{}) && len(out) == 1 {
-			return writeJSON(sio.out, o, out[0])
-		}
-		return writeJSON(sio.out, o, out)
-	}
-	for _, l := range ls {
-		printLink(sio.out, l)
-	}
-	return nil
+	return showObjects(o, ref, sio, (*client.Client).Links, toLinkJSON, printLink)
 }
 
 // linkPin is link pin LINK PATH.

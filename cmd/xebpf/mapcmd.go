@@ -84,29 +84,7 @@ func mapShow(o bpfOpts, args []string, sio stdio) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ms, err := c.Maps(ref)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		js := make([]mapJSON, len(ms))
-		for i, m := range ms {
-			js[i] = toMapJSON(m)
-		}
-		if ref != (proto.Ref{}) && len(js) == 1 {
-			return writeJSON(sio.out, o, js[0])
-		}
-		return writeJSON(sio.out, o, js)
-	}
-	for _, m := range ms {
-		printMap(sio.out, m)
-	}
-	return nil
+	return showObjects(o, ref, sio, (*client.Client).Maps, toMapJSON, printMap)
 }
 
 // cpuValueJSON is one CPU's value of a per-CPU map's element.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xebpf/xebpf/service/client"
 	"github.com/xebpf/xebpf/service/proto"
 )
 
@@ -137,29 +138,7 @@ func progShow(o bpfOpts, args []string, sio stdio) error {
 	if err := noArgs(args); err != nil {
 		return err
 	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	progs, err := c.Programs(ref)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		js := make([]progJSON, len(progs))
-		for i, p := range progs {
-			js[i] = toProgJSON(p)
-		}
-		if ref != (proto.Ref{}) && len(js) == 1 {
-			return writeJSON(sio.out, o, js[0])
-		}
-		return writeJSON(sio.out, o, js)
-	}
-	for _, p := range progs {
-		printProg(sio.out, p)
-	}
-	return nil
+	return showObjects(o, ref, sio, (*client.Client).Programs, toProgJSON, printProg)
 }
 
 // progDump is prog dump xlated PROG.
