@@ -42,9 +42,10 @@ import (
 //
 // Only pinned maps keep their contents, and only data maps (see
 // contentsKept): an unpinned map that a pinned program uses comes back as
-// the object defines it. Frozen maps come back from the object. A pinned link comes back when a LinkProvider of its
-// kind is registered before OpenState; otherwise it is dropped, with a
-// log line.
+// the object defines it. Frozen maps come back from the object. A pinned link, or one a device holds (net attach),
+// comes back when a LinkProvider of its kind is registered before
+// OpenState; otherwise it is dropped, with a log line; the bridge ports
+// come back before the links (statenet.go).
 
 // StateOptions tunes OpenState.
 type StateOptions struct {
@@ -99,6 +100,7 @@ type manifest struct {
 	Objects []manObject  `json:"objects"`
 	Created []manCreated `json:"created"`
 	Links   []manLink    `json:"links"`
+	Ports   []manPort    `json:"ports,omitempty"` // see statenet.go
 }
 
 type manObject struct {
@@ -132,6 +134,7 @@ type manLink struct {
 	Object int      `json:"object"` // index in Objects
 	Prog   string   `json:"prog"`
 	Pins   []string `json:"pins"`
+	Dev    bool     `json:"dev,omitempty"` // held by its device (net attach)
 }
 
 const manifestName = "manifest.json"
@@ -499,12 +502,13 @@ func (st *state) persist() error {
 		return nil
 	}
 	t := st.t
+	ports := st.portsNow()
 	type durable struct {
 		m  *mapObj
 		dm *durMap
 	}
 	var (
-		man     = manifest{Version: 1, Objects: []manObject{}, Created: []manCreated{}, Links: []manLink{}}
+		man     = manifest{Version: 1, Objects: []manObject{}, Created: []manCreated{}, Links: []manLink{}, Ports: ports}
 		keep    []durable
 		objects = map[string][]byte{}
 	)
@@ -535,8 +539,9 @@ func (st *state) persist() error {
 		return objIndex[co], true
 	}
 	linked := map[*progObj]bool{}
+	devHeld := t.devHeld()
 	for _, l := range t.links {
-		if len(l.pins) > 0 && l.prog != nil {
+		if (len(l.pins) > 0 || devHeld[l]) && l.prog != nil {
 			linked[l.prog] = true
 		}
 	}
@@ -577,11 +582,11 @@ func (st *state) persist() error {
 		keep = append(keep, durable{m, dm})
 	}
 	for _, l := range sortedByID(t.links) {
-		if len(l.pins) == 0 || l.prog == nil {
+		if (len(l.pins) == 0 && !devHeld[l]) || l.prog == nil {
 			continue
 		}
 		if i, ok := objIndex[l.prog.coll]; ok {
-			man.Links = append(man.Links, manLink{Kind: l.kind, Target: l.target, Object: i, Prog: l.prog.name, Pins: append([]string{}, l.pins...)})
+			man.Links = append(man.Links, manLink{Kind: l.kind, Target: l.target, Object: i, Prog: l.prog.name, Pins: append([]string{}, l.pins...), Dev: devHeld[l]})
 		}
 	}
 	var drop []*durMap
@@ -773,6 +778,7 @@ func (st *state) restore(man *manifest) {
 			pin(m, p)
 		}
 	}
+	st.restorePorts(man.Ports)
 	for _, ml := range man.Links {
 		t.mu.Lock()
 		prov := t.providers[ml.Kind]
@@ -796,6 +802,9 @@ func (st *state) restore(man *manifest) {
 		lo := &linkObj{id: t.lastLink, refs: 1, kind: ml.Kind, target: ml.Target, prog: p, l: l}
 		p.refs++
 		t.links[lo.id] = lo
+		if ml.Dev && !t.holdByDevice(lo) {
+			st.logf("xebpf daemon: state: link %s %s: the device runs another program; the link is not held by it", ml.Kind, ml.Target)
+		}
 		t.mu.Unlock()
 		hold(lo)
 		for _, path := range ml.Pins {
@@ -912,5 +921,5 @@ func mutates(op string) bool {
 		proto.OpLinkAttach, proto.OpLinkPin, proto.OpLinkDetach, proto.OpRelease:
 		return true
 	}
-	return false
+	return netMutates(op)
 }
