@@ -119,8 +119,11 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}); err != nil {
 			return nil, err
 		}
-		return nil, nil
+		return nil, t.progSlotCleared(m, a.Key)
 	case proto.OpMapUpdate:
+		if a.ValueProg != nil {
+			return nil, t.progArrayUpdate(m, a)
+		}
 		if err := checkKey(m, "key", a.Key); err != nil {
 			return nil, err
 		}
@@ -153,7 +156,7 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}); err != nil {
 			return nil, err
 		}
-		return nil, nil
+		return nil, t.progSlotCleared(m, a.Key)
 	}
 	return nil, proto.Errorf(proto.CodeInvalid, "unknown operation %q", op)
 }

@@ -74,6 +74,8 @@ type durMap struct {
 	j       *journal
 	lastSum [32]byte // SHA-256 of the snapshot on disk; zero: none known
 
+	slots map[uint32]string // a program array's slots: program names (progarray.go); under state.mu
+
 	syncMu sync.Mutex    // one journal sync at a time
 	synced atomic.Uint64 // the records up to this seq are on disk
 }
@@ -120,6 +122,8 @@ type manMap struct {
 	Name string   `json:"name"`
 	Pins []string `json:"pins"`
 	Key  string   `json:"key"`
+	// Slots are a program array's programs (progarray.go).
+	Slots []manSlot `json:"slots,omitempty"`
 }
 
 type manCreated struct {
@@ -576,7 +580,7 @@ func (st *state) persist() error {
 			man.Created = append(man.Created, manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key})
 		} else {
 			i, _ := object(m.coll)
-			man.Objects[i].Maps = append(man.Objects[i].Maps, manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key})
+			man.Objects[i].Maps = append(man.Objects[i].Maps, manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()})
 		}
 		m.refs++
 		keep = append(keep, durable{m, dm})
@@ -746,6 +750,7 @@ func (st *state) restore(man *manifest) {
 				continue
 			}
 			st.restoreMap(m, mm.Key)
+			st.restoreSlots(m, mm.Slots, ps)
 			for _, p := range mm.Pins {
 				pin(m, p)
 			}

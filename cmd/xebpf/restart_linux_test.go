@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xebpf/xebpf/service/client"
 	"github.com/xebpf/xebpf/service/proto"
 )
 
@@ -147,15 +146,4 @@ func TestXDPLinksSurviveKill(t *testing.T) {
 		settle()
 		d.kill(t)
 	}
-}
-
-// dialKillable returns a client of d, closed when the test ends.
-func dialKillable(t *testing.T, d *killableDaemon) *client.Client {
-	t.Helper()
-	c, err := client.Dial(d.sock)
-	if err != nil {
-		t.Fatalf("dial: %v\n%s", err, d.stderr.String())
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
