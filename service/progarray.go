@@ -38,20 +38,33 @@ func (t *table) progArrayUpdate(m *mapObj, a *proto.MapElemArgs) error {
 		return err
 	}
 	defer t.release(p)
-	if err := m.m.Update(a.Key, p.p, xebpf.UpdateAny); err != nil {
-		return proto.Errorf(proto.CodeInvalid, "map %s: %v", m.name, err)
-	}
-	t.st.noteSlot(m, binary.NativeEndian.Uint32(a.Key), p.name)
-	return t.persist()
+	return t.slotWrite(m, a.Key, p.name, func() error {
+		if err := m.m.Update(a.Key, p.p, xebpf.UpdateAny); err != nil {
+			return proto.Errorf(proto.CodeInvalid, "map %s: %v", m.name, err)
+		}
+		return nil
+	})
 }
 
-// progSlotCleared forgets the program of a program array's slot that a
-// delete (or an update with bytes) emptied or replaced.
-func (t *table) progSlotCleared(m *mapObj, key []byte) error {
-	if m.m.Type() != xebpf.ProgramArray || len(key) != 4 {
-		return nil
+// slotWrite performs apply, a change of the slot key of m to the program
+// prog ("": none, or contents the daemon cannot name), when m is a
+// program array, and records it; the record is durable when slotWrite
+// returns nil. The changes of a map's slots are serialized, so the
+// record follows the map.
+func (t *table) slotWrite(m *mapObj, key []byte, prog string, apply func() error) error {
+	st := t.st
+	if st == nil || m.m.Type() != xebpf.ProgramArray || len(key) != 4 {
+		return apply()
 	}
-	if !t.st.noteSlot(m, binary.NativeEndian.Uint32(key), "") {
+	dm := st.dmFor(m)
+	dm.slotMu.Lock()
+	if err := apply(); err != nil {
+		dm.slotMu.Unlock()
+		return err
+	}
+	changed := st.noteSlot(m, binary.NativeEndian.Uint32(key), prog)
+	dm.slotMu.Unlock()
+	if !changed {
 		return nil
 	}
 	return t.persist()

@@ -74,7 +74,8 @@ type durMap struct {
 	j       *journal
 	lastSum [32]byte // SHA-256 of the snapshot on disk; zero: none known
 
-	slots map[uint32]string // a program array's slots: program names (progarray.go); under state.mu
+	slots  map[uint32]string // a program array's slots: program names (progarray.go); under state.mu
+	slotMu sync.Mutex        // one change of the slots at a time (slotWrite)
 
 	syncMu sync.Mutex    // one journal sync at a time
 	synced atomic.Uint64 // the records up to this seq are on disk
