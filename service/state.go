@@ -438,8 +438,9 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 }
 
 // contentsKept reports whether a pinned map's entries are kept: those of
-// data maps, not frozen. Frozen maps come back from their object; the
-// others (program arrays and maps of maps, whose values name objects of
+// data maps, not frozen. Frozen maps come back from their object; a
+// program array's slots come back from the manifest, by program name
+// (progarray.go); the others (maps of maps, whose values name objects of
 // this run; queues, stacks and ring buffers, which have no keys to
 // iterate; maps of sockets, devices and other kernel objects) come back
 // empty.
