@@ -111,16 +111,21 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		if err := checkKey(m, "key", a.Key); err != nil {
 			return nil, err
 		}
-		if err := t.st.mapWrite(m, jDelete, a.Key, nil, func() error {
-			if err := m.m.Delete(a.Key); err != nil {
-				return mapErr(err)
-			}
-			return nil
+		if err := t.slotWrite(m, a.Key, "", func() error {
+			return t.st.mapWrite(m, jDelete, a.Key, nil, func() error {
+				if err := m.m.Delete(a.Key); err != nil {
+					return mapErr(err)
+				}
+				return nil
+			})
 		}); err != nil {
 			return nil, err
 		}
 		return nil, nil
 	case proto.OpMapUpdate:
+		if a.ValueProg != nil {
+			return nil, t.progArrayUpdate(m, a)
+		}
 		if err := checkKey(m, "key", a.Key); err != nil {
 			return nil, err
 		}
@@ -145,11 +150,13 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		if a.Flags > proto.UpdateExist {
 			return nil, proto.Errorf(proto.CodeInvalid, "map %s: update flags %d: want any (0), noexist (1) or exist (2)", m.name, a.Flags)
 		}
-		if err := t.st.mapWrite(m, jUpdate, a.Key, val, func() error {
-			if err := m.m.Update(a.Key, val, xebpf.MapUpdateFlags(a.Flags)); err != nil {
-				return mapErr(err)
-			}
-			return nil
+		if err := t.slotWrite(m, a.Key, "", func() error {
+			return t.st.mapWrite(m, jUpdate, a.Key, val, func() error {
+				if err := m.m.Update(a.Key, val, xebpf.MapUpdateFlags(a.Flags)); err != nil {
+					return mapErr(err)
+				}
+				return nil
+			})
 		}); err != nil {
 			return nil, err
 		}

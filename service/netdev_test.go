@@ -14,6 +14,7 @@ import (
 type portHooks struct {
 	*fakeHooks
 	ports []proto.PortInfo
+	fail  string // a device AddPort fails on, as a device gone
 }
 
 type devLink struct {
@@ -37,7 +38,7 @@ func (h *portHooks) Attach(p *xebpf.Program, stats *service.RunStats, target str
 func (h *portHooks) AddPort(dev string) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if dev == "nosuchdev" {
+	if dev == "nosuchdev" || (h.fail != "" && dev == h.fail) {
 		return 0, errors.New("no such device")
 	}
 	for _, p := range h.ports {

@@ -42,9 +42,10 @@ import (
 //
 // Only pinned maps keep their contents, and only data maps (see
 // contentsKept): an unpinned map that a pinned program uses comes back as
-// the object defines it. Frozen maps come back from the object. A pinned link comes back when a LinkProvider of its
-// kind is registered before OpenState; otherwise it is dropped, with a
-// log line.
+// the object defines it. Frozen maps come back from the object. A pinned link, or one a device holds (net attach),
+// comes back when a LinkProvider of its kind is registered before
+// OpenState; otherwise it is dropped, with a log line; the bridge ports
+// come back before the links (statenet.go).
 
 // StateOptions tunes OpenState.
 type StateOptions struct {
@@ -73,6 +74,9 @@ type durMap struct {
 	j       *journal
 	lastSum [32]byte // SHA-256 of the snapshot on disk; zero: none known
 
+	slots  map[uint32]string // a program array's slots: program names (progarray.go); under state.mu
+	slotMu sync.Mutex        // one change of the slots at a time (slotWrite)
+
 	syncMu sync.Mutex    // one journal sync at a time
 	synced atomic.Uint64 // the records up to this seq are on disk
 }
@@ -99,6 +103,7 @@ type manifest struct {
 	Objects []manObject  `json:"objects"`
 	Created []manCreated `json:"created"`
 	Links   []manLink    `json:"links"`
+	Ports   []manPort    `json:"ports,omitempty"` // see statenet.go
 }
 
 type manObject struct {
@@ -118,6 +123,8 @@ type manMap struct {
 	Name string   `json:"name"`
 	Pins []string `json:"pins"`
 	Key  string   `json:"key"`
+	// Slots are a program array's programs (progarray.go).
+	Slots []manSlot `json:"slots,omitempty"`
 }
 
 type manCreated struct {
@@ -132,6 +139,7 @@ type manLink struct {
 	Object int      `json:"object"` // index in Objects
 	Prog   string   `json:"prog"`
 	Pins   []string `json:"pins"`
+	Dev    bool     `json:"dev,omitempty"` // held by its device (net attach)
 }
 
 const manifestName = "manifest.json"
@@ -430,8 +438,9 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 }
 
 // contentsKept reports whether a pinned map's entries are kept: those of
-// data maps, not frozen. Frozen maps come back from their object; the
-// others (program arrays and maps of maps, whose values name objects of
+// data maps, not frozen. Frozen maps come back from their object; a
+// program array's slots come back from the manifest, by program name
+// (progarray.go); the others (maps of maps, whose values name objects of
 // this run; queues, stacks and ring buffers, which have no keys to
 // iterate; maps of sockets, devices and other kernel objects) come back
 // empty.
@@ -499,12 +508,13 @@ func (st *state) persist() error {
 		return nil
 	}
 	t := st.t
+	ports := st.portsNow()
 	type durable struct {
 		m  *mapObj
 		dm *durMap
 	}
 	var (
-		man     = manifest{Version: 1, Objects: []manObject{}, Created: []manCreated{}, Links: []manLink{}}
+		man     = manifest{Version: 1, Objects: []manObject{}, Created: []manCreated{}, Links: []manLink{}, Ports: ports}
 		keep    []durable
 		objects = map[string][]byte{}
 	)
@@ -535,8 +545,9 @@ func (st *state) persist() error {
 		return objIndex[co], true
 	}
 	linked := map[*progObj]bool{}
+	devHeld := t.devHeld()
 	for _, l := range t.links {
-		if len(l.pins) > 0 && l.prog != nil {
+		if (len(l.pins) > 0 || devHeld[l]) && l.prog != nil {
 			linked[l.prog] = true
 		}
 	}
@@ -571,17 +582,17 @@ func (st *state) persist() error {
 			man.Created = append(man.Created, manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key})
 		} else {
 			i, _ := object(m.coll)
-			man.Objects[i].Maps = append(man.Objects[i].Maps, manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key})
+			man.Objects[i].Maps = append(man.Objects[i].Maps, manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()})
 		}
 		m.refs++
 		keep = append(keep, durable{m, dm})
 	}
 	for _, l := range sortedByID(t.links) {
-		if len(l.pins) == 0 || l.prog == nil {
+		if (len(l.pins) == 0 && !devHeld[l]) || l.prog == nil {
 			continue
 		}
 		if i, ok := objIndex[l.prog.coll]; ok {
-			man.Links = append(man.Links, manLink{Kind: l.kind, Target: l.target, Object: i, Prog: l.prog.name, Pins: append([]string{}, l.pins...)})
+			man.Links = append(man.Links, manLink{Kind: l.kind, Target: l.target, Object: i, Prog: l.prog.name, Pins: append([]string{}, l.pins...), Dev: devHeld[l]})
 		}
 	}
 	var drop []*durMap
@@ -741,6 +752,7 @@ func (st *state) restore(man *manifest) {
 				continue
 			}
 			st.restoreMap(m, mm.Key)
+			st.restoreSlots(m, mm.Slots, ps)
 			for _, p := range mm.Pins {
 				pin(m, p)
 			}
@@ -773,6 +785,7 @@ func (st *state) restore(man *manifest) {
 			pin(m, p)
 		}
 	}
+	st.restorePorts(man.Ports)
 	for _, ml := range man.Links {
 		t.mu.Lock()
 		prov := t.providers[ml.Kind]
@@ -796,6 +809,9 @@ func (st *state) restore(man *manifest) {
 		lo := &linkObj{id: t.lastLink, refs: 1, kind: ml.Kind, target: ml.Target, prog: p, l: l}
 		p.refs++
 		t.links[lo.id] = lo
+		if ml.Dev && !t.holdByDevice(lo) {
+			st.logf("xebpf daemon: state: link %s %s: the device runs another program; the link is not held by it", ml.Kind, ml.Target)
+		}
 		t.mu.Unlock()
 		hold(lo)
 		for _, path := range ml.Pins {
@@ -912,5 +928,5 @@ func mutates(op string) bool {
 		proto.OpLinkAttach, proto.OpLinkPin, proto.OpLinkDetach, proto.OpRelease:
 		return true
 	}
-	return false
+	return netMutates(op)
 }

@@ -13,11 +13,13 @@ const mapSynopsis = `map show [MAP]
 map dump MAP
 map lookup MAP key BYTES
 map getnext MAP [key BYTES]
-map update MAP key BYTES value BYTES [any|exist|noexist]
+map update MAP key BYTES value VALUE [any|exist|noexist]
 map delete MAP key BYTES
 map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]
 map pin MAP PATH
   MAP := id ID | pinned PATH | name NAME
+  VALUE := BYTES | PROG (a program array's slot; PROG of the map's object, flag any)
+  PROG := id ID | pinned PATH | name NAME
   BYTES := BYTE [BYTE...] | hex HH [HH...] (a per-CPU map's value is stored for every CPU)
   options: -j/--json, -p/--pretty, --socket PATH (default $XEBPF_SOCKET)`
 
@@ -306,6 +308,9 @@ func mapUpdate(o bpfOpts, args []string, sio stdio) error {
 	}
 	if args, err = parseKeyword("value", args); err != nil {
 		return err
+	}
+	if info.Type == "prog_array" && len(args) > 0 && (args[0] == "id" || args[0] == "pinned" || args[0] == "name") {
+		return progArrayUpdate(o, c, ref, key, args, sio)
 	}
 	value, args, err := parseBytes("value", args, int(info.BytesValue))
 	if err != nil {

@@ -8,7 +8,9 @@ package main
 // (the bridge's other side) is added by net port add, which bpftool has
 // not: in Linux the kernel's stack forwards, here the daemon does, and
 // attaching an XDP_PASS program to it instead would cost a run per frame
-// and take the device's XDP slot. Ports stay until the daemon exits.
+// and take the device's XDP slot. Ports stay while the daemon runs and
+// come back, with the attachments, when it starts again on the same state
+// directory.
 
 import (
 	"fmt"

@@ -270,3 +270,9 @@ func (c *Client) Detach(ref proto.Ref) error {
 func (c *Client) Release(kind string, id uint32) error {
 	return c.call(proto.OpRelease, &proto.ReleaseArgs{Kind: kind, ID: id}, nil)
 }
+
+// UpdateProg puts the program prog in the slot key of the program array
+// ref (bpftool's map update MAP key BYTES value PROG).
+func (c *Client) UpdateProg(ref proto.Ref, key []byte, prog proto.Ref) error {
+	return c.call(proto.OpMapUpdate, &proto.MapElemArgs{Ref: ref, Key: key, ValueProg: &prog}, nil)
+}

@@ -267,6 +267,9 @@ type MapElemArgs struct {
 	Key   []byte `json:"key,omitempty"`
 	Value []byte `json:"value,omitempty"`
 	Flags uint64 `json:"flags,omitempty"`
+	// ValueProg, in a map update of a program array, names the program
+	// to put in the slot Key (instead of Value).
+	ValueProg *Ref `json:"value_prog,omitempty"`
 }
 
 // Entry is a map element. A per-CPU map's value has one entry per CPU in
