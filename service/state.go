@@ -40,8 +40,8 @@ import (
 //   - updates programs make at hooks (links): at the periodic snapshot
 //     (StateOptions.SnapshotEvery) and when the daemon closes.
 //
-// Only pinned maps keep their contents, and only data maps (see
-// contentsKept): an unpinned map that a pinned program uses comes back as
+// Only pinned maps keep their contents, and only data, device and CPU
+// maps (see contentsKept): an unpinned map that a pinned program uses comes back as
 // the object defines it. Frozen maps come back from the object. A pinned link, or one a device holds (net attach),
 // comes back when a LinkProvider of its kind is registered before
 // OpenState; otherwise it is dropped, with a log line; the bridge ports
@@ -438,15 +438,18 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 }
 
 // contentsKept reports whether a pinned map's entries are kept: those of
-// data maps, not frozen. Frozen maps come back from their object; a
-// program array's slots come back from the manifest, by program name
-// (progarray.go); the others (maps of maps, whose values name objects of
-// this run; queues, stacks and ring buffers, which have no keys to
-// iterate; maps of sockets, devices and other kernel objects) come back
-// empty.
+// data maps (hash, array, per-CPU, LRU, LPM trie) and of device and CPU
+// maps (DevMap, DevMapHash, CPUMap: ifindexes and queue sizes, plain
+// bytes that mean the same after a restart), not frozen. Frozen maps come
+// back from their object; a program array's slots come back from the
+// manifest, by program name (progarray.go); the others (maps of maps,
+// whose values name objects of this run; queues, stacks and ring buffers,
+// which have no keys to iterate; maps of sockets, AF_XDP sockets, cgroups
+// and other kernel objects) come back empty.
 func contentsKept(m *xebpf.Map) bool {
 	switch m.Type() {
-	case xebpf.Hash, xebpf.Array, xebpf.PerCPUHash, xebpf.PerCPUArray, xebpf.LRUHash, xebpf.LRUCPUHash, xebpf.LPMTrie:
+	case xebpf.Hash, xebpf.Array, xebpf.PerCPUHash, xebpf.PerCPUArray, xebpf.LRUHash, xebpf.LRUCPUHash, xebpf.LPMTrie,
+		xebpf.DevMap, xebpf.DevMapHash, xebpf.CPUMap:
 		return m.KeySize() != 0 && !m.Frozen()
 	}
 	return false
