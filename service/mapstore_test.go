@@ -177,8 +177,9 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 }
 
-// TestContentsKept: the entries of data maps are kept, not those of
-// maps whose values name objects of one run, nor keyless or frozen maps.
+// TestContentsKept: the entries of data, device, CPU, queue and stack
+// maps are kept, not those of maps whose values name objects of one run,
+// nor ring buffers or frozen maps.
 func TestContentsKept(t *testing.T) {
 	for _, tc := range []struct {
 		spec   xebpf.MapSpec
@@ -195,7 +196,9 @@ func TestContentsKept(t *testing.T) {
 		{xebpf.MapSpec{Type: xebpf.CPUMap, KeySize: 4, ValueSize: 4, MaxEntries: 4}, false, true},
 		{xebpf.MapSpec{Type: xebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: 4}, false, false},
 		{xebpf.MapSpec{Type: xebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 4}, false, false},
-		{xebpf.MapSpec{Type: xebpf.Queue, ValueSize: 8, MaxEntries: 4}, false, false},
+		{xebpf.MapSpec{Type: xebpf.Queue, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.Stack, ValueSize: 8, MaxEntries: 4}, false, true},
+		{xebpf.MapSpec{Type: xebpf.Queue, ValueSize: 8, MaxEntries: 4}, true, false},
 		{xebpf.MapSpec{Type: xebpf.RingBuf, MaxEntries: 4096}, false, false},
 	} {
 		name := fmt.Sprintf("%v/frozen=%v", tc.spec.Type, tc.freeze)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -40,8 +41,10 @@ import (
 //   - updates programs make at hooks (links): at the periodic snapshot
 //     (StateOptions.SnapshotEvery) and when the daemon closes.
 //
-// Only pinned maps keep their contents, and only data, device and CPU
-// maps (see contentsKept): an unpinned map that a pinned program uses comes back as
+// Only pinned maps keep their contents, and only data, device, CPU, queue
+// and stack maps (see contentsKept; a queue's or a stack's pushes through
+// the daemon are journaled, its pops are programs' and kept at the
+// snapshots after prog run and the periodic ones): an unpinned map that a pinned program uses comes back as
 // the object defines it. Frozen maps come back from the object. A pinned link, or one a device holds (net attach),
 // comes back when a LinkProvider of its kind is registered before
 // OpenState; otherwise it is dropped, with a log line; the bridge ports
@@ -438,21 +441,29 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 }
 
 // contentsKept reports whether a pinned map's entries are kept: those of
-// data maps (hash, array, per-CPU, LRU, LPM trie) and of device and CPU
+// data maps (hash, array, per-CPU, LRU, LPM trie), of device and CPU
 // maps (DevMap, DevMapHash, CPUMap: ifindexes and queue sizes, plain
-// bytes that mean the same after a restart), not frozen. Frozen maps come
+// bytes that mean the same after a restart) and of queues and stacks
+// (their values in pop order, see keyless), not frozen. Frozen maps come
 // back from their object; a program array's slots come back from the
 // manifest, by program name (progarray.go); the others (maps of maps,
-// whose values name objects of this run; queues, stacks and ring buffers,
-// which have no keys to iterate; maps of sockets, AF_XDP sockets, cgroups
-// and other kernel objects) come back empty.
+// whose values name objects of this run; ring buffers; maps of sockets,
+// AF_XDP sockets, cgroups and other kernel objects) come back empty.
 func contentsKept(m *xebpf.Map) bool {
 	switch m.Type() {
 	case xebpf.Hash, xebpf.Array, xebpf.PerCPUHash, xebpf.PerCPUArray, xebpf.LRUHash, xebpf.LRUCPUHash, xebpf.LPMTrie,
 		xebpf.DevMap, xebpf.DevMapHash, xebpf.CPUMap:
 		return m.KeySize() != 0 && !m.Frozen()
+	case xebpf.Queue, xebpf.Stack:
+		return !m.Frozen()
 	}
 	return false
+}
+
+// keyless reports whether m is a Queue or a Stack: its snapshot is its
+// values in pop order, with empty keys.
+func keyless(m *xebpf.Map) bool {
+	return (m.Type() == xebpf.Queue || m.Type() == xebpf.Stack) && m.KeySize() == 0
 }
 
 // mapEntries reads every entry of m (none when its contents are not kept).
@@ -461,6 +472,14 @@ func mapEntries(m *xebpf.Map) ([]snapEntry, error) {
 		return nil, nil
 	}
 	var out []snapEntry
+	if keyless(m) {
+		// Iterate copies the values under the map's lock, in pop order,
+		// without popping them.
+		for _, v := range m.All() {
+			out = append(out, snapEntry{key: []byte{}, val: v})
+		}
+		return out, nil
+	}
 	seen := map[string]bool{}
 	var key any
 	for n := uint32(0); n <= m.MaxEntries(); n++ {
@@ -854,15 +873,22 @@ func (st *state) restoreMap(m *mapObj, key string) {
 	}
 	// Start from an empty map: the object's initial entries were
 	// replaced by what the snapshot holds.
-	if old, err := mapEntries(m.m); err == nil {
-		for _, e := range old {
-			m.m.Delete(e.key) // arrays cannot delete: their entries are all overwritten
-		}
+	clearMap(m.m)
+	if keyless(m.m) && m.m.Type() == xebpf.Stack {
+		// The snapshot holds the top first: push it last.
+		slices.Reverse(entries)
 	}
 	for _, e := range entries {
 		if err := m.m.Update(e.key, e.val, xebpf.UpdateAny); err != nil {
 			st.logf("xebpf daemon: state: map %s: restore entry %x: %v", m.name, e.key, err)
 		}
+	}
+	// A push that found the queue full dropped its oldest value only with
+	// BPF_EXIST (and failed otherwise, unjournaled): replayed with it,
+	// each push does what it did.
+	pushFlags := xebpf.UpdateAny
+	if keyless(m.m) {
+		pushFlags = xebpf.UpdateExist
 	}
 	for _, r := range recs {
 		if r.seq <= seq {
@@ -871,7 +897,7 @@ func (st *state) restoreMap(m *mapObj, key string) {
 		seq = r.seq
 		switch r.op {
 		case jUpdate:
-			err = m.m.Update(r.key, r.val, xebpf.UpdateAny)
+			err = m.m.Update(r.key, r.val, pushFlags)
 		case jDelete:
 			err = m.m.Delete(r.key)
 			if errors.Is(err, xebpf.ErrKeyNotExist) {
@@ -889,6 +915,26 @@ func (st *state) restoreMap(m *mapObj, key string) {
 		j.close()
 	}
 	st.keepRestored(m, dm)
+}
+
+// clearMap empties m: deletes its entries, or pops a queue's or a
+// stack's values. Arrays cannot delete: their entries are all overwritten
+// by the restore.
+func clearMap(m *xebpf.Map) {
+	if keyless(m) {
+		v := make([]byte, m.ValueSize())
+		for range m.MaxEntries() {
+			if m.LookupAndDelete(nil, v) != nil {
+				return
+			}
+		}
+		return
+	}
+	if old, err := mapEntries(m); err == nil {
+		for _, e := range old {
+			m.Delete(e.key)
+		}
+	}
 }
 
 // keepRestored makes a restored map durable with a fresh snapshot (which
