@@ -247,7 +247,8 @@ func (m *Map) Put(key, value any) error { return m.Update(key, value, UpdateAny)
 // decodes them; a per-CPU map takes a []T of NumCPU values. Queue and
 // Stack push (key nil). A program array takes a *Program as its value,
 // as cilium/ebpf's does: a program of the same collection and of the
-// type of the programs that tail-call through the array.
+// type of the programs that tail-call through the array. A map of maps
+// takes a *Map of the same collection that matches its inner template.
 func (m *Map) Update(key, value any, flags MapUpdateFlags) error {
 	if err := m.enter(); err != nil {
 		return err
@@ -255,6 +256,9 @@ func (m *Map) Update(key, value any, flags MapUpdateFlags) error {
 	defer m.life.release()
 	if p, ok := value.(*Program); ok {
 		return m.setProgram(key, p, flags)
+	}
+	if inner, ok := value.(*Map); ok {
+		return m.setMap(key, inner, flags)
 	}
 	b := m.buf()
 	defer m.bufs.Put(b)
