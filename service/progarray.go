@@ -48,11 +48,20 @@ func (t *table) progArrayUpdate(m *mapObj, a *proto.MapElemArgs) error {
 
 // slotWrite performs apply, a change of the slot key of m to the program
 // prog ("": none, or contents the daemon cannot name), when m is a
-// program array, and records it; the record is durable when slotWrite
+// program array, and records it (a map of maps' slots are recorded as
+// they are after apply); the record is durable when slotWrite
 // returns nil. The changes of a map's slots are serialized, so the
 // record follows the map.
 func (t *table) slotWrite(m *mapObj, key []byte, prog string, apply func() error) error {
 	st := t.st
+	if st != nil && isMapOfMaps(m.m) {
+		// The manifest lists a map of maps' slots as they are
+		// (mapofmaps.go).
+		if err := apply(); err != nil {
+			return err
+		}
+		return t.persist()
+	}
 	if st == nil || m.m.Type() != xebpf.ProgramArray || len(key) != 4 {
 		return apply()
 	}

@@ -128,6 +128,9 @@ type manMap struct {
 	Key  string   `json:"key"`
 	// Slots are a program array's programs (progarray.go).
 	Slots []manSlot `json:"slots,omitempty"`
+	// Inner are a map of maps' slots, kept when InnerKept (mapofmaps.go).
+	Inner     []manInner `json:"inner,omitempty"`
+	InnerKept bool       `json:"inner_kept,omitempty"`
 }
 
 type manCreated struct {
@@ -446,8 +449,8 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 // bytes that mean the same after a restart) and of queues and stacks
 // (their values in pop order, see keyless), not frozen. Frozen maps come
 // back from their object; a program array's slots come back from the
-// manifest, by program name (progarray.go); the others (maps of maps,
-// whose values name objects of this run; ring buffers; maps of sockets,
+// manifest, by program name (progarray.go), and a map of maps' by inner
+// map name (mapofmaps.go); the others (ring buffers; maps of sockets,
 // AF_XDP sockets, cgroups and other kernel objects) come back empty.
 func contentsKept(m *xebpf.Map) bool {
 	switch m.Type() {
@@ -604,7 +607,9 @@ func (st *state) persist() error {
 			man.Created = append(man.Created, manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key})
 		} else {
 			i, _ := object(m.coll)
-			man.Objects[i].Maps = append(man.Objects[i].Maps, manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()})
+			mm := manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()}
+			mm.Inner, mm.InnerKept = t.innerList(m)
+			man.Objects[i].Maps = append(man.Objects[i].Maps, mm)
 		}
 		m.refs++
 		keep = append(keep, durable{m, dm})
@@ -775,6 +780,9 @@ func (st *state) restore(man *manifest) {
 			}
 			st.restoreMap(m, mm.Key)
 			st.restoreSlots(m, mm.Slots, ps)
+			if mm.InnerKept {
+				st.restoreInner(m, mm.Inner, ms)
+			}
 			for _, p := range mm.Pins {
 				pin(m, p)
 			}

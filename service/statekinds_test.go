@@ -3,6 +3,7 @@ package service_test
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/xebpf/xebpf/service/proto"
@@ -83,5 +84,75 @@ func TestStateNetMaps(t *testing.T) {
 				t.Fatalf("dump after a second crash: %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// innerSlots reports what each slot of the pinned outer holds: "-"
+// when empty; for slot 0, "inner1" when xdp_mim drops (the map in it has
+// inner1's non-zero entry), "map" otherwise; for slot 1, "map".
+func innerSlots(t *testing.T, c interface {
+	Lookup(proto.Ref, []byte) (*proto.LookupResult, error)
+	Run(*proto.RunArgs) (*proto.RunResult, error)
+}) []string {
+	t.Helper()
+	var out []string
+	for k := range uint32(2) {
+		r, err := c.Lookup(proto.Ref{Pinned: "/sys/fs/bpf/m/outer"}, u32(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Found {
+			out = append(out, "-")
+			continue
+		}
+		what := "map"
+		if k == 0 {
+			res, err := c.Run(&proto.RunArgs{Ref: proto.Ref{Pinned: "/sys/fs/bpf/mim"}, Data: make([]byte, 60)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Retval == 1 { // XDP_DROP
+				what = "inner1"
+			}
+		}
+		out = append(out, what)
+	}
+	return out
+}
+
+// TestStateMapOfMaps: the slots of a pinned map of maps come back as the
+// daemon left them, by inner map name (maps of the same object), after a
+// crash: a slot the object fills but map delete emptied stays empty, and
+// the other holds the restarted object's map of that name.
+func TestStateMapOfMaps(t *testing.T) {
+	obj := buildObject(t, "xdp_mim")
+	dir := filepath.Join(t.TempDir(), "state")
+	_, sock := startDaemon(t, withState(t, dir, nil, nil, -1))
+	c := dial(t, sock)
+	if _, err := c.Load(&proto.LoadArgs{Object: obj, PinFirst: "/sys/fs/bpf/mim", PinMapsDir: "/sys/fs/bpf/m"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(proto.Ref{Pinned: "/sys/fs/bpf/m/inner1"}, u32(0), u64(5), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := innerSlots(t, c), []string{"inner1", "map"}; !slices.Equal(got, want) {
+		t.Fatalf("slots as loaded: %q, want %q", got, want)
+	}
+	if err := c.Delete(proto.Ref{Pinned: "/sys/fs/bpf/m/outer"}, u32(1)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"inner1", "-"}
+	if got := innerSlots(t, c); !slices.Equal(got, want) {
+		t.Fatalf("slots after map delete: %q, want %q", got, want)
+	}
+	snap := crashCopy(t, dir)
+	_, sock2 := startDaemon(t, withState(t, snap, nil, nil, -1))
+	if got := innerSlots(t, dial(t, sock2)); !slices.Equal(got, want) {
+		t.Fatalf("slots after a crash: %q, want %q", got, want)
+	}
+	// A second crash, from the restarted daemon's manifest.
+	_, sock3 := startDaemon(t, withState(t, crashCopy(t, snap), nil, nil, -1))
+	if got := innerSlots(t, dial(t, sock3)); !slices.Equal(got, want) {
+		t.Fatalf("slots after a second crash: %q, want %q", got, want)
 	}
 }
