@@ -44,9 +44,10 @@ import (
 // Only pinned maps keep their contents, and only data, device, CPU, queue
 // and stack maps (see contentsKept; a queue's or a stack's pushes through
 // the daemon are journaled, its pops are programs' and kept at the
-// snapshots after prog run and the periodic ones): an unpinned map that a pinned program uses comes back as
-// the object defines it. Frozen maps come back from the object. A pinned link, or one a device holds (net attach),
-// comes back when a LinkProvider of its kind is registered before
+// snapshots after prog run and the periodic ones): an unpinned map that
+// a pinned program uses comes back as the object defines it. Frozen maps
+// come back from the object. A pinned link, or one a device holds (net
+// attach), comes back when a LinkProvider of its kind is registered before
 // OpenState; otherwise it is dropped, with a log line; the bridge ports
 // come back before the links (statenet.go).
 
