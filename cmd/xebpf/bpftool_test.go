@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,4 +139,26 @@ func TestEntryOutput(t *testing.T) {
 		writeJSON(&out, bpfOpts{}, toEntryJSON(tt.entry, tt.info.PerCPU))
 	}
 	golden(t, "daemon_entries.txt", out.String())
+}
+
+// TestGlobalOptionsFirst checks that bpftool's habit of writing -j, -p
+// and --socket before the command works.
+func TestGlobalOptionsFirst(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"-j", "prog", "show"}, []string{"prog", "show", "-j"}},
+		{[]string{"-p", "--socket", "/s", "map", "dump", "id", "3"}, []string{"map", "dump", "id", "3", "-p", "--socket", "/s"}},
+		{[]string{"--socket=/s", "link", "show"}, []string{"link", "show", "--socket=/s"}},
+		{[]string{"prog", "show", "-j"}, []string{"prog", "show", "-j"}},
+		{[]string{"-j"}, []string{"-j"}},
+		{[]string{"run", "x.o"}, []string{"run", "x.o"}},
+	} {
+		if got := globalOptionsLast(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// End to end: the option before the command reaches it.
+	_, errout, code := runCmd([]string{"--socket", filepath.Join(t.TempDir(), "none.sock"), "prog", "show"}, "")
+	if code == 0 || !strings.Contains(errout, "none.sock") {
+		t.Fatalf("--socket before the command: exit %d, %s", code, errout)
+	}
 }

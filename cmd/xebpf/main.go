@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/xebpf/xebpf/internal/conformance"
 )
@@ -65,7 +66,7 @@ func run(args []string, sio stdio) int {
 	if args[0] == "--version" || args[0] == "-version" {
 		args[0] = "version"
 	}
-	args = runnerOrder(args)
+	args = runnerOrder(globalOptionsLast(args))
 	c, ok := commands[args[0]]
 	if !ok {
 		c, ok = hiddenCommands[args[0]]
@@ -109,6 +110,31 @@ func runnerOrder(args []string) []string {
 		return args
 	}
 	return append([]string{args[1], args[0]}, args[2:]...)
+}
+
+// globalOptionsLast moves bpftool's global options written before the
+// command (xebpf -j prog show, as bpftool -j prog show) behind it, where
+// the daemon's commands take them anywhere.
+func globalOptionsLast(args []string) []string {
+	var opts []string
+	i := 0
+	for i < len(args) {
+		switch a := args[i]; {
+		case a == "-j" || a == "--json" || a == "-p" || a == "--pretty" || a == "-f" || a == "--bpffs" || strings.HasPrefix(a, "--socket="):
+			opts = append(opts, a)
+			i++
+			continue
+		case (a == "--socket" || a == "-socket") && i+1 < len(args):
+			opts = append(opts, a, args[i+1])
+			i += 2
+			continue
+		}
+		break
+	}
+	if len(opts) == 0 || i == len(args) {
+		return args
+	}
+	return append(append([]string(nil), args[i:]...), opts...)
 }
 
 func usage(w io.Writer) {
