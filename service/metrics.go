@@ -27,7 +27,7 @@ func (d *Daemon) WriteMetrics(w io.Writer) error {
 	prows := make([]progRow, 0, len(ps))
 	for _, p := range ps {
 		runs, ns := p.stats.Count()
-		prows = append(prows, progRow{labels(p.id, p.name, ProgTypeName(p.p.Type())), runs, ns})
+		prows = append(prows, progRow{labels(p.id, p.name, progTypeOf(p.p)), runs, ns})
 	}
 	mrows := make([]mapRow, 0, len(ms))
 	for _, m := range ms {

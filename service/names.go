@@ -27,6 +27,37 @@ var progTypeAliases = map[string]xebpf.ProgramType{
 	"raw_tp":     xebpf.RawTracepoint,
 }
 
+// progKindNames are the program types of prog load's type TYPE that are
+// not Linux's: "bind", eBPF for Windows' bind programs (its program type
+// and section name, EBPF_PROGRAM_TYPE_BIND), for xebpf exec's bind hook.
+var progKindNames = map[string]func() *xebpf.ProgramKind{
+	"bind": xebpf.WindowsBindKind,
+}
+
+// parseProgKind returns the kind of a program type of progKindNames, nil
+// for other names.
+func parseProgKind(s string) *xebpf.ProgramKind {
+	if k := progKindNames[strings.ToLower(s)]; k != nil {
+		return k()
+	}
+	return nil
+}
+
+// isWindowsBind reports whether p runs as eBPF for Windows' bind program.
+func isWindowsBind(p *xebpf.Program) bool {
+	k := p.Kind()
+	return k != nil && k.Context != nil && k.Name == "bind" && k.Context.Name == "bind_md"
+}
+
+// progTypeOf returns the name prog show gives p's type: libbpf's, or
+// "bind" for eBPF for Windows' bind programs.
+func progTypeOf(p *xebpf.Program) string {
+	if isWindowsBind(p) {
+		return "bind"
+	}
+	return ProgTypeName(p.Type())
+}
+
 // mapTypeNames are libbpf's names of map types (bpftool map show), by
 // Linux's BPF_MAP_TYPE_* id.
 var mapTypeNames = []string{

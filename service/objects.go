@@ -388,7 +388,7 @@ func (p *progObj) info() proto.ProgInfo {
 		ids = append(ids, m.id)
 	}
 	return proto.ProgInfo{
-		ID: p.id, Type: ProgTypeName(p.p.Type()), Name: p.name, Tag: p.tag,
+		ID: p.id, Type: progTypeOf(p.p), Name: p.name, Tag: p.tag,
 		GPLCompatible: p.gpl, RunTimeNs: ns, RunCnt: runs, LoadedAt: p.loadedAt.Unix(),
 		UID: p.uid, BytesXlated: uint32(p.xlated), MapIDs: ids,
 		Pinned: append([]string{}, p.pins...),
@@ -463,7 +463,13 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 	if err != nil {
 		return nil, proto.Errorf(proto.CodeInvalid, "load object: %v", err)
 	}
-	if args.Type != "" {
+	var types map[string]*xebpf.ProgramKind
+	if k := parseProgKind(args.Type); k != nil {
+		types = map[string]*xebpf.ProgramKind{}
+		for n := range spec.Programs {
+			types[n] = k
+		}
+	} else if args.Type != "" {
 		pt, ok := ParseProgType(args.Type)
 		if !ok {
 			return nil, proto.Errorf(proto.CodeInvalid, "load object: unknown program type %q", args.Type)
@@ -504,7 +510,7 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 	if err := t.checkFree(paths); err != nil {
 		return nil, err
 	}
-	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{})
+	coll, err := xebpf.NewCollectionWithOptions(spec, xebpf.CollectionOptions{Types: types})
 	if err != nil {
 		return nil, proto.Errorf(proto.CodeInternal, "load object: %v", err)
 	}

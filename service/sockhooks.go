@@ -25,10 +25,11 @@ type sockLink struct{}
 
 func (sockLink) Detach() error { return nil }
 
-// Attach checks that prog is a socket-address program.
+// Attach checks that prog is a socket-address program or an eBPF for
+// Windows bind program (loaded with type bind).
 func (SockHooks) Attach(prog *xebpf.Program, _ *RunStats, target string) (Link, error) {
-	if prog.Type() != xebpf.CGroupSockAddr {
-		return nil, fmt.Errorf("%s is a %v program: socket hooks run cgroup_sock_addr programs", prog.Name(), prog.Type())
+	if prog.Type() != xebpf.CGroupSockAddr && !isWindowsBind(prog) {
+		return nil, fmt.Errorf("%s is a %s program: socket hooks run cgroup_sock_addr and bind programs", prog.Name(), progTypeOf(prog))
 	}
 	return sockLink{}, nil
 }
@@ -38,13 +39,21 @@ func init() {
 	opWhat[proto.OpHookRun] = "run programs for hooks"
 }
 
-// maxHookCtx bounds a hook run's context: a struct bpf_sock_addr.
-const maxHookCtx = 256
+// maxHookCtx bounds a hook run's context: a struct bpf_sock_addr or a
+// bind_md. maxHookData bounds its data, the app id of a bind_md: a
+// Windows path in UTF-16.
+const (
+	maxHookCtx  = 256
+	maxHookData = 1 << 16
+)
 
 // hookRun runs the program of a sockhook link once and records the run.
 func (t *table) hookRun(a *proto.HookRunArgs) (*proto.HookRunResult, error) {
 	if len(a.Ctx) > maxHookCtx {
 		return nil, proto.Errorf(proto.CodeInvalid, "hook run: context of %d bytes: at most %d", len(a.Ctx), maxHookCtx)
+	}
+	if len(a.Data) > maxHookData {
+		return nil, proto.Errorf(proto.CodeInvalid, "hook run: data of %d bytes: at most %d", len(a.Data), maxHookData)
 	}
 	t.mu.Lock()
 	l := t.links[a.Link]
@@ -64,6 +73,14 @@ func (t *table) hookRun(a *proto.HookRunArgs) (*proto.HookRunResult, error) {
 	t.mu.Unlock()
 	defer t.release(p)
 	opts := &xebpf.RunOptions{Context: a.Ctx, ContextOut: make([]byte, len(a.Ctx))}
+	switch {
+	case isWindowsBind(p.p) && a.Data == nil:
+		// An empty app id arrives as none: the program gets an empty
+		// range rather than no packet.
+		opts.Data = []byte{}
+	case a.Data != nil:
+		opts.Data = a.Data
+	}
 	if a.Task != nil {
 		task := &helpers.Task{PID: a.Task.PID, TGID: a.Task.TGID, UID: a.Task.UID, GID: a.Task.GID}
 		copy(task.Comm[:], a.Task.Comm)

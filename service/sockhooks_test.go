@@ -68,7 +68,7 @@ func TestHookRun(t *testing.T) {
 		want uint32
 	}{{80, 1}, {7001, 0}, {80, 1}, {443, 1}} {
 		ctx := sockAddrCtx(tc.port)
-		res, err := runner.HookRun(l.ID, ctx, task)
+		res, err := runner.HookRun(l.ID, ctx, nil, task)
 		if err != nil || res.Retval != tc.want || string(res.CtxOut) != string(ctx) {
 			t.Errorf("port %d: %+v %v, want retval %d and the context unchanged", tc.port, res, err, tc.want)
 		}
@@ -83,7 +83,7 @@ func TestHookRun(t *testing.T) {
 		{99, sockAddrCtx(80), proto.ErrNotFound, "hook run: link id 99: no such link"},
 		{l.ID, make([]byte, 300), proto.ErrInvalid, "hook run: context of 300 bytes: at most 256"},
 	} {
-		if _, err := runner.HookRun(tc.link, tc.ctx, nil); !errors.Is(err, tc.want) || err.Error() != tc.msg {
+		if _, err := runner.HookRun(tc.link, tc.ctx, nil, nil); !errors.Is(err, tc.want) || err.Error() != tc.msg {
 			t.Errorf("hook run of link %d: %v, want %q", tc.link, err, tc.msg)
 		}
 	}
@@ -107,7 +107,7 @@ func TestHookRun(t *testing.T) {
 	if err := c.Detach(proto.Ref{ID: l.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runner.HookRun(l.ID, sockAddrCtx(80), nil); !errors.Is(err, proto.ErrNotFound) {
+	if _, err := runner.HookRun(l.ID, sockAddrCtx(80), nil, nil); !errors.Is(err, proto.ErrNotFound) {
 		t.Errorf("hook run of a detached link: %v", err)
 	}
 }
@@ -129,7 +129,7 @@ func BenchmarkHookRun(b *testing.B) {
 	ctx := sockAddrCtx(80)
 	b.Run("daemon", func(b *testing.B) {
 		for range b.N {
-			if _, err := c.HookRun(l.ID, ctx, &proto.HookTask{PID: 1, TGID: 1}); err != nil {
+			if _, err := c.HookRun(l.ID, ctx, nil, &proto.HookTask{PID: 1, TGID: 1}); err != nil {
 				b.Fatal(err)
 			}
 		}

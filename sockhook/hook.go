@@ -350,7 +350,7 @@ func (s *Set) Decide(r *Request) Verdict {
 			v.Allow = err == nil && ret != xebpf.SockAddrDeny
 		case a.hook == WindowsBind && windows:
 			md := bindMDOf(r, v.Addr)
-			ret, err = a.run(&xebpf.RunOptions{Context: md, ContextOut: &md, Data: appIDData(r.AppID), Task: &r.Task})
+			ret, err = a.runBind(&md, appIDData(r.AppID), &r.Task)
 			if err == nil && ret == xebpf.BindRedirect {
 				copy(v.Addr[2:], md.SocketAddress[2:]) // not the family
 				ctxSet = false

@@ -47,9 +47,6 @@ func TestAttachFunc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := set.AttachFunc(sockhook.WindowsBind, run, true); !errors.Is(err, sockhook.ErrRemoteHook) {
-		t.Errorf("AttachFunc(bind): %v, want ErrRemoteHook", err)
-	}
 	if !set.NeedsTask(&sockhook.Request{Op: sockhook.OpConnect, Family: 2}) {
 		t.Error("NeedsTask is false for a RunFunc that uses the task")
 	}
@@ -73,5 +70,67 @@ func TestAttachFunc(t *testing.T) {
 	}
 	if at.RunCount() != 4 || len(errs) != 1 || len(tasks) != 4 || tasks[0] != 100 {
 		t.Errorf("runs %d, errors %v, tasks %v", at.RunCount(), errs, tasks)
+	}
+}
+
+// TestAttachFuncWindowsBind: eBPF for Windows' bind hook runs RunFuncs
+// too: the RunFunc gets the bind_md as bytes and the app id as Data (here
+// it runs the program in the process, as the daemon would), and the
+// context it leaves redirects the bind as a local program's would.
+func TestAttachFuncWindowsBind(t *testing.T) {
+	c := loadHooks(t)
+	setConfig(t, c, 4, 7004)
+	setConfig(t, c, 7, 7007)
+	setConfig(t, c, 2, 7008)
+	var set sockhook.Set
+	var datas [][]byte
+	remote := func(name string) sockhook.RunFunc {
+		return func(opts *xebpf.RunOptions) (uint32, error) {
+			ctx, ok := opts.Context.([]byte)
+			if out, ok2 := opts.ContextOut.([]byte); !ok || !ok2 || len(ctx) != xebpf.BindMDSize || len(out) != len(ctx) {
+				return 0, errors.New("bad context")
+			}
+			datas = append(datas, opts.Data)
+			return c.Programs[name].Run(opts)
+		}
+	}
+	deny, err := set.AttachFunc(sockhook.WindowsBind, remote("winbind"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect, err := set.AttachFunc(sockhook.WindowsBind, remote("winbind_redirect"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := [4]byte{127, 0, 0, 1}
+	appID := []byte("/\x00b\x00i\x00n\x00\x00\x00") // "/bin" in UTF-16 with its NUL
+	for _, tc := range []struct {
+		name     string
+		family   uint32
+		in, want []byte
+		allow    bool
+		runs     int
+	}{
+		{"denied", 2, sockaddrIn(lo, 7004), sockaddrIn(lo, 7004), false, 1},
+		{"redirected", 2, sockaddrIn(lo, 7007), sockaddrIn(lo, 7008), true, 2},
+		{"permitted", 2, sockaddrIn(lo, 7009), sockaddrIn(lo, 7009), true, 2},
+		{"IPv6 redirected", 10, sockaddrIn6(7007), sockaddrIn6(7008), true, 2},
+	} {
+		v := set.Decide(&sockhook.Request{Op: sockhook.OpBind, Family: tc.family, Type: 1, Addr: tc.in, AppID: appID, Task: helpers.Task{TGID: 42}})
+		if v.Allow != tc.allow || string(v.Addr) != string(tc.want) || v.Runs != tc.runs {
+			t.Errorf("%s: allow %v, addr %x, %d runs; want %v, %x, %d", tc.name, v.Allow, v.Addr, v.Runs, tc.allow, tc.want, tc.runs)
+		}
+	}
+	if deny.RunCount() != 4 || redirect.RunCount() != 3 {
+		t.Errorf("runs %d and %d, want 4 and 3", deny.RunCount(), redirect.RunCount())
+	}
+	for i, d := range datas {
+		if string(d) != string(appID) {
+			t.Errorf("run %d: Data %q, want the app id %q", i, d, appID)
+		}
+	}
+	var n uint64
+	if err := c.Maps["app_ids"].Lookup(uint64(42), &n); err != nil || n != uint64(len(appID)) {
+		t.Errorf("app_ids[42] = %d, %v; want %d", n, err, len(appID))
 	}
 }

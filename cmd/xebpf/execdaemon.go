@@ -139,9 +139,6 @@ func (d *daemonHooks) usesTask(id uint32) bool {
 // attach attaches the daemon's program ref to hook h of set through a
 // sockhook link whose target is the command line.
 func (d *daemonHooks) attach(set *sockhook.Set, h sockhook.Hook, ref proto.Ref, cmdline string) (*sockhook.Attachment, error) {
-	if h == sockhook.WindowsBind {
-		return nil, fmt.Errorf("--attach %v=%v: %w", h, ref, sockhook.ErrRemoteHook)
-	}
 	ps, err := d.first.Programs(ref)
 	if err != nil {
 		return nil, fmt.Errorf("--attach %v=%v: %w", h, ref, err)
@@ -149,8 +146,14 @@ func (d *daemonHooks) attach(set *sockhook.Set, h sockhook.Hook, ref proto.Ref, 
 	if len(ps) != 1 {
 		return nil, fmt.Errorf("--attach %v=%v: %d programs match: name one by id", h, ref, len(ps))
 	}
-	if ps[0].Type != "cgroup_sock_addr" {
-		return nil, fmt.Errorf("--attach %v=%v: a %s program: the hook runs cgroup_sock_addr programs", h, ref, ps[0].Type)
+	// The daemon shows eBPF for Windows' bind programs (loaded with
+	// type bind) as type "bind".
+	want := "cgroup_sock_addr"
+	if h == sockhook.WindowsBind {
+		want = "bind"
+	}
+	if ps[0].Type != want {
+		return nil, fmt.Errorf("--attach %v=%v: a %s program: the hook runs %s programs", h, ref, ps[0].Type, want)
 	}
 	l, err := d.first.Attach("sockhook", proto.Ref{ID: ps[0].ID}, cmdline)
 	if err != nil {
@@ -167,7 +170,7 @@ func (d *daemonHooks) attach(set *sockhook.Set, h sockhook.Hook, ref proto.Ref, 
 			return 0, err
 		}
 		defer d.put(c)
-		res, err := c.HookRun(l.ID, ctx, task)
+		res, err := c.HookRun(l.ID, ctx, opts.Data, task)
 		if err != nil {
 			return 0, err
 		}

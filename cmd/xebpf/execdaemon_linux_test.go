@@ -119,3 +119,98 @@ func TestExecDaemon(t *testing.T) {
 		}
 	}
 }
+
+// TestExecDaemonWindowsBind runs Python under xebpf exec with an eBPF for
+// Windows bind program the daemon holds pinned (prog load ... type bind;
+// --attach bind=pinned PATH): the bind to the port deny_port holds fails
+// with EPERM, as under the program in the process (sockhook's
+// TestExecWindowsBind), a bind to port 0 succeeds, the daemon's map
+// counts both, the program saw the app id (the executable's path in
+// UTF-16), and prog show's run_cnt is 2.
+func TestExecDaemonWindowsBind(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	obj := buildServiceObject(t, "bind_count")
+	sock := startDaemonProcess(t, "")
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // a port free to bind, which the program denies
+	if _, stderr, code := runCmd([]string{"prog", "load", obj, "/sys/fs/bpf/bc", "type", "bind", "pinmaps", "/sys/fs/bpf/bc_maps", "--socket", sock}, ""); code != 0 {
+		t.Fatalf("prog load: %s", stderr)
+	}
+	upd := []string{"map", "update", "pinned", "/sys/fs/bpf/bc_maps/deny_port", "key", "0", "0", "0", "0", "value"}
+	for _, b := range binary.NativeEndian.AppendUint32(nil, uint32(port)) {
+		upd = append(upd, fmt.Sprint(b))
+	}
+	if _, stderr, code := runCmd(append(upd, "--socket", sock), ""); code != 0 {
+		t.Fatalf("map update: %s", stderr)
+	}
+	script := fmt.Sprintf(`
+import errno, socket
+for p in (%d, 0):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(p, "ok")
+    except OSError as e:
+        print(p, errno.errorcode[e.errno])
+    s.close()
+`, port)
+	cmd := exec.Command(xebpfBin, "exec", "--socket", sock, "--attach", "bind=pinned /sys/fs/bpf/bc", "--stats", "--", python, "-S", "-c", script)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil && strings.Contains(stderr.String(), "not supported") {
+		t.Skipf("seccomp user notification: %s", stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("xebpf exec: %v\n%s\n%s", err, out, stderr.String())
+	}
+	if want := fmt.Sprintf("%d EPERM\n0 ok\n", port); string(out) != want {
+		t.Errorf("stdout %q, want %q", out, want)
+	}
+	for _, w := range []string{"calls: 0 connect, 2 bind, 2 hooked, 1 denied\n", "bind pinned /sys/fs/bpf/bc: 2 runs\n"} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr %q lacks %q", stderr.String(), w)
+		}
+	}
+	c, err := client.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.DumpMap(proto.Ref{Pinned: "/sys/fs/bpf/bc_maps/binds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]uint64{}
+	for _, e := range d.Entries {
+		got[binary.NativeEndian.Uint32(e.Key)] = binary.NativeEndian.Uint64(e.Value)
+	}
+	if len(got) != 2 || got[uint32(port)] != 1 || got[0] != 1 {
+		t.Errorf("binds %v, want %d:1 and 0:1", got, port)
+	}
+	d, err = c.DumpMap(proto.Ref{Pinned: "/sys/fs/bpf/bc_maps/app_id_len"})
+	if err != nil || len(d.Entries) != 1 {
+		t.Fatalf("app_id_len: %+v %v", d, err)
+	}
+	// The app id is the path of the executable (python3's, through any
+	// symbolic links) in UTF-16 with its NUL: even and longer than "/".
+	if n := binary.NativeEndian.Uint64(d.Entries[0].Value); n < 6 || n%2 != 0 {
+		t.Errorf("app_id_len %d, want the executable's path in UTF-16", n)
+	}
+	ps, err := c.Programs(proto.Ref{Pinned: "/sys/fs/bpf/bc"})
+	if err != nil || len(ps) != 1 || ps[0].RunCnt != 2 || ps[0].Type != "bind" {
+		t.Errorf("prog show: %+v %v, want type bind, run_cnt 2", ps, err)
+	}
+	for _, p := range []string{"/sys/fs/bpf/bc", "/sys/fs/bpf/bc_maps/binds", "/sys/fs/bpf/bc_maps/deny_port", "/sys/fs/bpf/bc_maps/app_id_len"} {
+		if err := c.Unpin(p); err != nil {
+			t.Error(err)
+		}
+	}
+}

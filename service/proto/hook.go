@@ -17,10 +17,13 @@ type HookTask struct {
 }
 
 // HookRunArgs runs the program of link Link once with the context Ctx
-// (for socket hooks, the struct bpf_sock_addr).
+// (for the Linux socket hooks, the struct bpf_sock_addr; for eBPF for
+// Windows' bind hook, the bind_md, whose app_id_start and app_id_end
+// point into Data, the caller's app id).
 type HookRunArgs struct {
 	Link uint32    `json:"link"`
 	Ctx  []byte    `json:"ctx"`
+	Data []byte    `json:"data,omitempty"`
 	Task *HookTask `json:"task,omitempty"`
 }
 
