@@ -212,9 +212,11 @@ func (s *session) reply(w *bufio.Writer, res any, err error) bool {
 	return w.Flush() == nil
 }
 
-// close drops every reference the session holds.
+// close drops every reference the session holds, then closes the
+// connection: a client that half-closed its side and waits for the end
+// of the stream (client.Close) knows its objects are released.
 func (s *session) close() {
-	s.conn.Close()
+	defer s.conn.Close()
 	t := s.d.t
 	t.mu.Lock()
 	for o, n := range s.handles {

@@ -87,3 +87,24 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("after unpinning everything: %+v", st)
 	}
 }
+
+// TestCloseReleases checks that Client.Close returns only once the
+// daemon has released what the session held: a command that exits after
+// Close leaves nothing unpinned behind, with no wait.
+func TestCloseReleases(t *testing.T) {
+	obj := buildObject(t, "xdp_count")
+	_, sock := startDaemon(t)
+	other := dial(t, sock)
+	for i := range 20 {
+		c := dial(t, sock)
+		if _, err := c.Load(&proto.LoadArgs{Object: obj}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := status(t, other); st.Programs != 0 || st.Maps != 0 {
+			t.Fatalf("round %d: right after Close: %+v, want nothing left", i, st)
+		}
+	}
+}

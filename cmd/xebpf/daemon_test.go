@@ -135,12 +135,26 @@ func TestDaemonMetrics(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s%s", line, code, out, errout)
 		}
 	}
-	resp, err := http.Get(m[1])
-	if err != nil {
-		t.Fatal(err)
+	// The daemon releases a finished command's objects (the object's
+	// program that was not pinned) when it sees its connection close,
+	// after the command exited: wait for that.
+	var (
+		resp *http.Response
+		body []byte
+	)
+	for try := 0; ; try++ {
+		r, err := http.Get(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		resp = r
+		if strings.Contains(string(body), "xebpf_programs 1\n") || try == 100 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
 		`xebpf_prog_run_cnt_total{id="1",name="xdp_count",type="xdp"} 4` + "\n",
 		`xebpf_map_entries{id="1",name="counts",type="hash"} 1` + "\n",

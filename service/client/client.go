@@ -9,10 +9,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/xebpf/xebpf/service/proto"
 )
@@ -91,7 +93,20 @@ func NewClient(c net.Conn) *Client {
 }
 
 // Close ends the session: the daemon drops what it holds.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error {
+	// Half-close and wait for the daemon to end the stream: it closes
+	// the connection after it has released the session's objects, so
+	// that what a finished command did not pin is gone when it exits.
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.conn.SetReadDeadline(time.Now().Add(closeWait))
+		io.Copy(io.Discard, c.conn)
+	}
+	return c.conn.Close()
+}
+
+// closeWait bounds how long Close waits for the daemon to release the
+// session.
+const closeWait = 5 * time.Second
 
 // call performs one request; errors from the daemon are *proto.Error.
 func (c *Client) call(op string, args, result any) error {
