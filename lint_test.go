@@ -21,6 +21,7 @@ func TestPackageDAG(t *testing.T) {
 		"asm":                {"isa"},
 		"elf":                {"isa", "internal/binenc"},
 		"internal/binenc":    {},
+		"internal/netns":     {},
 		"internal/ctxaccess": {"isa"},
 		"interp":             {"api", "isa", "internal/platform", "verifier"},
 		"verifier":           {"api", "isa", "internal/ctxaccess", "maps"},

@@ -8,17 +8,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/xebpf/xebpf/internal/netns"
 	"github.com/xebpf/xebpf/service/client"
 	"github.com/xebpf/xebpf/service/proto"
-	"golang.org/x/sys/unix"
 )
 
 var netSeq atomic.Int32
@@ -82,42 +80,11 @@ func setupBridgedNet(t *testing.T) *bridgedNet {
 	return n
 }
 
-// inNetns runs fn on a thread in the namespace ns; sockets it opens stay
-// in ns.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // left locked if the thread cannot go back: it ends with the goroutine
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // udpIn opens a UDP socket on ip:port in namespace ns.
 func udpIn(t *testing.T, ns, ip string, port int) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	if err := inNetns(ns, func() (err error) {
+	if err := netns.Do(ns, func() (err error) {
 		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
 		return err
 	}); err != nil {

@@ -13,16 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/xebpf/xebpf/internal/netns"
 	"github.com/xebpf/xebpf/service/client"
 	"github.com/xebpf/xebpf/service/proto"
-	"golang.org/x/sys/unix"
 )
 
 // config is what a run does.
@@ -270,41 +269,10 @@ func startDaemon(bin, dir string, undo *cleanup) (string, error) {
 	return "", fmt.Errorf("no socket %s after 5 s", sock)
 }
 
-// inNetns runs fn on a thread in the namespace ns; sockets it opens stay
-// in ns.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // left locked if the thread cannot go back: it ends with the goroutine
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // udpIn opens a UDP socket on ip:port in namespace ns.
 func udpIn(ns string, ip net.IP, port int) (*net.UDPConn, error) {
 	var c *net.UDPConn
-	err := inNetns(ns, func() (err error) {
+	err := netns.Do(ns, func() (err error) {
 		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
 		return err
 	})

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -109,42 +110,11 @@ func setupNet(t *testing.T) *testNet {
 	return n
 }
 
-// inNetns runs fn on a thread in the namespace ns; sockets it opens stay
-// in ns.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // left locked if the thread cannot go back: it ends with the goroutine
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // listen opens a UDP socket on ip:port in the namespace ns.
 func listen(t testing.TB, ns string, ip net.IP, port int) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	err := inNetns(ns, func() (err error) {
+	err := netns.Do(ns, func() (err error) {
 		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: port})
 		return err
 	})
@@ -161,7 +131,7 @@ func listen(t testing.TB, ns string, ip net.IP, port int) *net.UDPConn {
 func rawSocket(t testing.TB, ns, dev string) int {
 	t.Helper()
 	fd := -1
-	err := inNetns(ns, func() error {
+	err := netns.Do(ns, func() error {
 		ifi, err := net.InterfaceByName(dev)
 		if err != nil {
 			return err
@@ -199,7 +169,7 @@ func readTagged(fd int) ([]byte, uint16, error) {
 func rxPackets(t testing.TB, ns, dev string) uint64 {
 	t.Helper()
 	var rx uint64
-	err := inNetns(ns, func() error {
+	err := netns.Do(ns, func() error {
 		b, err := os.ReadFile("/proc/thread-self/net/dev")
 		if err != nil {
 			return err
