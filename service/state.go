@@ -510,9 +510,26 @@ func mapEntries(m *xebpf.Map) ([]snapEntry, error) {
 	return out, nil
 }
 
+// keyBytes is the size of the random names of maps' files.
+const keyBytes = 12
+
+// isHexName reports whether s is the lowercase hex of n bytes: a name the
+// daemon made, safe to join to its directory.
+func isHexName(s string, n int) bool {
+	if len(s) != 2*n {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // newKey returns a fresh name for a map's files.
 func newKey() string {
-	var b [12]byte
+	var b [keyBytes]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
@@ -748,7 +765,11 @@ func (st *state) restore(man *manifest) {
 		}
 	}
 	for i, o := range man.Objects {
-		b, err := os.ReadFile(filepath.Join(st.dir, "objects", o.Hash))
+		var b []byte
+		err := fmt.Errorf("not a SHA-256 name: %w", errCorrupt)
+		if isHexName(o.Hash, sha256.Size) {
+			b, err = os.ReadFile(filepath.Join(st.dir, "objects", o.Hash))
+		}
 		if err == nil {
 			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != o.Hash {
 				err = fmt.Errorf("content does not match its name: %w", errCorrupt)
@@ -862,6 +883,12 @@ func (st *state) restoreMap(m *mapObj, key string) {
 	dm := st.dmFor(m)
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
+	if !isHexName(key, keyBytes) {
+		// A name newKey did not make (a damaged or forged manifest)
+		// must not lead the daemon's files out of its directory.
+		st.logf("xebpf daemon: state: map %s: file name %q is not one of the daemon's; its contents are lost", m.name, key)
+		key = newKey()
+	}
 	dm.key = key
 	if !contentsKept(m.m) {
 		st.keepRestored(m, dm)
