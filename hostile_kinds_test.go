@@ -1,6 +1,7 @@
 package xebpf_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -77,4 +78,30 @@ func TestHostileContexts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzContextInputs feeds the parsers of contexts a user hands the CLI
+// (--format, --ctx-json) arbitrary text: a tracepoint format and a JSON
+// context for it, the built-in kinds' JSON contexts. They must refuse or
+// build a context of the kind's size, never crash.
+func FuzzContextInputs(f *testing.F) {
+	f.Add([]byte("name: x\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int fd;\toffset:8;\tsize:4;\tsigned:1;\n"), []byte(`{"fd": -1}`))
+	f.Add([]byte("\tfield:char name[16];\toffset:4;\tsize:16;\tsigned:0;\n"), []byte(`{"name": [1, 2]}`))
+	f.Add([]byte("\tfield:u64 a;\toffset:18446744073709551615;\tsize:8;\tsigned:0;\n"), []byte(`{"di": "0x10", "si": 2}`))
+	f.Fuzz(func(t *testing.T, format, js []byte) {
+		kinds := []*xebpf.ProgramKind{xebpf.KindOf(xebpf.XDP), xebpf.KindOf(xebpf.SchedCLS), xebpf.KprobeKind(xebpf.ArchX86_64),
+			xebpf.KprobeKind(xebpf.ArchARM64), xebpf.KindOf(xebpf.RawTracepoint), xebpf.WindowsBindKind()}
+		if k, err := xebpf.TracepointKind(bytes.NewReader(format)); err == nil {
+			if k.Context == nil || k.Context.Size < 0 || k.Context.Size > 1<<20 {
+				t.Fatalf("format %q: context %+v", format, k.Context)
+			}
+			kinds = append(kinds, k)
+		}
+		for _, k := range kinds {
+			ctx, err := k.ContextFromJSON(js)
+			if err == nil && len(ctx) != k.Context.Size {
+				t.Fatalf("%s: %q gives %d bytes, the context has %d", k.Name, js, len(ctx), k.Context.Size)
+			}
+		}
+	})
 }

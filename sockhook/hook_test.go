@@ -169,3 +169,35 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecide hands the hooks what a hostile process controls: the
+// address bytes of its call (any length and family), its socket's type
+// and protocol, its app id. Decide must answer without a crash, and an
+// address it returns is no longer than the largest sockaddr the hooks
+// read (sockaddr_in6) or the caller's.
+func FuzzDecide(f *testing.F) {
+	c := loadHooks(f)
+	var set sockhook.Set
+	set.OnError = func(*sockhook.Attachment, error) {}
+	for _, a := range []struct {
+		h    sockhook.Hook
+		prog string
+	}{{sockhook.Connect4, "connect4"}, {sockhook.Connect6, "connect6"}, {sockhook.Bind4, "bind4"}, {sockhook.WindowsBind, "winbind_redirect"}} {
+		if _, err := set.Attach(a.h, c.Programs[a.prog]); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(uint8(0), uint32(2), uint32(1), sockaddrIn([4]byte{127, 0, 0, 1}, 7001), []byte("a\x00"))
+	f.Add(uint8(1), uint32(10), uint32(2), sockaddrIn6(7007), []byte{})
+	f.Add(uint8(1), uint32(2), uint32(1), []byte{2, 0}, []byte(nil))
+	f.Fuzz(func(t *testing.T, op uint8, family, typ uint32, addr, appID []byte) {
+		r := sockhook.Request{Op: sockhook.Op(op % 2), Family: family, Type: typ, Addr: addr, AppID: appID}
+		if !r.Applies() {
+			return
+		}
+		v := set.Decide(&r)
+		if len(v.Addr) > max(len(addr), 28) {
+			t.Fatalf("a %d-byte address came back as %d bytes", len(addr), len(v.Addr))
+		}
+	})
+}

@@ -162,3 +162,22 @@ func TestGlobalOptionsFirst(t *testing.T) {
 		t.Fatalf("--socket before the command: exit %d, %s", code, errout)
 	}
 }
+
+// FuzzParseBytes feeds the BYTES grammar of the daemon's commands
+// arbitrary words: it returns n bytes and the rest, or an error.
+func FuzzParseBytes(f *testing.F) {
+	f.Add("hex 0a 00 00 01 value 7", 4)
+	f.Add("0x0a 0 012 255 256 -1", 4)
+	f.Add("hex", 1)
+	f.Fuzz(func(t *testing.T, line string, n int) {
+		n = n & 0xff
+		args := strings.Fields(line)
+		out, rest, err := parseBytes("key", args, n)
+		if err != nil {
+			return
+		}
+		if len(out) != n || len(rest) > len(args) {
+			t.Fatalf("%q, %d: %d bytes, %d words left of %d", line, n, len(out), len(rest), len(args))
+		}
+	})
+}
