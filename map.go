@@ -1,6 +1,7 @@
 package xebpf
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -438,13 +439,11 @@ func (m *Map) setProgram(key any, p *Program, flags MapUpdateFlags) error {
 	if p.coll != m.coll {
 		return fmt.Errorf("map %s: program %s is of another collection: %w", m.name, p.name, ErrProgIncompatible)
 	}
-	var idx uint32
-	kb, err := binenc.Marshal(key, 4)
+	b := m.buf()
+	defer m.bufs.Put(b)
+	k, err := m.key(b, key)
 	if err != nil {
-		return fmt.Errorf("map %s: key: %w", m.name, err)
-	}
-	if err := binenc.Unmarshal(&idx, kb); err != nil {
-		return fmt.Errorf("map %s: key: %w", m.name, err)
+		return err
 	}
 	if flags != UpdateAny {
 		return fmt.Errorf("map %s: program array update flags %#x: %w", m.name, uint64(flags), maps.ErrInvalid)
@@ -455,5 +454,5 @@ func (m *Map) setProgram(key any, p *Program, flags MapUpdateFlags) error {
 	if err != nil {
 		return fmt.Errorf("map %s: %w", m.name, err)
 	}
-	return m.wrap(pa.SetProgram(idx, p.prog))
+	return m.wrap(pa.SetProgram(binary.NativeEndian.Uint32(k), p.prog))
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/xebpf/xebpf/elf"
@@ -73,7 +73,7 @@ func (cs *CollectionSpec) Copy() *CollectionSpec {
 func (cs *CollectionSpec) RewriteConstants(consts map[string]any) error {
 	var missing []string
 	staged := map[string][]byte{}
-	for _, name := range sortedKeys(consts) {
+	for _, name := range slices.Sorted(maps.Keys(consts)) {
 		v := cs.Variables[name]
 		if v == nil || !v.Constant() {
 			missing = append(missing, name)
@@ -92,15 +92,6 @@ func (cs *CollectionSpec) RewriteConstants(consts map[string]any) error {
 		cs.Variables[name].Value = b
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range maps.Keys(m) {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // ErrNotFound is returned for a name a spec, collection or struct tag
@@ -157,16 +148,14 @@ func (cs *CollectionSpec) LoadAndAssign(to any, opts *CollectionOptions) error {
 		return err
 	}
 	defer coll.Close()
-	return coll.assign(to, true)
+	return coll.Assign(to)
 }
 
 // Assign sets the fields of the struct to points to (tagged
 // `ebpf:"name"`, of type *Program, *Map or *Variable) to the collection's
 // objects of those names, and detaches them from the collection: they
 // stay open when it is closed, and the caller closes them.
-func (c *Collection) Assign(to any) error { return c.assign(to, true) }
-
-func (c *Collection) assign(to any, detach bool) error {
+func (c *Collection) Assign(to any) error {
 	type key struct {
 		t    reflect.Type
 		name string
@@ -193,7 +182,7 @@ func (c *Collection) assign(to any, detach bool) error {
 		}
 		return nil, fmt.Errorf("field of type %s: want *Program, *Map or *Variable", t)
 	})
-	if err != nil || !detach {
+	if err != nil {
 		return err
 	}
 	for k := range got {

@@ -267,6 +267,19 @@ func printDone(o bpfOpts, w io.Writer) error {
 	return nil
 }
 
+// optionalRef parses the optional object of a show command: nothing (the
+// zero Ref: all of them) or one PROG or MAP.
+func optionalRef(what string, args []string) (proto.Ref, error) {
+	if len(args) == 0 {
+		return proto.Ref{}, nil
+	}
+	ref, args, err := parseRef(what, args)
+	if err != nil {
+		return ref, err
+	}
+	return ref, noArgs(args)
+}
+
 // showObjects is the body of prog show, map show and link show: the
 // objects ref names (all of them for the zero Ref), as bpftool prints
 // them; in JSON one object when ref names one, else an array.

@@ -76,14 +76,8 @@ func printMap(w io.Writer, m proto.MapInfo) {
 }
 
 func mapShow(o bpfOpts, args []string, sio stdio) error {
-	var ref proto.Ref
-	if len(args) > 0 {
-		var err error
-		if ref, args, err = parseRef("MAP", args); err != nil {
-			return err
-		}
-	}
-	if err := noArgs(args); err != nil {
+	ref, err := optionalRef("MAP", args)
+	if err != nil {
 		return err
 	}
 	return showObjects(o, ref, sio, (*client.Client).Maps, toMapJSON, printMap)
@@ -207,6 +201,16 @@ func mapOf(o bpfOpts, args []string) (*client.Client, proto.Ref, proto.MapInfo, 
 	return c, proto.Ref{ID: ms[0].ID}, ms[0], args, nil
 }
 
+// parseKey parses "key BYTES" at the start of args, BYTES of the map's
+// key size.
+func parseKey(args []string, info proto.MapInfo) ([]byte, []string, error) {
+	args, err := parseKeyword("key", args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parseBytes("key", args, int(info.BytesKey))
+}
+
 // parseKeyword expects word at the start of args.
 func parseKeyword(word string, args []string) ([]string, error) {
 	if len(args) == 0 || args[0] != word {
@@ -221,10 +225,7 @@ func mapLookup(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	defer c.Close()
-	if args, err = parseKeyword("key", args); err != nil {
-		return err
-	}
-	key, args, err := parseBytes("key", args, int(info.BytesKey))
+	key, args, err := parseKey(args, info)
 	if err != nil {
 		return err
 	}
@@ -257,10 +258,7 @@ func mapGetNext(o bpfOpts, args []string, sio stdio) error {
 	defer c.Close()
 	var key []byte
 	if len(args) > 0 {
-		if args, err = parseKeyword("key", args); err != nil {
-			return err
-		}
-		if key, args, err = parseBytes("key", args, int(info.BytesKey)); err != nil {
+		if key, args, err = parseKey(args, info); err != nil {
 			return err
 		}
 	}
@@ -299,10 +297,7 @@ func mapUpdate(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	defer c.Close()
-	if args, err = parseKeyword("key", args); err != nil {
-		return err
-	}
-	key, args, err := parseBytes("key", args, int(info.BytesKey))
+	key, args, err := parseKey(args, info)
 	if err != nil {
 		return err
 	}
@@ -344,10 +339,7 @@ func mapDelete(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	defer c.Close()
-	if args, err = parseKeyword("key", args); err != nil {
-		return err
-	}
-	key, args, err := parseBytes("key", args, int(info.BytesKey))
+	key, args, err := parseKey(args, info)
 	if err != nil {
 		return err
 	}

@@ -128,14 +128,8 @@ func printProg(w io.Writer, p proto.ProgInfo) {
 // progShow is prog show [PROG]: one object in JSON for a PROG that names
 // one program, as bpftool, else an array.
 func progShow(o bpfOpts, args []string, sio stdio) error {
-	var ref proto.Ref
-	if len(args) > 0 {
-		var err error
-		if ref, args, err = parseRef("PROG", args); err != nil {
-			return err
-		}
-	}
-	if err := noArgs(args); err != nil {
+	ref, err := optionalRef("PROG", args)
+	if err != nil {
 		return err
 	}
 	return showObjects(o, ref, sio, (*client.Client).Programs, toProgJSON, printProg)
