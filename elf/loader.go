@@ -41,7 +41,8 @@ func LoadCollectionSpec(path string) (*CollectionSpec, error) {
 // values wrapping ErrMalformed, ErrUnsupported or ErrUnresolved.
 func LoadCollectionSpecFromReader(r io.ReaderAt) (spec *CollectionSpec, err error) {
 	ld := &loader{}
-	if err := ld.open(r); err != nil {
+	r, err = ld.open(r)
+	if err != nil {
 		return nil, err
 	}
 	return ld.load(r)
@@ -104,30 +105,41 @@ type loader struct {
 	funcs []*function // every function of every code section
 }
 
-// open parses the ELF headers. debug/elf has panicked on crafted inputs in
-// the past (index out of range on bad section or symbol tables); the recover
-// turns any such panic into an error so hostile files cannot crash callers.
-func (ld *loader) open(r io.ReaderAt) (err error) {
+// open parses the ELF headers, and returns the reader the rest of the
+// object is read through (see unnamedSections). debug/elf has panicked on
+// crafted inputs in the past (index out of range on bad section or symbol
+// tables); the recover turns any such panic into an error so hostile files
+// cannot crash callers.
+func (ld *loader) open(r io.ReaderAt) (_ io.ReaderAt, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &Error{Offset: -1, Err: fmt.Errorf("elf: %v: %w", p, ErrMalformed)}
 		}
 	}()
 	f, err := stdelf.NewFile(r)
+	if err != nil && badSectionName(err) {
+		fixed, warnings, uerr := unnamedSections(r)
+		if uerr != nil {
+			return nil, &Error{Offset: -1, Err: fmt.Errorf("elf: %v: %v: %w", err, uerr, ErrMalformed)}
+		}
+		r = fixed
+		f, err = stdelf.NewFile(r)
+		ld.warnings = append(ld.warnings, warnings...)
+	}
 	if err != nil {
-		return &Error{Offset: -1, Err: fmt.Errorf("elf: %v: %w", err, ErrMalformed)}
+		return nil, &Error{Offset: -1, Err: fmt.Errorf("elf: %v: %w", err, ErrMalformed)}
 	}
 	if f.Class != stdelf.ELFCLASS64 {
-		return &Error{Offset: -1, Err: fmt.Errorf("elf class %v: %w", f.Class, ErrUnsupported)}
+		return nil, &Error{Offset: -1, Err: fmt.Errorf("elf class %v: %w", f.Class, ErrUnsupported)}
 	}
 	if f.Data != stdelf.ELFDATA2LSB {
-		return &Error{Offset: -1, Err: fmt.Errorf("byte order %v: only little-endian objects: %w", f.Data, ErrUnsupported)}
+		return nil, &Error{Offset: -1, Err: fmt.Errorf("byte order %v: only little-endian objects: %w", f.Data, ErrUnsupported)}
 	}
 	if f.Machine != stdelf.EM_BPF && f.Machine != stdelf.EM_NONE {
-		return &Error{Offset: -1, Err: fmt.Errorf("machine %v is not eBPF: %w", f.Machine, ErrUnsupported)}
+		return nil, &Error{Offset: -1, Err: fmt.Errorf("machine %v is not eBPF: %w", f.Machine, ErrUnsupported)}
 	}
 	if len(f.Sections) > maxSections {
-		return &Error{Offset: -1, Err: fmt.Errorf("%d sections: %w", len(f.Sections), ErrMalformed)}
+		return nil, &Error{Offset: -1, Err: fmt.Errorf("%d sections: %w", len(f.Sections), ErrMalformed)}
 	}
 	ld.f = f
 	for i, s := range f.Sections {
@@ -135,16 +147,16 @@ func (ld *loader) open(r io.ReaderAt) (err error) {
 	}
 	syms, err := f.Symbols()
 	if err != nil && !errors.Is(err, stdelf.ErrNoSymbols) {
-		return &Error{Section: ".symtab", Offset: -1, Err: fmt.Errorf("%v: %w", err, ErrMalformed)}
+		return nil, &Error{Section: ".symtab", Offset: -1, Err: fmt.Errorf("%v: %w", err, ErrMalformed)}
 	}
 	if len(syms) > maxSymbols {
-		return &Error{Section: ".symtab", Offset: -1, Err: fmt.Errorf("%d symbols: %w", len(syms), ErrMalformed)}
+		return nil, &Error{Section: ".symtab", Offset: -1, Err: fmt.Errorf("%d symbols: %w", len(syms), ErrMalformed)}
 	}
 	ld.syms = make([]symbol, len(syms))
 	for i, s := range syms {
 		ld.syms[i] = symbol{s}
 	}
-	return nil
+	return r, nil
 }
 
 // read returns the contents of a section, reading them once.
