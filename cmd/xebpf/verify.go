@@ -35,6 +35,9 @@ type verifyResult struct {
 	// faults: the input that makes checked mode stop it, or why none was
 	// found.
 	Witness string `json:"witness,omitempty"`
+	// untyped: neither --type nor the section named the program's type,
+	// so it was verified with xebpf's raw context.
+	untyped bool
 }
 
 // verifyError is a rejection. PC is -1, File "" and Line 0 when the error
@@ -178,10 +181,11 @@ func programsToVerify(spec *xebpf.CollectionSpec, only string) ([]string, error)
 // verification: its identity.
 func newResult(path string, spec *xebpf.CollectionSpec, name string, typ *xebpf.ProgramKind) verifyResult {
 	ps := spec.Programs[name]
+	untyped := typ == nil && ps.Type == xebpf.UnspecifiedProgram && ps.SectionName != ".text"
 	if typ == nil {
 		typ = xebpf.KindOf(ps.Type)
 	}
-	return verifyResult{Object: path, Section: ps.SectionName, Program: name, Type: typ.Name, Instructions: len(ps.Instructions)}
+	return verifyResult{Object: path, Section: ps.SectionName, Program: name, Type: typ.Name, Instructions: len(ps.Instructions), untyped: untyped}
 }
 
 // verifyInProcess verifies program name of spec in this process.
@@ -253,6 +257,9 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 	fmt.Fprintf(w, "%s: rejected\n", r.Program)
 	if r.Witness != "" {
 		defer fmt.Fprintf(w, "  witness: %s\n", r.Witness)
+	}
+	if r.untyped {
+		defer fmt.Fprintf(w, "  note: section %q names no program type, so the program was verified with a raw context; give its type with --type NAME (%s)\n", r.Section, typeNameList())
 	}
 	if r.Error == nil {
 		return

@@ -60,8 +60,8 @@ func verifyOutput(t *testing.T, dir string, args ...string) (stdout, stderr stri
 }
 
 func TestVerify(t *testing.T) {
-	dir := buildVerifyObjects(t, "good", "bad")
-	good, bad := filepath.Join(dir, "good.o"), filepath.Join(dir, "bad.o")
+	dir := buildVerifyObjects(t, "good", "bad", "untyped")
+	good, bad, untyped := filepath.Join(dir, "good.o"), filepath.Join(dir, "bad.o"), filepath.Join(dir, "untyped.o")
 	tests := []struct {
 		name   string
 		args   []string
@@ -73,6 +73,9 @@ func TestVerify(t *testing.T) {
 		{"program", []string{bad, "--program", "xdp_ok"}, 0, "bad_ok.txt"},
 		{"type", []string{good, "--type", "socket_filter"}, 1, "good_socket_filter.txt"},
 		{"verbose", []string{"-v", bad, "--program", "xdp_unchecked"}, 1, "bad_verbose.txt"},
+		// A section that names no type: verified raw, with a note saying so.
+		{"untyped", []string{untyped}, 1, "untyped.txt"},
+		{"untyped given a type", []string{untyped, "--type", "xdp"}, 0, "untyped_xdp.txt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
