@@ -246,7 +246,7 @@ loop:
 	add %r1, %r3
 	jgt %r1, 0xffff, loop
 	mov %r0, %r1
-	exit`, "", 3 * 5, 8 * 5 + 6},
+	exit`, "", 3 * 5, 8*5 + 6},
 		{"halving until zero (unrolled)", `
 	ldxw %r2, [%r1+16]
 	ldxw %r1, [%r1+12]
