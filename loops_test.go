@@ -255,4 +255,3 @@ func TestLoopTermination(t *testing.T) {
 		})
 	}
 }
-

@@ -19,8 +19,9 @@ import (
 // additions that do not wrap. Its bounds at the head hold at every
 // iteration's start, so the loop runs at most span/|d| + 1 times. The
 // counts bound how many instructions a call of the function executes,
-// loops, calls and callbacks included; a loop without such a location
-// leaves the bound infinite (math.MaxUint64).
+// loops, calls and callbacks included. A loop without such a location is
+// tried with guessed invariants (invariant.go), then unrolled; a loop
+// still not proven to end rejects the program, naming it.
 
 // ghostBase is the first ghost id.
 const ghostBase = uint64(1) << 62
