@@ -1,15 +1,20 @@
 package xebpf_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/api"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // TestEngineFollowsTermination checks that a verified program whose loops
 // the verifier proves to end within the instruction budget runs fast, and
-// one whose loop it cannot bound runs checked, where the budget ends it.
+// that one whose loop it cannot prove to end is rejected, naming the loop
+// and its source line, and runs only unverified, in checked mode, where
+// the budget ends it.
 func TestEngineFollowsTermination(t *testing.T) {
 	obj := buildC(t, "loops", `#include "xebpf/bpf.h"
 SEC("xdp")
@@ -27,10 +32,10 @@ int bounded(struct xdp_md *ctx)
 SEC("xdp")
 int unbounded(struct xdp_md *ctx)
 {
-	unsigned int n = ctx->ingress_ifindex;
+	unsigned int n = ctx->ingress_ifindex * 4;
 	volatile unsigned int x = 1;
 	while (x != n)
-		x = x * 3 + 1;
+		x = x * 4 + 1;
 	return XDP_PASS;
 }
 char LICENSE[] SEC("license") = "GPL";
@@ -39,25 +44,46 @@ char LICENSE[] SEC("license") = "GPL";
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]xebpf.Engine{"bounded": xebpf.EngineFast, "unbounded": xebpf.EngineCheckedVerified} {
-		p, err := xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{})
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		one := &xebpf.CollectionSpec{Programs: map[string]*xebpf.ProgramSpec{name: spec.Programs[name]}, Maps: spec.Maps}
-		c, err := xebpf.NewCollection(one)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if got := c.Programs[name].Engine(); got != want {
-			t.Errorf("%s: engine %v, want %v (MaxInstructions %d)", name, got, want, p.MaxInstructions())
-		}
-		pkt := make([]byte, 64)
-		pkt[0] = 1
-		if _, err := c.Programs[name].Run(&xebpf.RunOptions{Data: pkt}); name == "bounded" && err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
+	one := func(name string) *xebpf.CollectionSpec {
+		return &xebpf.CollectionSpec{Programs: map[string]*xebpf.ProgramSpec{name: spec.Programs[name]}, Maps: spec.Maps}
+	}
+	pkt := make([]byte, 64)
+	pkt[0] = 1
+
+	p, err := xebpf.VerifyProgram(spec, "bounded", xebpf.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xebpf.NewCollection(one("bounded"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.Programs["bounded"].Engine(); got != xebpf.EngineFast {
+		t.Errorf("bounded: engine %v, want %v (MaxInstructions %d)", got, xebpf.EngineFast, p.MaxInstructions())
+	}
+	if _, err := c.Programs["bounded"].Run(&xebpf.RunOptions{Data: pkt}); err != nil {
+		t.Errorf("bounded: %v", err)
+	}
+
+	const want = "loops.c:19: pc 17: jne %r3, %r2, -9: loop at pc 9 is not proven to end"
+	if _, err := xebpf.VerifyProgram(spec, "unbounded", xebpf.VerifyOptions{}); err == nil || !errors.Is(err, verifier.ErrRejected) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("unbounded: verify: %v, want a rejection with %q", err, want)
+	}
+	if _, err := xebpf.NewCollection(one("unbounded")); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("unbounded: load: %v, want a rejection with %q", err, want)
+	}
+	c, err = xebpf.NewCollectionWithOptions(one("unbounded"), xebpf.CollectionOptions{Unverified: xebpf.RunUnverifiedChecked, InstructionBudget: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.Programs["unbounded"].Engine(); got != xebpf.EngineChecked {
+		t.Errorf("unbounded: engine %v, want %v", got, xebpf.EngineChecked)
+	}
+	// x = 1, 5, 21, ... is 1 mod 4 (also mod 2^32): it never meets n.
+	if _, err := c.Programs["unbounded"].Run(&xebpf.RunOptions{Data: pkt}); !errors.Is(err, api.ErrBudgetExceeded) {
+		t.Errorf("unbounded: run: %v, want the budget to end it", err)
 	}
 }
 

@@ -262,9 +262,9 @@ type Engine uint8
 const (
 	// EngineFast runs a verified program without per-access checks.
 	EngineFast Engine = iota
-	// EngineCheckedVerified runs a verified program in checked mode: it
-	// is not proven to end within the instruction budget (checked mode's
-	// budget ends it), its context is raw memory whose size the run
+	// EngineCheckedVerified runs a verified program in checked mode: its
+	// bound on the instructions a run executes is past the instruction
+	// budget (checked mode's budget ends it), its context is raw memory whose size the run
 	// decides, or the collection asked for checked mode.
 	EngineCheckedVerified
 	// EngineChecked runs a program the verifier rejected in checked mode

@@ -308,7 +308,10 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 	if err != nil {
 		return nil, err
 	}
-	bound := v.bound(f, in, chain)
+	bound, err := v.bound(f, in, chain)
+	if err != nil {
+		return nil, err
+	}
 	v.lastBound = bound
 	return exit, nil
 }

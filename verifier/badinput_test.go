@@ -60,7 +60,7 @@ func TestBadInput(t *testing.T) {
 		{"falls off the end", []isa.Instruction{mov(isa.R0, 0)}, "falls off"},
 		{"jump into lddw", []isa.Instruction{ja(1), {OpCode: isa.OpLDDW, Dst: isa.R0, Constant: 1}, exit}, "lddw"},
 		{"jump out of range", []isa.Instruction{ja(5), exit}, "target"},
-		{"infinite loop", []isa.Instruction{mov(isa.R0, 0), ja(-1)}, "never terminates"},
+		{"infinite loop", []isa.Instruction{mov(isa.R0, 0), ja(-1)}, "infinite loop at pc 1: no path leaves it"},
 		{"irreducible", []isa.Instruction{
 			mov(isa.R0, 0), isa.Instruction{OpCode: isa.OpCode(isa.ClassLDX) | isa.OpCode(isa.ModeMem) | isa.OpCode(isa.SizeW), Dst: isa.R2, Src: isa.R1, Offset: 12},
 			jeq(isa.R2, 0, 2), // into the middle of the loop
@@ -69,7 +69,7 @@ func TestBadInput(t *testing.T) {
 			isa.Instruction{OpCode: isa.OpCode(isa.ClassALU64) | isa.OpCode(isa.Add), Dst: isa.R0, Constant: 2},
 			ja(-4),
 			exit,
-		}, ""},
+		}, "entered other than through its head"},
 		{"a million instructions", big, ""},
 		{"more than a million", tooBig, "slots"},
 		{"2^500 paths", diamonds, ""},

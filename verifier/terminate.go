@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 
@@ -17,8 +19,9 @@ import (
 // additions that do not wrap. Its bounds at the head hold at every
 // iteration's start, so the loop runs at most span/|d| + 1 times. The
 // counts bound how many instructions a call of the function executes,
-// loops, calls and callbacks included; a loop without such a location
-// leaves the bound infinite (math.MaxUint64).
+// loops, calls and callbacks included. A loop without such a location is
+// tried with guessed invariants (invariant.go), then unrolled; a loop
+// still not proven to end rejects the program, naming it.
 
 // ghostBase is the first ghost id.
 const ghostBase = uint64(1) << 62
@@ -126,6 +129,11 @@ func loopBody(f *function, h *block) map[*block]bool {
 		b := work[len(work)-1]
 		work = work[:len(work)-1]
 		for _, p := range preds[b] {
+			if p.rpo < h.rpo {
+				// Only the head dominates its natural loop's blocks,
+				// which come after it in reverse post-order.
+				return nil
+			}
 			if !body[p] {
 				body[p] = true
 				work = append(work, p)
@@ -145,23 +153,9 @@ func loopBody(f *function, h *block) map[*block]bool {
 	return body
 }
 
-// loopIterations bounds the iterations of the loop at head h, whose
-// fixpoint state is head: unbounded if it finds no location that grows
-// or shrinks every iteration within finite bounds.
-func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, head *state, chain []*function) uint64 {
-	if body == nil {
-		return unbounded
-	}
-	start := head.clone()
-	locs := ghostLocations(start)
-	if len(locs) == 0 {
-		return unbounded
-	}
-	// The sweep prints no trace.
-	log := v.cfg.Log
-	v.cfg.Log = nil
-	defer func() { v.cfg.Log = log }()
-
+// sweep runs the body of the loop at h once from start, whose scalars
+// hold ghost ids: it returns the states that come back to h.
+func (v *verifier) sweep(f *function, h *block, body map[*block]bool, start *state, chain []*function) ([]*state, error) {
 	in := make([][]*state, len(f.blocks))
 	in[h.rpo] = []*state{start}
 	var backs []*state
@@ -171,16 +165,22 @@ func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, h
 		}
 		return s != h && body[s]
 	})
-	if err != nil {
-		return unbounded
-	}
+	return backs, err
+}
+
+// progress bounds the iterations of a loop from the ghost-named state
+// start at its head and the states backs that come back to it: a
+// location whose ghost moves by at least step (all up, or all down) on
+// every way back stays within its bounds at start, so the loop runs at
+// most span/step + 1 times. It returns unbounded if no location does,
+// and the best location that moves (mover, -1 if none).
+func progress(locs []location, start *state, backs []*state) (best uint64, mover int) {
+	best, mover = unbounded, -1
 	if len(backs) == 0 {
-		return 0 // the body never comes back to the head
+		return 0, -1 // the body never comes back to the head
 	}
-	best := uint64(unbounded)
-	for _, l := range locs {
+	for i, l := range locs {
 		g, _ := l.at(start)
-		hv, _ := l.at(head)
 		up, down := true, true
 		step := uint64(math.MaxUint64)
 		for _, bs := range backs {
@@ -199,15 +199,104 @@ func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, h
 		if !up && !down {
 			continue
 		}
+		if mover < 0 {
+			mover = i
+		}
 		// The head's value stays within its bounds, signed and unsigned,
 		// and moves by at least step each iteration.
-		span := min(uint64(hv.smax)-uint64(hv.smin), hv.umax-hv.umin)
+		span := min(uint64(g.smax)-uint64(g.smin), g.umax-g.umin)
 		if span == math.MaxUint64 {
 			continue
 		}
-		best = min(best, span/step+1)
+		if it := span/step + 1; it < best {
+			best, mover = it, i
+		}
 	}
-	return best
+	return best, mover
+}
+
+// loopIterations bounds the iterations of the loop at head h, whose
+// fixpoint state is in[h.rpo][0]. If it finds no bound it returns
+// unbounded and why.
+func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, in [][]*state, chain []*function) (uint64, string, error) {
+	if body == nil {
+		return unbounded, "a block of it is entered other than through its head", nil
+	}
+	head := in[h.rpo][0]
+	start := head.clone()
+	locs := ghostLocations(start)
+	if len(locs) == 0 {
+		return unbounded, "no counter moves toward its exit on every iteration (it has no scalar)", nil
+	}
+	// The sweeps print no trace.
+	log := v.cfg.Log
+	v.cfg.Log = nil
+	defer func() { v.cfg.Log = log }()
+
+	backs, err := v.sweep(f, h, body, start, chain)
+	if errors.Is(err, ErrTooComplex) {
+		return unbounded, "", err
+	}
+	if err != nil {
+		return unbounded, "no counter moves toward its exit on every iteration", nil
+	}
+	best, mover := progress(locs, start, backs)
+	if best != unbounded {
+		return best, "", nil
+	}
+	// Bounds that no widening found: invariants guessed from the loop's
+	// comparisons and checked (invariant.go).
+	best, err = v.invariantIterations(f, h, body, in, chain)
+	if err != nil || best != unbounded {
+		return best, "", err
+	}
+	// Iterations the analysis unrolls until no way back is left.
+	if best, err = v.unrolledIterations(f, h, body, head, chain); err != nil || best != unbounded {
+		return best, "", err
+	}
+	if mover >= 0 {
+		l := locs[mover]
+		g, _ := l.at(start)
+		return unbounded, fmt.Sprintf("%s moves every iteration, but no bound on it holds at the loop's head (%v)", l, value{kind: kindScalar, smin: g.smin, smax: g.smax, umin: g.umin, umax: g.umax}), nil
+	}
+	return unbounded, "no counter moves toward its exit on every iteration", nil
+}
+
+// maxUnroll bounds the iterations unrolledIterations runs.
+const maxUnroll = 64
+
+// unrolledIterations runs the loop's body from the head's fixpoint state
+// again and again, from the states that come back (joined), until none
+// does: if none comes back after k runs, no run of the loop iterates more
+// than k times, since the k-th run's states hold every state the loop
+// can be in at the start of its k-th iteration. It catches loops that
+// shrink a value by other than a constant (sum = (sum & 0xffff) + (sum >>
+// 16) until sum < 0x10000). It returns unbounded if states still come
+// back after maxUnroll runs.
+func (v *verifier) unrolledIterations(f *function, h *block, body map[*block]bool, head *state, chain []*function) (uint64, error) {
+	cur := head.clone()
+	for k := uint64(1); k <= maxUnroll; k++ {
+		backs, err := v.sweep(f, h, body, cur, chain)
+		if err != nil {
+			if errors.Is(err, ErrTooComplex) {
+				return unbounded, err
+			}
+			return unbounded, nil
+		}
+		if len(backs) == 0 {
+			return k, nil
+		}
+		next := backs[0]
+		for _, b := range backs[1:] {
+			next = join(next, b, &v.sets)
+		}
+		next.renumber()
+		if next.equal(cur) {
+			return unbounded, nil // the same state comes back: no progress
+		}
+		cur = next
+	}
+	return unbounded, nil
 }
 
 // functionBound bounds the instructions one call of f executes, given the
@@ -237,8 +326,9 @@ func (v *verifier) functionBound(f *function, in [][]*state, iters map[*block]ui
 }
 
 // bound computes, after f's analysis, the iterations of each of its loops
-// and the instructions a call of it executes.
-func (v *verifier) bound(f *function, in [][]*state, chain []*function) uint64 {
+// and the instructions a call of it executes. A loop it cannot prove to
+// end rejects the program.
+func (v *verifier) bound(f *function, in [][]*state, chain []*function) (uint64, error) {
 	iters := map[*block]uint64{}
 	bodies := map[*block]map[*block]bool{}
 	for _, h := range f.blocks {
@@ -247,10 +337,14 @@ func (v *verifier) bound(f *function, in [][]*state, chain []*function) uint64 {
 		}
 		body := loopBody(f, h)
 		bodies[h] = body
-		iters[h] = v.loopIterations(f, h, body, in[h.rpo][0], chain)
-		if body == nil {
-			return unbounded
+		it, why, err := v.loopIterations(f, h, body, in, chain)
+		if err != nil {
+			return unbounded, err
 		}
+		if it == unbounded {
+			return unbounded, v.unproven(f, h, body, in, chain, why)
+		}
+		iters[h] = it
 	}
-	return v.functionBound(f, in, iters, bodies)
+	return v.functionBound(f, in, iters, bodies), nil
 }

@@ -128,6 +128,15 @@ func (v *verifier) alu(st *state, pc int, ins isa.Instruction) error {
 			if !wraps(d, c, alu64) && c > -maxOffset && c < maxOffset {
 				r.id, r.off, r.rng = d.id, d.off+c, d.rng
 			}
+		} else if src.id != 0 && d.isConst() && aluOp == isa.Add {
+			// c + s, clang's "step = c; step += i", is s + c.
+			c := int64(d.umin)
+			if !alu64 {
+				c = int64(int32(uint32(d.umin)))
+			}
+			if !wraps(src, c, alu64) && c > -maxOffset && c < maxOffset {
+				r.id, r.off, r.rng = src.id, src.off+c, src.rng
+			}
 		}
 		st.set(dst, r)
 		return nil

@@ -96,7 +96,7 @@ type Program struct {
 	stats Stats
 	loops bool
 	// bound bounds the instructions a run executes (tail calls aside);
-	// math.MaxUint64 if some loop is not proven to end.
+	// math.MaxUint64 if the count does not fit in 64 bits.
 	bound uint64
 	// ctxBase maps the context accesses (by instruction index) to the
 	// offset into the context their base register holds.
@@ -163,13 +163,15 @@ func (p *Program) Stats() Stats { return p.stats }
 // MaxInstructions returns a bound on the instructions one run of the
 // program executes, its loops, function calls and callbacks included
 // (each tail call starts a program of its own), or math.MaxUint64 if the
-// verifier could not prove that every loop ends: for each loop, a scalar
-// that moves by a constant every iteration within bounds that hold at the
-// loop's head.
+// count does not fit in 64 bits. Every loop of a verified program is
+// proven to end: for each loop, a scalar that moves by a constant every
+// iteration within bounds that hold at the loop's head, or a number of
+// unrolled iterations after which no way back is left; Verify rejects a
+// program with a loop it cannot prove to end.
 func (p *Program) MaxInstructions() uint64 { return p.bound }
 
-// Terminates reports whether the verifier proved that every run of the
-// program ends.
+// Terminates reports whether MaxInstructions is a finite bound: false only
+// when the loops' counts multiply past 2^64.
 func (p *Program) Terminates() bool { return p.bound != unbounded }
 
 // HasLoops reports whether the program has a backward jump or a loop

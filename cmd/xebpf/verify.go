@@ -29,7 +29,7 @@ type verifyResult struct {
 	Seconds      float64      `json:"seconds"`
 	MaxRSSKB     int64        `json:"max_rss_kb"`
 	// MaxInstructions bounds the instructions a run of an accepted
-	// program executes; null if its loops are not proven to end.
+	// program executes; null if the count does not fit in 64 bits.
 	MaxInstructions *uint64 `json:"max_instructions"`
 	// Witness, with --witness, says whether a rejected program really
 	// faults: the input that makes checked mode stop it, or why none was
@@ -247,7 +247,7 @@ func printVerdict(w io.Writer, r verifyResult, asJSON bool) {
 		return
 	}
 	if r.Accepted {
-		ends := "loops not proven to end"
+		ends := "a run may execute more than 2^64 instructions"
 		if r.MaxInstructions != nil {
 			ends = fmt.Sprintf("a run executes at most %d", *r.MaxInstructions)
 		}
