@@ -556,7 +556,8 @@ func (w *world) packet(n int) []byte {
 	return p
 }
 
-// run runs the main program once.
+// run runs the main program once. A packet may be shorter than an
+// Ethernet header (RunAnyLength): the verifier assumes no length.
 func (w *world) run(pkt []byte) (uint32, []byte, error) {
 	clear(w.exposed)
 	w.trace.Reset()
@@ -564,7 +565,7 @@ func (w *world) run(pkt []byte) (uint32, []byte, error) {
 		s.wild = false
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
-	r0, err := w.runner.Run(opts)
+	r0, err := xebpf.RunAnyLength(w.runner, opts)
 	w.executed = opts.Instructions
 	return r0, opts.DataOut, err
 }
