@@ -23,11 +23,11 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // FuzzHostilePrograms runs generated programs (see hostile_gen_test.go)
@@ -86,8 +86,7 @@ func runHostile(t *testing.T, input []byte) {
 	progs := [2][]isa.Instruction{g.program(), g.program()}
 	live := platform.Live()
 	w, err := newWorld(ge, progs)
-	var ce *ctxaccess.Error
-	if errors.As(err, &ce) {
+	if errors.Is(err, verifier.ErrContextAccess) {
 		// The generator does not keep the context in one register on
 		// every path to a load through it: Linux's verifier refuses such
 		// programs too (a mixed pointer), and so does the loader.
