@@ -23,11 +23,11 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/platform"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
 	"github.com/xebpf/xebpf/maps"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // FuzzHostilePrograms runs generated programs (see hostile_gen_test.go)
@@ -86,8 +86,7 @@ func runHostile(t *testing.T, input []byte) {
 	progs := [2][]isa.Instruction{g.program(), g.program()}
 	live := platform.Live()
 	w, err := newWorld(ge, progs)
-	var ce *ctxaccess.Error
-	if errors.As(err, &ce) {
+	if errors.Is(err, verifier.ErrContextAccess) {
 		// The generator does not keep the context in one register on
 		// every path to a load through it: Linux's verifier refuses such
 		// programs too (a mixed pointer), and so does the loader.
@@ -556,7 +555,8 @@ func (w *world) packet(n int) []byte {
 	return p
 }
 
-// run runs the main program once.
+// run runs the main program once. A packet may be shorter than an
+// Ethernet header (RunAnyLength): the verifier assumes no length.
 func (w *world) run(pkt []byte) (uint32, []byte, error) {
 	clear(w.exposed)
 	w.trace.Reset()
@@ -564,7 +564,7 @@ func (w *world) run(pkt []byte) (uint32, []byte, error) {
 		s.wild = false
 	}
 	opts := &xebpf.RunOptions{Data: pkt, DataOut: make([]byte, 4096)}
-	r0, err := w.runner.Run(opts)
+	r0, err := xebpf.RunAnyLength(w.runner, opts)
 	w.executed = opts.Instructions
 	return r0, opts.DataOut, err
 }

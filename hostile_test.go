@@ -18,6 +18,7 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/maps"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // Environment variables of TestHostile.
@@ -250,7 +251,8 @@ func drainRing(h *hostile, want ...uint64) error {
 var hostileCases = []*hostileCase{
 	// Forged context pointer words.
 	{file: "ctx_forge", name: "loop_ctx_write", prog: "loop_ctx_write", want: wantForgedCtxFault},
-	{file: "ctx_forge", name: "spill_ctx_write", prog: "spill_ctx_write", want: wantForgedCtxFault},
+	// Through a stack slot at a computed address: refused at load.
+	{file: "ctx_spill", name: "spill_ctx_write", prog: "spill_ctx_write", want: loadError(verifier.ErrContextAccess)},
 	{file: "ctx_forge", name: "forge_store_anywhere", prog: "forge_store_anywhere", want: wantForgedCtxFault},
 	{file: "ctx_forge", name: "forge_widen_region", prog: "forge_widen_region", want: wantForgedCtxFault},
 	{file: "ctx_forge", name: "skb_loop_ctx_write", prog: "skb_loop_ctx_write", want: wantForgedCtxFault},

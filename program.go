@@ -13,9 +13,9 @@ import (
 
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
+	"github.com/xebpf/xebpf/verifier"
 )
 
 // Program is a runnable program of a Collection. It is safe for concurrent
@@ -133,7 +133,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 	)
 	switch vp, verr := v.prog, v.err; {
 	case c.opts.UnsafeFastMode:
-		insns, err = rewriteContext(resolved, typ)
+		insns, err = rewriteContext(ps, resolved, typ, v.cfg)
 		if err != nil {
 			return nil, withLine(ps, err)
 		}
@@ -155,7 +155,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 			engine = EngineCheckedVerified
 		}
 	case c.opts.Unverified == RunUnverifiedChecked:
-		insns, err = rewriteContext(resolved, typ)
+		insns, err = rewriteContext(ps, resolved, typ, v.cfg)
 		if err != nil {
 			return nil, withLine(ps, err)
 		}
@@ -314,11 +314,13 @@ func reasonOf(err error) *isa.Reason {
 func withLine(ps *ProgramSpec, err error) error {
 	pc := -1
 	var ie *isa.Error
-	var ce *ctxaccess.Error
+	var ve *verifier.Error
 	var f *api.Fault
 	switch {
-	case errors.As(err, &ce):
-		pc = ce.PC
+	case errors.As(err, &ve):
+		if ve.Line == nil { // else its message has it
+			pc = ve.PC
+		}
 	case errors.As(err, &ie):
 		pc = ie.PC
 	case errors.As(err, &f):

@@ -223,7 +223,7 @@ func (p *Program) Run(opts *RunOptions) (uint32, error) {
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	in, err := p.prepare(opts)
+	in, err := p.prepare(opts, false)
 	if err != nil {
 		return 0, err
 	}
@@ -266,8 +266,9 @@ func (p *Program) Benchmark(in []byte, repeat int, reset func()) (uint32, time.D
 
 // prepare checks opts against the program type and returns the run's
 // input: the context, its memory size and the packet split as the run
-// lays it out.
-func (p *Program) prepare(opts *RunOptions) (r testrun.Input, err error) {
+// lays it out. anyLength lets XDP packets be shorter than an Ethernet
+// header (testrun.CheckPacketAnyLength: the soundness oracle's runs).
+func (p *Program) prepare(opts *RunOptions, anyLength bool) (r testrun.Input, err error) {
 	typ := p.typ
 	if opts.Flags != 0 {
 		return r, fmt.Errorf("run %s: %w: flags %#x", p.name, ErrRunFlags, opts.Flags)
@@ -290,7 +291,11 @@ func (p *Program) prepare(opts *RunOptions) (r testrun.Input, err error) {
 	}
 	switch k := p.kind(); {
 	case k != testrun.None:
-		if r.Linear, r.Tail, err = testrun.CheckPacket(k, opts.Data); err != nil {
+		check := testrun.CheckPacket
+		if anyLength {
+			check = testrun.CheckPacketAnyLength
+		}
+		if r.Linear, r.Tail, err = check(k, opts.Data); err != nil {
 			return r, fmt.Errorf("run %s: %w", p.name, err)
 		}
 	case opts.Data != nil || opts.DataOut != nil:
@@ -348,7 +353,10 @@ func (p *Program) NewRunner() (*Runner, error) {
 // runner, its program or its collection) it returns ErrClosed. Its check
 // of them is one atomic load: a Runner costs a run no reference counting,
 // its reference on the program covers its runs.
-func (r *Runner) Run(opts *RunOptions) (uint32, error) {
+func (r *Runner) Run(opts *RunOptions) (uint32, error) { return r.run(opts, false) }
+
+// run is Run; anyLength is prepare's.
+func (r *Runner) run(opts *RunOptions, anyLength bool) (uint32, error) {
 	p := r.p
 	if r.freed.Load() || p.closed.Load() {
 		return 0, fmt.Errorf("run %s: %w", p.name, ErrClosed)
@@ -356,7 +364,7 @@ func (r *Runner) Run(opts *RunOptions) (uint32, error) {
 	if opts == nil {
 		opts = &RunOptions{}
 	}
-	in, err := p.prepare(opts)
+	in, err := p.prepare(opts, anyLength)
 	if err != nil {
 		return 0, err
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -40,7 +42,7 @@ func TestVerifierSoundness(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	accepted, runs, terminating := 0, 0, 0
 	reasons := map[string]int{}
-	sizes := soundnessSizes
+	sizes := append(slices.Clone(soundnessSizes), shortSizes...)
 	for i := range n {
 		var progs [2][]isa.Instruction
 		if i%4 == 3 {
@@ -109,9 +111,16 @@ func soundnessFault(err error) string {
 	return fmt.Sprint(err)
 }
 
-// soundnessSizes are the packet sizes accepted programs run on. XDP runs
-// need an Ethernet header, as BPF_PROG_TEST_RUN does.
+// soundnessSizes are the packet sizes accepted programs run on, as
+// BPF_PROG_TEST_RUN takes them: at least an Ethernet header.
 var soundnessSizes = []int{14, 15, 16, 17, 18, 19, 21, 22, 23, 33, 34, 54, 60, 64, 79, 128, 255, 256, 1500}
+
+// shortSizes are the packet sizes shorter than an Ethernet header, which
+// test runs and hooks refuse for XDP but a custom packet type takes. The
+// verifier assumes no packet length, so its oracle runs accepted programs
+// on them too (world.run's xebpf.RunAnyLength): a read of bytes 0 to 13
+// without a check must fault there.
+var shortSizes = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 
 // checkedRuns runs a pair of programs the verifier accepted in checked
 // mode on packets of the given sizes, and says what went wrong, if
@@ -129,7 +138,9 @@ func checkedRuns(t *testing.T, ge *hostileEnv, progs [2][]isa.Instruction, sizes
 	}()
 	for n, size := range sizes {
 		pkt := w.packet(size)
-		pkt[0] = byte(rng.Uint32()) // the byte header lengths come from
+		if size > 0 {
+			pkt[0] = byte(rng.Uint32()) // the byte header lengths come from
+		}
 		_, out, err := w.run(pkt)
 		if msg := soundnessFault(err); msg != "" {
 			return n + 1, fmt.Sprintf("packet of %d bytes: verified, but checked mode stopped it: %s", size, msg)
@@ -155,4 +166,61 @@ func verifyOrReport(t *testing.T, i int, spec *xebpf.CollectionSpec, name string
 		}
 	}()
 	return xebpf.VerifyProgram(spec, name, xebpf.VerifyOptions{Type: xebpf.KindOf(xebpf.XDP)})
+}
+
+// TestSoundnessOracleShortPackets shows that the oracle's runs see packet
+// bytes 0 to 13: a verdict that wrongly accepts a read of byte 5 without a
+// bounds check (the program is rejected, and run as if accepted: checked,
+// as RunUnverifiedChecked runs it) passes every run on test-run sizes,
+// and faults on the short packets that end before byte 5.
+func TestSoundnessOracleShortPackets(t *testing.T) {
+	unsound := []isa.Instruction{
+		ldx(isa.SizeW, isa.R2, isa.R1, 0), // r2 = ctx->data
+		ldx(isa.SizeB, isa.R0, isa.R2, 5), // r0 = packet[5], unchecked
+		aluImm(isa.ClassALU64, isa.And, isa.R0, 3),
+		{OpCode: isa.OpExit},
+	}
+	progs := [2][]isa.Instruction{unsound, {movImm(isa.R0, 2), {OpCode: isa.OpExit}}}
+	_, err := xebpf.VerifyProgram(hostileSpec(progs), "main", xebpf.VerifyOptions{Type: xebpf.KindOf(xebpf.XDP)})
+	if !errors.Is(err, verifier.ErrRejected) {
+		t.Fatalf("the verifier must reject the unchecked read: %v", err)
+	}
+	ge, err := hostileGlobals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	// The test-run sizes cannot show it: byte 5 is in every packet.
+	if n, msg := checkedRuns(t, ge, progs, soundnessSizes, rng, math.MaxUint64); msg != "" || n != len(soundnessSizes) {
+		t.Fatalf("test-run sizes: %d runs, %q; want every run clean", n, msg)
+	}
+	// Nor can Run on short packets: it refuses them before the program
+	// runs.
+	w, err := newWorld(ge, progs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	for _, size := range shortSizes {
+		_, err := w.runner.Run(&xebpf.RunOptions{Data: w.packet(size)})
+		if !errors.Is(err, xebpf.ErrShortPacket) {
+			t.Errorf("Run on %d bytes: %v, want ErrShortPacket", size, err)
+		}
+	}
+	// The oracle's runs do: packets of 0 to 5 bytes fault on the read,
+	// longer ones do not.
+	for _, size := range shortSizes {
+		_, _, err := w.run(w.packet(size))
+		w.restore()
+		var f *api.Fault
+		switch {
+		case size <= 5 && (!errors.As(err, &f) || !errors.Is(err, api.ErrOutOfBounds)):
+			t.Errorf("oracle run on %d bytes: %v, want an out-of-bounds fault", size, err)
+		case size > 5 && err != nil:
+			t.Errorf("oracle run on %d bytes: %v, want none", size, err)
+		}
+	}
+	if n, msg := checkedRuns(t, ge, progs, shortSizes, rng, math.MaxUint64); n != 1 || !strings.Contains(msg, "packet of 0 bytes") {
+		t.Errorf("checkedRuns on short sizes: %d runs, %q; want the first (0 bytes) to fault", n, msg)
+	}
 }

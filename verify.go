@@ -12,7 +12,6 @@ import (
 	"github.com/xebpf/xebpf/api"
 	"github.com/xebpf/xebpf/elf"
 	"github.com/xebpf/xebpf/helpers"
-	"github.com/xebpf/xebpf/internal/ctxaccess"
 	"github.com/xebpf/xebpf/internal/isolate"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/isa"
@@ -287,16 +286,19 @@ type verdict struct {
 	prog *verifier.Program
 	err  error
 	log  string // ProgramOptions.LogLevel's log
+	// cfg describes the program to the verifier, for the context
+	// rewriting of a program that runs unverified.
+	cfg *verifier.Config
 }
 
 // verify runs the verifier on a program being loaded. A rejection comes
 // as a *VerifierError with the log ProgramOptions asks for.
 func (c *Collection) verify(spec *CollectionSpec, name string, ps *ProgramSpec, typ *ProgramKind) verdict {
 	if c.opts.UnsafeFastMode {
-		return verdict{}
+		return verdict{cfg: verifierConfig(spec, ps, typ)}
 	}
 	if err := malformedBTF(spec); err != nil {
-		return verdict{err: err}
+		return verdict{err: err, cfg: verifierConfig(spec, ps, typ)}
 	}
 	po := c.opts.Programs
 	size := int(po.LogSizeStart)
@@ -333,6 +335,9 @@ func (c *Collection) verify(spec *CollectionSpec, name string, ps *ProgramSpec, 
 			}
 			v.log = log.buf.String()
 		}
+		if err != nil {
+			v.cfg = verifierConfig(spec, ps, typ)
+		}
 		return v
 	}
 	verr := &VerifierError{Program: name, Cause: err}
@@ -344,7 +349,7 @@ func (c *Collection) verify(spec *CollectionSpec, name string, ps *ProgramSpec, 
 		}
 		verr.Log, verr.Truncated = log.lines(), log.truncated
 	}
-	return verdict{err: verr}
+	return verdict{err: verr, cfg: verifierConfig(spec, ps, typ)}
 }
 
 // verifierLevel is the verifier's log level for a cilium/ebpf LogLevel.
@@ -391,13 +396,20 @@ func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramKind, budge
 	return true
 }
 
-// rewriteContext rewrites the context accesses of an unverified program,
-// finding them by its own data-flow analysis.
-func rewriteContext(insns []isa.Instruction, typ *ProgramKind) ([]isa.Instruction, error) {
-	if typ.Context == nil {
-		return insns, nil
+// rewriteContext rewrites the context accesses of an unverified program
+// ps (resolved: its instructions with map references resolved), found by
+// the verifier's permissive analysis (verifier.Analyze) in environment
+// cfg. It runs in this process, also when the collection verifies in a
+// child (VerifierIsolation): its cost is bounded as the verifier's is.
+func rewriteContext(ps *ProgramSpec, resolved []isa.Instruction, typ *ProgramKind, cfg *verifier.Config) ([]isa.Instruction, error) {
+	if typ.Context == nil || len(typ.Context.Fields) == 0 {
+		return resolved, nil // raw memory: nothing to rewrite
 	}
-	return ctxaccess.Rewrite(insns, typ.Context)
+	facts, err := verifier.Analyze(ps.Instructions, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("rewriting the context accesses: %w", err)
+	}
+	return facts.RewriteContext(resolved, typ.Context)
 }
 
 // malformedBTF rejects objects whose BTF could not be parsed: without it

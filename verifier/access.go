@@ -18,6 +18,11 @@ func (v *verifier) access(st *state, pc int, ins isa.Instruction, r isa.Register
 	if write {
 		what = "write"
 	}
+	if v.permissive != nil {
+		if err := v.permissiveAccess(pc, ins, r, base); err != nil {
+			return value{}, err
+		}
+	}
 	if write && x.kind.mayBePointer() && base.kind != kindStack {
 		return value{}, reject(pc, ins, "leaks a pointer into %v memory: r%d is %v", base.kind, ins.Src, x)
 	}
@@ -111,7 +116,7 @@ func (v *verifier) noteAccess(pc int, ins isa.Instruction, base value) error {
 			v.notCtx[i] = true
 		}
 	case isCtx && (!seen || k != base.off), !isCtx && seen:
-		return reject(pc, ins, "the base register is the context on some paths and other memory (or another context offset) on others")
+		return v.fail(reject(pc, ins, "the base register is the context on some paths and other memory (or another context offset) on others"))
 	}
 	return nil
 }

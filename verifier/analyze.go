@@ -38,6 +38,11 @@ type verifier struct {
 	// bound of the function analyze analyzed last.
 	callBound map[int]uint64
 	lastBound uint64
+	// permissive, if set, makes the analysis go on past failed checks,
+	// recording the first of each instruction (by slot) here; fatal is
+	// the failure that ends it anyway (permissive.go).
+	permissive map[int]*Error
+	fatal      *Error
 }
 
 // function is a function of the program: its entry and its basic blocks.
@@ -308,9 +313,12 @@ func (v *verifier) analyze(f *function, entry *state, chain []*function) (*state
 	if err != nil {
 		return nil, err
 	}
-	bound, err := v.bound(f, in, chain)
-	if err != nil {
-		return nil, err
+	bound := uint64(unbounded)
+	if v.permissive == nil { // the permissive analysis wants no bounds
+		var err error
+		if bound, err = v.bound(f, in, chain); err != nil {
+			return nil, err
+		}
 	}
 	v.lastBound = bound
 	return exit, nil
@@ -463,10 +471,17 @@ func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *sta
 			}
 		}
 		op := ins.OpCode
+		var pre *state // permissive: the state to havoc if ins fails
+		if v.permissive != nil {
+			pre = st.clone()
+		}
 		switch {
 		case op == isa.OpExit:
 			if err := v.exit(st, pc, ins, len(chain) == 1); err != nil {
-				return nil, nil, err
+				if err = v.survive(pc, err); err != nil {
+					return nil, nil, err
+				}
+				st.regs[0] = ctxOrUnknown(st.regs[0])
 			}
 			return nil, st, nil
 		case op == isa.OpJA || op == isa.OpJA32:
@@ -474,13 +489,19 @@ func (v *verifier) block(b *block, st *state, chain []*function) ([]*state, *sta
 		case op.Class().IsJump() && op.JumpOp().IsConditional():
 			taken, fall, err := v.branch(st, pc, ins)
 			if err != nil {
-				return nil, nil, err
+				if err = v.survive(pc, err); err != nil {
+					return nil, nil, err
+				}
+				return []*state{pre, pre.clone()}, nil, nil
 			}
 			return []*state{fall, taken}, nil, nil
 		default:
 			ok, err := v.step(st, pc, ins, chain)
 			if err != nil {
-				return nil, nil, err
+				if err = v.survive(pc, err); err != nil {
+					return nil, nil, err
+				}
+				st, ok = v.havoc(pre, ins), true
 			}
 			if !ok {
 				return nil, nil, nil // the path ends here (a tail call that cannot fail)

@@ -13,6 +13,10 @@ import (
 // when it is one map, or -1-i for union set i.
 type mapSets struct {
 	unions [][]int32
+	// keepCtx: joins keep what may be the context (a permissive
+	// analysis, permissive.go): a value of different kinds that may be
+	// it, and such a spilled value, which otherwise is unreadable.
+	keepCtx bool
 }
 
 // of returns the maps of aux.

@@ -312,6 +312,10 @@ func join(s, o *state, sets *mapSets) *state {
 					continue
 				}
 			}
+			if j.sets != nil && j.sets.keepCtx && (maybeCtx(x.v) || maybeCtx(y.v)) {
+				*z = slot{v: value{kind: kindMixed, aux: mixedCtx}, init: 0xff, vw: 8}
+				continue
+			}
 			// No value survives; a pointer's bytes are not data.
 			if x.v.kind.mayBePointer() || y.v.kind.mayBePointer() {
 				z.init = 0
@@ -376,6 +380,9 @@ func (j *joiner) value(a, b value) value {
 			p.null = true
 			p.id = j.pair(pairNull, a.id, b.id)
 			return p
+		}
+		if j.sets != nil && j.sets.keepCtx && (maybeCtx(a) || maybeCtx(b)) {
+			return value{kind: kindMixed, aux: mixedCtx}
 		}
 		return value{kind: kindMixed}
 	}

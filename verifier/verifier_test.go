@@ -749,7 +749,13 @@ func TestLower(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := ctxaccess.Rewrite(insns, xdpContext)
+	// The permissive analysis, which rewrites unverified programs,
+	// rewrites the same accesses.
+	facts, err := Analyze(insns, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := facts.RewriteContext(insns, xdpContext)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-// Package ctxaccess finds a program's loads and stores through its context
-// pointer and rewrites them for xebpf's in-memory context layout, as the
-// Linux kernel's convert_ctx_accesses does after verification.
+// Package ctxaccess describes context layouts and rewrites a program's
+// loads and stores through its context pointer for xebpf's in-memory
+// layout, as the Linux kernel's convert_ctx_accesses does after
+// verification.
 //
 // A context type is described by the C struct that programs are compiled
 // against (xdp_md, __sk_buff, or a host-defined struct). xebpf lays the
@@ -11,11 +12,9 @@
 // against the field list (in bounds, inside one field, writable for
 // stores).
 //
-// Which registers hold the context is found by a forward data-flow analysis
-// over the whole program (subprograms included): r1 holds it at entry, and
-// it moves through register copies, constant additions and 8-byte stack
-// spills and fills. An access whose base register is the context on some
-// paths and something else on others is rejected, as Linux rejects it.
+// Which accesses go through the context, and at which offset of it their
+// base points, is the verifier's finding: Verify's for verified programs,
+// its permissive analysis' (verifier.Analyze) for the others.
 package ctxaccess
 
 import (
@@ -97,62 +96,6 @@ func (l *Layout) wordOffset(field int) int {
 	return n
 }
 
-// Error is a rejected context access.
-type Error struct {
-	PC     int
-	Insn   isa.Instruction
-	Reason string
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("insn %d (%v): %s", e.PC, e.Insn, e.Reason)
-}
-
-// Rewrite checks every context access of insns against l and returns the
-// instructions with pointer-field loads rewritten. insns is not modified.
-func Rewrite(insns []isa.Instruction, l *Layout) ([]isa.Instruction, error) {
-	if len(l.Fields) == 0 {
-		return insns, nil
-	}
-	for pc, ins := range insns {
-		if err := ins.Validate(); err != nil {
-			return nil, &Error{pc, ins, err.Error()} // the analysis needs valid registers
-		}
-	}
-	if err := isa.CheckProgram(insns); err != nil {
-		return nil, err
-	}
-	a, err := analyze(insns)
-	if err != nil {
-		return nil, err
-	}
-	out := append([]isa.Instruction(nil), insns...)
-	for i, ins := range insns {
-		st := a.before[i]
-		if st == nil {
-			continue // unreachable
-		}
-		base, ok := memBase(ins)
-		if !ok {
-			continue
-		}
-		v := st.regs[base]
-		switch v.kind {
-		case kindCtxMixed:
-			return nil, &Error{a.pcs[i], ins, fmt.Sprintf("r%d is the context on some paths and another value on others", base)}
-		case kindCtx:
-		default:
-			continue
-		}
-		rewritten, err := l.access(ins, int(v.off))
-		if err != nil {
-			return nil, &Error{a.pcs[i], ins, err.Error()}
-		}
-		out[i] = rewritten
-	}
-	return out, nil
-}
-
 // RewriteAccess checks one access through a base pointing k bytes into
 // the context, as found by a verifier, and rewrites it for the context's
 // in-memory layout.
@@ -161,17 +104,6 @@ func (l *Layout) RewriteAccess(ins isa.Instruction, k int) (isa.Instruction, err
 		return ins, nil
 	}
 	return l.access(ins, k)
-}
-
-// memBase returns the base register of a memory access.
-func memBase(ins isa.Instruction) (isa.Register, bool) {
-	switch ins.OpCode.Class() {
-	case isa.ClassLDX:
-		return ins.Src, true
-	case isa.ClassST, isa.ClassSTX:
-		return ins.Dst, true
-	}
-	return 0, false
 }
 
 // access checks one access at context offset k+ins.Offset and rewrites it.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,6 +170,53 @@ func TestCheckPacket(t *testing.T) {
 			}
 			if (tail != nil) != tc.hasTail || len(tail) != tc.tailSize || !bytes.Equal(tail, tc.data[tc.linear:]) {
 				t.Errorf("tail %v (%d bytes), want %d bytes after the linear part", tail != nil, len(tail), tc.tailSize)
+			}
+		})
+	}
+}
+
+// TestCheckPacketAnyLength: the soundness oracle's check takes XDP and
+// custom packets of any length, keeps the Ethernet header's minimum for
+// skb kinds, and otherwise is CheckPacket.
+func TestCheckPacketAnyLength(t *testing.T) {
+	long := packet(MaxLinearData+100, 0x0800)
+	for _, tc := range []struct {
+		name   string
+		k      Kind
+		data   []byte
+		msg    string // error text, if any
+		linear int
+		tail   int
+	}{
+		{"xdp: empty", XDP, []byte{}, "", 0, 0},
+		{"xdp: 1 byte", XDP, packet(1, 0), "", 1, 0},
+		{"xdp: 13 bytes", XDP, packet(13, 0), "", 13, 0},
+		{"custom: 5 bytes", Custom, packet(5, 0), "", 5, 0},
+		{"skb-l2: 13 bytes", SkbL2, packet(13, 0), "packet too short: 13 bytes, shorter than an Ethernet header", 0, 0},
+		{"skb-l3: empty", SkbL3, []byte{}, "packet too short: 0 bytes, shorter than an Ethernet header", 0, 0},
+		{"skb-l3: IPv4, 19 bytes", SkbL3, packet(33, 0x0800), "packet too short: IPv4 packet with 19 bytes after the Ethernet header", 0, 0},
+		{"xdp: tail past the linear part", XDP, long, "", MaxLinearData, 100},
+		{"skb-l2: longer than the linear part", SkbL2, long, "packet of 3620 bytes exceeds 3520", 0, 0},
+		{"none", None, []byte{}, "not a packet kind: none", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			linear, tail, err := CheckPacketAnyLength(tc.k, tc.data)
+			if tc.msg != "" {
+				if err == nil || err.Error() != tc.msg {
+					t.Fatalf("error %v, want %q", err, tc.msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(linear) != tc.linear || len(tail) != tc.tail || !bytes.Equal(append(slices.Clone(linear), tail...), tc.data) {
+				t.Errorf("split %d + %d bytes, want %d + %d", len(linear), len(tail), tc.linear, tc.tail)
+			}
+			if len(tc.data) < 14 && tc.k == XDP {
+				if _, _, err := CheckPacket(tc.k, tc.data); !errors.Is(err, ErrShortPacket) {
+					t.Errorf("CheckPacket takes it: %v", err)
+				}
 			}
 		})
 	}
