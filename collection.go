@@ -76,7 +76,9 @@ type CollectionOptions struct {
 	VerifierLog      io.Writer
 	VerifierLogLevel int
 	// VerifierIsolation, if set, verifies each program in a child
-	// process with time and memory limits.
+	// process with time and memory limits; the analysis that finds the
+	// context accesses of a program run unverified (RunUnverifiedChecked,
+	// UnsafeFastMode) runs there too.
 	VerifierIsolation *Isolation
 	// UnsafeFastMode skips the verifier and runs every program without
 	// per-access checks: the caller vouches that the programs are correct.

@@ -1,7 +1,11 @@
 package xebpf_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -144,14 +148,37 @@ func TestUnverifiedContextRewrite(t *testing.T) {
 		if _, err := xebpf.VerifyProgram(spec, "p", xebpf.VerifyOptions{}); !errors.Is(err, verifier.ErrRejected) {
 			t.Fatalf("%s: verified (%v): the case must run unverified", tc.name, err)
 		}
-		for _, mode := range []string{"checked", "unsafe fast"} {
+		for _, mode := range []string{"checked", "checked, isolated", "unsafe fast"} {
 			t.Run(tc.name+"/"+mode, func(t *testing.T) {
 				opts := xebpf.CollectionOptions{Unverified: xebpf.RunUnverifiedChecked}
-				if mode == "unsafe fast" {
+				permissiveJobs := 0
+				switch mode {
+				case "unsafe fast":
 					if tc.want == forged {
 						t.Skip("a forged context word is what UnsafeFastMode trusts")
 					}
 					opts = xebpf.CollectionOptions{UnsafeFastMode: true}
+				case "checked, isolated":
+					// The permissive analysis goes to the isolated verifier
+					// too, as a job of its own; its answer (facts or
+					// ErrContextAccess) crosses the wire.
+					opts.VerifierIsolation = &xebpf.Isolation{Runner: func(_ context.Context, job []byte, log io.Writer) ([]byte, int64, error) {
+						var j verifier.Job
+						if err := json.Unmarshal(job, &j); err != nil {
+							return nil, 0, err
+						}
+						if j.Permissive {
+							permissiveJobs++
+						}
+						var out bytes.Buffer
+						err := verifier.ServeJob(bytes.NewReader(job), &out, log, verifier.JobHost{})
+						return out.Bytes(), 0, err
+					}}
+					defer func() {
+						if permissiveJobs != 1 {
+							t.Errorf("%d permissive jobs, want 1", permissiveJobs)
+						}
+					}()
 				}
 				c, err := xebpf.NewCollectionWithOptions(spec, opts)
 				if tc.want == loadError {

@@ -133,7 +133,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 	)
 	switch vp, verr := v.prog, v.err; {
 	case c.opts.UnsafeFastMode:
-		insns, err = rewriteContext(ps, resolved, typ, v.cfg)
+		insns, err = rewriteContext(ps, resolved, typ, v.cfg, c.opts.VerifierIsolation)
 		if err != nil {
 			return nil, withLine(ps, err)
 		}
@@ -155,7 +155,7 @@ func (c *Collection) newProgram(name string, ps *ProgramSpec, typ *ProgramKind, 
 			engine = EngineCheckedVerified
 		}
 	case c.opts.Unverified == RunUnverifiedChecked:
-		insns, err = rewriteContext(ps, resolved, typ, v.cfg)
+		insns, err = rewriteContext(ps, resolved, typ, v.cfg, c.opts.VerifierIsolation)
 		if err != nil {
 			return nil, withLine(ps, err)
 		}

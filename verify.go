@@ -70,13 +70,38 @@ func (iso *Isolation) verify(insns []isa.Instruction, cfg *verifier.Config) (*ve
 	if iso == nil {
 		return verifier.Verify(insns, cfg)
 	}
+	ctx, cancel, run, mem, err := iso.child()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	return verifier.VerifyElsewhere(ctx, run, insns, cfg, mem)
+}
+
+// analyze runs the verifier's permissive analysis on insns, in a child
+// process if iso is set.
+func (iso *Isolation) analyze(insns []isa.Instruction, cfg *verifier.Config) (*verifier.Facts, error) {
+	if iso == nil {
+		return verifier.Analyze(insns, cfg)
+	}
+	ctx, cancel, run, mem, err := iso.child()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	return verifier.AnalyzeElsewhere(ctx, run, insns, cfg, mem)
+}
+
+// child returns what running a job in a child process takes: a context
+// ended by iso's timeout, the runner and the memory limit.
+func (iso *Isolation) child() (context.Context, context.CancelFunc, verifier.Runner, uint64, error) {
 	run := iso.Runner
 	if run == nil {
 		command := iso.Command
 		if len(command) == 0 {
 			exe, err := isolate.FindChild("")
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, 0, err
 			}
 			command = []string{exe}
 		}
@@ -90,8 +115,7 @@ func (iso *Isolation) verify(insns []isa.Instruction, cfg *verifier.Config) (*ve
 		timeout = DefaultIsolationTimeout
 	}
 	ctx, cancel := context.WithTimeoutCause(context.Background(), timeout, fmt.Errorf("verification took longer than %v", timeout))
-	defer cancel()
-	return verifier.VerifyElsewhere(ctx, run, insns, cfg, mem)
+	return ctx, cancel, run, mem, nil
 }
 
 // VerifyProgram runs xebpf's verifier on the named program of spec. It
@@ -399,13 +423,12 @@ func fastEligible(vp *verifier.Program, ps *ProgramSpec, typ *ProgramKind, budge
 // rewriteContext rewrites the context accesses of an unverified program
 // ps (resolved: its instructions with map references resolved), found by
 // the verifier's permissive analysis (verifier.Analyze) in environment
-// cfg. It runs in this process, also when the collection verifies in a
-// child (VerifierIsolation): its cost is bounded as the verifier's is.
-func rewriteContext(ps *ProgramSpec, resolved []isa.Instruction, typ *ProgramKind, cfg *verifier.Config) ([]isa.Instruction, error) {
+// cfg, in a child process if iso is set (VerifierIsolation).
+func rewriteContext(ps *ProgramSpec, resolved []isa.Instruction, typ *ProgramKind, cfg *verifier.Config, iso *Isolation) ([]isa.Instruction, error) {
 	if typ.Context == nil || len(typ.Context.Fields) == 0 {
 		return resolved, nil // raw memory: nothing to rewrite
 	}
-	facts, err := verifier.Analyze(ps.Instructions, cfg)
+	facts, err := iso.analyze(ps.Instructions, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("rewriting the context accesses: %w", err)
 	}

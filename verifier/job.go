@@ -39,6 +39,9 @@ type Job struct {
 	// may use (0: no limit): the analysis stops past it as too complex,
 	// and the process sets a backstop on itself (JobHost.LimitMemory).
 	MemoryLimit uint64
+	// Permissive asks for the permissive analysis (Analyze) instead of
+	// a verification.
+	Permissive bool `json:",omitempty"`
 }
 
 // NewJob returns the job of verifying insns in cfg's environment.
@@ -118,6 +121,8 @@ type verdict struct {
 	Bound uint64
 	// CtxBase are the context accesses: instruction index, base offset.
 	CtxBase [][2]int64
+	// Rejections are a permissive analysis' failed checks.
+	Rejections []*wireError `json:",omitempty"`
 }
 
 // wireError is an Error as data.
@@ -128,6 +133,30 @@ type wireError struct {
 	Values  string
 	Line    *Line
 	Complex bool // ErrTooComplex, not ErrRejected
+	Context bool // ErrContextAccess, not ErrRejected
+}
+
+// toWire returns e as data.
+func toWire(e *Error) *wireError {
+	return &wireError{PC: e.PC, Insn: isa.Encode(nil, []isa.Instruction{e.Insn}), Reason: e.Reason, Values: e.Values, Line: e.Line,
+		Complex: e.Kind == ErrTooComplex, Context: e.Kind == ErrContextAccess}
+}
+
+// fromWire returns the Error w describes.
+func fromWire(w *wireError, stats Stats) *Error {
+	e := &Error{PC: w.PC, Reason: w.Reason, Values: w.Values, Line: w.Line, Kind: ErrRejected, Stats: stats}
+	switch {
+	case w.Complex:
+		e.Kind = ErrTooComplex
+	case w.Context:
+		e.Kind = ErrContextAccess
+	}
+	if len(w.Insn) > 0 {
+		if d, err := isa.Decode(w.Insn); err == nil && len(d) == 1 {
+			e.Insn = d[0]
+		}
+	}
+	return e
 }
 
 // JobHost is what ServeJob needs of the process it runs in.
@@ -159,18 +188,32 @@ func ServeJob(in io.Reader, out, log io.Writer, host JobHost) error {
 		return fmt.Errorf("verifier job: %w", err)
 	}
 	cfg.Log, cfg.MemoryLimit = log, j.MemoryLimit
-	var v verdict
-	p, err := Verify(insns, cfg)
+	var (
+		v       verdict
+		ctxBase map[int]int64
+	)
+	if j.Permissive {
+		var f *Facts
+		if f, err = Analyze(insns, cfg); err == nil {
+			v.Stats, ctxBase = f.stats, f.ctxBase
+			for _, r := range f.rejections {
+				v.Rejections = append(v.Rejections, toWire(r))
+			}
+		}
+	} else {
+		var p *Program
+		if p, err = Verify(insns, cfg); err == nil {
+			v.Stats, v.Loops, v.Bound, ctxBase = p.stats, p.loops, p.bound, p.ctxBase
+		}
+	}
 	var e *Error
 	switch {
 	case err == nil:
-		v.Stats, v.Loops, v.Bound = p.stats, p.loops, p.bound
-		for i, k := range p.ctxBase {
+		for i, k := range ctxBase {
 			v.CtxBase = append(v.CtxBase, [2]int64{int64(i), k})
 		}
 	case errors.As(err, &e):
-		v.Error = &wireError{PC: e.PC, Insn: isa.Encode(nil, []isa.Instruction{e.Insn}), Reason: e.Reason, Values: e.Values, Line: e.Line, Complex: e.Kind == ErrTooComplex}
-		v.Stats = e.Stats
+		v.Error, v.Stats = toWire(e), e.Stats
 	default:
 		return err
 	}
@@ -194,11 +237,39 @@ type Runner func(ctx context.Context, job []byte, log io.Writer) (out []byte, ma
 // process that calls ServeJob. memoryLimit is the memory the process may
 // use (0: no limit; see Job.MemoryLimit).
 func VerifyElsewhere(ctx context.Context, run Runner, insns []isa.Instruction, cfg *Config, memoryLimit uint64) (*Program, error) {
+	v, ctxBase, err := runJob(ctx, run, insns, cfg, memoryLimit, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Program{insns: slices.Clone(insns), loops: v.Loops, bound: v.Bound, ctxBase: ctxBase, stats: v.Stats}, nil
+}
+
+// AnalyzeElsewhere is Analyze run by run, in another process, as
+// VerifyElsewhere runs Verify.
+func AnalyzeElsewhere(ctx context.Context, run Runner, insns []isa.Instruction, cfg *Config, memoryLimit uint64) (*Facts, error) {
+	v, ctxBase, err := runJob(ctx, run, insns, cfg, memoryLimit, true)
+	if err != nil {
+		return nil, err
+	}
+	f := &Facts{ctxBase: ctxBase, stats: v.Stats}
+	for _, w := range v.Rejections {
+		if w == nil {
+			return nil, fmt.Errorf("verifier process: a rejection without content")
+		}
+		f.rejections = append(f.rejections, fromWire(w, Stats{}))
+	}
+	return f, nil
+}
+
+// runJob runs the job of analyzing insns in cfg's environment, permissive
+// or not, in another process, and returns its verdict with the context
+// accesses checked against insns, or the Error it reports.
+func runJob(ctx context.Context, run Runner, insns []isa.Instruction, cfg *Config, memoryLimit uint64, permissive bool) (*verdict, map[int]int64, error) {
 	j := NewJob(insns, cfg)
-	j.MemoryLimit = memoryLimit
+	j.MemoryLimit, j.Permissive = memoryLimit, permissive
 	b, err := json.Marshal(j)
 	if err != nil {
-		return nil, fmt.Errorf("verifier job: %w", err)
+		return nil, nil, fmt.Errorf("verifier job: %w", err)
 	}
 	log := cfg.Log
 	if log == nil {
@@ -206,35 +277,26 @@ func VerifyElsewhere(ctx context.Context, run Runner, insns []isa.Instruction, c
 	}
 	out, rss, err := run(ctx, b, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var v verdict
 	dec := json.NewDecoder(bytes.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("verifier process gave no verdict: %w", err)
+		return nil, nil, fmt.Errorf("verifier process gave no verdict: %w", err)
 	}
 	if v.Stats.MaxRSSKB == 0 {
 		v.Stats.MaxRSSKB = rss
 	}
 	if w := v.Error; w != nil {
-		e := &Error{PC: w.PC, Reason: w.Reason, Values: w.Values, Line: w.Line, Kind: ErrRejected, Stats: v.Stats}
-		if w.Complex {
-			e.Kind = ErrTooComplex
-		}
-		if len(w.Insn) > 0 {
-			if d, err := isa.Decode(w.Insn); err == nil && len(d) == 1 {
-				e.Insn = d[0]
-			}
-		}
-		return nil, e
+		return nil, nil, fromWire(w, v.Stats)
 	}
-	p := &Program{insns: slices.Clone(insns), loops: v.Loops, bound: v.Bound, ctxBase: map[int]int64{}, stats: v.Stats}
+	ctxBase := map[int]int64{}
 	for _, c := range v.CtxBase {
 		if c[0] < 0 || c[0] >= int64(len(insns)) {
-			return nil, fmt.Errorf("verifier process: context access at instruction %d of %d", c[0], len(insns))
+			return nil, nil, fmt.Errorf("verifier process: context access at instruction %d of %d", c[0], len(insns))
 		}
-		p.ctxBase[int(c[0])] = c[1]
+		ctxBase[int(c[0])] = c[1]
 	}
-	return p, nil
+	return &v, ctxBase, nil
 }
