@@ -104,6 +104,9 @@ type table struct {
 	links     map[uint32]*linkObj
 	providers map[string]LinkProvider // by kind
 	devs      map[string]*linkObj     // links held by their device (netdev.go)
+	// inner are the maps the slots of each map of maps hold, each with
+	// a reference (mapofmaps.go).
+	inner map[*mapObj][]*mapObj
 	st        *state                  // nil: nothing is durable (OpenState)
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
@@ -147,6 +150,7 @@ func (t *table) unrefMap(m *mapObj) error {
 	}
 	delete(t.maps, m.id)
 	err := m.m.Close()
+	err = errors.Join(err, t.dropInner(m))
 	t.collDone(m.coll)
 	return err
 }
@@ -535,6 +539,9 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 		t.maps[mo.id] = mo
 		byName[n] = mo
 		created = append(created, mo)
+	}
+	for _, mo := range byName {
+		t.holdInner(mo) // the slots the object fills
 	}
 	for _, n := range names {
 		p := coll.DetachProgram(n)

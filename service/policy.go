@@ -35,9 +35,10 @@ var opWhat = map[string]string{
 	proto.OpMapLookup: "look up map elements", proto.OpMapUpdate: "update maps",
 	proto.OpMapDelete: "delete map elements", proto.OpMapGetNext: "read map keys",
 	proto.OpMapCreate: "create maps", proto.OpMapPin: "pin maps",
-	proto.OpUnpin: "unpin objects", proto.OpRelease: "release handles",
-	proto.OpLinkAttach: "attach programs", proto.OpLinkShow: "show links",
-	proto.OpLinkPin: "pin links", proto.OpLinkDetach: "detach links",
+	proto.OpMapPop: "pop map elements", proto.OpUnpin: "unpin objects",
+	proto.OpRelease: "release handles", proto.OpLinkAttach: "attach programs",
+	proto.OpLinkShow: "show links", proto.OpLinkPin: "pin links",
+	proto.OpLinkDetach: "detach links",
 }
 
 // Authorize returns nil if peer may perform op, else a permission error

@@ -60,6 +60,9 @@ func (t *table) slotWrite(m *mapObj, key []byte, prog string, apply func() error
 		if err := apply(); err != nil {
 			return err
 		}
+		t.mu.Lock()
+		t.holdInner(m)
+		t.mu.Unlock()
 		return t.persist()
 	}
 	if st == nil || m.m.Type() != xebpf.ProgramArray || len(key) != 4 {
