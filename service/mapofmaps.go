@@ -195,7 +195,7 @@ func (t *table) mapOfMapsUpdate(m *mapObj, a *proto.MapElemArgs) error {
 	}
 	return t.slotWrite(m, a.Key, "", func() error {
 		if err := m.m.Update(a.Key, in.m, xebpf.MapUpdateFlags(a.Flags)); err != nil {
-			return mapErr(fmt.Errorf("map %s: inner map %s: %w", m.name, in.name, err))
+			return mapErr(fmt.Errorf("%w (inner map %s)", err, in.name))
 		}
 		return nil
 	})
