@@ -104,14 +104,14 @@ type table struct {
 	links     map[uint32]*linkObj
 	providers map[string]LinkProvider // by kind
 	devs      map[string]*linkObj     // links held by their device (netdev.go)
-	// inner are the maps the slots of each map of maps hold, each with
-	// a reference (mapofmaps.go).
-	inner map[*mapObj][]*mapObj
-	st    *state // nil: nothing is durable (OpenState)
+	st        *state                  // nil: nothing is durable (OpenState)
 	// freed are the collections whose objects are all gone, until their
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).
 	freed map[*collObj]struct{}
+	// inner are the maps the slots of each map of maps hold, each with
+	// a reference (mapofmaps.go).
+	inner map[*mapObj][]*mapObj
 }
 
 func newTable() *table {
