@@ -4,6 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/xebpf/xebpf/service/client"
+	"github.com/xebpf/xebpf/service/proto"
 )
 
 // TestDaemonCLIMapVerbs drives bpftool's verbs of maps of maps and of
@@ -97,8 +101,45 @@ func TestDaemonCLIMapVerbs(t *testing.T) {
 		"map update pinned /sys/fs/bpf/q value 5 0 0 0",
 		"map lookup pinned /sys/fs/bpf/q",
 		"map show pinned /sys/fs/bpf/q",
+		// Unpinned, everything goes: the slots' references with their
+		// maps of maps.
+		"unpin /sys/fs/bpf/q",
+		"unpin /sys/fs/bpf/s",
+		"unpin /sys/fs/bpf/mim",
+		"unpin /sys/fs/bpf/mm/inner1",
+		"unpin /sys/fs/bpf/mm/inner2",
+		"unpin /sys/fs/bpf/mm/bad_type",
+		"unpin /sys/fs/bpf/mm/bad_value",
+		"unpin /sys/fs/bpf/mm/bad_entries",
+		"map show name inner1",
+		"unpin /sys/fs/bpf/mm/outer",
+		"unpin /sys/fs/bpf/mm/houter",
+		"map show",
 	} {
 		s.run(line, subst)
 	}
 	golden(t, "daemon_mapverbs.txt", s.script.String())
+	waitEmpty(t, s.sock)
+}
+
+// waitEmpty waits until the daemon at sock holds nothing and has
+// returned all memory, and fails the test if it does not.
+func waitEmpty(t *testing.T, sock string) {
+	t.Helper()
+	c, err := client.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var st *proto.StatusResult
+	for range 500 {
+		if st, err = c.Status(); err != nil {
+			t.Fatal(err)
+		}
+		if *st == (proto.StatusResult{}) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("after unpinning everything: %+v, want nothing left", *st)
 }
