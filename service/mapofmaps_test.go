@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xebpf/xebpf"
 	"github.com/xebpf/xebpf/service/proto"
 )
 
@@ -18,6 +19,15 @@ import (
 // object's own slot holds stay until the map of maps goes.
 func TestInnerMapReferences(t *testing.T) {
 	obj := buildObject(t, "xdp_mim_slots")
+	// Maps of this process outside the daemon: xebpf's map ids are not
+	// the daemon's, which the slots' lookups must report.
+	for range 3 {
+		m, err := xebpf.NewMap(&xebpf.MapSpec{Type: xebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+	}
 	_, sock := startDaemon(t)
 	loader := dial(t, sock)
 	if _, err := loader.Load(&proto.LoadArgs{Object: obj, PinMapsDir: "/sys/fs/bpf/m"}); err != nil {

@@ -96,7 +96,9 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}
 		res := &proto.LookupResult{Found: val != nil, Entry: entry(m.m, a.Key, val)}
 		if res.Found {
-			t.innerIDs(m, []proto.Entry{res.Entry})
+			es := []proto.Entry{res.Entry}
+			t.innerIDs(m, es)
+			res.Entry = es[0]
 		}
 		return res, nil
 	case proto.OpMapPop:
