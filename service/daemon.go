@@ -300,6 +300,7 @@ var argTypes = map[string]func() any{
 	proto.OpMapUpdate:  func() any { return &proto.MapElemArgs{} },
 	proto.OpMapDelete:  func() any { return &proto.MapElemArgs{} },
 	proto.OpMapGetNext: func() any { return &proto.MapElemArgs{} },
+	proto.OpMapPop:     func() any { return &proto.MapElemArgs{} },
 	proto.OpMapCreate:  func() any { return &proto.MapCreateArgs{} },
 	proto.OpMapPin:     func() any { return &proto.PinArgs{} },
 	proto.OpUnpin:      func() any { return &proto.PathArgs{} },

@@ -64,6 +64,7 @@ func (t *table) mapDump(ref proto.Ref) (*proto.DumpMapResult, error) {
 			return nil, mapErr(err)
 		}
 		if next == nil {
+			t.innerIDs(m, res.Entries)
 			return res, nil
 		}
 		val, err := m.m.LookupBytes(next)
@@ -93,7 +94,15 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		if err != nil {
 			return nil, mapErr(err)
 		}
-		return &proto.LookupResult{Found: val != nil, Entry: entry(m.m, a.Key, val)}, nil
+		res := &proto.LookupResult{Found: val != nil, Entry: entry(m.m, a.Key, val)}
+		if res.Found {
+			es := []proto.Entry{res.Entry}
+			t.innerIDs(m, es)
+			res.Entry = es[0]
+		}
+		return res, nil
+	case proto.OpMapPop:
+		return t.mapPop(m)
 	case proto.OpMapGetNext:
 		var key any
 		if a.Key != nil {
@@ -123,8 +132,15 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 		}
 		return nil, nil
 	case proto.OpMapUpdate:
-		if a.ValueProg != nil {
+		switch {
+		case a.ValueProg != nil && a.ValueMap != nil:
+			return nil, proto.Errorf(proto.CodeInvalid, "map %s: update with both a program and a map as the value", m.name)
+		case a.ValueProg != nil:
 			return nil, t.progArrayUpdate(m, a)
+		case a.ValueMap != nil:
+			return nil, t.mapOfMapsUpdate(m, a)
+		case isMapOfMaps(m.m):
+			return nil, proto.Errorf(proto.CodeInvalid, "map %s: a %s map's value is a map: name it (value_map)", m.name, MapTypeName(m.m.Type()))
 		}
 		if err := checkKey(m, "key", a.Key); err != nil {
 			return nil, err
@@ -203,4 +219,34 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 	hold(mo)
 	info := mo.info()
 	return &info, nil
+}
+
+// errEmpty is a pop from an empty queue or stack: nothing to journal.
+var errEmpty = errors.New("empty map")
+
+// mapPop takes the next value out of the queue or stack m (bpftool's map
+// pop) and journals the pop when m is durable; Found is false when m is
+// empty.
+func (t *table) mapPop(m *mapObj) (*proto.LookupResult, error) {
+	if !keyless(m.m) {
+		return nil, proto.Errorf(proto.CodeInvalid, "map %s: pop from a %s map: only queues and stacks pop", m.name, MapTypeName(m.m.Type()))
+	}
+	val := make([]byte, m.m.ValueSize())
+	err := t.st.mapWrite(m, jPop, nil, nil, func() error {
+		err := m.m.LookupAndDelete(nil, val)
+		if errors.Is(err, xebpf.ErrKeyNotExist) {
+			return errEmpty
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errEmpty):
+		return &proto.LookupResult{Entry: proto.Entry{Key: []byte{}}}, nil
+	case err != nil:
+		return nil, err
+	}
+	return &proto.LookupResult{Found: true, Entry: proto.Entry{Key: []byte{}, Value: val}}, nil
 }

@@ -32,6 +32,7 @@ const snapMagic = "XEBPFSN1"
 const (
 	jUpdate byte = 1
 	jDelete byte = 2
+	jPop    byte = 3 // a queue's or a stack's pop (map pop through the daemon)
 )
 
 // errCorrupt reports a state file that fails its checks.

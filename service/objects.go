@@ -109,6 +109,9 @@ type table struct {
 	// MemoryUsed is 0 (run states freed by a cleanup after a GC return
 	// their memory a little later).
 	freed map[*collObj]struct{}
+	// inner are the maps the slots of each map of maps hold, each with
+	// a reference (mapofmaps.go).
+	inner map[*mapObj][]*mapObj
 }
 
 func newTable() *table {
@@ -147,6 +150,7 @@ func (t *table) unrefMap(m *mapObj) error {
 	}
 	delete(t.maps, m.id)
 	err := m.m.Close()
+	err = errors.Join(err, t.dropInner(m))
 	t.collDone(m.coll)
 	return err
 }
@@ -535,6 +539,9 @@ func (t *table) loadObject(args *proto.LoadArgs, uid uint32, hold func(any)) (*p
 		t.maps[mo.id] = mo
 		byName[n] = mo
 		created = append(created, mo)
+	}
+	for _, mo := range byName {
+		t.holdInner(mo) // the slots the object fills
 	}
 	for _, n := range names {
 		p := coll.DetachProgram(n)

@@ -9,7 +9,8 @@ import (
 // Policy decides what a peer may do from its credentials: root, the
 // daemon's own user and members of the admin group may do everything
 // (load, run, pin, unpin, change maps); members of the read-only group
-// may only show and dump; anyone else, nothing.
+// may only show, dump, look up and peek (not push or pop: map.pop is a
+// change); anyone else, nothing.
 type Policy struct {
 	// AdminGID and ReadGID are the groups' ids, -1 for none.
 	AdminGID, ReadGID int
@@ -35,9 +36,10 @@ var opWhat = map[string]string{
 	proto.OpMapLookup: "look up map elements", proto.OpMapUpdate: "update maps",
 	proto.OpMapDelete: "delete map elements", proto.OpMapGetNext: "read map keys",
 	proto.OpMapCreate: "create maps", proto.OpMapPin: "pin maps",
-	proto.OpUnpin: "unpin objects", proto.OpRelease: "release handles",
-	proto.OpLinkAttach: "attach programs", proto.OpLinkShow: "show links",
-	proto.OpLinkPin: "pin links", proto.OpLinkDetach: "detach links",
+	proto.OpMapPop: "pop map elements", proto.OpUnpin: "unpin objects",
+	proto.OpRelease: "release handles", proto.OpLinkAttach: "attach programs",
+	proto.OpLinkShow: "show links", proto.OpLinkPin: "pin links",
+	proto.OpLinkDetach: "detach links",
 }
 
 // Authorize returns nil if peer may perform op, else a permission error

@@ -36,6 +36,8 @@ func TestPolicy(t *testing.T) {
 		{peer(1002, 200), proto.OpMapUpdate, "permission denied: uid 1002 may not update maps (it is in the read-only group)"},
 		{peer(1002, 200), proto.OpProgRun, "permission denied: uid 1002 may not run programs (it is in the read-only group)"},
 		{peer(1002, 200), proto.OpUnpin, "permission denied: uid 1002 may not unpin objects (it is in the read-only group)"},
+		{peer(1002, 200), proto.OpMapPop, "permission denied: uid 1002 may not pop map elements (it is in the read-only group)"},
+		{peer(1001, 100), proto.OpMapPop, ""},
 		{peer(1001, 1001), proto.OpProgLoad, "permission denied: uid 1001 may not load programs"},
 		{peer(1001, 1001, 300), proto.OpProgShow, "permission denied: uid 1001 may not show programs"},
 		{service.Peer{}, proto.OpStatus, "permission denied: the peer's credentials are unknown; it may not read the daemon's status"},

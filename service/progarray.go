@@ -54,12 +54,15 @@ func (t *table) progArrayUpdate(m *mapObj, a *proto.MapElemArgs) error {
 // record follows the map.
 func (t *table) slotWrite(m *mapObj, key []byte, prog string, apply func() error) error {
 	st := t.st
-	if st != nil && isMapOfMaps(m.m) {
-		// The manifest lists a map of maps' slots as they are
-		// (mapofmaps.go).
+	if isMapOfMaps(m.m) {
+		// The slots hold references on their maps, and the manifest
+		// lists them as they are (mapofmaps.go).
 		if err := apply(); err != nil {
 			return err
 		}
+		t.mu.Lock()
+		t.holdInner(m)
+		t.mu.Unlock()
 		return t.persist()
 	}
 	if st == nil || m.m.Type() != xebpf.ProgramArray || len(key) != 4 {

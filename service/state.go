@@ -41,11 +41,12 @@ import (
 //   - updates programs make at hooks (links): at the periodic snapshot
 //     (StateOptions.SnapshotEvery) and when the daemon closes.
 //
-// Only pinned maps keep their contents, and only data, device, CPU, queue
-// and stack maps (see contentsKept; a queue's or a stack's pushes through
-// the daemon are journaled, its pops are programs' and kept at the
-// snapshots after prog run and the periodic ones): an unpinned map that
-// a pinned program uses comes back as the object defines it. Frozen maps
+// Only pinned maps, and the maps in the slots of pinned maps of maps
+// (mapofmaps.go), keep their contents, and only data, device, CPU, queue
+// and stack maps (see contentsKept; a queue's or a stack's pushes and pops
+// through the daemon are journaled, programs' are kept at the snapshots
+// after prog run and the periodic ones): an unpinned map that a pinned
+// program uses comes back as the object defines it. Frozen maps
 // come back from the object. A pinned link, or one a device holds (net
 // attach), comes back when a LinkProvider of its kind is registered before
 // OpenState; otherwise it is dropped, with a log line; the bridge ports
@@ -604,8 +605,18 @@ func (st *state) persist() error {
 			st.logf("xebpf daemon: state: program %s: not loaded through the daemon; it will not survive a restart", p.name)
 		}
 	}
+	// The maps in the slots of pinned maps of maps are kept as if pinned
+	// (without pins): they come back, with their contents, in the slots.
+	slotHeld := map[*mapObj]bool{}
+	for m, ins := range t.inner {
+		if len(m.pins) > 0 {
+			for _, in := range ins {
+				slotHeld[in] = true
+			}
+		}
+	}
 	for _, m := range sortedByID(t.maps) {
-		if len(m.pins) == 0 {
+		if len(m.pins) == 0 && !slotHeld[m] {
 			continue
 		}
 		src := st.sources[m.coll]
@@ -804,6 +815,9 @@ func (st *state) restore(man *manifest) {
 			st.restoreSlots(m, mm.Slots, ps)
 			if mm.InnerKept {
 				st.restoreInner(m, mm.Inner, ms)
+				t.mu.Lock()
+				t.holdInner(m)
+				t.mu.Unlock()
 			}
 			for _, p := range mm.Pins {
 				pin(m, p)
@@ -938,6 +952,11 @@ func (st *state) restoreMap(m *mapObj, key string) {
 			err = m.m.Delete(r.key)
 			if errors.Is(err, xebpf.ErrKeyNotExist) {
 				err = nil
+			}
+		case jPop:
+			err = m.m.LookupAndDelete(nil, make([]byte, m.m.ValueSize()))
+			if errors.Is(err, xebpf.ErrKeyNotExist) {
+				err = nil // popped empty by a program since the snapshot
 			}
 		default:
 			err = fmt.Errorf("unknown journal operation %d", r.op)

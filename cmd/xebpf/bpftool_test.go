@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -134,9 +135,14 @@ func TestEntryOutput(t *testing.T) {
 		{proto.MapInfo{BytesKey: 12, BytesValue: 16}, proto.Entry{Key: seq(12), Value: seq(16)}},
 		{proto.MapInfo{BytesKey: 4, BytesValue: 4, PerCPU: true}, proto.Entry{Key: seq(4), Values: [][]byte{seq(4), seq(4)}}},
 		{proto.MapInfo{BytesKey: 4, BytesValue: 20, PerCPU: true}, proto.Entry{Key: seq(4), Values: [][]byte{seq(20)}}},
+		// A queue's or a stack's value has no key.
+		{proto.MapInfo{Type: "queue", BytesValue: 4}, proto.Entry{Key: []byte{}, Value: seq(4)}},
+		// A map of maps' value is the inner map's id (inner_map_id).
+		{proto.MapInfo{Type: "array_of_maps", BytesKey: 4, BytesValue: 4}, proto.Entry{Key: seq(4), Value: binary.NativeEndian.AppendUint32(nil, 7)}},
+		{proto.MapInfo{Type: "hash_of_maps", BytesKey: 20, BytesValue: 4}, proto.Entry{Key: seq(20), Value: binary.NativeEndian.AppendUint32(nil, 300)}},
 	} {
 		printEntry(&out, tt.info, tt.entry)
-		writeJSON(&out, bpfOpts{}, toEntryJSON(tt.entry, tt.info.PerCPU))
+		writeJSON(&out, bpfOpts{}, toEntryJSON(tt.entry, tt.info))
 	}
 	golden(t, "daemon_entries.txt", out.String())
 }

@@ -34,7 +34,7 @@ func cmdDaemon(args []string, sio stdio) error {
 	metrics := fs.String("metrics", "", "serve Prometheus metrics over HTTP at this address (host:port), at /metrics")
 	group := fs.String("group", "", "the socket's group (name or id; default the admin group, else the daemon's); the socket is 0660")
 	adminGroup := fs.String("admin-group", "", "members of this group may load, run, pin, unpin and change maps, as root and the daemon's user")
-	readGroup := fs.String("read-group", "", "members of this group may only show and dump")
+	readGroup := fs.String("read-group", "", "members of this group may only show, dump, look up and peek")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -69,6 +69,15 @@ func TestDaemonPermissions(t *testing.T) {
 		{1004, []uint32{sockGroup}, []string{"prog", "show"}, "xebpf prog: permission denied: uid 1004 may not show programs\n", 1},
 		{1005, nil, []string{"prog", "show"}, "permission denied", 1},
 		{1003, []uint32{sockGroup, adminGroup}, []string{"unpin", "/sys/fs/bpf/m"}, "", 0},
+		// A queue: the read-only group may peek, not push or pop.
+		{1003, []uint32{sockGroup, adminGroup}, []string{"map", "create", "/sys/fs/bpf/q", "type", "queue", "key", "0", "value", "1", "entries", "2", "name", "q"}, "", 0},
+		{1003, []uint32{sockGroup, adminGroup}, []string{"map", "push", "name", "q", "value", "7"}, "", 0},
+		{1001, []uint32{sockGroup, readGroup}, []string{"map", "peek", "name", "q"}, "value: 07\n", 0},
+		{1001, []uint32{sockGroup, readGroup}, []string{"map", "push", "name", "q", "value", "8"}, "xebpf map: update failed: permission denied: uid 1001 may not update maps (it is in the read-only group)\n", 1},
+		{1001, []uint32{sockGroup, readGroup}, []string{"map", "pop", "name", "q"}, "xebpf map: pop failed: permission denied: uid 1001 may not pop map elements (it is in the read-only group)\n", 1},
+		{1001, []uint32{sockGroup, readGroup}, []string{"map", "dequeue", "name", "q"}, "xebpf map: pop failed: permission denied: uid 1001 may not pop map elements (it is in the read-only group)\n", 1},
+		{1003, []uint32{sockGroup, adminGroup}, []string{"map", "pop", "name", "q"}, "value: 07\n", 0},
+		{1003, []uint32{sockGroup, adminGroup}, []string{"unpin", "/sys/fs/bpf/q"}, "", 0},
 	}
 	for _, tt := range tests {
 		out, code := as(tt.uid, tt.groups, tt.args...)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,10 +16,16 @@ map lookup MAP key BYTES
 map getnext MAP [key BYTES]
 map update MAP key BYTES value VALUE [any|exist|noexist]
 map delete MAP key BYTES
+map peek MAP
+map push MAP value BYTES [any|exist]
+map pop MAP
+map enqueue MAP value BYTES [any|exist]
+map dequeue MAP
 map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]
 map pin MAP PATH
   MAP := id ID | pinned PATH | name NAME
   VALUE := BYTES | PROG (a program array's slot; PROG of the map's object, flag any)
+           | MAP (a map of maps' slot: an inner map of the map's object)
   PROG := id ID | pinned PATH | name NAME
   BYTES := BYTE [BYTE...] | hex HH [HH...] (a per-CPU map's value is stored for every CPU)
   options: -j/--json, -p/--pretty, --socket PATH (default $XEBPF_SOCKET)`
@@ -36,6 +43,11 @@ func init() {
 				"delete":  mapDelete,
 				"create":  mapCreate,
 				"pin":     mapPin,
+				"peek":    mapPeek,
+				"push":    mapPush,
+				"enqueue": mapPush,
+				"pop":     mapPop,
+				"dequeue": mapPop,
 			}, args, sio)
 		}}
 }
@@ -94,12 +106,17 @@ type entryJSON struct {
 	Key    []string       `json:"key"`
 	Value  []string       `json:"value,omitempty"`
 	Values []cpuValueJSON `json:"values,omitempty"`
+	// InnerMapID is a map of maps' value as the inner map's id.
+	InnerMapID *uint32 `json:"inner_map_id,omitempty"`
 }
 
-func toEntryJSON(e proto.Entry, perCPU bool) entryJSON {
+func toEntryJSON(e proto.Entry, info proto.MapInfo) entryJSON {
 	j := entryJSON{Key: hexJSON(e.Key)}
-	if !perCPU {
+	if !info.PerCPU {
 		j.Value = hexJSON(e.Value)
+		if id, ok := innerMapID(info, e); ok {
+			j.InnerMapID = &id
+		}
 		return j
 	}
 	j.Values = []cpuValueJSON{}
@@ -122,6 +139,7 @@ func printEntry(w io.Writer, m proto.MapInfo, e proto.Entry) {
 		}
 		return
 	}
+	id, mapOfMaps := innerMapID(m, e)
 	breakNames := m.BytesKey > 16 || m.BytesValue > 16
 	single := m.BytesKey+m.BytesValue <= 24 && !breakNames
 	sep := " "
@@ -136,10 +154,27 @@ func printEntry(w io.Writer, m proto.MapInfo, e proto.Entry) {
 			fmt.Fprintln(w)
 		}
 	}
-	if m.BytesValue > 0 {
+	switch {
+	case mapOfMaps:
+		fmt.Fprintf(w, "inner_map_id:%s%d ", sep, id)
+	case m.BytesValue > 0:
 		fmt.Fprintf(w, "value:%s%s", sep, hexWords(e.Value))
 	}
 	fmt.Fprintln(w)
+}
+
+// isMapOfMaps reports whether the map's values are inner maps.
+func isMapOfMaps(m proto.MapInfo) bool {
+	return m.Type == "array_of_maps" || m.Type == "hash_of_maps"
+}
+
+// innerMapID returns the inner map id a map of maps' element holds, as
+// bpftool prints it (inner_map_id).
+func innerMapID(m proto.MapInfo, e proto.Entry) (uint32, bool) {
+	if !isMapOfMaps(m) || len(e.Value) != 4 {
+		return 0, false
+	}
+	return binary.NativeEndian.Uint32(e.Value), true
 }
 
 func mapDump(o bpfOpts, args []string, sio stdio) error {
@@ -162,7 +197,7 @@ func mapDump(o bpfOpts, args []string, sio stdio) error {
 	if o.json {
 		js := make([]entryJSON, len(d.Entries))
 		for i, e := range d.Entries {
-			js[i] = toEntryJSON(e, d.Info.PerCPU)
+			js[i] = toEntryJSON(e, d.Info)
 		}
 		return writeJSON(sio.out, o, js)
 	}
@@ -202,8 +237,14 @@ func mapOf(o bpfOpts, args []string) (*client.Client, proto.Ref, proto.MapInfo, 
 }
 
 // parseKey parses "key BYTES" at the start of args, BYTES of the map's
-// key size.
+// key size; a map without keys (a queue, a stack) takes none.
 func parseKey(args []string, info proto.MapInfo) ([]byte, []string, error) {
+	if info.BytesKey == 0 {
+		if len(args) > 0 && args[0] == "key" {
+			return nil, nil, fmt.Errorf("unnecessary key: a %s map has no keys: %w", info.Type, errBadArgs)
+		}
+		return nil, args, nil
+	}
 	args, err := parseKeyword("key", args)
 	if err != nil {
 		return nil, nil, err
@@ -225,6 +266,11 @@ func mapLookup(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	defer c.Close()
+	return lookupRest(o, c, ref, info, args, sio)
+}
+
+// lookupRest is map lookup (and peek) after MAP.
+func lookupRest(o bpfOpts, c *client.Client, ref proto.Ref, info proto.MapInfo, args []string, sio stdio) error {
 	key, args, err := parseKey(args, info)
 	if err != nil {
 		return err
@@ -244,7 +290,7 @@ func mapLookup(o bpfOpts, args []string, sio stdio) error {
 		fmt.Fprintf(sio.out, "key:\n%s\n\nNot found\n", hexWords(key))
 		return &exitError{1}
 	case o.json:
-		return writeJSON(sio.out, o, toEntryJSON(r.Entry, info.PerCPU))
+		return writeJSON(sio.out, o, toEntryJSON(r.Entry, info))
 	}
 	printEntry(sio.out, info, r.Entry)
 	return nil
@@ -297,6 +343,11 @@ func mapUpdate(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	defer c.Close()
+	return updateRest(o, c, ref, info, args, sio)
+}
+
+// updateRest is map update (and push) after MAP.
+func updateRest(o bpfOpts, c *client.Client, ref proto.Ref, info proto.MapInfo, args []string, sio stdio) error {
 	key, args, err := parseKey(args, info)
 	if err != nil {
 		return err
@@ -307,22 +358,16 @@ func mapUpdate(o bpfOpts, args []string, sio stdio) error {
 	if info.Type == "prog_array" && len(args) > 0 && (args[0] == "id" || args[0] == "pinned" || args[0] == "name") {
 		return progArrayUpdate(o, c, ref, key, args, sio)
 	}
+	if isMapOfMaps(info) {
+		return mapOfMapsUpdate(o, c, ref, key, args, sio)
+	}
 	value, args, err := parseBytes("value", args, int(info.BytesValue))
 	if err != nil {
 		return err
 	}
-	flags := uint64(proto.UpdateAny)
-	if len(args) > 0 {
-		switch args[0] {
-		case "any":
-		case "noexist":
-			flags = proto.UpdateNoExist
-		case "exist":
-			flags = proto.UpdateExist
-		default:
-			return fmt.Errorf("unexpected argument %q: want any, exist or noexist: %w", args[0], errBadArgs)
-		}
-		args = args[1:]
+	flags, args, err := parseUpdateFlags(args)
+	if err != nil {
+		return err
 	}
 	if err := noArgs(args); err != nil {
 		return err
@@ -427,4 +472,21 @@ func mapPin(o bpfOpts, args []string, sio stdio) error {
 		return err
 	}
 	return printDone(o, sio.out)
+}
+
+// parseUpdateFlags parses the optional any | exist | noexist at the start
+// of args (default any).
+func parseUpdateFlags(args []string) (uint64, []string, error) {
+	if len(args) == 0 {
+		return proto.UpdateAny, args, nil
+	}
+	switch args[0] {
+	case "any":
+		return proto.UpdateAny, args[1:], nil
+	case "noexist":
+		return proto.UpdateNoExist, args[1:], nil
+	case "exist":
+		return proto.UpdateExist, args[1:], nil
+	}
+	return 0, nil, fmt.Errorf("unexpected argument %q: want any, exist or noexist: %w", args[0], errBadArgs)
 }

@@ -291,3 +291,22 @@ func (c *Client) Release(kind string, id uint32) error {
 func (c *Client) UpdateProg(ref proto.Ref, key []byte, prog proto.Ref) error {
 	return c.call(proto.OpMapUpdate, &proto.MapElemArgs{Ref: ref, Key: key, ValueProg: &prog}, nil)
 }
+
+// UpdateMap puts the inner map inner in the slot key of the map of maps
+// ref (bpftool's map update MAP key BYTES value MAP), with flags
+// (proto.UpdateAny; a hash of maps also takes UpdateNoExist and
+// UpdateExist).
+func (c *Client) UpdateMap(ref proto.Ref, key []byte, inner proto.Ref, flags uint64) error {
+	return c.call(proto.OpMapUpdate, &proto.MapElemArgs{Ref: ref, Key: key, ValueMap: &inner, Flags: flags}, nil)
+}
+
+// Pop takes the next value out of the queue or stack ref (bpftool's map
+// pop); Found is false when it is empty. Push is Update with a nil key,
+// peek Lookup with a nil key.
+func (c *Client) Pop(ref proto.Ref) (*proto.LookupResult, error) {
+	var r proto.LookupResult
+	if err := c.call(proto.OpMapPop, &proto.MapElemArgs{Ref: ref}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

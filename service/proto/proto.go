@@ -31,6 +31,10 @@ const (
 	OpMapGetNext = "map.getnext"
 	OpMapCreate  = "map.create"
 	OpMapPin     = "map.pin"
+	// OpMapPop takes the next value out of a queue or a stack (bpftool's
+	// map pop and dequeue); its arguments are a MapElemArgs without a key
+	// and its result a LookupResult, Found false when the map is empty.
+	OpMapPop     = "map.pop"
 	OpUnpin      = "unpin"
 	OpRelease    = "release"
 	OpLinkAttach = "link.attach"
@@ -270,10 +274,16 @@ type MapElemArgs struct {
 	// ValueProg, in a map update of a program array, names the program
 	// to put in the slot Key (instead of Value).
 	ValueProg *Ref `json:"value_prog,omitempty"`
+	// ValueMap, in a map update of a map of maps, names the inner map to
+	// put in the slot Key (instead of Value): a map of the outer map's
+	// object that matches its inner map template.
+	ValueMap *Ref `json:"value_map,omitempty"`
 }
 
 // Entry is a map element. A per-CPU map's value has one entry per CPU in
-// Values; other maps' is Value.
+// Values; other maps' is Value. A map of maps' value is the id of the
+// inner map in its slot (4 bytes, in the daemon's byte order), as Linux
+// reports the inner map's id.
 type Entry struct {
 	Key    []byte   `json:"key"`
 	Value  []byte   `json:"value,omitempty"`
