@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,22 @@ type idler interface {
 	setIdle(idle func())
 }
 
+// queuer is a conn that sends frames in batches: queue takes a copy of
+// frame to send it at the next flush, and counts it once its fate is
+// known: in sent when the OS took it, in failed (if not nil) when it
+// could not be sent. flush hands the frames queued so far to the OS.
+// Both are safe for concurrent use (the receive loops of several ports
+// queue frames to one port).
+type queuer interface {
+	queue(frame []byte, sent, failed *atomic.Uint64)
+	flush()
+}
+
+// flushEvery is the most frames a receive loop handles between flushes of
+// the ports it queued frames to; it also flushes them when its port waits
+// for frames.
+const flushEvery = 64
+
 // port is an interface of a bridge.
 type port struct {
 	name    string
@@ -292,9 +309,8 @@ func (b *Bridge) addPort(ifname string) (*port, error) {
 	}
 	p := &port{name: ifname, ifindex: ifindex, c: c, done: make(chan struct{}), batch: 1,
 		hook: xebpf.HookContext{IngressIfindex: uint32(ifindex)}}
-	if ic, ok := c.(idler); ok {
-		p.batch = runBatch
-		ic.setIdle(p.idle)
+	if _, ok := c.(idler); ok {
+		p.batch = runBatch // the receive loop sets the idle function
 	}
 	b.ports[ifindex] = p
 	go b.receive(p)
@@ -398,6 +414,14 @@ func (b *Bridge) receive(p *port) {
 	defer close(p.done)
 	in := make([]byte, 65536)
 	st := &frameState{out: make([]byte, helpers.TestRunFrameSize)}
+	ic, isIdler := p.c.(idler)
+	if isIdler {
+		ic.setIdle(func() {
+			st.flush()
+			p.idle()
+		})
+	}
+	defer st.flush()
 	for {
 		frame, err := p.c.recv(in)
 		if errors.Is(err, errOversize) {
@@ -410,6 +434,9 @@ func (b *Bridge) receive(p *port) {
 		}
 		p.rx.Add(1)
 		b.handle(p, frame, st)
+		if st.handled++; st.handled >= flushEvery || !isIdler {
+			st.flush()
+		}
 	}
 }
 
@@ -418,6 +445,18 @@ type frameState struct {
 	out     []byte
 	targets []*port
 	opts    xebpf.RunOptions
+	dirty   []queuer // the conns frames were queued to since the last flush
+	handled int      // frames handled since the last flush
+}
+
+// flush sends the frames queued to conns since the last flush.
+func (st *frameState) flush() {
+	for i, q := range st.dirty {
+		q.flush()
+		st.dirty[i] = nil
+	}
+	st.dirty = st.dirty[:0]
+	st.handled = 0
 }
 
 // handle runs the port's program on frame and delivers the result.
@@ -425,14 +464,14 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 	l := p.link.Load()
 	if l == nil {
 		st.targets = b.others(p, st.targets)
-		b.send(nil, st.targets, frame)
+		b.send(nil, st.targets, frame, st)
 		return
 	}
 	l.mu.Lock()
 	if l.closed { // detached while we loaded it
 		l.mu.Unlock()
 		st.targets = b.others(p, st.targets)
-		b.send(nil, st.targets, frame)
+		b.send(nil, st.targets, frame, st)
 		return
 	}
 	if len(frame) > maxFrame {
@@ -465,10 +504,10 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 	switch act {
 	case Pass:
 		st.targets = b.others(p, st.targets)
-		b.send(l, st.targets, out)
+		b.send(l, st.targets, out, st)
 	case TX:
 		st.targets = append(st.targets[:0], p)
-		b.send(l, st.targets, out)
+		b.send(l, st.targets, out, st)
 	case Redirect:
 		targets, ok := b.redirectTargets(p, red, st.targets[:0])
 		st.targets = targets
@@ -476,13 +515,25 @@ func (b *Bridge) handle(p *port, frame []byte, st *frameState) {
 			l.c.redirectErrors.Add(1)
 			return
 		}
-		b.send(l, targets, out)
+		b.send(l, targets, out, st)
 	}
 }
 
-// send sends frame out of each of ports, counting failures on l.
-func (b *Bridge) send(l *Link, ports []*port, frame []byte) {
+// send sends frame out of each of ports, counting failures on l; ports
+// whose conn queues frames get a copy, sent at st's next flush.
+func (b *Bridge) send(l *Link, ports []*port, frame []byte, st *frameState) {
+	var failed *atomic.Uint64
+	if l != nil {
+		failed = &l.c.sendErrors
+	}
 	for _, q := range ports {
+		if qc, ok := q.c.(queuer); ok {
+			qc.queue(frame, &q.tx, failed)
+			if !slices.Contains(st.dirty, qc) {
+				st.dirty = append(st.dirty, qc)
+			}
+			continue
+		}
 		if err := q.c.send(frame); err != nil {
 			if l != nil {
 				l.c.sendErrors.Add(1)

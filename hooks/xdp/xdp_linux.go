@@ -25,10 +25,12 @@ package xdp
 //     the interfaces frames go out of see the frame as it was sent.
 //   - Receiving is through a TPACKET_V2 ring mapped into the process (see
 //     ringConn) when the kernel allows, else one recvmsg per frame.
-//     Sending is one system call per frame (writev of the virtio_net_hdr
-//     and the frame); a TX ring is not used, as frames reach a port from
-//     the goroutines of several ports. TestBridgeMeasure compares both
-//     ways of receiving and the direct path.
+//     Sending is through a TPACKET_V2 transmit ring (txring_linux.go):
+//     frames are copied into it and each receive loop hands a batch to
+//     the kernel with one system call; where the ring cannot be set up
+//     (or without a receive ring) one system call per frame (writev of
+//     the virtio_net_hdr and the frame). TestBridgeMeasure compares the
+//     ways of receiving and sending and the direct path.
 
 import (
 	"encoding/binary"
@@ -70,12 +72,21 @@ func (c *packetConn) setIdle(idle func()) { c.idle = idle }
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openConn opens an AF_PACKET socket on the interface named ifname, with
-// a receive ring if the kernel allows.
-func openConn(ifname string) (conn, int, error) { return openPacket(ifname, true) }
+// receive and transmit rings if the kernel allows.
+func openConn(ifname string) (conn, int, error) {
+	return openPacket(ifname, connOptions{rxRing: true, txRing: true})
+}
+
+// connOptions are the rings openPacket asks for; tests flip them to
+// check every path.
+type connOptions struct {
+	rxRing bool // receive through a TPACKET_V2 ring, else recvmsg
+	txRing bool // send through a TPACKET_V2 ring (with rxRing only), else sendto
+}
 
 // openPacket opens an AF_PACKET socket on the interface named ifname,
-// with a TPACKET_V2 receive ring if ring is set and the kernel allows.
-func openPacket(ifname string, ring bool) (conn, int, error) {
+// with the rings of o the kernel allows.
+func openPacket(ifname string, o connOptions) (conn, int, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, 0, err
@@ -108,57 +119,103 @@ func openPacket(ifname string, ring bool) (conn, int, error) {
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
 		return fail("bind", err)
 	}
-	var rx []byte
-	if ring && ignoreTx {
-		rx = mapRing(fd) // nil: recv instead
+	var r rings
+	if o.rxRing && ignoreTx {
+		r = mapRings(fd, ringFrameSizeFor(ifi.MTU), o.txRing) // r.mem nil: recv instead
 	}
 	f := os.NewFile(uintptr(fd), "packet:"+ifname)
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		if rx != nil {
-			unix.Munmap(rx)
+		if r.mem != nil {
+			unix.Munmap(r.mem)
 		}
 		return nil, 0, err
 	}
 	pc := &packetConn{f: f, rc: rc, ignoreTx: ignoreTx}
-	if rx != nil {
-		return &ringConn{packetConn: pc, ring: rx, prev: -1}, ifi.Index, nil
+	if r.mem == nil {
+		return pc, ifi.Index, nil
 	}
-	return pc, ifi.Index, nil
+	rcn := &ringConn{packetConn: pc, mem: r.mem, ring: r.mem[:r.frameSize*rxRingFrames], frameSize: r.frameSize, prev: -1}
+	if r.tx {
+		rcn.tx = &txRing{c: pc, ring: r.mem[len(rcn.ring):], frameSize: r.frameSize, frames: txRingFrames,
+			mtu: ifi.MTU, owners: make([]txOwner, txRingFrames)}
+		return txRingConn{rcn}, ifi.Index, nil
+	}
+	return rcn, ifi.Index, nil
 }
 
-// The receive ring: ringFrames slots of ringFrameSize bytes, each a
-// struct tpacket2_hdr, the virtio_net_hdr and the frame.
+// The rings: rxRingFrames receive slots and txRingFrames transmit slots,
+// each of ringFrameSizeFor(MTU) bytes: a struct tpacket2_hdr, the
+// virtio_net_hdr and the frame. With the usual MTU of 1500 a slot is 2
+// KiB, so the receive ring takes 16 MiB and the transmit ring 2 MiB per
+// port (twice that for MTUs above about 1900): the receive ring holds
+// 8192 frames, 5.5 ms of minimum-size frames at gigabit line rate
+// (1.49 million a second) or 8 ms of what a veth carries here, so that
+// the bursts and the pauses of a shared CPU do not overflow it.
 const (
-	ringFrameSize  = 4096
-	ringBlockSize  = 32 * ringFrameSize
-	ringBlocks     = 64
-	ringFrames     = ringBlockSize / ringFrameSize * ringBlocks
+	rxRingFrames   = 8192
+	txRingFrames   = 1024
+	ringBlockSize  = 128 << 10 // 32 pages; a slot never spans blocks
 	tpStatusKernel = 0
 )
 
-// mapRing sets up a TPACKET_V2 receive ring on fd and maps it; nil if the
-// kernel refuses.
-func mapRing(fd int) []byte {
+// ringFrameSizeFor returns the slot size for an interface of MTU mtu:
+// 2 KiB if a tagged frame of the MTU fits with the headers before it
+// (the largest tp_mac is under 100 bytes), else 4 KiB. Longer frames
+// arrive truncated and are dropped as oversize (an MTU raised after the
+// port opened).
+func ringFrameSizeFor(mtu int) int {
+	if mtu+14+vlanTagLen+128 <= 2048 {
+		return 2048
+	}
+	return 4096
+}
+
+// rings is the memory mapRings mapped: the receive ring, then the
+// transmit ring if tx.
+type rings struct {
+	mem       []byte
+	frameSize int
+	tx        bool
+}
+
+// mapRings sets up a TPACKET_V2 receive ring on fd, and a transmit ring
+// if tx is set and the kernel allows, and maps them; mem is nil if the
+// kernel refuses the receive ring.
+func mapRings(fd, frameSize int, tx bool) rings {
 	if unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2) != nil {
-		return nil
+		return rings{}
 	}
-	req := unix.TpacketReq{Block_size: ringBlockSize, Block_nr: ringBlocks, Frame_size: ringFrameSize, Frame_nr: ringFrames}
-	if unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req) != nil {
-		return nil
+	// PACKET_LOSS (before the rings): see txring_linux.go.
+	tx = tx && unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_LOSS, 1) == nil
+	req := func(frames int) *unix.TpacketReq {
+		return &unix.TpacketReq{Block_size: ringBlockSize, Block_nr: uint32(frames * frameSize / ringBlockSize),
+			Frame_size: uint32(frameSize), Frame_nr: uint32(frames)}
 	}
-	rx, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_LOCKED)
-	if err != nil {
-		rx, err = unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	}
-	if err != nil {
-		req = unix.TpacketReq{}
-		unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
+	if unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, req(rxRingFrames)) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V1)
-		return nil
+		return rings{}
 	}
-	return rx
+	size := rxRingFrames * frameSize
+	if tx && unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, req(txRingFrames)) == nil {
+		size += txRingFrames * frameSize
+	} else {
+		tx = false
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_LOCKED)
+	if err != nil {
+		mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	}
+	if err != nil {
+		unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{})
+		if tx {
+			unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, &unix.TpacketReq{})
+		}
+		unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V1)
+		return rings{}
+	}
+	return rings{mem: mem, frameSize: frameSize, tx: tx}
 }
 
 // ringConn is a packetConn that receives through a TPACKET_V2 ring: the
@@ -170,14 +227,29 @@ func mapRing(fd int) []byte {
 // each frame as it arrives.
 type ringConn struct {
 	*packetConn
-	ring []byte
-	next int // the slot to look at
-	prev int // the slot of the frame recv returned last, -1 if none
+	mem       []byte // the mapping: ring, then tx's slots
+	ring      []byte // the receive slots
+	frameSize int
+	next      int // the slot to look at
+	prev      int // the slot of the frame recv returned last, -1 if none
+	closing   atomic.Bool
+	tx        *txRing // nil: sendto
 }
+
+// txRingConn is a ringConn that sends through its transmit ring.
+type txRingConn struct{ *ringConn }
+
+func (c txRingConn) queue(frame []byte, sent, failed *atomic.Uint64) { c.tx.queue(frame, sent, failed) }
+func (c txRingConn) flush()                                          { c.tx.flush() }
 
 // status returns the tp_status word of slot i.
 func (c *ringConn) status(i int) *uint32 {
-	return (*uint32)(unsafe.Pointer(&c.ring[i*ringFrameSize]))
+	return (*uint32)(unsafe.Pointer(&c.ring[i*c.frameSize]))
+}
+
+func (c *ringConn) close() error {
+	c.closing.Store(true)
+	return c.packetConn.close()
 }
 
 func (c *ringConn) recv(_ []byte) ([]byte, error) {
@@ -185,28 +257,37 @@ func (c *ringConn) recv(_ []byte) ([]byte, error) {
 		atomic.StoreUint32(c.status(c.prev), tpStatusKernel)
 		c.prev = -1
 	}
-	var st uint32
-	err := c.rc.Read(func(uintptr) bool {
-		st = atomic.LoadUint32(c.status(c.next))
-		if st&unix.TP_STATUS_USER != 0 {
-			return true
+	// While frames are ready they are taken without the poller.
+	st := atomic.LoadUint32(c.status(c.next))
+	if st&unix.TP_STATUS_USER == 0 || c.closing.Load() {
+		err := c.rc.Read(func(uintptr) bool {
+			st = atomic.LoadUint32(c.status(c.next))
+			if st&unix.TP_STATUS_USER != 0 {
+				return true
+			}
+			if c.idle != nil {
+				c.idle()
+			}
+			return false
+		})
+		if err != nil {
+			// The receive loop ends: nothing uses the rings once the
+			// transmit ring lets go.
+			if c.tx != nil {
+				c.tx.release()
+			}
+			unix.Munmap(c.mem)
+			c.mem, c.ring = nil, nil
+			return nil, err
 		}
-		if c.idle != nil {
-			c.idle()
-		}
-		return false
-	})
-	if err != nil {
-		unix.Munmap(c.ring) // the receive loop ends: nothing uses the ring
-		c.ring = nil
-		return nil, err
 	}
 	i := c.next
-	c.next = (c.next + 1) % ringFrames
-	slot := c.ring[i*ringFrameSize : (i+1)*ringFrameSize]
+	c.next = (c.next + 1) % rxRingFrames
+	slot := c.ring[i*c.frameSize : (i+1)*c.frameSize]
+	length := int(binary.NativeEndian.Uint32(slot[4:]))
 	snap := int(binary.NativeEndian.Uint32(slot[8:]))
 	mac := int(binary.NativeEndian.Uint16(slot[12:]))
-	if st&unix.TP_STATUS_COPY != 0 || mac < vnetHdrLen || mac+snap > len(slot) {
+	if st&unix.TP_STATUS_COPY != 0 || snap < length || mac < vnetHdrLen || mac+snap > len(slot) {
 		// Truncated: longer than a slot, so than a program's frame.
 		atomic.StoreUint32(c.status(i), tpStatusKernel)
 		return nil, errOversize
