@@ -581,7 +581,7 @@ func TestBridgeMeasure(t *testing.T) {
 		}
 	}
 	type result struct {
-		arrived, ratio, ran, kernelDrop []float64
+		arrived, ratio, ran, kernelDrop                   []float64
 		sendErrors, kicks, txFrames, fullWaits, fullDrops uint64
 	}
 	res := make([]result, len(paths))

@@ -140,8 +140,8 @@ func (t *txRing) queue(frame []byte, sent, failed *atomic.Uint64) {
 	i := t.head
 	slot := t.ring[i*t.frameSize : (i+1)*t.frameSize]
 	n := vnetHdrLen + len(frame)
-	binary.NativeEndian.PutUint32(slot[4:], uint32(n)) // tp_len
-	clear(slot[txDataOffset : txDataOffset+vnetHdrLen])  // no offload
+	binary.NativeEndian.PutUint32(slot[4:], uint32(n))  // tp_len
+	clear(slot[txDataOffset : txDataOffset+vnetHdrLen]) // no offload
 	copy(slot[txDataOffset+vnetHdrLen:], frame)
 	t.owners[i] = txOwner{sent, failed}
 	atomic.StoreUint32(t.status(i), tpStatusSendRequest)
