@@ -329,7 +329,7 @@ func TestBridgeNetns(t *testing.T) {
 
 func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
 	t.Run("pass", func(t *testing.T) {
-		_, l := n.bridgeWith(t, coll, "xdp_pass")
+		b, l := n.bridgeWith(t, coll, "xdp_pass")
 		s1, s2 := listen(t, n.ns1, bridged1, 9000), listen(t, n.ns2, bridged2, 9000)
 		warmUp(t, s1, s2, bridged2, 9000)
 		const count = 100
@@ -353,6 +353,7 @@ func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
 		if s := l.Stats(); s.Actions[Pass] < count || s.Frames != s.Actions[Pass] || s.RunTime <= 0 {
 			t.Errorf("stats %+v, want at least %d passes and nothing else", s, count)
 		}
+		checkKicks(t, b, l.Ifindex(), n.opts)
 	})
 
 	t.Run("vlan tag kept", func(t *testing.T) {
@@ -447,6 +448,86 @@ func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
 		}
 	})
 
+	t.Run("frames past the MTU", func(t *testing.T) {
+		// Programs may lengthen frames past the MTU: the kernel refuses
+		// to send those, and the link counts them as send errors.
+		b, l := n.bridgeWith(t, coll, "xdp_grow")
+		s1, s2 := listen(t, n.ns1, bridged1, 9005), listen(t, n.ns2, bridged2, 9005)
+		s2long := listen(t, n.ns2, bridged2, 9006)
+		warmUp(t, s1, s2, bridged2, 9005)
+		ifB, _ := b.AddPort(n.portB)
+		sent0, _ := b.PortStats(ifB)
+		for i := range 20 {
+			sendTo(t, s1, bridged2, 9005, fmt.Appendf(nil, "long %d", i)) // 1064 bytes
+		}
+		for i := range 10 {
+			sendTo(t, s1, bridged2, 9006, fmt.Appendf(nil, "too long %d", i)) // 1564 bytes
+		}
+		got := recvAll(s2, 300*time.Millisecond)
+		if len(got) != 20 {
+			t.Errorf("ns2 received %d datagrams of 1064-byte frames, want 20", len(got))
+		}
+		waitFor(t, func() bool { return l.Stats().SendErrors >= 10 })
+		time.Sleep(10 * time.Millisecond)
+		if s := l.Stats(); s.SendErrors != 10 {
+			t.Errorf("%d send errors, want the 10 frames past the MTU", s.SendErrors)
+		}
+		if s, _ := b.PortStats(ifB); s.Sent-sent0.Sent != 20 {
+			t.Errorf("port B sent %d frames, want 20", s.Sent-sent0.Sent)
+		}
+		checkKicks(t, b, ifB, n.opts)
+		// Once the MTU is raised they go.
+		ip(t, "link", "set", n.portB, "mtu", "1600")
+		ip(t, "-n", n.ns2, "link", "set", "e2", "mtu", "1600")
+		defer ip(t, "link", "set", n.portB, "mtu", "1500")
+		defer ip(t, "-n", n.ns2, "link", "set", "e2", "mtu", "1500")
+		for i := range 5 {
+			sendTo(t, s1, bridged2, 9006, fmt.Appendf(nil, "fits now %d", i))
+		}
+		if got := recvAll(s2long, 300*time.Millisecond); len(got) != 5 {
+			t.Errorf("ns2 received %d datagrams of 1564-byte frames after the MTU was raised, want 5", len(got))
+		}
+		if s := l.Stats(); s.SendErrors != 10 {
+			t.Errorf("%d send errors after the MTU was raised, want still 10", s.SendErrors)
+		}
+		if s, _ := b.PortStats(ifB); s.Sent-sent0.Sent != 25 {
+			t.Errorf("port B sent %d frames, want 25 after the MTU was raised", s.Sent-sent0.Sent)
+		}
+	})
+
+	t.Run("peer down", func(t *testing.T) {
+		// Frames to a port whose peer is down fail (the driver drops
+		// them): counted, and the port sends again once the peer is up.
+		b, l := n.bridgeWith(t, coll, "xdp_pass")
+		s1, s2 := listen(t, n.ns1, bridged1, 9007), listen(t, n.ns2, bridged2, 9007)
+		warmUp(t, s1, s2, bridged2, 9007)
+		ip(t, "-n", n.ns2, "link", "set", "e2", "down")
+		up := false
+		defer func() {
+			if !up {
+				ip(t, "-n", n.ns2, "link", "set", "e2", "up")
+			}
+		}()
+		for i := range 30 {
+			sendTo(t, s1, bridged2, 9007, fmt.Appendf(nil, "lost %d", i))
+		}
+		waitFor(t, func() bool { return l.Stats().SendErrors >= 30 })
+		ip(t, "-n", n.ns2, "link", "set", "e2", "up")
+		up = true
+		warmUp(t, s1, s2, bridged2, 9007)
+		for i := range 20 {
+			sendTo(t, s1, bridged2, 9007, fmt.Appendf(nil, "back %d", i))
+		}
+		if got := recvAll(s2, 300*time.Millisecond); len(got) != 20 {
+			t.Errorf("ns2 received %d datagrams once up again, want 20", len(got))
+		}
+		if s := l.Stats(); s.SendErrors != 30 {
+			t.Errorf("%d send errors, want the 30 frames sent while the peer was down", s.SendErrors)
+		}
+		ifB, _ := b.AddPort(n.portB)
+		checkKicks(t, b, ifB, n.opts)
+	})
+
 	t.Run("redirect", func(t *testing.T) {
 		b, l := n.bridgeWith(t, coll, "xdp_redirect")
 		ifB, err := b.AddPort(n.portB)
@@ -481,6 +562,27 @@ func testBridgeNetns(t *testing.T, n *testNet, coll *xebpf.Collection) {
 			t.Errorf("stats %+v, want 5 drops after the entry's removal", s)
 		}
 	})
+}
+
+// ip runs the ip command.
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v: %s", args, err, out)
+	}
+}
+
+// checkKicks checks that the port of ifindex sent through its transmit
+// ring if the bridge's ports have one.
+func checkKicks(t *testing.T, b *Bridge, ifindex int, opts connOptions) {
+	t.Helper()
+	tc, ok := b.lookupPort(ifindex).c.(txRingConn)
+	if ok != opts.txRing {
+		t.Fatalf("port %d has a transmit ring: %v, want %v", ifindex, ok, opts.txRing)
+	}
+	if ok && tc.tx.kicks.Load() == 0 {
+		t.Errorf("port %d never kicked its transmit ring", ifindex)
+	}
 }
 
 // TestMain runs the traffic sender of TestBridgeMeasure when the test

@@ -22,13 +22,18 @@ package xdp
 // Errors:
 //   - The socket sets PACKET_LOSS: a slot the kernel finds malformed
 //     (TP_STATUS_WRONG_FORMAT otherwise, which stops the ring until user
-//     space resets the slot) is skipped and made available. Frames that
-//     could be malformed (shorter than an Ethernet header, longer than the
-//     interface's MTU allows or than a slot) do not go through the ring but
-//     through sendto, which reports the kernel's error, counted as before.
-//     PACKET_LOSS also gives the way to drop one pending slot: its tp_len
-//     is set to 0 (shorter than the virtio_net_hdr), and the kernel skips
-//     it.
+//     space resets the slot) is skipped and made available. Frames the
+//     kernel would refuse do not enter the ring: shorter than an Ethernet
+//     header, or longer than the interface's MTU allows (the MTU is read
+//     again before refusing one, in case it was raised) or than a slot.
+//     They are counted as failed, as sendto's EINVAL or EMSGSIZE were
+//     (with a transmit ring, sendto sends the ring, not its buffer: there
+//     is no per-frame path on the same socket). With the virtio_net_hdr
+//     the kernel does not check the MTU of ring frames itself; a frame
+//     over an MTU lowered after the check is dropped by the driver
+//     (ENOBUFS below). PACKET_LOSS also gives the way to drop one pending
+//     slot: its tp_len is set to 0 (shorter than the virtio_net_hdr), and
+//     the kernel skips it.
 //   - ENOBUFS from a kick: the driver dropped the frame at the kernel's
 //     position (a veth whose peer is down, a full backlog); the kernel
 //     puts it back as TP_STATUS_SEND_REQUEST and would send it again at
@@ -85,11 +90,12 @@ type txOwner struct{ sent, failed *atomic.Uint64 }
 // txRing is a port's transmit ring. mu guards all but the counters.
 type txRing struct {
 	mu        sync.Mutex
-	c         *packetConn // the socket (its sendto path, and the fd for kicks)
+	c         *packetConn // the socket
 	ring      []byte      // the slots; nil once the port is closed
 	frameSize int
 	frames    int
-	mtu       int       // the interface's MTU when the port opened
+	ifname    string
+	mtu       int       // the interface's MTU, as last read
 	head      int       // the next slot to fill
 	pending   int       // slots filled and not yet taken by the kernel, before head
 	owners    []txOwner // of the pending slots
@@ -106,29 +112,47 @@ func (t *txRing) slotFree(i int) bool {
 	return atomic.LoadUint32(t.status(i))&(tpStatusSendRequest|tpStatusSending|tpStatusWrongFormat) == 0
 }
 
-// fits reports whether frame can go through the ring: the kernel would
-// accept it (see the errors above) and it fits a slot.
+// fits reports whether the kernel would send frame (see the errors
+// above) and it fits a slot. t.mu is held.
 func (t *txRing) fits(frame []byte) bool {
-	limit := t.mtu + 14
-	if len(frame) >= 14 {
-		switch binary.BigEndian.Uint16(frame[12:]) {
-		case unix.ETH_P_8021Q, unix.ETH_P_8021AD:
-			limit += vlanTagLen // as packet_extra_vlan_len_allowed
-		}
+	if len(frame) < 14 || txDataOffset+vnetHdrLen+len(frame) > t.frameSize {
+		return false
 	}
-	return len(frame) >= 14 && len(frame) <= limit && txDataOffset+vnetHdrLen+len(frame) <= t.frameSize
+	limit := 14
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case unix.ETH_P_8021Q, unix.ETH_P_8021AD:
+		limit += vlanTagLen // as packet_extra_vlan_len_allowed
+	}
+	if len(frame) <= t.mtu+limit {
+		return true
+	}
+	if mtu, err := t.readMTU(); err == nil {
+		t.mtu = mtu
+	}
+	return len(frame) <= t.mtu+limit
 }
 
-// queue copies frame into the ring (see queuer); frames the ring cannot
-// take go out with sendto at once.
-func (t *txRing) queue(frame []byte, sent, failed *atomic.Uint64) {
-	if !t.fits(frame) {
-		t.sendNow(frame, sent, failed)
-		return
+// readMTU returns the interface's MTU.
+func (t *txRing) readMTU() (int, error) {
+	ifr, err := unix.NewIfreq(t.ifname)
+	if err != nil {
+		return 0, err
 	}
+	var ioErr error
+	if err := t.c.rc.Control(func(fd uintptr) { ioErr = unix.IoctlIfreq(int(fd), unix.SIOCGIFMTU, ifr) }); err != nil {
+		return 0, err
+	}
+	if ioErr != nil {
+		return 0, ioErr
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// queue copies frame into the ring (see queuer).
+func (t *txRing) queue(frame []byte, sent, failed *atomic.Uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.ring == nil {
+	if t.ring == nil || !t.fits(frame) {
 		countFailed(failed)
 		return
 	}
@@ -147,15 +171,6 @@ func (t *txRing) queue(frame []byte, sent, failed *atomic.Uint64) {
 	atomic.StoreUint32(t.status(i), tpStatusSendRequest)
 	t.head = (i + 1) % t.frames
 	t.pending++
-}
-
-// sendNow sends frame with sendto, counting it.
-func (t *txRing) sendNow(frame []byte, sent, failed *atomic.Uint64) {
-	if err := t.c.send(frame); err != nil {
-		countFailed(failed)
-		return
-	}
-	sent.Add(1)
 }
 
 func countFailed(failed *atomic.Uint64) {

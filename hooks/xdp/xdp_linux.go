@@ -139,7 +139,7 @@ func openPacket(ifname string, o connOptions) (conn, int, error) {
 	rcn := &ringConn{packetConn: pc, mem: r.mem, ring: r.mem[:r.frameSize*rxRingFrames], frameSize: r.frameSize, prev: -1}
 	if r.tx {
 		rcn.tx = &txRing{c: pc, ring: r.mem[len(rcn.ring):], frameSize: r.frameSize, frames: txRingFrames,
-			mtu: ifi.MTU, owners: make([]txOwner, txRingFrames)}
+			ifname: ifname, mtu: ifi.MTU, owners: make([]txOwner, txRingFrames)}
 		return txRingConn{rcn}, ifi.Index, nil
 	}
 	return rcn, ifi.Index, nil
