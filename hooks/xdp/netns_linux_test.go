@@ -43,9 +43,12 @@ var modes = []struct {
 func connRings(c conn) connOptions {
 	switch c := c.(type) {
 	case *ringConn:
-		return connOptions{rxRing: true}
+		return connOptions{rxRing: true, qdisc: c.qdisc}
 	case txRingConn:
-		return connOptions{rxRing: true, txRing: c.tx != nil}
+		return connOptions{rxRing: true, txRing: c.tx != nil, qdisc: c.qdisc}
+	}
+	if c, ok := c.(*packetConn); ok {
+		return connOptions{qdisc: c.qdisc}
 	}
 	return connOptions{}
 }
@@ -682,6 +685,8 @@ func TestBridgeMeasure(t *testing.T) {
 			paths = append(paths, path{m.name + " " + strings.ToUpper(prog), prog, m.opts})
 		}
 	}
+	// Both rings, through the qdisc rather than around it.
+	paths = append(paths, path{"rings+qdisc XDP_PASS", "xdp_pass", connOptions{rxRing: true, txRing: true, qdisc: true}})
 	type result struct {
 		arrived, ratio, ran, kernelDrop                   []float64
 		sendErrors, kicks, txFrames, fullWaits, fullDrops uint64
@@ -753,7 +758,7 @@ func TestBridgeMeasure(t *testing.T) {
 	}
 	for i, p := range paths {
 		r := res[i]
-		msg := fmt.Sprintf("%-16s arrived at ns2 %s pps, ratio to direct %s", p.name, span(r.arrived, "%.0f"), span(r.ratio, "%.2f"))
+		msg := fmt.Sprintf("%-20s arrived at ns2 %s pps, ratio to direct %s", p.name, span(r.arrived, "%.0f"), span(r.ratio, "%.2f"))
 		if p.prog != "" {
 			msg += fmt.Sprintf("; program ran on %s pps; kernel dropped %s%% before the bridge; %d send errors",
 				span(r.ran, "%.0f"), span(r.kernelDrop, "%.1f"), r.sendErrors)
@@ -814,6 +819,6 @@ func TestBridgeMeasure(t *testing.T) {
 	for i, p := range latPaths {
 		r := rtts[i]
 		slices.Sort(r)
-		t.Logf("%-16s round trip median %v, p90 %v, p99 %v (%d of 5000)", p.name, r[len(r)/2], r[len(r)*9/10], r[len(r)*99/100], len(r))
+		t.Logf("%-20s round trip median %v, p90 %v, p99 %v (%d of 5000)", p.name, r[len(r)/2], r[len(r)*9/10], r[len(r)*99/100], len(r))
 	}
 }

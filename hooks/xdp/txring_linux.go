@@ -48,7 +48,9 @@ package xdp
 // A full ring (the slot at the head still in flight or pending): the ring
 // kicks its pending frames and waits, polling for POLLOUT in steps of a
 // millisecond, up to txFullWait; if no slot frees in that time the frame
-// is dropped and counted as failed. Waiting, not dropping at once: slots
+// is dropped and counted as failed, and so are the next frames, at once,
+// until a slot is free again (a stalled ring costs one wait, not one per
+// frame). Waiting, not dropping at once: slots
 // are held only while the peer's stack consumes the frames (on a veth,
 // mostly within the kick itself, in softirq), so a full ring is a
 // transient the sender should ride out as the sendto path did (it blocked
@@ -98,6 +100,7 @@ type txRing struct {
 	mtu       int       // the interface's MTU, as last read
 	head      int       // the next slot to fill
 	pending   int       // slots filled and not yet taken by the kernel, before head
+	stalled   bool      // the last wait for a free slot timed out
 	owners    []txOwner // of the pending slots
 
 	kicks, fullWaits, fullDrops atomic.Uint64 // for tests and measurements
@@ -180,24 +183,33 @@ func countFailed(failed *atomic.Uint64) {
 }
 
 // waitSlot makes the slot at the head free, kicking the pending frames
-// and waiting for the kernel to release slots up to txFullWait; false if
+// and waiting for the kernel to release slots up to txFullWait (not at
+// all if the last wait timed out and no slot came free since); false if
 // none came free. t.mu is held.
 func (t *txRing) waitSlot() bool {
 	if t.slotFree(t.head) {
+		t.stalled = false
 		return true
 	}
-	t.fullWaits.Add(1)
-	deadline := time.Now().Add(txFullWait)
-	for {
+	deadline := time.Now()
+	if !t.stalled {
+		deadline = deadline.Add(txFullWait)
+	}
+	for waited := false; ; waited = true {
 		t.kick()
 		if t.ring == nil {
 			return false
 		}
 		if t.slotFree(t.head) {
+			t.stalled = false
 			return true
 		}
 		if !time.Now().Before(deadline) {
+			t.stalled = true
 			return false
+		}
+		if !waited {
+			t.fullWaits.Add(1)
 		}
 		// POLLOUT: the slot at the kernel's position is available, or
 		// a frame in flight completed; at most a millisecond, then kick
