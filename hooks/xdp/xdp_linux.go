@@ -241,7 +241,9 @@ type ringConn struct {
 	next      int // the slot to look at
 	prev      int // the slot of the frame recv returned last, -1 if none
 	closing   atomic.Bool
-	tx        *txRing // nil: sendto
+	tx        *txRing               // nil: sendto
+	st        uint32                // the status of slot next, as last read
+	ready     func(fd uintptr) bool // for rc.Read: whether slot next is ready
 }
 
 // txRingConn is a ringConn that sends through its transmit ring.
@@ -266,19 +268,21 @@ func (c *ringConn) recv(_ []byte) ([]byte, error) {
 		c.prev = -1
 	}
 	// While frames are ready they are taken without the poller.
-	st := atomic.LoadUint32(c.status(c.next))
-	if st&unix.TP_STATUS_USER == 0 || c.closing.Load() {
-		err := c.rc.Read(func(uintptr) bool {
-			st = atomic.LoadUint32(c.status(c.next))
-			if st&unix.TP_STATUS_USER != 0 {
-				return true
+	c.st = atomic.LoadUint32(c.status(c.next))
+	if c.st&unix.TP_STATUS_USER == 0 || c.closing.Load() {
+		if c.ready == nil { // made once: a closure per wait would be allocated
+			c.ready = func(uintptr) bool {
+				c.st = atomic.LoadUint32(c.status(c.next))
+				if c.st&unix.TP_STATUS_USER != 0 {
+					return true
+				}
+				if c.idle != nil {
+					c.idle()
+				}
+				return false
 			}
-			if c.idle != nil {
-				c.idle()
-			}
-			return false
-		})
-		if err != nil {
+		}
+		if err := c.rc.Read(c.ready); err != nil {
 			// The receive loop ends: nothing uses the rings once the
 			// transmit ring lets go.
 			if c.tx != nil {
@@ -289,7 +293,7 @@ func (c *ringConn) recv(_ []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	i := c.next
+	st, i := c.st, c.next
 	c.next = (c.next + 1) % rxRingFrames
 	slot := c.ring[i*c.frameSize : (i+1)*c.frameSize]
 	length := int(binary.NativeEndian.Uint32(slot[4:]))
