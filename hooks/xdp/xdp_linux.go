@@ -14,9 +14,9 @@ package xdp
 //     sent frame goes straight to the driver as XDP_TX does, and joins the
 //     interface's promiscuous mode, so it sees frames for any MAC. The
 //     bypass is kept: it is the kernel's XDP_TX semantics (no qdisc, no
-//     taps; a full driver queue drops the frame) and costs less per frame;
-//     TestBridgeMeasure compares it with the qdisc path (which, on a veth's
-//     noqueue qdisc, measured the same within the noise of a shared VM).
+//     taps; a full driver queue drops the frame) and costs less per frame:
+//     TestBridgeMeasure compares it with the qdisc path, which forwarded
+//     fewer frames in each run (BENCHMARKS.md).
 //   - PACKET_VNET_HDR: frames a local stack sent with checksum offload
 //     (veth peers do) arrive with a partial checksum, which the port
 //     completes before the program runs, as skb_checksum_help does;
@@ -35,6 +35,15 @@ package xdp
 //     (or without a receive ring) one system call per frame (writev of
 //     the virtio_net_hdr and the frame). TestBridgeMeasure compares the
 //     ways of receiving and sending and the direct path.
+//   - Batches: a receive loop takes every frame its ring holds without a
+//     system call (the poller only when the ring is empty) and kicks the
+//     transmit rings it filled every flushEvery (64) frames and whenever
+//     its ring is empty, so a frame waits for at most 63 others. The
+//     receive ring holds 8192 frames (see rxRingFrames for the memory and
+//     the milliseconds that is). SO_RCVBUF (8 MiB, forced) matters only
+//     without a ring: ring frames are not charged to it; SO_SNDBUF (8
+//     MiB) bounds the transmit ring's frames in flight (1024 small frames
+//     take well under it).
 
 import (
 	"encoding/binary"
