@@ -80,7 +80,10 @@ type Stats struct {
 	// the bridge, a CPUMAP or XSKMAP target, a bpf_redirect to an
 	// unknown ifindex (the frame is dropped, as xdp_do_redirect fails).
 	RedirectErrors uint64
-	// SendErrors counts frames the bridge could not send out of a port.
+	// SendErrors counts frames the bridge could not send out of a port:
+	// the kernel refused them (longer than the interface's MTU) or the
+	// driver dropped them (the interface or its peer down), or the port's
+	// transmit ring stayed full (see txring_linux.go).
 	SendErrors uint64
 	// RunTime is the time spent running the program, over all frames.
 	RunTime time.Duration
