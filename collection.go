@@ -115,7 +115,14 @@ type Collection struct {
 	// freed: the maps, the map table and the scratch block are freed
 	// with the collection, after the last run of its programs and the
 	// last of their Runners.
-	life  lifetime
+	life lifetime
+	// keep counts the references on the collection's memory: one held
+	// by life until it is freed, and one per slot of a map of maps of
+	// another collection that holds one of this one's maps (mapofmaps.go).
+	// When life is freed, the collection's maps of maps drop the
+	// references their slots hold; when keep is freed, the maps and the
+	// rest of the memory are.
+	keep  lifetime
 	progs []*Program // the programs and maps Close closes, whatever
 	maps  []*Map     // callers do with Programs and Maps
 
@@ -157,6 +164,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		cpus:     processCPUs(),
 	}
 	c.life.init(c.free)
+	c.keep.init(c.freeMemory)
 	switch {
 	case opts.MemoryLimit == 0:
 		c.mem = &memAccount{limit: DefaultMemoryLimit}
@@ -588,9 +596,25 @@ func (c *Collection) DetachMap(name string) *Map {
 	return m
 }
 
-// free releases the maps and all the collection's memory, once it is
-// closed and its programs and maps are freed.
+// free runs once the collection is closed and its programs and maps
+// are freed, when nothing can run its programs or reach its maps of
+// maps any more: the maps of maps drop their slots' references on
+// other collections' maps, and the memory is freed unless slots of other
+// collections' maps of maps still hold maps of this one.
 func (c *Collection) free() error {
+	var errs []error
+	for _, m := range c.byIndex {
+		if m != nil && c.borrowed[m] == nil && (m.Type() == maps.ArrayOfMaps || m.Type() == maps.HashOfMaps) {
+			errs = append(errs, m.Close())
+		}
+	}
+	_, err := c.keep.close()
+	return errors.Join(append(errs, err)...)
+}
+
+// freeMemory releases the maps and all the collection's memory, once it
+// is freed (free) and no slot of another collection holds its maps.
+func (c *Collection) freeMemory() error {
 	var errs []error
 	for _, m := range c.byIndex {
 		if m != nil && c.borrowed[m] == nil {

@@ -128,6 +128,9 @@ func (b *base) KeySize() int       { return int(b.spec.KeySize) }
 func (b *base) ValueSize() int     { return int(b.spec.ValueSize) }
 func (b *base) MaxEntries() int    { return int(b.spec.MaxEntries) }
 func (b *base) Regions() []Region  { return nil }
+
+// Closed reports whether the map was closed (its memory freed).
+func (b *base) Closed() bool { return b.closed.Load() }
 func (b *base) UserValueSize() int { return userValueSize(&b.spec) }
 
 func userValueSize(s *Spec) int {
