@@ -365,8 +365,11 @@ func TestInnerMapChurn(t *testing.T) {
 							}
 							continue
 						}
-						var in *xebpf.Map
-						var d *xebpf.Collection
+						var (
+							in  *xebpf.Map
+							d   *xebpf.Collection
+							err error
+						)
 						if i%8 == 7 {
 							if d, err = xebpf.NewCollection(spec.Copy()); err != nil {
 								fail(err)
@@ -380,7 +383,7 @@ func TestInnerMapChurn(t *testing.T) {
 						mu.Lock()
 						made = append(made, in)
 						mu.Unlock()
-						err := outer.Put(key, in)
+						err = outer.Put(key, in)
 						in.Close()
 						if d != nil {
 							d.Close()
