@@ -452,7 +452,7 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 // (their values in pop order, see keyless), not frozen. Frozen maps come
 // back from their object; a program array's slots come back from the
 // manifest, by program name (progarray.go), and a map of maps' by inner
-// map name (mapofmaps.go); the others (ring buffers; maps of sockets,
+// map name or state key (mapofmaps.go); the others (ring buffers; maps of sockets,
 // AF_XDP sockets, cgroups and other kernel objects) come back empty.
 func contentsKept(m *xebpf.Map) bool {
 	switch m.Type() {
