@@ -546,7 +546,9 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, ma
 // map operations in progress: they finish, and the last one to end frees
 // the memory of the programs and maps (Close frees it at once when none
 // is in progress). Runners still open keep that memory until they are
-// closed. Close is safe to call concurrently with runs, and more than
+// closed, and so do the slots of other collections' maps of maps that
+// hold maps of this one, until they no longer hold them (the memory is
+// then freed once the runs that may have looked them up have ended). Close is safe to call concurrently with runs, and more than
 // once.
 func (c *Collection) Close() error {
 	var errs []error
