@@ -610,6 +610,11 @@ func (c *Collection) free() error {
 			errs = append(errs, m.Close())
 		}
 	}
+	// The maps of other collections its programs used: a slot that holds
+	// one holds its owner's memory (setMap).
+	for _, lender := range c.borrowed {
+		errs = append(errs, lender.life.release())
+	}
 	_, err := c.keep.close()
 	return errors.Join(append(errs, err)...)
 }
@@ -622,9 +627,6 @@ func (c *Collection) freeMemory() error {
 		if m != nil && c.borrowed[m] == nil {
 			errs = append(errs, m.Close())
 		}
-	}
-	for _, lender := range c.borrowed {
-		errs = append(errs, lender.life.release())
 	}
 	if c.table != nil {
 		errs = append(errs, c.table.Close())

@@ -453,3 +453,47 @@ func TestInnerMapTableReuse(t *testing.T) {
 	c.Close()
 	waitFreed(t, "after the outer map is freed", made...)
 }
+
+// TestInnerMapInBorrowedOuter: a collection that uses another's map of
+// maps (MapReplacements) and puts one of its own maps in a slot of it:
+// the slot holds that map's memory after its collection is closed, for
+// the runs of the map of maps' own collection, until that one is closed.
+func TestInnerMapInBorrowedOuter(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec(buildC(t, "inner", innerSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, checked := range []bool{false, true} {
+		d := innerCollection(t, spec, checked)
+		c, err := xebpf.NewCollectionWithOptions(spec.Copy(), xebpf.CollectionOptions{Checked: checked,
+			MapReplacements: map[string]*xebpf.Map{"aom": d.Maps["aom"]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := c.Maps["inner0"]
+		if err := c.Maps["aom"].Put(uint32(1), in); err != nil {
+			t.Fatal(err)
+		}
+		probe, err := in.Clone() // to read its memory figure after Close
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Close()
+		c.Close()
+		maps.DefaultEpoch().Barrier()
+		if xebpf.MapMemoryUsed(probe) == 0 {
+			t.Fatalf("checked %v: the map in the other collection's slot was freed with its collection", checked)
+		}
+		for i := 1; i <= 2; i++ {
+			n, err := d.Programs["touch"].Run(&xebpf.RunOptions{Context: make([]byte, 8)})
+			if err != nil || n != 1 {
+				t.Fatalf("checked %v: run = %d, %v; want 1 inner map found", checked, n, err)
+			}
+			if v := innerValue(t, d.Maps["aom"], 1); v != uint64(i) {
+				t.Fatalf("checked %v: after run %d the inner map holds %d", checked, i, v)
+			}
+		}
+		d.Close()
+		waitFreed(t, "the map of maps' collection closed", probe)
+	}
+}

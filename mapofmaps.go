@@ -35,12 +35,15 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	if err != nil {
 		return err
 	}
-	if inner.coll == m.coll {
+	// The slot holds the memory of the collection that made the inner
+	// map, unless that one made the outer map too (its maps of maps are
+	// emptied before its maps are freed). inner is open, so its
+	// collection's life, and keep, are not freed, nor are those of the
+	// collections it borrowed maps from: the reference cannot fail.
+	owner := maker(inner.coll, inner.m)
+	if owner == maker(m.coll, m.m) {
 		return m.wrap(mm.SetMap(k, inner.m, flags))
 	}
-	// inner is open, so its collection's life, and keep, are not
-	// freed: the reference cannot fail.
-	owner := inner.coll
 	if !owner.keep.acquire() {
 		return fmt.Errorf("map %s: inner map %s: %w", m.name, inner.name, ErrClosed)
 	}
@@ -50,6 +53,16 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 		return m.wrap(err)
 	}
 	return nil
+}
+
+// maker returns the collection that made map mm of collection c: c, or
+// the one c borrowed it from (CollectionOptions.MapReplacements), which
+// frees its memory.
+func maker(c *Collection, mm maps.Map) *Collection {
+	for c.borrowed[mm] != nil {
+		c = c.borrowed[mm]
+	}
+	return c
 }
 
 // setMaps is BatchUpdate of a map of maps with inner maps as values: it
