@@ -43,6 +43,7 @@ type hashMap struct {
 	hand atomic.Uint64 // LRU clock hand
 
 	objs []atomic.Pointer[objBox] // HashOfMaps inner maps
+	held heldRefs                 // of objs
 }
 
 type paddedMutex struct {
@@ -142,7 +143,7 @@ func (m *hashMap) unlinkLocked(b uint32, i int32) {
 	m.live[i].Store(false)
 	m.count.Add(-1)
 	if m.objs != nil {
-		retire(m.epoch, m.objs[i].Swap(nil))
+		m.held.retire(m.epoch, m.objs[i].Swap(nil))
 	}
 	m.ar.release(i)
 }
@@ -193,7 +194,9 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 	if ns < 0 && old >= 0 && !m.ar.strict { // every spare slot still in a grace period
 		m.writeValue(old, val, cpu, all, false)
 		if m.objs != nil {
-			retire(m.epoch, m.objs[old].Swap(&objBox{inner: inner, release: release}))
+			o := &objBox{inner: inner, release: release}
+			m.held.hold(o)
+			m.held.retire(m.epoch, m.objs[old].Swap(o))
 		}
 		m.touch(old)
 		return nil
@@ -215,7 +218,9 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 	}
 	m.writeValue(ns, val, cpu, all, false)
 	if m.objs != nil {
-		m.objs[ns].Store(&objBox{inner: inner, release: release})
+		o := &objBox{inner: inner, release: release}
+		m.objs[ns].Store(o)
+		m.held.hold(o)
 	}
 	m.hashes[ns].Store(h)
 	if m.lru {
@@ -512,11 +517,13 @@ func (m *hashMap) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
-	for i := range m.objs {
-		// The slots' references on inner maps; a SetMapHeld racing
-		// with Close is the caller's to avoid (no operation may run
-		// concurrently with Close).
-		retire(m.epoch, m.objs[i].Swap(nil))
+	// The slots' references on inner maps; a SetMapHeld racing with
+	// Close is the caller's to avoid (no operation may run concurrently
+	// with Close).
+	for i := 0; i < len(m.objs) && m.held.any(); i++ {
+		if m.objs[i].Load() != nil {
+			m.held.retire(m.epoch, m.objs[i].Swap(nil))
+		}
 	}
 	return m.ar.close()
 }

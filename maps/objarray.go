@@ -64,6 +64,7 @@ func checkInner(tmpl *Spec, inner Map) error {
 type objArray struct {
 	base
 	epoch *Epoch
+	held  heldRefs
 	slots []atomic.Pointer[objBox]
 }
 
@@ -71,21 +72,43 @@ func newObjArray(s0 Spec, id uint32, ep *Epoch) (*objArray, error) {
 	return &objArray{base: base{spec: s0, id: id}, epoch: ep, slots: make([]atomic.Pointer[objBox], s0.MaxEntries)}, nil
 }
 
-// retire drops the reference box o held (an inner map's, SetMapHeld)
-// once the runs in flight that may have read it have ended.
-func retire(ep *Epoch, o *objBox) {
+// heldRefs counts the slots of a map of maps that hold a reference on
+// their inner map (SetMapHeld), so that Close of a large map whose slots
+// hold none need not look at each.
+type heldRefs struct{ n atomic.Int64 }
+
+// hold counts box o, just stored in a slot, if it holds a reference.
+func (h *heldRefs) hold(o *objBox) {
 	if o != nil && o.release != nil {
+		h.n.Add(1)
+	}
+}
+
+// retire drops the reference box o held (an inner map's, SetMapHeld),
+// just taken out of its slot, once the runs in flight that may have read
+// it have ended.
+func (h *heldRefs) retire(ep *Epoch, o *objBox) {
+	if o != nil && o.release != nil {
+		h.n.Add(-1)
 		ep.Defer(o.release)
 	}
 }
+
+// any reports whether a slot may hold a reference.
+func (h *heldRefs) any() bool { return h.n.Load() != 0 }
 
 // Close empties the slots, dropping the references they held.
 func (m *objArray) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
+	if !m.held.any() {
+		return nil // slots without references (programs, maps of m's collection)
+	}
 	for i := range m.slots {
-		retire(m.epoch, m.slots[i].Swap(nil))
+		if m.slots[i].Load() != nil { // a Swap of every slot of a large array costs
+			m.held.retire(m.epoch, m.slots[i].Swap(nil))
+		}
 	}
 	return nil
 }
@@ -109,10 +132,12 @@ func (m *objArray) set(i uint32, v *objBox, flags UpdateFlags) error {
 	if i >= uint32(len(m.slots)) {
 		return ErrMapFull
 	}
-	retire(m.epoch, m.slots[i].Swap(v))
+	old := m.slots[i].Swap(v)
+	m.held.hold(v)
+	m.held.retire(m.epoch, old)
 	if m.closed.Load() {
 		// Close raced with the store and may have missed it.
-		retire(m.epoch, m.slots[i].Swap(nil))
+		m.held.retire(m.epoch, m.slots[i].Swap(nil))
 	}
 	return nil
 }
@@ -234,7 +259,7 @@ func (m *objArray) Delete(key []byte) error {
 	if o == nil {
 		return ErrKeyNotExist
 	}
-	retire(m.epoch, o)
+	m.held.retire(m.epoch, o)
 	return nil
 }
 
@@ -253,7 +278,7 @@ func (m *objArray) DeleteAddr(keyAddr uintptr) int64 {
 	if o == nil {
 		return -int64(ENOENT)
 	}
-	retire(m.epoch, o)
+	m.held.retire(m.epoch, o)
 	return 0
 }
 
