@@ -115,7 +115,14 @@ type Collection struct {
 	// freed: the maps, the map table and the scratch block are freed
 	// with the collection, after the last run of its programs and the
 	// last of their Runners.
-	life  lifetime
+	life lifetime
+	// keep counts the references on the collection's memory: one held
+	// by life until it is freed, and one per slot of a map of maps of
+	// another collection that holds one of this one's maps (mapofmaps.go).
+	// When life is freed, the collection's maps of maps drop the
+	// references their slots hold; when keep is freed, the maps and the
+	// rest of the memory are.
+	keep  lifetime
 	progs []*Program // the programs and maps Close closes, whatever
 	maps  []*Map     // callers do with Programs and Maps
 
@@ -157,6 +164,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 		cpus:     processCPUs(),
 	}
 	c.life.init(c.free)
+	c.keep.init(c.freeMemory)
 	switch {
 	case opts.MemoryLimit == 0:
 		c.mem = &memAccount{limit: DefaultMemoryLimit}
@@ -538,7 +546,9 @@ func (c *Collection) resolveMaps(insns []isa.Instruction) ([]isa.Instruction, ma
 // map operations in progress: they finish, and the last one to end frees
 // the memory of the programs and maps (Close frees it at once when none
 // is in progress). Runners still open keep that memory until they are
-// closed. Close is safe to call concurrently with runs, and more than
+// closed, and so do the slots of other collections' maps of maps that
+// hold maps of this one, until they no longer hold them (the memory is
+// then freed once the runs that may have looked them up have ended). Close is safe to call concurrently with runs, and more than
 // once.
 func (c *Collection) Close() error {
 	var errs []error
@@ -588,17 +598,35 @@ func (c *Collection) DetachMap(name string) *Map {
 	return m
 }
 
-// free releases the maps and all the collection's memory, once it is
-// closed and its programs and maps are freed.
+// free runs once the collection is closed and its programs and maps
+// are freed, when nothing can run its programs or reach its maps of
+// maps any more: the maps of maps drop their slots' references on
+// other collections' maps, and the memory is freed unless slots of other
+// collections' maps of maps still hold maps of this one.
 func (c *Collection) free() error {
+	var errs []error
+	for _, m := range c.byIndex {
+		if m != nil && c.borrowed[m] == nil && (m.Type() == maps.ArrayOfMaps || m.Type() == maps.HashOfMaps) {
+			errs = append(errs, m.Close())
+		}
+	}
+	// The maps of other collections its programs used: a slot that holds
+	// one holds its owner's memory (setMap).
+	for _, lender := range c.borrowed {
+		errs = append(errs, lender.life.release())
+	}
+	_, err := c.keep.close()
+	return errors.Join(append(errs, err)...)
+}
+
+// freeMemory releases the maps and all the collection's memory, once it
+// is freed (free) and no slot of another collection holds its maps.
+func (c *Collection) freeMemory() error {
 	var errs []error
 	for _, m := range c.byIndex {
 		if m != nil && c.borrowed[m] == nil {
 			errs = append(errs, m.Close())
 		}
-	}
-	for _, lender := range c.borrowed {
-		errs = append(errs, lender.life.release())
 	}
 	if c.table != nil {
 		errs = append(errs, c.table.Close())

@@ -5,3 +5,7 @@ package xebpf
 // verifier assumes no packet length, so its soundness oracle runs
 // accepted programs on packets of 0 to 13 bytes too.
 func RunAnyLength(r *Runner, opts *RunOptions) (uint32, error) { return r.run(opts, true) }
+
+// MapMemoryUsed is the MemoryUsed of the collection m was made in (for a
+// NewMap, the collection of its own NewMap made and closed).
+func MapMemoryUsed(m *Map) int64 { return m.coll.MemoryUsed() }

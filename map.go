@@ -249,7 +249,9 @@ func (m *Map) Put(key, value any) error { return m.Update(key, value, UpdateAny)
 // Stack push (key nil). A program array takes a *Program as its value,
 // as cilium/ebpf's does: a program of the same collection and of the
 // type of the programs that tail-call through the array. A map of maps
-// takes a *Map of the same collection that matches its inner template.
+// takes an open *Map, of any collection or made by NewMap, that matches
+// its inner template; the slot keeps it (and its memory) while it holds
+// it, after the *Map and its collection are closed, as in Linux.
 func (m *Map) Update(key, value any, flags MapUpdateFlags) error {
 	if err := m.enter(); err != nil {
 		return err

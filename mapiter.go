@@ -201,10 +201,22 @@ func (m *Map) batchLookup(cursor *MapBatchCursor, keysOut, valuesOut any, opts *
 
 // BatchUpdate sets keys[i] to values[i] for each i (slices of keys and
 // values, or []byte of n×size) and returns how many it set; it stops at
-// the first error, as Linux does.
+// the first error, as Linux does. A map of maps takes a []*Map of inner
+// maps, each put in its slot as Update puts one.
 func (m *Map) BatchUpdate(keys, values any, opts *BatchOptions) (int, error) {
 	if err := checkBatchOptions(opts); err != nil {
 		return 0, fmt.Errorf("map %s: batch update: %w", m.name, err)
+	}
+	if inner, ok := values.([]*Map); ok {
+		if err := m.enter(); err != nil {
+			return 0, err
+		}
+		defer m.life.release()
+		var flags MapUpdateFlags
+		if opts != nil {
+			flags = MapUpdateFlags(opts.ElemFlags)
+		}
+		return m.setMaps(keys, inner, flags)
 	}
 	ks, vs := m.m.KeySize(), m.m.UserValueSize()
 	kb, n, err := encodeBatch(keys, ks)

@@ -8,9 +8,15 @@ import (
 
 // setMap puts inner into slot key of a map of maps (ArrayOfMaps,
 // HashOfMaps), as Linux's map update with an inner map's fd: inner must
-// match the outer map's inner template (bpf_map_meta_equal) and be of the
-// outer map's collection, whose lifetime keeps it (programs reach it
-// without a reference of their own).
+// be open and match the outer map's inner template (bpf_map_meta_equal).
+// The slot holds a reference on inner's memory, as Linux's slot holds
+// one on the inner map: an inner map of the outer map's own collection
+// lives as long as the collection does; one of another collection (a
+// NewMap, another object's) keeps that collection's memory (keep) until
+// the slot no longer holds it (replaced, deleted, the outer map freed)
+// and every run that may have looked it up in the slot has ended (the
+// maps package defers the release through the runs' epoch, as Linux
+// defers the free through RCU).
 func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	mm, ok := m.m.(maps.MapOfMaps)
 	if !ok || (m.m.Type() != maps.ArrayOfMaps && m.m.Type() != maps.HashOfMaps) {
@@ -18,9 +24,6 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	}
 	if inner == nil {
 		return fmt.Errorf("map %s: nil inner map: %w", m.name, maps.ErrInvalid)
-	}
-	if inner.coll != m.coll {
-		return fmt.Errorf("map %s: inner map %s is of another collection: %w", m.name, inner.name, ErrMapIncompatible)
 	}
 	if err := inner.enter(); err != nil {
 		return fmt.Errorf("map %s: inner map: %w", m.name, err)
@@ -32,5 +35,51 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	if err != nil {
 		return err
 	}
-	return m.wrap(mm.SetMap(k, inner.m, flags))
+	// The slot holds the memory of the collection that made the inner
+	// map, unless that one made the outer map too (its maps of maps are
+	// emptied before its maps are freed). inner is open, so its
+	// collection's life, and keep, are not freed, nor are those of the
+	// collections it borrowed maps from: the reference cannot fail.
+	owner := maker(inner.coll, inner.m)
+	if owner == maker(m.coll, m.m) {
+		return m.wrap(mm.SetMap(k, inner.m, flags))
+	}
+	if !owner.keep.acquire() {
+		return fmt.Errorf("map %s: inner map %s: %w", m.name, inner.name, ErrClosed)
+	}
+	release := func() { owner.keep.release() }
+	if err := mm.SetMapHeld(k, inner.m, flags, release); err != nil {
+		release()
+		return m.wrap(err)
+	}
+	return nil
+}
+
+// maker returns the collection that made map mm of collection c: c, or
+// the one c borrowed it from (CollectionOptions.MapReplacements), which
+// frees its memory.
+func maker(c *Collection, mm maps.Map) *Collection {
+	for c.borrowed[mm] != nil {
+		c = c.borrowed[mm]
+	}
+	return c
+}
+
+// setMaps is BatchUpdate of a map of maps with inner maps as values: it
+// puts each in its slot as Update does and stops at the first error.
+func (m *Map) setMaps(keys any, inner []*Map, flags MapUpdateFlags) (int, error) {
+	ks := m.m.KeySize()
+	kb, n, err := encodeBatch(keys, ks)
+	if err != nil {
+		return 0, fmt.Errorf("map %s: batch keys: %w", m.name, err)
+	}
+	if len(inner) != n {
+		return 0, fmt.Errorf("map %s: batch update: %d values for %d keys", m.name, len(inner), n)
+	}
+	for i := range n {
+		if err := m.setMap(kb[i*ks:(i+1)*ks], inner[i], flags); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
 }

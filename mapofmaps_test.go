@@ -8,10 +8,10 @@ import (
 	"github.com/xebpf/xebpf/maps"
 )
 
-// TestMapUpdateInnerMap: Map.Update with a *Map value puts a map of the
-// same collection that matches the inner template into a map of maps,
-// with the flags' semantics of each type; other maps, other collections'
-// maps, closed maps and maps that are not maps of maps are refused.
+// TestMapUpdateInnerMap: Map.Update with a *Map value puts a map that
+// matches the inner template, of the same collection or another (NewMap),
+// into a map of maps, with the flags' semantics of each type; other maps,
+// closed maps and maps that are not maps of maps are refused.
 func TestMapUpdateInnerMap(t *testing.T) {
 	inner := &xebpf.MapSpec{Type: xebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 2}
 	spec := &xebpf.CollectionSpec{Programs: map[string]*xebpf.ProgramSpec{}, Maps: map[string]*xebpf.MapSpec{
@@ -50,7 +50,8 @@ func TestMapUpdateInnerMap(t *testing.T) {
 		{"hash exists", c.Maps["hom"], c.Maps["in2"], 7, xebpf.UpdateNoExist, xebpf.ErrKeyExist},
 		{"hash exist", c.Maps["hom"], c.Maps["in2"], 7, xebpf.UpdateExist, nil},
 		{"template mismatch", c.Maps["aom"], c.Maps["wide"], 0, xebpf.UpdateAny, maps.ErrInvalid},
-		{"other collection", c.Maps["aom"], other, 0, xebpf.UpdateAny, xebpf.ErrMapIncompatible},
+		{"other collection", c.Maps["aom"], other, 0, xebpf.UpdateAny, nil},
+		{"other collection in a hash", c.Maps["hom"], other, 8, xebpf.UpdateAny, nil},
 		{"closed inner", c.Maps["aom"], c.Maps["closed"], 0, xebpf.UpdateAny, xebpf.ErrClosed},
 		{"nil inner", c.Maps["aom"], nil, 0, xebpf.UpdateAny, maps.ErrInvalid},
 		{"not a map of maps", c.Maps["in1"], c.Maps["in2"], 0, xebpf.UpdateAny, xebpf.ErrInvalidType},

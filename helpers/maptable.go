@@ -104,10 +104,14 @@ func (t *MapTable) Add(m maps.Map) (uint64, error) {
 		return 0, fmt.Errorf("add map: %w", maps.ErrClosed)
 	}
 	i := int(t.n.Load())
+	reuse := false
 	if i == len(t.slots) {
-		return 0, fmt.Errorf("add map %q: %w", m.Spec().Name, ErrTableFull)
+		if i, reuse = t.closedSlot(); !reuse {
+			return 0, fmt.Errorf("add map %q: %w", m.Spec().Name, ErrTableFull)
+		}
 	}
 	d := t.mem.Bytes()[i*DescriptorSize : (i+1)*DescriptorSize]
+	clear(d) // a reused slot's
 	s := m.Spec()
 	for j, v := range []uint32{uint32(s.Type), s.KeySize, s.ValueSize, s.MaxEntries, s.Flags, m.ID()} {
 		binary.NativeEndian.PutUint32(d[4*j:], v)
@@ -127,8 +131,37 @@ func (t *MapTable) Add(m maps.Map) (uint64, error) {
 		}
 		t.rings.Store(&rings)
 	}
+	if reuse {
+		return addr, nil // index.Store published slots[i]
+	}
 	t.n.Store(int64(i + 1)) // publishes slots[i]
 	return addr, nil
+}
+
+// closedSlot returns a slot of the table, full, whose map is closed, and
+// forgets that map: the inner maps programs looked up in maps of maps
+// come and go, and a closed one is freed, after every run that could
+// hold its pointer has ended (its slots' references are dropped after
+// their runs), so its pointer is free for another map. t.mu is held.
+func (t *MapTable) closedSlot() (int, bool) {
+	for i, m := range t.slots {
+		c, ok := m.(interface{ Closed() bool })
+		if !ok || !c.Closed() {
+			continue
+		}
+		t.index.Delete(m)
+		if _, ok := m.(*maps.RingBufMap); ok {
+			var rings []ringArea
+			for _, r := range *t.rings.Load() {
+				if maps.Map(r.rb) != m {
+					rings = append(rings, r)
+				}
+			}
+			t.rings.Store(&rings)
+		}
+		return i, true
+	}
+	return 0, false
 }
 
 // Map returns the map whose pointer is addr.

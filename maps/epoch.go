@@ -16,6 +16,7 @@ type Epoch struct {
 	cur    atomic.Uint64
 	_      [56]byte
 	active [3]paddedCounter
+	def    deferQueue // Defer's callbacks (epochdefer.go)
 }
 
 type paddedCounter struct {

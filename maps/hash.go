@@ -43,6 +43,7 @@ type hashMap struct {
 	hand atomic.Uint64 // LRU clock hand
 
 	objs []atomic.Pointer[objBox] // HashOfMaps inner maps
+	held heldRefs                 // of objs
 }
 
 type paddedMutex struct {
@@ -55,6 +56,9 @@ type paddedMutex struct {
 type objBox struct {
 	inner Map
 	prog  api.Program
+	// release drops the reference the slot holds on inner (SetMapHeld),
+	// nil if it holds none.
+	release func()
 }
 
 func newHash(s0 Spec, id uint32, ep *Epoch) (*hashMap, error) {
@@ -138,6 +142,9 @@ func (m *hashMap) unlinkLocked(b uint32, i int32) {
 	}
 	m.live[i].Store(false)
 	m.count.Add(-1)
+	if m.objs != nil {
+		m.held.retire(m.epoch, m.objs[i].Swap(nil))
+	}
 	m.ar.release(i)
 }
 
@@ -158,7 +165,7 @@ func (m *hashMap) lookup(key []byte) int32 {
 
 // update inserts or replaces key. val holds one value (all false: for CPU
 // cpu) or NumCPU values at vstride (all true).
-func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, inner Map) error {
+func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, inner Map, release func()) error {
 	if err := m.checkFlags(flags); err != nil {
 		return err
 	}
@@ -186,6 +193,11 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 	ns := m.ar.alloc()
 	if ns < 0 && old >= 0 && !m.ar.strict { // every spare slot still in a grace period
 		m.writeValue(old, val, cpu, all, false)
+		if m.objs != nil {
+			o := &objBox{inner: inner, release: release}
+			m.held.hold(o)
+			m.held.retire(m.epoch, m.objs[old].Swap(o))
+		}
 		m.touch(old)
 		return nil
 	}
@@ -206,7 +218,9 @@ func (m *hashMap) update(key, val []byte, flags UpdateFlags, cpu int, all bool, 
 	}
 	m.writeValue(ns, val, cpu, all, false)
 	if m.objs != nil {
-		m.objs[ns].Store(&objBox{inner: inner})
+		o := &objBox{inner: inner, release: release}
+		m.objs[ns].Store(o)
+		m.held.hold(o)
 	}
 	m.hashes[ns].Store(h)
 	if m.lru {
@@ -361,7 +375,7 @@ func (m *hashMap) Update(key, value []byte, flags UpdateFlags) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	return m.update(key, value, flags, 0, m.cpus > 1, nil)
+	return m.update(key, value, flags, 0, m.cpus > 1, nil, nil)
 }
 
 func (m *hashMap) Delete(key []byte) error {
@@ -486,7 +500,7 @@ func (m *hashMap) UpdateAddrCPU(cpu int, keyAddr, valueAddr uintptr, flags uint6
 	} else if uint(cpu) >= uint(m.cpus) {
 		return -int64(EINVAL)
 	}
-	return ret(m.update(bytesAt(keyAddr, m.ks), bytesAt(valueAddr, m.vsize), UpdateFlags(flags), cpu, false, nil))
+	return ret(m.update(bytesAt(keyAddr, m.ks), bytesAt(valueAddr, m.vsize), UpdateFlags(flags), cpu, false, nil, nil))
 }
 
 func (m *hashMap) DeleteAddr(keyAddr uintptr) int64 {
@@ -503,6 +517,14 @@ func (m *hashMap) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
+	// The slots' references on inner maps; a SetMapHeld racing with
+	// Close is the caller's to avoid (no operation may run concurrently
+	// with Close).
+	for i := 0; i < len(m.objs) && m.held.any(); i++ {
+		if m.objs[i].Load() != nil {
+			m.held.retire(m.epoch, m.objs[i].Swap(nil))
+		}
+	}
 	return m.ar.close()
 }
 
@@ -511,6 +533,10 @@ func (m *hashMap) Close() error {
 func (m *hashMap) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
 
 func (m *hashMap) SetMap(key []byte, inner Map, flags UpdateFlags) error {
+	return m.SetMapHeld(key, inner, flags, nil)
+}
+
+func (m *hashMap) SetMapHeld(key []byte, inner Map, flags UpdateFlags, release func()) error {
 	if err := m.writable(); err != nil {
 		return err
 	}
@@ -526,7 +552,7 @@ func (m *hashMap) SetMap(key []byte, inner Map, flags UpdateFlags) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	return m.update(key, binary.NativeEndian.AppendUint32(nil, inner.ID()), flags&^UpdateLock, 0, false, inner)
+	return m.update(key, binary.NativeEndian.AppendUint32(nil, inner.ID()), flags&^UpdateLock, 0, false, inner, release)
 }
 
 func (m *hashMap) GetMap(key []byte) (Map, error) {
@@ -545,7 +571,11 @@ func (m *hashMap) GetMap(key []byte) (Map, error) {
 	if i < 0 {
 		return nil, ErrKeyNotExist
 	}
-	return m.objs[i].Load().inner, nil
+	o := m.objs[i].Load()
+	if o == nil { // deleted meanwhile
+		return nil, ErrKeyNotExist
+	}
+	return o.inner, nil
 }
 
 func (m *hashMap) LookupInner(keyAddr uintptr) Map {
@@ -559,5 +589,8 @@ func (m *hashMap) LookupInner(keyAddr uintptr) Map {
 	if i < 0 {
 		return nil
 	}
-	return m.objs[i].Load().inner
+	if o := m.objs[i].Load(); o != nil { // nil: deleted meanwhile
+		return o.inner
+	}
+	return nil
 }

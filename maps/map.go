@@ -120,14 +120,17 @@ type base struct {
 	frozen atomic.Bool
 }
 
-func (b *base) sealed()            {}
-func (b *base) Spec() Spec         { s := b.spec; s.InnerMap = cloneSpec(s.InnerMap); return s }
-func (b *base) Type() Type         { return b.spec.Type }
-func (b *base) ID() uint32         { return b.id }
-func (b *base) KeySize() int       { return int(b.spec.KeySize) }
-func (b *base) ValueSize() int     { return int(b.spec.ValueSize) }
-func (b *base) MaxEntries() int    { return int(b.spec.MaxEntries) }
-func (b *base) Regions() []Region  { return nil }
+func (b *base) sealed()           {}
+func (b *base) Spec() Spec        { s := b.spec; s.InnerMap = cloneSpec(s.InnerMap); return s }
+func (b *base) Type() Type        { return b.spec.Type }
+func (b *base) ID() uint32        { return b.id }
+func (b *base) KeySize() int      { return int(b.spec.KeySize) }
+func (b *base) ValueSize() int    { return int(b.spec.ValueSize) }
+func (b *base) MaxEntries() int   { return int(b.spec.MaxEntries) }
+func (b *base) Regions() []Region { return nil }
+
+// Closed reports whether the map was closed (its memory freed).
+func (b *base) Closed() bool       { return b.closed.Load() }
 func (b *base) UserValueSize() int { return userValueSize(&b.spec) }
 
 func userValueSize(s *Spec) int {

@@ -18,6 +18,13 @@ type MapOfMaps interface {
 	// SetMap stores inner at key; inner must match the template (type,
 	// key size, value size, flags, max entries), as the kernel requires.
 	SetMap(key []byte, inner Map, flags UpdateFlags) error
+	// SetMapHeld is SetMap for a slot that holds a reference on inner:
+	// on success the map owns release, which it calls (through the
+	// epoch's Defer, after every run that may have looked inner up in
+	// the slot) once the slot no longer holds inner: replaced, deleted,
+	// or the map closed. On error the caller keeps release. A nil
+	// release is SetMap.
+	SetMapHeld(key []byte, inner Map, flags UpdateFlags, release func()) error
 	// GetMap returns the inner map at key.
 	GetMap(key []byte) (Map, error)
 	// LookupInner is the program-side lookup: the inner map at the key
@@ -56,11 +63,54 @@ func checkInner(tmpl *Spec, inner Map) error {
 // objArray is ProgramArray and ArrayOfMaps: an array of object references.
 type objArray struct {
 	base
+	epoch *Epoch
+	held  heldRefs
 	slots []atomic.Pointer[objBox]
 }
 
-func newObjArray(s0 Spec, id uint32) (*objArray, error) {
-	return &objArray{base: base{spec: s0, id: id}, slots: make([]atomic.Pointer[objBox], s0.MaxEntries)}, nil
+func newObjArray(s0 Spec, id uint32, ep *Epoch) (*objArray, error) {
+	return &objArray{base: base{spec: s0, id: id}, epoch: ep, slots: make([]atomic.Pointer[objBox], s0.MaxEntries)}, nil
+}
+
+// heldRefs counts the slots of a map of maps that hold a reference on
+// their inner map (SetMapHeld), so that Close of a large map whose slots
+// hold none need not look at each.
+type heldRefs struct{ n atomic.Int64 }
+
+// hold counts box o, just stored in a slot, if it holds a reference.
+func (h *heldRefs) hold(o *objBox) {
+	if o != nil && o.release != nil {
+		h.n.Add(1)
+	}
+}
+
+// retire drops the reference box o held (an inner map's, SetMapHeld),
+// just taken out of its slot, once the runs in flight that may have read
+// it have ended.
+func (h *heldRefs) retire(ep *Epoch, o *objBox) {
+	if o != nil && o.release != nil {
+		h.n.Add(-1)
+		ep.Defer(o.release)
+	}
+}
+
+// any reports whether a slot may hold a reference.
+func (h *heldRefs) any() bool { return h.n.Load() != 0 }
+
+// Close empties the slots, dropping the references they held.
+func (m *objArray) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	if !m.held.any() {
+		return nil // slots without references (programs, maps of m's collection)
+	}
+	for i := range m.slots {
+		if m.slots[i].Load() != nil { // a Swap of every slot of a large array costs
+			m.held.retire(m.epoch, m.slots[i].Swap(nil))
+		}
+	}
+	return nil
 }
 
 // get returns slot i, nil if it is empty or out of range.
@@ -82,7 +132,13 @@ func (m *objArray) set(i uint32, v *objBox, flags UpdateFlags) error {
 	if i >= uint32(len(m.slots)) {
 		return ErrMapFull
 	}
-	m.slots[i].Store(v)
+	old := m.slots[i].Swap(v)
+	m.held.hold(v)
+	m.held.retire(m.epoch, old)
+	if m.closed.Load() {
+		// Close raced with the store and may have missed it.
+		m.held.retire(m.epoch, m.slots[i].Swap(nil))
+	}
 	return nil
 }
 
@@ -113,6 +169,10 @@ func (m *objArray) Program(idx uint32) api.Program {
 func (m *objArray) InnerSpec() Spec { return *cloneSpec(m.spec.InnerMap) }
 
 func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
+	return m.SetMapHeld(key, inner, flags, nil)
+}
+
+func (m *objArray) SetMapHeld(key []byte, inner Map, flags UpdateFlags, release func()) error {
 	if err := m.writable(); err != nil {
 		return err
 	}
@@ -126,7 +186,7 @@ func (m *objArray) SetMap(key []byte, inner Map, flags UpdateFlags) error {
 	if err := checkInner(m.spec.InnerMap, inner); err != nil {
 		return err
 	}
-	return m.set(i, &objBox{inner: inner}, flags)
+	return m.set(i, &objBox{inner: inner, release: release}, flags)
 }
 
 func (m *objArray) GetMap(key []byte) (Map, error) {
@@ -192,9 +252,14 @@ func (m *objArray) Delete(key []byte) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	if i >= uint32(len(m.slots)) || m.slots[i].Swap(nil) == nil {
+	if i >= uint32(len(m.slots)) {
 		return ErrKeyNotExist
 	}
+	o := m.slots[i].Swap(nil)
+	if o == nil {
+		return ErrKeyNotExist
+	}
+	m.held.retire(m.epoch, o)
 	return nil
 }
 
@@ -206,9 +271,14 @@ func (m *objArray) DeleteAddr(keyAddr uintptr) int64 {
 	if m.closed.Load() {
 		return -int64(EINVAL)
 	}
-	if i >= uint32(len(m.slots)) || m.slots[i].Swap(nil) == nil {
+	if i >= uint32(len(m.slots)) {
 		return -int64(ENOENT)
 	}
+	o := m.slots[i].Swap(nil)
+	if o == nil {
+		return -int64(ENOENT)
+	}
+	m.held.retire(m.epoch, o)
 	return 0
 }
 

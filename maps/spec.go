@@ -97,7 +97,7 @@ func New(spec *Spec, opts ...Option) (Map, error) {
 	case Array, PerCPUArray:
 		m, err = newArray(s, id)
 	case ProgramArray, ArrayOfMaps:
-		m, err = newObjArray(s, id)
+		m, err = newObjArray(s, id, o.epoch)
 	case Hash, PerCPUHash, LRUHash, LRUCPUHash, HashOfMaps:
 		m, err = newHash(s, id, o.epoch)
 	case RingBuf:

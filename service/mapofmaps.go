@@ -9,19 +9,24 @@ import (
 	"github.com/xebpf/xebpf/service/proto"
 )
 
-// Maps of maps. The slots of an ArrayOfMaps or a HashOfMaps hold maps of
-// its own object (the ones the object puts there, and those map update
-// puts there with value_map, less those map delete took out). The
-// manifest keeps the slots of a pinned one by inner map name, written
-// after each change through the daemon (programs cannot change them), so
-// OpenState fills them again with the maps of the object it loads again,
-// and not as the object defines them; the maps in those slots keep their
-// contents as pinned maps do.
+// Maps of maps. The slots of an ArrayOfMaps or a HashOfMaps hold maps:
+// the ones its object puts there, and those map update puts there with
+// value_map (of its object, of another object, or made by map create),
+// less those map delete took out. The manifest keeps the slots of a
+// pinned one, written after each change through the daemon (programs
+// cannot change them): a map of its own object by name, another by the
+// name of its files in the state directory (the maps in the slots are
+// kept as pinned maps are, see persist), so OpenState fills them again
+// with the maps it loads and creates again, and not as the object
+// defines them; the maps in those slots keep their contents as pinned
+// maps do.
 
-// manInner is a slot of a map of maps.
+// manInner is a slot of a map of maps: Map names a map of its object,
+// Ref the state files (manObject.Maps[].Key, manCreated.Key) of another.
 type manInner struct {
 	Key []byte `json:"key"`
-	Map string `json:"map"`
+	Map string `json:"map,omitempty"`
+	Ref string `json:"ref,omitempty"`
 }
 
 // isMapOfMaps reports whether m is an ArrayOfMaps or a HashOfMaps.
@@ -30,34 +35,37 @@ func isMapOfMaps(m *xebpf.Map) bool {
 }
 
 // innerList lists the slots of the map of maps m, in key order, by the
-// names of the maps of its object they hold; kept is false for other
-// maps. A slot holding a map the daemon no longer has (freed: unpinned
-// and released) is left out. t.mu is held.
-func (t *table) innerList(m *mapObj) (slots []manInner, kept bool) {
+// names of the maps of its object they hold and the state keys (keys,
+// by map) of the others; kept is false for other maps. A slot holding a
+// map the daemon no longer has (freed: unpinned and released), or one
+// with no state files (not made through the daemon), is left out. t.mu
+// is held.
+func (t *table) innerList(m *mapObj, keys map[*mapObj]string) (slots []manInner, kept bool) {
 	if !isMapOfMaps(m.m) {
 		return nil, false
 	}
-	names := map[uint32]string{}
-	for _, o := range t.maps {
-		if o.coll == m.coll {
-			names[o.m.Underlying().ID()] = o.name
-		}
-	}
+	byID := t.mapsByXebpfID()
 	slots = []manInner{}
 	for k, v := range m.m.All() {
 		if len(v) != 4 {
 			continue
 		}
-		if n, ok := names[binary.NativeEndian.Uint32(v)]; ok {
-			slots = append(slots, manInner{Key: append([]byte(nil), k...), Map: n})
+		in := byID[binary.NativeEndian.Uint32(v)]
+		switch {
+		case in == nil:
+		case in.coll == m.coll:
+			slots = append(slots, manInner{Key: append([]byte(nil), k...), Map: in.name})
+		case keys[in] != "":
+			slots = append(slots, manInner{Key: append([]byte(nil), k...), Ref: keys[in]})
 		}
 	}
 	return slots, true
 }
 
 // restoreInner empties the restored map of maps m and fills its slots
-// with the maps of its object (ms, by name) the manifest names.
-func (st *state) restoreInner(m *mapObj, slots []manInner, ms map[string]*mapObj) {
+// with the maps the manifest names: of its object (ms, by name) or
+// others (refs, by state key).
+func (st *state) restoreInner(m *mapObj, slots []manInner, ms, refs map[string]*mapObj) {
 	var keys [][]byte
 	for k := range m.m.All() {
 		keys = append(keys, append([]byte(nil), k...))
@@ -69,8 +77,15 @@ func (st *state) restoreInner(m *mapObj, slots []manInner, ms map[string]*mapObj
 	}
 	for _, s := range slots {
 		in := ms[s.Map]
+		if s.Ref != "" {
+			in = refs[s.Ref]
+		}
 		if in == nil {
-			st.logf("xebpf daemon: state: map %s slot %x: its object has no map %s", m.name, s.Key, s.Map)
+			what := "its object has no map " + s.Map
+			if s.Ref != "" {
+				what = "the map with state files " + s.Ref + " is lost"
+			}
+			st.logf("xebpf daemon: state: map %s slot %x: %s", m.name, s.Key, what)
 			continue
 		}
 		if err := m.m.Update(s.Key, in.m, xebpf.UpdateAny); err != nil {
@@ -85,14 +100,14 @@ func (st *state) restoreInner(m *mapObj, slots []manInner, ms map[string]*mapObj
 // Programs cannot change the slots; the daemon recounts them after each
 // change it makes (holdInner).
 
-// holdInner takes a reference on each map of m's object that a slot of
+// holdInner takes a reference on each map of the daemon that a slot of
 // the map of maps m holds now and drops those it took on maps no slot
 // holds any more. t.mu is held.
 func (t *table) holdInner(m *mapObj) {
 	if !isMapOfMaps(m.m) {
 		return
 	}
-	byID := t.objectMaps(m)
+	byID := t.mapsByXebpfID()
 	var now []*mapObj
 	seen := map[*mapObj]bool{}
 	for _, v := range m.m.All() {
@@ -133,14 +148,13 @@ func (t *table) dropInner(m *mapObj) error {
 	return err
 }
 
-// objectMaps returns the maps of m's object in the table by the ids
-// their slots hold (xebpf's map ids, not the daemon's). t.mu is held.
-func (t *table) objectMaps(m *mapObj) map[uint32]*mapObj {
-	byID := map[uint32]*mapObj{}
+// mapsByXebpfID returns the maps in the table by the ids slots hold
+// (xebpf's map ids, unique in the process, not the daemon's). t.mu is
+// held.
+func (t *table) mapsByXebpfID() map[uint32]*mapObj {
+	byID := make(map[uint32]*mapObj, len(t.maps))
 	for _, o := range t.maps {
-		if o.coll == m.coll {
-			byID[o.m.Underlying().ID()] = o
-		}
+		byID[o.m.Underlying().ID()] = o
 	}
 	return byID
 }
@@ -153,7 +167,7 @@ func (t *table) innerIDs(m *mapObj, entries []proto.Entry) {
 		return
 	}
 	t.mu.Lock()
-	byID := t.objectMaps(m)
+	byID := t.mapsByXebpfID()
 	t.mu.Unlock()
 	for i, e := range entries {
 		if len(e.Value) != 4 {
@@ -170,8 +184,9 @@ func (t *table) innerIDs(m *mapObj, entries []proto.Entry) {
 // mapOfMapsUpdate puts the map a.ValueMap in the slot a.Key of the map
 // of maps m, with the checks Linux makes (bpf_map_meta_equal: the inner
 // map matches the outer map's template in type, key and value size,
-// flags and, unless the template has BPF_F_INNER_MAP, max entries), and
-// the one of xebpf: a map of maps holds maps of its own object.
+// flags and, unless the template has BPF_F_INNER_MAP, max entries). The
+// inner map may be of any object, or made by map create: the slot holds
+// a reference on it (holdInner).
 func (t *table) mapOfMapsUpdate(m *mapObj, a *proto.MapElemArgs) error {
 	if !isMapOfMaps(m.m) {
 		return proto.Errorf(proto.CodeInvalid, "map %s: a map as the value of a %s map: only maps of maps (array_of_maps, hash_of_maps) hold maps", m.name, MapTypeName(m.m.Type()))
@@ -209,9 +224,6 @@ const innerFlag = 1 << 12
 func checkInnerMap(m, in *mapObj) error {
 	bad := func(format string, args ...any) error {
 		return proto.Errorf(proto.CodeInvalid, "map %s: inner map %s (id %d): %s", m.name, in.name, in.id, fmt.Sprintf(format, args...))
-	}
-	if in.coll != m.coll {
-		return bad("of another object: a map of maps holds maps of its own object")
 	}
 	tmpl := m.m.Underlying().Spec().InnerMap
 	if tmpl == nil {

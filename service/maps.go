@@ -193,6 +193,42 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 	if a.Name == "" {
 		return nil, proto.Errorf(proto.CodeInvalid, "map create: a map needs a name")
 	}
+	mo, err := t.newCreated(a, mt)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.pin(mo, a.Path); err != nil {
+		t.unref(mo)
+		return nil, err
+	}
+	hold(mo)
+	info := mo.info()
+	return &info, nil
+}
+
+// mapMake makes the map a describes, unpinned (a.Path is not used), as
+// map create does: OpenState makes again the maps map create made that
+// are in the slots of maps of maps only.
+func (t *table) mapMake(a *proto.MapCreateArgs, hold func(any)) error {
+	mt, ok := ParseMapType(a.Type)
+	if !ok || a.Name == "" {
+		return proto.Errorf(proto.CodeInvalid, "map create: map type %q, name %q", a.Type, a.Name)
+	}
+	mo, err := t.newCreated(a, mt)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	hold(mo)
+	t.mu.Unlock()
+	return nil
+}
+
+// newCreated makes the map of a map create and adds it to the table,
+// with one reference (the caller's).
+func (t *table) newCreated(a *proto.MapCreateArgs, mt xebpf.MapType) (*mapObj, error) {
 	spec := &xebpf.MapSpec{Name: a.Name, Type: mt, KeySize: a.KeySize, ValueSize: a.ValueSize, MaxEntries: a.MaxEntries, Flags: a.Flags}
 	cs := &xebpf.CollectionSpec{Maps: map[string]*xebpf.MapSpec{a.Name: spec}, MapOrder: []string{a.Name}, Programs: map[string]*xebpf.ProgramSpec{}}
 	coll, err := xebpf.NewCollectionWithOptions(cs, xebpf.CollectionOptions{})
@@ -212,13 +248,7 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 	mo := &mapObj{id: t.lastMap, refs: 1, coll: co, m: m, name: a.Name}
 	t.maps[mo.id] = mo
 	t.colls[co] = struct{}{}
-	if err := t.pin(mo, a.Path); err != nil {
-		t.unref(mo)
-		return nil, err
-	}
-	hold(mo)
-	info := mo.info()
-	return &info, nil
+	return mo, nil
 }
 
 // errEmpty is a pop from an empty queue or stack: nothing to journal.

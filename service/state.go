@@ -452,7 +452,7 @@ func (st *state) snapshot(m *mapObj, dm *durMap) error {
 // (their values in pop order, see keyless), not frozen. Frozen maps come
 // back from their object; a program array's slots come back from the
 // manifest, by program name (progarray.go), and a map of maps' by inner
-// map name (mapofmaps.go); the others (ring buffers; maps of sockets,
+// map name or state key (mapofmaps.go); the others (ring buffers; maps of sockets,
 // AF_XDP sockets, cgroups and other kernel objects) come back empty.
 func contentsKept(m *xebpf.Map) bool {
 	switch m.Type() {
@@ -615,13 +615,11 @@ func (st *state) persist() error {
 			}
 		}
 	}
+	// The state keys first: the slots of maps of maps name the maps of
+	// other objects, and those map create made, by their keys.
+	keys := map[*mapObj]string{}
 	for _, m := range sortedByID(t.maps) {
-		if len(m.pins) == 0 && !slotHeld[m] {
-			continue
-		}
-		src := st.sources[m.coll]
-		if src == nil {
-			st.logf("xebpf daemon: state: map %s: not made through the daemon; it will not survive a restart", m.name)
+		if (len(m.pins) == 0 && !slotHeld[m]) || st.sources[m.coll] == nil {
 			continue
 		}
 		dm := st.maps[m]
@@ -632,12 +630,24 @@ func (st *state) persist() error {
 		if dm.key == "" {
 			dm.key = newKey()
 		}
+		keys[m] = dm.key
+	}
+	for _, m := range sortedByID(t.maps) {
+		if len(m.pins) == 0 && !slotHeld[m] {
+			continue
+		}
+		src := st.sources[m.coll]
+		if src == nil {
+			st.logf("xebpf daemon: state: map %s: not made through the daemon; it will not survive a restart", m.name)
+			continue
+		}
+		dm := st.maps[m]
 		if src.create != nil {
 			man.Created = append(man.Created, manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key})
 		} else {
 			i, _ := object(m.coll)
 			mm := manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()}
-			mm.Inner, mm.InnerKept = t.innerList(m)
+			mm.Inner, mm.InnerKept = t.innerList(m, keys)
 			man.Objects[i].Maps = append(man.Objects[i].Maps, mm)
 		}
 		m.refs++
@@ -768,6 +778,16 @@ func (st *state) restore(man *manifest) {
 	var held []any
 	hold := func(o any) { held = append(held, o) }
 	progs := map[int]map[string]*progObj{}
+	// The maps of maps' slots are filled last, once every map they may
+	// hold (of any object, or made by map create) is back: refs are
+	// those maps by state key.
+	refs := map[string]*mapObj{}
+	type innerFill struct {
+		m     *mapObj
+		slots []manInner
+		ms    map[string]*mapObj
+	}
+	var fills []innerFill
 	pin := func(o any, p string) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -812,12 +832,10 @@ func (st *state) restore(man *manifest) {
 				continue
 			}
 			st.restoreMap(m, mm.Key)
+			refs[mm.Key] = m
 			st.restoreSlots(m, mm.Slots, ps)
 			if mm.InnerKept {
-				st.restoreInner(m, mm.Inner, ms)
-				t.mu.Lock()
-				t.holdInner(m)
-				t.mu.Unlock()
+				fills = append(fills, innerFill{m, mm.Inner, ms})
 			}
 			for _, p := range mm.Pins {
 				pin(m, p)
@@ -835,21 +853,36 @@ func (st *state) restore(man *manifest) {
 		}
 	}
 	for _, c := range man.Created {
-		if len(c.Pins) == 0 {
-			continue
-		}
+		// A map without pins is in a slot of a pinned map of maps.
 		args := c.Args
-		args.Path = c.Pins[0]
+		what := "map " + args.Name
+		if len(c.Pins) > 0 {
+			args.Path = c.Pins[0]
+			what = "map " + c.Pins[0]
+		}
 		n := len(held)
-		if _, err := t.mapCreate(&args, hold); err != nil {
-			st.logf("xebpf daemon: state: map %s: %v", c.Pins[0], err)
+		var err error
+		if len(c.Pins) > 0 {
+			_, err = t.mapCreate(&args, hold)
+		} else {
+			err = t.mapMake(&args, hold)
+		}
+		if err != nil {
+			st.logf("xebpf daemon: state: %s: %v", what, err)
 			continue
 		}
 		m := held[n].(*mapObj)
 		st.restoreMap(m, c.Key)
-		for _, p := range c.Pins[1:] {
+		refs[c.Key] = m
+		for _, p := range c.Pins[min(1, len(c.Pins)):] {
 			pin(m, p)
 		}
+	}
+	for _, f := range fills {
+		st.restoreInner(f.m, f.slots, f.ms, refs)
+		t.mu.Lock()
+		t.holdInner(f.m)
+		t.mu.Unlock()
 	}
 	st.restorePorts(man.Ports)
 	for _, ml := range man.Links {

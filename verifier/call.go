@@ -400,6 +400,11 @@ func (v *verifier) mapAllowed1(pc int, ins isa.Instruction, id int32, name strin
 		if id == helperLookupPercpu {
 			ok = t == maps.PerCPUArray || t == maps.PerCPUHash || t == maps.LRUCPUHash
 		}
+		if t == maps.ArrayOfMaps || t == maps.HashOfMaps {
+			// Programs only look inner maps up: the host fills the
+			// slots, which hold references on their maps.
+			ok = id == helperMapLookup
+		}
 	}
 	if !ok {
 		return reject(pc, ins, "%s does not take map %s of type %v", name, v.mapName(m), t)

@@ -25,7 +25,7 @@ map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name
 map pin MAP PATH
   MAP := id ID | pinned PATH | name NAME
   VALUE := BYTES | PROG (a program array's slot; PROG of the map's object, flag any)
-           | MAP (a map of maps' slot: an inner map of the map's object)
+           | MAP (a map of maps' slot: an inner map of any object, or map create's)
   PROG := id ID | pinned PATH | name NAME
   BYTES := BYTE [BYTE...] | hex HH [HH...] (a per-CPU map's value is stored for every CPU)
   options: -j/--json, -p/--pretty, --socket PATH (default $XEBPF_SOCKET)`

@@ -67,7 +67,13 @@ func TestDaemonCLIMapVerbs(t *testing.T) {
 		"map show name inner3",
 		"map update name houter key 8 0 0 0 value name inner1",
 		"map dump name houter",
+		// A map of another object (map create's) in a slot: unpinned,
+		// it lives while the slot holds it.
 		"unpin /sys/fs/bpf/made",
+		"map show name made",
+		"map lookup name outer key 1 0 0 0",
+		"map delete name outer key 1 0 0 0",
+		"map show name made",
 
 		// Queues and stacks.
 		"map create /sys/fs/bpf/q type queue key 0 value 4 entries 2 name q",

@@ -275,8 +275,9 @@ type MapElemArgs struct {
 	// to put in the slot Key (instead of Value).
 	ValueProg *Ref `json:"value_prog,omitempty"`
 	// ValueMap, in a map update of a map of maps, names the inner map to
-	// put in the slot Key (instead of Value): a map of the outer map's
-	// object that matches its inner map template.
+	// put in the slot Key (instead of Value): a map of any object, or
+	// made by map create, that matches the outer map's inner map
+	// template.
 	ValueMap *Ref `json:"value_map,omitempty"`
 }
 
