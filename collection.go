@@ -178,7 +178,7 @@ func NewCollectionWithOptions(spec *CollectionSpec, opts CollectionOptions) (_ *
 			c.Close()
 		}
 	}()
-	tableSize := len(spec.MapOrder) + 256
+	tableSize := len(spec.MapOrder) + foreignInnerMaps
 	tableCharge := pages(tableSize*helpers.DescriptorSize) + platform.PageSize
 	if err := c.mem.charge("create map table", tableCharge); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xebpf/xebpf"
+	"github.com/xebpf/xebpf/helpers"
 	"github.com/xebpf/xebpf/interp"
 	"github.com/xebpf/xebpf/maps"
 )
@@ -496,4 +497,51 @@ func TestInnerMapInBorrowedOuter(t *testing.T) {
 		d.Close()
 		waitFreed(t, "the map of maps' collection closed", probe)
 	}
+}
+
+// TestInnerMapTableFull: a collection's programs reach at most 256 inner
+// maps of other collections alive at once. The Put past that fails with
+// ErrTableFull, not a NULL lookup later; the maps already in slots stay
+// reachable; and a slot emptied makes room again once its map is freed.
+func TestInnerMapTableFull(t *testing.T) {
+	spec, err := xebpf.LoadCollectionSpec(buildC(t, "inner", innerSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Maps["hom"].MaxEntries = 300
+	c := innerCollection(t, spec, false)
+	defer c.Close()
+	hom := c.Maps["hom"]
+	put := func(k uint32) error {
+		in, err := xebpf.NewMap(innerSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		return hom.Put(k, in)
+	}
+	for k := range uint32(256) {
+		if err := put(k); err != nil {
+			t.Fatalf("inner map %d: %v", k, err)
+		}
+	}
+	if err := put(256); !errors.Is(err, helpers.ErrTableFull) {
+		t.Fatalf("inner map 257: %v, want ErrTableFull", err)
+	}
+	for _, k := range []uint32{0, 128, 255} {
+		if _, err := innerLookup(hom, k); err != nil {
+			t.Errorf("slot %d after the refused Put: %v", k, err)
+		}
+	}
+	if err := hom.Delete(uint32(7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(256); err != nil {
+		t.Errorf("after a slot was emptied: %v", err)
+	}
+}
+
+// innerLookup returns the inner map in slot key of outer.
+func innerLookup(outer *xebpf.Map, key uint32) (maps.Map, error) {
+	return outer.Underlying().(maps.MapOfMaps).GetMap(binaryKey(key))
 }

@@ -1,10 +1,19 @@
 package xebpf
 
 import (
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/xebpf/xebpf/helpers"
 
 	"github.com/xebpf/xebpf/maps"
 )
+
+// foreignInnerMaps is how many inner maps of other collections a
+// collection's programs can reach at once, beside its own maps: the spare
+// room of its map table.
+const foreignInnerMaps = 256
 
 // setMap puts inner into slot key of a map of maps (ArrayOfMaps,
 // HashOfMaps), as Linux's map update with an inner map's fd: inner must
@@ -44,6 +53,14 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	if owner == maker(m.coll, m.m) {
 		return m.wrap(mm.SetMap(k, inner.m, flags))
 	}
+	// The programs that look the outer map up reach inner through their
+	// collection's map table: register it now, so that a table with no
+	// room left is this call's error, not a NULL lookup later.
+	for _, c := range []*Collection{m.coll, maker(m.coll, m.m)} {
+		if err := register(c, inner.m); err != nil {
+			return fmt.Errorf("map %s: inner map %s: the programs of its collection reach %d maps of other collections at most: %w", m.name, inner.name, foreignInnerMaps, err)
+		}
+	}
 	if !owner.keep.acquire() {
 		return fmt.Errorf("map %s: inner map %s: %w", m.name, inner.name, ErrClosed)
 	}
@@ -54,6 +71,27 @@ func (m *Map) setMap(key any, inner *Map, flags MapUpdateFlags) error {
 	}
 	return nil
 }
+
+// register adds inner to c's map table. The entries of inner maps freed
+// are reused, and a map dropped from its last slot is freed once the runs
+// that may use it have ended: a full table is retried for a while, so
+// that maps replaced a moment ago can make room.
+func register(c *Collection, inner maps.Map) error {
+	if c.table == nil {
+		return nil
+	}
+	deadline := time.Now().Add(registerWait)
+	for {
+		_, err := c.table.Add(inner)
+		if !errors.Is(err, helpers.ErrTableFull) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// registerWait is how long register waits for room in a full map table.
+const registerWait = 200 * time.Millisecond
 
 // maker returns the collection that made map mm of collection c: c, or
 // the one c borrowed it from (CollectionOptions.MapReplacements), which
