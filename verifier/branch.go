@@ -258,6 +258,12 @@ func setScalar(st *state, r isa.Register, x value) {
 			st.pmin = max(st.pmin, min(n, maxPacket))
 		}
 	}
+	boundLinked(st, old, x)
+}
+
+// boundLinked gives every scalar of st linked to old (its id, another
+// offset) the bounds that follow from old's new bounds x.
+func boundLinked(st *state, old, x value) {
 	st.update(func(y *value) bool { return y.kind == kindScalar && y.id == old.id }, func(y *value) {
 		if y.off == old.off {
 			y.smin, y.smax, y.umin, y.umax = x.smin, x.smax, x.umin, x.umax
@@ -269,8 +275,7 @@ func setScalar(st *state, r isa.Register, x value) {
 			return
 		}
 		n := addBounds(value{kind: kindScalar, smin: x.smin, smax: x.smax, umin: x.umin, umax: x.umax}, constant(uint64(d)))
-		m := meet(*y, n)
-		if !m.empty() {
+		if m := meet(*y, n); !m.empty() {
 			y.smin, y.smax, y.umin, y.umax = m.smin, m.smax, m.umin, m.umax
 		}
 	})

@@ -74,20 +74,7 @@ func narrow(s *state, l location, x value) {
 	if old.id == 0 {
 		return
 	}
-	s.update(func(y *value) bool { return y.kind == kindScalar && y.id == old.id }, func(y *value) {
-		if y.off == old.off {
-			y.smin, y.smax, y.umin, y.umax = x.smin, x.smax, x.umin, x.umax
-			return
-		}
-		d := y.off - old.off
-		if wraps(x, d, true) {
-			return
-		}
-		n := addBounds(value{kind: kindScalar, smin: x.smin, smax: x.smax, umin: x.umin, umax: x.umax}, constant(uint64(d)))
-		if m := meet(*y, n); !m.empty() {
-			y.smin, y.smax, y.umin, y.umax = m.smin, m.smax, m.umin, m.umax
-		}
-	})
+	boundLinked(s, old, x)
 }
 
 // alignUp is the least x >= lo with x = r (mod m), and whether there is
