@@ -198,10 +198,10 @@ func TestLoopTermination(t *testing.T) {
 		{"n_stack", "", [][]byte{in(0, 0), in(0xfff, 0), in(0xffffffff, 0)}, nil, 100_000},
 		{"two_steps", "", [][]byte{in(0, 0), in(0, 0xffffffff), in(0, 0x5555aaaa)}, nil, 100_000},
 		{"fold", "", [][]byte{in(0, 0), in(0xffffffff, 0xffffffff), in(0x10000, 0xffff)}, nil, 1000},
-		{"wrong_residue", "is not proven to end", nil, in(0, 0), 0},
-		{"n_moves", "is not proven to end", nil, in(10, 1), 0},
+		{"wrong_residue", "r1 starts at 1 and the first iteration adds 8 on every way back, but the exit at pc 16 needs r2 == 12000", nil, in(0, 0), 0},
+		{"n_moves", "is not shown to be the same on every iteration", nil, in(10, 1), 0},
 		{"both_ways", "is not proven to end", nil, in(0, 0xaaaaaaaa), 0},
-		{"wraps", "is not proven to end", nil, nil, 0},
+		{"wraps", "r1 starts at 16000, past its exit", nil, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

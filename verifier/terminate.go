@@ -254,6 +254,11 @@ func (v *verifier) loopIterations(f *function, h *block, body map[*block]bool, i
 	if best, err = v.unrolledIterations(f, h, body, head, chain); err != nil || best != unbounded {
 		return best, "", err
 	}
+	// What the first iteration shows about the loop's exit tests
+	// (loopwhy.go).
+	if why := v.loopWhy(f, h, body, in, chain); why != "" {
+		return unbounded, why, nil
+	}
 	if mover >= 0 {
 		l := locs[mover]
 		g, _ := l.at(start)

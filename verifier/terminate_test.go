@@ -117,7 +117,7 @@ test:
 	jgt %r1, 0, loop
 out:
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "goes up by 1 on one way back to the loop's head and down by 1 on another", 0, 0},
 		{"!= exit, stride 8", `
 	mov %r1, 0
 	mov %r2, 0
@@ -147,21 +147,21 @@ loop:
 	add %r2, 8
 	jne %r2, 12000, loop
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "r2 starts at 1 and the first iteration adds 8 on every way back, but the exit at pc 2 needs r2 == 12000, r2 being r2 +8 there, which is not 1 plus a multiple of 8", 0, 0},
 		{"!= exit, starts past the exit", `
 	mov %r2, 16000
 loop:
 	add %r2, 8
 	jne %r2, 12000, loop
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "r2 starts at 16000, past its exit", 0, 0},
 		{"!= exit, 32-bit counter ends only by wrapping", `
 	mov32 %r2, 16000
 loop:
 	add32 %r2, 8
 	jne32 %r2, 12000, loop
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "it reaches the exit only by wrapping around", 0, 0},
 		{"!= exit, steps of 8 and 16 can jump over it", `
 	ldxw %r3, [%r1+16]
 	mov %r2, 0
@@ -179,7 +179,7 @@ loop:
 	add %r2, 8
 	jne %r2, 12000, loop
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "r2 enters the loop anywhere in [0, 34359738360], so it can start past its exit", 0, 0},
 		{"i < n, n a u32", `
 	ldxw %r3, [%r1+16]
 	mov %r1, 0
@@ -220,7 +220,7 @@ loop:
 	add %r3, 1
 	jlt %r1, %r3, loop
 	mov %r0, 0
-	exit`, "not proven to end", 0, 0},
+	exit`, "the value r1 is compared with at pc 7 (r3) is not shown to be the same on every iteration", 0, 0},
 		{"steps of 1 and 4", `
 	ldxw %r3, [%r1+16]
 	mov %r1, 0
