@@ -153,7 +153,11 @@ func (v *verifier) loopWhy(f *function, h *block, body map[*block]bool, in [][]*
 		// head's value keeps the residue, else by the head's value.
 		exit := fmt.Sprintf("the exit at pc %d needs r%d == %d", t.pc, t.ins.Dst, c)
 		if o != 0 || locs[i].reg != int(t.ins.Dst) {
-			exit += fmt.Sprintf(", r%d being %s %+d there", t.ins.Dst, l, o)
+			sign, mag := "+", o
+			if o < 0 {
+				sign, mag = "-", -o
+			}
+			exit += fmt.Sprintf(", r%d being %s %s %d there", t.ins.Dst, l, sign, mag)
 		}
 		noWrap := o >= 0 && c >= uint64(o) || o < 0 && target >= c
 		if !noWrap || uint64(max(o, -o))%step != 0 {

@@ -147,7 +147,7 @@ loop:
 	add %r2, 8
 	jne %r2, 12000, loop
 	mov %r0, 0
-	exit`, "r2 starts at 1 and the first iteration adds 8 on every way back, but the exit at pc 2 needs r2 == 12000, r2 being r2 +8 there, which is not 1 plus a multiple of 8", 0, 0},
+	exit`, "r2 starts at 1 and the first iteration adds 8 on every way back, but the exit at pc 2 needs r2 == 12000, r2 being r2 + 8 there, which is not 1 plus a multiple of 8", 0, 0},
 		{"!= exit, starts past the exit", `
 	mov %r2, 16000
 loop:
