@@ -181,8 +181,24 @@ func (t *table) mapElem(op string, a *proto.MapElemArgs) (any, error) {
 	return nil, proto.Errorf(proto.CodeInvalid, "unknown operation %q", op)
 }
 
-// mapCreate creates a map of its own and pins it (bpftool map create).
+// mapCreate creates a map of its own and pins it (bpftool map create);
+// a map of maps takes its inner template from the map a.InnerMap names.
 func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInfo, error) {
+	mt, ok := ParseMapType(a.Type)
+	if !ok {
+		return nil, proto.Errorf(proto.CodeInvalid, "map create: unknown map type %q", a.Type)
+	}
+	tmpl, err := t.innerTemplate(a, mt)
+	if err != nil {
+		return nil, err
+	}
+	return t.mapCreateWith(a, tmpl, hold)
+}
+
+// mapCreateWith is mapCreate with the inner template of a map of maps
+// given (nil for other maps): OpenState makes again the maps of maps map
+// create made from the template in the manifest.
+func (t *table) mapCreateWith(a *proto.MapCreateArgs, tmpl *manTemplate, hold func(any)) (*proto.MapInfo, error) {
 	if err := checkPinPath(a.Path); err != nil {
 		return nil, err
 	}
@@ -193,7 +209,7 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 	if a.Name == "" {
 		return nil, proto.Errorf(proto.CodeInvalid, "map create: a map needs a name")
 	}
-	mo, err := t.newCreated(a, mt)
+	mo, err := t.newCreated(a, mt, tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +225,15 @@ func (t *table) mapCreate(a *proto.MapCreateArgs, hold func(any)) (*proto.MapInf
 }
 
 // mapMake makes the map a describes, unpinned (a.Path is not used), as
-// map create does: OpenState makes again the maps map create made that
-// are in the slots of maps of maps only.
-func (t *table) mapMake(a *proto.MapCreateArgs, hold func(any)) error {
+// map create does, with the inner template tmpl of a map of maps:
+// OpenState makes again the maps map create made that are in the slots
+// of maps of maps only.
+func (t *table) mapMake(a *proto.MapCreateArgs, tmpl *manTemplate, hold func(any)) error {
 	mt, ok := ParseMapType(a.Type)
 	if !ok || a.Name == "" {
 		return proto.Errorf(proto.CodeInvalid, "map create: map type %q, name %q", a.Type, a.Name)
 	}
-	mo, err := t.newCreated(a, mt)
+	mo, err := t.newCreated(a, mt, tmpl)
 	if err != nil {
 		return err
 	}
@@ -226,10 +243,18 @@ func (t *table) mapMake(a *proto.MapCreateArgs, hold func(any)) error {
 	return nil
 }
 
-// newCreated makes the map of a map create and adds it to the table,
-// with one reference (the caller's).
-func (t *table) newCreated(a *proto.MapCreateArgs, mt xebpf.MapType) (*mapObj, error) {
+// newCreated makes the map of a map create, with the inner template
+// tmpl when it is a map of maps, and adds it to the table, with one
+// reference (the caller's).
+func (t *table) newCreated(a *proto.MapCreateArgs, mt xebpf.MapType, tmpl *manTemplate) (*mapObj, error) {
 	spec := &xebpf.MapSpec{Name: a.Name, Type: mt, KeySize: a.KeySize, ValueSize: a.ValueSize, MaxEntries: a.MaxEntries, Flags: a.Flags}
+	if tmpl != nil {
+		in, err := tmpl.spec()
+		if err != nil {
+			return nil, err
+		}
+		spec.InnerMap = in
+	}
 	cs := &xebpf.CollectionSpec{Maps: map[string]*xebpf.MapSpec{a.Name: spec}, MapOrder: []string{a.Name}, Programs: map[string]*xebpf.ProgramSpec{}}
 	coll, err := xebpf.NewCollectionWithOptions(cs, xebpf.CollectionOptions{})
 	if err != nil {
@@ -241,7 +266,7 @@ func (t *table) newCreated(a *proto.MapCreateArgs, mt xebpf.MapType) (*mapObj, e
 		return nil, fmt.Errorf("map create: the collection has no map %s", a.Name)
 	}
 	co := &collObj{c: coll, live: 1}
-	t.st.noteCreate(co, a)
+	t.st.noteCreate(co, a, tmpl)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.lastMap++

@@ -66,7 +66,8 @@ type source struct {
 	obj    []byte
 	typ    string
 	uid    uint32
-	create *proto.MapCreateArgs // map create, Path cleared
+	create *proto.MapCreateArgs // map create, Path and InnerMap cleared
+	inner  *manTemplate         // map create's inner template of a map of maps
 }
 
 // durMap is a map's durability: it serializes the updates from Go and the
@@ -139,6 +140,11 @@ type manCreated struct {
 	Args proto.MapCreateArgs `json:"args"`
 	Pins []string            `json:"pins"`
 	Key  string              `json:"key"`
+	// Template is a map of maps' inner template, Inner its slots, kept
+	// when InnerKept (mapofmapscreate.go).
+	Template  *manTemplate `json:"template,omitempty"`
+	Inner     []manInner   `json:"inner,omitempty"`
+	InnerKept bool         `json:"inner_kept,omitempty"`
 }
 
 type manLink struct {
@@ -259,15 +265,17 @@ func (st *state) noteLoad(co *collObj, args *proto.LoadArgs, uid uint32) {
 	st.mu.Unlock()
 }
 
-// noteCreate records the map create that made co.
-func (st *state) noteCreate(co *collObj, a *proto.MapCreateArgs) {
+// noteCreate records the map create that made co, with the inner
+// template tmpl of a map of maps.
+func (st *state) noteCreate(co *collObj, a *proto.MapCreateArgs, tmpl *manTemplate) {
 	if st == nil {
 		return
 	}
 	c := *a
 	c.Path = ""
+	c.InnerMap = nil
 	st.mu.Lock()
-	st.sources[co] = &source{create: &c}
+	st.sources[co] = &source{create: &c, inner: tmpl}
 	st.mu.Unlock()
 }
 
@@ -643,7 +651,9 @@ func (st *state) persist() error {
 		}
 		dm := st.maps[m]
 		if src.create != nil {
-			man.Created = append(man.Created, manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key})
+			mc := manCreated{Args: *src.create, Pins: append([]string{}, m.pins...), Key: dm.key, Template: src.inner}
+			mc.Inner, mc.InnerKept = t.innerList(m, keys)
+			man.Created = append(man.Created, mc)
 		} else {
 			i, _ := object(m.coll)
 			mm := manMap{Name: m.name, Pins: append([]string{}, m.pins...), Key: dm.key, Slots: dm.slotList()}
@@ -863,9 +873,9 @@ func (st *state) restore(man *manifest) {
 		n := len(held)
 		var err error
 		if len(c.Pins) > 0 {
-			_, err = t.mapCreate(&args, hold)
+			_, err = t.mapCreateWith(&args, c.Template, hold)
 		} else {
-			err = t.mapMake(&args, hold)
+			err = t.mapMake(&args, c.Template, hold)
 		}
 		if err != nil {
 			st.logf("xebpf daemon: state: %s: %v", what, err)
@@ -876,6 +886,9 @@ func (st *state) restore(man *manifest) {
 		refs[c.Key] = m
 		for _, p := range c.Pins[min(1, len(c.Pins)):] {
 			pin(m, p)
+		}
+		if c.InnerKept {
+			fills = append(fills, innerFill{m, c.Inner, nil})
 		}
 	}
 	for _, f := range fills {

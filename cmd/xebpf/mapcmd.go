@@ -21,9 +21,11 @@ map push MAP value BYTES [any|exist]
 map pop MAP
 map enqueue MAP value BYTES [any|exist]
 map dequeue MAP
-map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]
+map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS] [inner_map MAP]
 map pin MAP PATH
   MAP := id ID | pinned PATH | name NAME
+  inner_map: the template of a map of maps' inner maps (required for array_of_maps
+             and hash_of_maps, whose value size is 4; not a map of maps)
   VALUE := BYTES | PROG (a program array's slot; PROG of the map's object, flag any)
            | MAP (a map of maps' slot: an inner map of any object, or map create's)
   PROG := id ID | pinned PATH | name NAME
@@ -410,7 +412,7 @@ func mapCreate(o bpfOpts, args []string, sio stdio) error {
 		}
 		return uint32(n), nil
 	}
-	for rest := args[1:]; len(rest) > 0; rest = rest[2:] {
+	for rest := args[1:]; len(rest) > 0; {
 		if len(rest) < 2 {
 			return fmt.Errorf("%s needs a value: %w", rest[0], errBadArgs)
 		}
@@ -419,6 +421,14 @@ func mapCreate(o bpfOpts, args []string, sio stdio) error {
 		}
 		seen[rest[0]] = true
 		var err error
+		if rest[0] == "inner_map" { // inner_map id ID | pinned PATH | name NAME
+			ref, tail, err := parseRef("inner_map", rest[1:])
+			if err != nil {
+				return err
+			}
+			ca.InnerMap, rest = &ref, tail
+			continue
+		}
 		switch rest[0] {
 		case "type":
 			ca.Type = rest[1]
@@ -438,6 +448,7 @@ func mapCreate(o bpfOpts, args []string, sio stdio) error {
 		if err != nil {
 			return err
 		}
+		rest = rest[2:]
 	}
 	for _, w := range []string{"type", "name"} {
 		if !seen[w] {

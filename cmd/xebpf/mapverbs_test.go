@@ -18,7 +18,11 @@ import (
 // maps that do not match the template are refused with what differs,
 // and a slot holds its map: unpinned, it lives while a slot holds it.
 // Queues and stacks: push, enqueue, peek, pop and dequeue, in text and
-// JSON, with an empty map, a full one and the wrong kind of map.
+// JSON, with an empty map, a full one and the wrong kind of map. Maps of
+// maps made by map create ... inner_map MAP: the template is a copy of
+// MAP's (checked at map update, BPF_F_INNER_MAP included, and kept when
+// MAP goes); inner_map is required for maps of maps and refused for
+// other types and when MAP is a map of maps.
 func TestDaemonCLIMapVerbs(t *testing.T) {
 	obj := buildServiceObject(t, "xdp_mim_slots")
 	pkt := filepath.Join(t.TempDir(), "pkt")
@@ -120,6 +124,53 @@ func TestDaemonCLIMapVerbs(t *testing.T) {
 		"map show name inner1",
 		"unpin /sys/fs/bpf/mm/outer",
 		"unpin /sys/fs/bpf/mm/houter",
+		"map show",
+
+		// map create of maps of maps: inner_map MAP gives the template,
+		// a copy of MAP's type, sizes, max entries and flags.
+		"map create /sys/fs/bpf/tmpl type array key 4 value 8 entries 2 name tmpl",
+		"map create /sys/fs/bpf/small type array key 4 value 8 entries 1 name small flags 0x1000",
+		"map create /sys/fs/bpf/mom type array_of_maps key 4 value 4 entries 2 name mom inner_map pinned /sys/fs/bpf/tmpl",
+		"map create /sys/fs/bpf/hmom type hash_of_maps key 4 value 4 entries 4 name hmom inner_map name small",
+		"map show pinned /sys/fs/bpf/mom",
+		"map show pinned /sys/fs/bpf/hmom -j",
+		"map create /sys/fs/bpf/in2 type array key 4 value 8 entries 2 name in2",
+		"map create /sys/fs/bpf/wide type array key 4 value 16 entries 2 name wide",
+		"map update pinned /sys/fs/bpf/mom key 1 0 0 0 value pinned /sys/fs/bpf/in2",
+		"map update pinned /sys/fs/bpf/mom key 0 0 0 0 value name tmpl",
+		"map update pinned /sys/fs/bpf/mom key 0 0 0 0 value name small",
+		"map update pinned /sys/fs/bpf/mom key 0 0 0 0 value name wide",
+		"map dump pinned /sys/fs/bpf/mom",
+		"map dump pinned /sys/fs/bpf/mom -j",
+		// BPF_F_INNER_MAP in the template: inner maps of any max entries.
+		"map update pinned /sys/fs/bpf/hmom key 5 0 0 0 value name in2 noexist",
+		"map update pinned /sys/fs/bpf/hmom key 6 0 0 0 value name small",
+		"map update pinned /sys/fs/bpf/hmom key 7 0 0 0 value name wide",
+		"map lookup pinned /sys/fs/bpf/hmom key 5 0 0 0",
+		// Refused.
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 name x",
+		"map create /sys/fs/bpf/x type hash_of_maps key 4 value 4 entries 2 name x",
+		"map create /sys/fs/bpf/x type array key 4 value 8 entries 2 name x inner_map name tmpl",
+		"map create /sys/fs/bpf/x type hash_of_maps key 4 value 4 entries 2 name x inner_map pinned /sys/fs/bpf/mom",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 name x inner_map id 1000",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 8 entries 2 name x inner_map name tmpl",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 name x inner_map",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 name x inner_map ref 3",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 name x inner_map name tmpl inner_map name tmpl",
+		"map create /sys/fs/bpf/x type array_of_maps key 4 value 4 entries 2 inner_map name tmpl name x flags",
+		"map show pinned /sys/fs/bpf/x",
+		// The template is a copy: with tmpl unpinned and out of the
+		// slots, mom still takes maps like it.
+		"map delete pinned /sys/fs/bpf/mom key 0 0 0 0",
+		"unpin /sys/fs/bpf/tmpl",
+		"map show name tmpl",
+		"map update pinned /sys/fs/bpf/mom key 0 0 0 0 value name in2",
+		"map dump pinned /sys/fs/bpf/mom",
+		"unpin /sys/fs/bpf/mom",
+		"unpin /sys/fs/bpf/hmom",
+		"unpin /sys/fs/bpf/small",
+		"unpin /sys/fs/bpf/in2",
+		"unpin /sys/fs/bpf/wide",
 		"map show",
 	} {
 		s.run(line, subst)

@@ -318,6 +318,11 @@ type MapCreateArgs struct {
 	MaxEntries uint32 `json:"max_entries"`
 	Flags      uint32 `json:"flags,omitempty"`
 	Name       string `json:"name"`
+	// InnerMap names the map whose type, key and value sizes, max
+	// entries and flags are the template of a map of maps' inner maps
+	// (bpftool's inner_map); required for array_of_maps and
+	// hash_of_maps, refused for other types.
+	InnerMap *Ref `json:"inner_map,omitempty"`
 }
 
 // ReleaseArgs drops the session's handle on a program, map or link.
