@@ -41,6 +41,16 @@ func FuzzRequests(f *testing.F) {
 		`{"op":"release","args":{"kind":"map","id":1}}`,
 		`{"op":"link.attach","args":{"kind":"xdp","prog":{"id":1},"target":"eth0"}}`,
 		`{"op":"status"}`,
+		// A map as the value of a map that is no map of maps, of itself,
+		// of a map that does not exist; a pop of a hash; templates of
+		// maps of maps that are wrong or missing.
+		`{"op":"map.update","args":{"ref":{"id":1},"key":"AQAAAA==","value_map":{"id":1}}}`,
+		`{"op":"map.update","args":{"ref":{"id":2},"key":"AQAAAA==","value_map":{"id":4000000000}}}`,
+		`{"op":"map.pop","args":{"ref":{"pinned":"/sys/fs/bpf/m/counts"}}}`,
+		`{"op":"map.pop","args":{"ref":{"id":1},"key":"AQAAAA=="}}`,
+		`{"op":"map.create","args":{"path":"/sys/fs/bpf/mm","type":"array_of_maps","key_size":4,"value_size":4,"max_entries":4,"name":"mm","inner_map":{"id":1}}}`,
+		`{"op":"map.create","args":{"path":"/sys/fs/bpf/mm2","type":"hash_of_maps","key_size":4,"value_size":4,"max_entries":4,"name":"mm2"}}`,
+		`{"op":"map.create","args":{"path":"/sys/fs/bpf/mm3","type":"hash","key_size":4,"value_size":4,"max_entries":4,"name":"mm3","inner_map":{"pinned":"/sys/fs/bpf/mm"}}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -92,11 +92,14 @@ func TestServeJobRejectsBadJobs(t *testing.T) {
 	}
 }
 
-// FuzzVerifyElsewhere feeds arbitrary answers to VerifyElsewhere: it
-// decodes what another process wrote and must never panic.
+// FuzzVerifyElsewhere feeds arbitrary answers to VerifyElsewhere and
+// AnalyzeElsewhere: they decode what another process wrote and must never
+// panic.
 func FuzzVerifyElsewhere(f *testing.F) {
 	f.Add([]byte(`{"Stats":{},"CtxBase":[[0,0]]}`))
 	f.Add([]byte(`{"Error":{"PC":1,"Insn":"YQAQAAAAAAA=","Reason":"r","Line":{"File":"f","Line":1}}}`))
+	f.Add([]byte(`{"Error":{"PC":0,"Insn":"","Reason":"r","Context":true,"Complex":true}}`))
+	f.Add([]byte(`{"Stats":{},"CtxBase":[[7,0],[-1,9]],"Rejections":[null,{"PC":-5,"Insn":"AA=="}]}`))
 	insns, err := asm.Assemble("t.s", []byte("ldxw %r0, [%r1+16]\nexit"))
 	if err != nil {
 		f.Fatal(err)
@@ -104,5 +107,6 @@ func FuzzVerifyElsewhere(f *testing.F) {
 	f.Fuzz(func(t *testing.T, out []byte) {
 		run := func(context.Context, []byte, io.Writer) ([]byte, int64, error) { return out, 0, nil }
 		VerifyElsewhere(context.Background(), run, insns, testConfig(), 0)
+		AnalyzeElsewhere(context.Background(), run, insns, testConfig(), 0)
 	})
 }
