@@ -251,6 +251,29 @@ func pickVerb(cmd string, verbs map[string]func(bpfOpts, []string, stdio) error,
 	return nil, fmt.Errorf("unknown or ambiguous verb %q of %s: %w", word, cmd, errBadArgs)
 }
 
+// pinVerb returns the pin verb of prog, map or link: OBJECT PATH, with
+// the object parsed by parse and pinned by pin.
+func pinVerb(parse func([]string) (proto.Ref, []string, error), pin func(*client.Client, proto.Ref, string) error) func(bpfOpts, []string, stdio) error {
+	return func(o bpfOpts, args []string, sio stdio) error {
+		ref, args, err := parse(args)
+		if err != nil {
+			return err
+		}
+		if len(args) != 1 {
+			return fmt.Errorf("expected PATH: %w", errBadArgs)
+		}
+		c, err := dialDaemon(o)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := pin(c, ref, args[0]); err != nil {
+			return err
+		}
+		return printDone(o, sio.out)
+	}
+}
+
 // noArgs checks that nothing is left of a command line.
 func noArgs(args []string) error {
 	if len(args) > 0 {

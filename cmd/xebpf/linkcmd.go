@@ -20,7 +20,7 @@ func init() {
 			return bpfCommand("link", linkSynopsis, map[string]func(bpfOpts, []string, stdio) error{
 				"show":   linkShow,
 				"list":   linkShow,
-				"pin":    linkPin,
+				"pin":    pinVerb(parseLink, (*client.Client).PinLink),
 				"detach": linkDetach,
 			}, args, sio)
 		}}
@@ -86,26 +86,6 @@ func linkShow(o bpfOpts, args []string, sio stdio) error {
 		}
 	}
 	return showObjects(o, ref, sio, (*client.Client).Links, toLinkJSON, printLink)
-}
-
-// linkPin is link pin LINK PATH.
-func linkPin(o bpfOpts, args []string, sio stdio) error {
-	ref, args, err := parseLink(args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		return fmt.Errorf("expected PATH: %w", errBadArgs)
-	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.PinLink(ref, args[0]); err != nil {
-		return err
-	}
-	return printDone(o, sio.out)
 }
 
 // linkDetach is link detach LINK: the program stops running at the hook;

@@ -44,7 +44,7 @@ func init() {
 				"update":  mapUpdate,
 				"delete":  mapDelete,
 				"create":  mapCreate,
-				"pin":     mapPin,
+				"pin":     pinVerb(func(a []string) (proto.Ref, []string, error) { return parseRef("MAP", a) }, (*client.Client).PinMap),
 				"peek":    mapPeek,
 				"push":    mapPush,
 				"enqueue": mapPush,
@@ -462,25 +462,6 @@ func mapCreate(o bpfOpts, args []string, sio stdio) error {
 	defer c.Close()
 	if _, err := c.CreateMap(ca); err != nil {
 		return fmt.Errorf("map create failed: %w", err)
-	}
-	return printDone(o, sio.out)
-}
-
-func mapPin(o bpfOpts, args []string, sio stdio) error {
-	ref, args, err := parseRef("MAP", args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		return fmt.Errorf("expected PATH: %w", errBadArgs)
-	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.PinMap(ref, args[0]); err != nil {
-		return err
 	}
 	return printDone(o, sio.out)
 }

@@ -31,7 +31,7 @@ func init() {
 				"list":    progShow,
 				"dump":    progDump,
 				"run":     progRun,
-				"pin":     progPin,
+				"pin":     pinVerb(func(a []string) (proto.Ref, []string, error) { return parseRef("PROG", a) }, (*client.Client).PinProgram),
 			}, args, sio)
 		}}
 }
@@ -266,24 +266,4 @@ func progRun(o bpfOpts, args []string, sio stdio) error {
 	}
 	fmt.Fprintf(sio.out, "Return value: %d, duration%s: %dns\n", res.Retval, avg, res.DurationNs)
 	return nil
-}
-
-// progPin is prog pin PROG PATH.
-func progPin(o bpfOpts, args []string, sio stdio) error {
-	ref, args, err := parseRef("PROG", args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		return fmt.Errorf("expected PATH: %w", errBadArgs)
-	}
-	c, err := dialDaemon(o)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.PinProgram(ref, args[0]); err != nil {
-		return err
-	}
-	return printDone(o, sio.out)
 }
