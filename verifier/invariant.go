@@ -214,16 +214,8 @@ func (v *verifier) invariantIterations(f *function, h *block, body map[*block]bo
 		if x.isConst() {
 			continue
 		}
-		elo, ehi := uint64(math.MaxUint64), uint64(0)
-		for _, e := range entries {
-			y, ok := l.at(e)
-			if !ok || y.kind != kindScalar {
-				elo, ehi = 1, 0
-				break
-			}
-			elo, ehi = min(elo, y.umin), max(ehi, y.umax)
-		}
-		if elo > ehi {
+		elo, ehi, ok := entryRange(l, entries)
+		if !ok {
 			continue
 		}
 		g := &guess{}
@@ -494,4 +486,18 @@ func (v *verifier) unproven(f *function, h *block, body map[*block]bool, in [][]
 		}
 	}
 	return reject(pc, ins, "loop at pc %d is not proven to end: %s (checked mode can run it unverified, under an instruction budget)", hpc, why)
+}
+
+// entryRange returns the unsigned bounds of what l holds in the states
+// entries, which enter a loop; false unless it holds a scalar in each.
+func entryRange(l location, entries []*state) (lo, hi uint64, ok bool) {
+	lo = math.MaxUint64
+	for _, e := range entries {
+		y, ok := l.at(e)
+		if !ok || y.kind != kindScalar {
+			return 0, 0, false
+		}
+		lo, hi = min(lo, y.umin), max(hi, y.umax)
+	}
+	return lo, hi, lo <= hi
 }

@@ -40,16 +40,8 @@ func (v *verifier) loopWhy(f *function, h *block, body map[*block]bool, in [][]*
 	ehi := make([]uint64, len(locs))
 	known := make([]bool, len(locs))
 	for i, l := range locs {
-		lo, hi := uint64(math.MaxUint64), uint64(0)
-		for _, e := range entries {
-			y, ok := l.at(e)
-			if !ok || y.kind != kindScalar {
-				lo, hi = 1, 0
-				break
-			}
-			lo, hi = min(lo, y.umin), max(hi, y.umax)
-		}
-		if lo > hi {
+		lo, hi, ok := entryRange(l, entries)
+		if !ok {
 			continue
 		}
 		x, _ := l.at(start)
